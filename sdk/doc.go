@@ -1,0 +1,40 @@
+// Package sdk is what the author of an lrsbridge sink plugin works with: the
+// [Sink] and [Provider] contract in plain Go types, the error classes that
+// tell the host what to do about a failure, and [Serve], the whole main of a
+// plugin.
+//
+// # Writing a sink
+//
+// A [Provider] turns an opaque configuration map into a [Sink] instance. The
+// host may configure many instances in one plugin process (one per
+// organization integration), each addressed by the Instance handle of its
+// [ConfigureRequest]. A Sink delivers batches of statements and returns one
+// [Verdict] per statement. Optional capabilities are optional interfaces:
+// [ConnectionTester] for a structured connection test and [VersionReporter]
+// for sinks that want statements encoded for xAPI 2.0.
+//
+// # Errors
+//
+// Wrap errors with [Permanent], [RetryAfter], [Unauthenticated] or
+// [Forbidden]; an unclassified error is retryable. Invalid configuration is a
+// *[ConfigError]. Classes, retry delays and configuration field errors
+// survive the plugin boundary; check them with [IsPermanent], [RetryDelay],
+// [IsAuth], [ClassOf] and errors.As.
+//
+// # Serving and launching
+//
+// A plugin's main calls [Serve]. Plugins log through [Logger], which writes
+// JSON lines to stderr that the host re-levels into its own logger; the
+// plugin must not write to stdout, and Serve takes care that a stray print
+// does not break the handshake. The host side starts plugins with [Launch]
+// and talks to them through the [Provider] of the returned [Process]; the
+// sinks it configures there implement [ConnectionTester] and
+// [VersionReporter] exactly when the plugin's sinks do.
+//
+// The wire protocol is the gRPC service in sdk/proto/sink/v1/sink.proto,
+// versioned through the plugin handshake; [ProtocolVersion] is the version
+// this package speaks.
+//
+// The package sdk/sinktest checks a sink against this contract, directly and
+// across a real gRPC connection.
+package sdk
