@@ -1,0 +1,627 @@
+package xapi
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner is a strict JSON reader over a byte slice. It keeps the JSON path
+// of the value being read as a stack of segments and only builds the path
+// string when a problem is recorded. Syntax errors are fatal: they panic
+// with syntaxAbort, which Parse recovers.
+type scanner struct {
+	data  []byte
+	pos   int
+	path  []pathSeg
+	probs Problems
+	buf   []byte // scratch for unescaping strings
+	depth int    // nesting of skipped or canonicalized values
+}
+
+// maxDepth bounds the nesting of JSON values, so that hostile input cannot
+// exhaust the stack.
+const maxDepth = 512
+
+// pathSeg is one step of a JSON path: an object key or an array index.
+type pathSeg struct {
+	key     string
+	index   int
+	isIndex bool
+	bracket bool // key written as ["key"] (map keys, extension IRIs)
+}
+
+type syntaxAbort struct{}
+
+func (s *scanner) push(key string) { s.path = append(s.path, pathSeg{key: key}) }
+func (s *scanner) pushMapKey(key string) {
+	s.path = append(s.path, pathSeg{key: key, bracket: true})
+}
+func (s *scanner) pushIndex(i int) { s.path = append(s.path, pathSeg{index: i, isIndex: true}) }
+func (s *scanner) pop()            { s.path = s.path[:len(s.path)-1] }
+
+// pathString renders the current path.
+func (s *scanner) pathString() string {
+	return renderPath(s.path)
+}
+
+func renderPath(segs []pathSeg) string {
+	var b strings.Builder
+	for i, seg := range segs {
+		switch {
+		case seg.isIndex:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(seg.index))
+			b.WriteByte(']')
+		case seg.bracket:
+			b.WriteString("[")
+			b.WriteString(strconv.Quote(seg.key))
+			b.WriteString("]")
+		default:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(seg.key)
+		}
+	}
+	return b.String()
+}
+
+func (s *scanner) problem(rule Rule, msg string) {
+	s.probs = append(s.probs, Problem{Path: s.pathString(), Rule: rule, Message: msg})
+}
+
+func (s *scanner) syntax(msg string) {
+	s.problem(RuleJSONSyntax, msg+" at offset "+strconv.Itoa(s.pos))
+	panic(syntaxAbort{})
+}
+
+func (s *scanner) skipWS() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte without consuming it, or 0 at the
+// end of input.
+func (s *scanner) peek() byte {
+	s.skipWS()
+	if s.pos >= len(s.data) {
+		return 0
+	}
+	return s.data[s.pos]
+}
+
+func (s *scanner) expect(c byte) {
+	if s.peek() != c {
+		if s.pos >= len(s.data) {
+			s.syntax("unexpected end of input, want " + strconv.QuoteRune(rune(c)))
+		}
+		s.syntax("unexpected " + strconv.QuoteRune(rune(s.data[s.pos])) + ", want " + strconv.QuoteRune(rune(c)))
+	}
+	s.pos++
+}
+
+// kindName names the JSON type of the value starting with c, for messages.
+func kindName(c byte) string {
+	switch c {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// want checks that the next value starts with c (one of '{', '[', '"', 't'
+// for booleans, '0' for numbers). It records a problem, skips the value and
+// returns false when it does not, reporting null with RuleNull.
+func (s *scanner) want(c byte, what string) bool {
+	got := s.peek()
+	ok := got == c
+	switch c {
+	case 't':
+		ok = got == 't' || got == 'f'
+	case '0':
+		ok = got == '-' || (got >= '0' && got <= '9')
+	}
+	if ok {
+		return true
+	}
+	if got == 0 {
+		s.syntax("unexpected end of input")
+	}
+	if got == 'n' {
+		s.problem(RuleNull, "null is not allowed here, want "+what)
+	} else {
+		s.problem(RuleJSONType, "got "+kindName(got)+", want "+what)
+	}
+	s.skipValue()
+	return false
+}
+
+// object reads an object, calling field for each key with the path already
+// extended by the key; field must consume the value. Duplicate keys are
+// reported by the caller through a seen set where it matters; here every
+// duplicate is reported.
+func (s *scanner) object(field func(key string)) {
+	s.enter()
+	defer s.leave()
+	s.expect('{')
+	var seenArr [16]string
+	seen := seenArr[:0]
+	var seenMap map[string]struct{}
+	if s.peek() == '}' {
+		s.pos++
+		return
+	}
+	for {
+		if s.peek() != '"' {
+			s.syntax("want object key")
+		}
+		key := s.rawString()
+		s.expect(':')
+		dup := false
+		if seenMap != nil {
+			_, dup = seenMap[key]
+		} else {
+			for _, k := range seen {
+				if k == key {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
+			s.push(key)
+			s.problem(RuleDuplicateKey, "key "+quote(key)+" appears more than once")
+			s.skipValue()
+			s.pop()
+		} else {
+			switch {
+			case seenMap != nil:
+				seenMap[key] = struct{}{}
+			case len(seen) == len(seenArr):
+				seenMap = make(map[string]struct{}, 2*len(seen))
+				for _, k := range seen {
+					seenMap[k] = struct{}{}
+				}
+				seenMap[key] = struct{}{}
+			default:
+				seen = append(seen, key)
+			}
+			s.push(key)
+			field(key)
+			s.pop()
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return
+		default:
+			s.syntax("want ',' or '}' in object")
+		}
+	}
+}
+
+// mapObject reads an object whose keys are data (language tags, IRIs): the
+// path segments use brackets, and duplicates are reported.
+func (s *scanner) mapObject(field func(key string)) {
+	s.enter()
+	defer s.leave()
+	s.expect('{')
+	if s.peek() == '}' {
+		s.pos++
+		return
+	}
+	var seen map[string]struct{}
+	for {
+		if s.peek() != '"' {
+			s.syntax("want object key")
+		}
+		key := s.rawString()
+		s.expect(':')
+		s.pushMapKey(key)
+		if _, dup := seen[key]; dup {
+			s.problem(RuleDuplicateKey, "key "+quote(key)+" appears more than once")
+			s.skipValue()
+		} else {
+			if seen == nil {
+				seen = make(map[string]struct{}, 4)
+			}
+			seen[key] = struct{}{}
+			field(key)
+		}
+		s.pop()
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return
+		default:
+			s.syntax("want ',' or '}' in object")
+		}
+	}
+}
+
+// array reads an array, calling elem for each index with the path extended.
+func (s *scanner) array(elem func(i int)) {
+	s.enter()
+	defer s.leave()
+	s.expect('[')
+	if s.peek() == ']' {
+		s.pos++
+		return
+	}
+	for i := 0; ; i++ {
+		s.pushIndex(i)
+		elem(i)
+		s.pop()
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return
+		default:
+			s.syntax("want ',' or ']' in array")
+		}
+	}
+}
+
+// unknownKey records an unknown key, suggesting the right spelling when
+// only the case differs, and skips its value.
+func (s *scanner) unknownKey(key string, known ...string) {
+	msg := "unknown key " + quote(key)
+	for _, k := range known {
+		if strings.EqualFold(k, key) {
+			msg += " (keys are case-sensitive: did you mean " + quote(k) + "?)"
+			break
+		}
+	}
+	s.problem(RuleUnknownKey, msg)
+	s.skipValue()
+}
+
+// str reads a string value; wrong types are recorded and "" returned.
+func (s *scanner) str() (string, bool) {
+	if !s.want('"', "a string") {
+		return "", false
+	}
+	return s.rawString(), true
+}
+
+// boolean reads a boolean value.
+func (s *scanner) boolean() (bool, bool) {
+	if !s.want('t', "a boolean") {
+		return false, false
+	}
+	if s.hasPrefix("true") {
+		s.pos += 4
+		return true, true
+	}
+	if s.hasPrefix("false") {
+		s.pos += 5
+		return false, true
+	}
+	s.syntax("invalid literal")
+	return false, false
+}
+
+func (s *scanner) hasPrefix(lit string) bool {
+	return len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit
+}
+
+// number reads a number value as float64.
+func (s *scanner) number() (float64, bool) {
+	if !s.want('0', "a number") {
+		return 0, false
+	}
+	lit := s.numberLiteral()
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		s.problem(RuleJSONType, "number "+lit+" is out of range")
+		return 0, false
+	}
+	return f, true
+}
+
+// numberLiteral consumes a JSON number and returns its text.
+func (s *scanner) numberLiteral() string {
+	start := s.pos
+	d := s.data
+	i := s.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+	default:
+		s.pos = i
+		s.syntax("invalid number")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			s.pos = i
+			s.syntax("invalid number")
+		}
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			s.pos = i
+			s.syntax("invalid number")
+		}
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+	}
+	s.pos = i
+	return string(d[start:i])
+}
+
+// rawString consumes a string token (the scanner is at its opening quote)
+// and returns its unescaped value. Invalid UTF-8 and unescaped control
+// characters are syntax errors.
+func (s *scanner) rawString() string {
+	s.pos++ // opening quote
+	start := s.pos
+	d := s.data
+	// Fast path: no escapes, ASCII or valid UTF-8.
+	for i := start; i < len(d); i++ {
+		c := d[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return string(d[start:i])
+		case c == '\\':
+			return s.slowString(start, i)
+		case c < 0x20:
+			s.pos = i
+			s.syntax("control character in string")
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size <= 1 {
+				s.pos = i
+				s.syntax("invalid UTF-8 in string")
+			}
+			i += size - 1
+		}
+	}
+	s.pos = len(d)
+	s.syntax("unterminated string")
+	return ""
+}
+
+func (s *scanner) slowString(start, i int) string {
+	d := s.data
+	b := append(s.buf[:0], d[start:i]...)
+	for i < len(d) {
+		c := d[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			s.buf = b
+			return string(b)
+		case c == '\\':
+			if i+1 >= len(d) {
+				s.pos = i
+				s.syntax("unterminated escape")
+			}
+			switch d[i+1] {
+			case '"', '\\', '/':
+				b = append(b, d[i+1])
+				i += 2
+			case 'b':
+				b = append(b, '\b')
+				i += 2
+			case 'f':
+				b = append(b, '\f')
+				i += 2
+			case 'n':
+				b = append(b, '\n')
+				i += 2
+			case 'r':
+				b = append(b, '\r')
+				i += 2
+			case 't':
+				b = append(b, '\t')
+				i += 2
+			case 'u':
+				r, ok := hex4(d, i+2)
+				if !ok {
+					s.pos = i
+					s.syntax("invalid \\u escape")
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					r2, ok2 := rune(0), false
+					if i+1 < len(d) && d[i] == '\\' && d[i+1] == 'u' {
+						r2, ok2 = hex4(d, i+2)
+					}
+					if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				s.pos = i
+				s.syntax("invalid escape")
+			}
+		case c < 0x20:
+			s.pos = i
+			s.syntax("control character in string")
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size <= 1 {
+				s.pos = i
+				s.syntax("invalid UTF-8 in string")
+			}
+			b = append(b, d[i:i+size]...)
+			i += size
+		default:
+			b = append(b, c)
+			i++
+		}
+	}
+	s.pos = len(d)
+	s.syntax("unterminated string")
+	return ""
+}
+
+func hex4(d []byte, i int) (rune, bool) {
+	if i+4 > len(d) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// enter and leave bound the nesting depth.
+func (s *scanner) enter() {
+	s.depth++
+	if s.depth > maxDepth {
+		s.syntax("values nested too deeply")
+	}
+}
+
+func (s *scanner) leave() { s.depth-- }
+
+// skipValue consumes any JSON value, checking its syntax.
+func (s *scanner) skipValue() {
+	s.enter()
+	defer s.leave()
+	switch s.peek() {
+	case '{':
+		s.pos++
+		if s.peek() == '}' {
+			s.pos++
+			return
+		}
+		for {
+			if s.peek() != '"' {
+				s.syntax("want object key")
+			}
+			s.skipString()
+			s.expect(':')
+			s.skipValue()
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case '}':
+				s.pos++
+				return
+			default:
+				s.syntax("want ',' or '}' in object")
+			}
+		}
+	case '[':
+		s.pos++
+		if s.peek() == ']' {
+			s.pos++
+			return
+		}
+		for {
+			s.skipValue()
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case ']':
+				s.pos++
+				return
+			default:
+				s.syntax("want ',' or ']' in array")
+			}
+		}
+	case '"':
+		s.skipString()
+	case 't':
+		if !s.hasPrefix("true") {
+			s.syntax("invalid literal")
+		}
+		s.pos += 4
+	case 'f':
+		if !s.hasPrefix("false") {
+			s.syntax("invalid literal")
+		}
+		s.pos += 5
+	case 'n':
+		if !s.hasPrefix("null") {
+			s.syntax("invalid literal")
+		}
+		s.pos += 4
+	case 0:
+		s.syntax("unexpected end of input")
+	default:
+		s.numberLiteral()
+	}
+}
+
+// skipString consumes a string token, validating it.
+func (s *scanner) skipString() {
+	d := s.data
+	for i := s.pos + 1; i < len(d); i++ {
+		c := d[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			s.rawString() // slow, validating path
+			return
+		}
+	}
+	s.pos = len(d)
+	s.syntax("unterminated string")
+}
+
+// rawValue consumes any value and returns its bytes.
+func (s *scanner) rawValue() []byte {
+	s.skipWS()
+	start := s.pos
+	s.skipValue()
+	return s.data[start:s.pos]
+}
