@@ -192,3 +192,5 @@ func (e *ConfigError) Err() error {
 	}
 	return e
 }
+
+func errorsIsExited(err error) bool { return errors.Is(err, ErrPluginExited) }

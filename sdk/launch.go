@@ -1,0 +1,194 @@
+package sdk
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// ErrChecksumMismatch reports that a plugin binary does not have the
+// SHA-256 checksum the host was configured with; it is not started.
+var ErrChecksumMismatch = errors.New("sdk: plugin binary checksum mismatch")
+
+// LaunchConfig says which plugin to start and how.
+type LaunchConfig struct {
+	// Path is the plugin executable. Ignored when Reattach is set.
+	Path string
+	// Args are the command-line arguments after the program name.
+	Args []string
+	// Env is the plugin's environment, as "KEY=value" strings. The host's own
+	// environment is not passed on, so that its secrets do not reach third
+	// party plugins; the handshake variables are added.
+	Env []string
+	// SHA256, if not empty, is the expected SHA-256 checksum of the file at
+	// Path. A binary that does not match is not started: Launch fails with
+	// [ErrChecksumMismatch].
+	SHA256 []byte
+	// Logger receives the plugin's log lines at the levels the plugin logged
+	// them, what it wrote to stdout and stderr, and go-plugin's messages.
+	// Its level is passed to the plugin. Nil discards.
+	Logger *slog.Logger
+	// StartTimeout bounds the wait for the plugin's handshake. Zero means
+	// one minute.
+	StartTimeout time.Duration
+	// Reattach, if set, attaches to a plugin already serving (in test or
+	// debug mode, see [WithTestMode] and [WithDebug]) instead of starting
+	// one.
+	Reattach *ReattachConfig
+}
+
+// Process is a plugin process the host started (or attached to) with
+// [Launch]. Its methods are safe for concurrent use.
+type Process struct {
+	client   *plugin.Client
+	provider *remoteProvider
+	pid      int
+	test     bool
+
+	exited   chan struct{}
+	killed   chan struct{}
+	killOnce sync.Once
+}
+
+// Launch starts the plugin described by cfg, performs the handshake
+// (protocol version negotiation, mutual TLS) and returns the running
+// process. If ctx is done before the handshake completes, the process is
+// killed and Launch returns ctx.Err().
+func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cc := &plugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		VersionedPlugins: pluginSets(nil),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           newHCLogger(logger, "plugin"),
+		StartTimeout:     cfg.StartTimeout,
+		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stdout"},
+		SyncStderr:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stderr"},
+	}
+	if cfg.Reattach != nil {
+		rc, err := reattachToPlugin(*cfg.Reattach)
+		if err != nil {
+			return nil, err
+		}
+		cc.Reattach = rc
+	} else {
+		if cfg.Path == "" {
+			return nil, errors.New("sdk: launch: no plugin path")
+		}
+		cmd := exec.Command(cfg.Path, cfg.Args...)
+		cmd.Env = append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger))
+		cc.Cmd = cmd
+		cc.SkipHostEnv = true
+		cc.AutoMTLS = true
+		if len(cfg.SHA256) > 0 {
+			cc.SecureConfig = &plugin.SecureConfig{Checksum: cfg.SHA256, Hash: sha256.New()}
+		}
+	}
+	client := plugin.NewClient(cc)
+
+	type result struct {
+		p   *remoteProvider
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rpc, err := client.Client()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		raw, err := rpc.Dispense(pluginName)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		p, ok := raw.(*remoteProvider)
+		if !ok {
+			done <- result{err: fmt.Errorf("unexpected plugin type %T", raw)}
+			return
+		}
+		done <- result{p: p}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		client.Kill()
+		<-done
+		return nil, fmt.Errorf("sdk: launch plugin: %w", ctx.Err())
+	}
+	if res.err != nil {
+		client.Kill()
+		if errors.Is(res.err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, fmt.Errorf("sdk: launch plugin: %w", ErrChecksumMismatch)
+		}
+		return nil, fmt.Errorf("sdk: launch plugin: %w", res.err)
+	}
+
+	proc := &Process{
+		client:   client,
+		provider: res.p,
+		test:     cfg.Reattach != nil && cfg.Reattach.Test,
+		exited:   make(chan struct{}),
+		killed:   make(chan struct{}),
+	}
+	if rc := client.ReattachConfig(); rc != nil {
+		proc.pid = rc.Pid
+	} else if cfg.Reattach != nil {
+		proc.pid = cfg.Reattach.Pid
+	}
+	res.p.exited = proc.exited
+	go func() {
+		select {
+		case <-res.p.pluginDone.Done():
+		case <-proc.killed:
+		}
+		close(proc.exited)
+	}()
+	return proc, nil
+}
+
+// Provider returns the plugin's Provider. The sinks it configures live in
+// the plugin process; each implements [ConnectionTester] and
+// [VersionReporter] exactly when the plugin's sink does. Once the process
+// has exited their calls fail with [ErrPluginExited].
+func (p *Process) Provider() Provider { return p.provider }
+
+// Exited returns a channel that is closed when the plugin process has
+// exited, whatever the reason. For a process attached in test mode it is
+// closed by Kill.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// Pid returns the process id of the plugin.
+func (p *Process) Pid() int { return p.pid }
+
+// ProtocolVersion returns the protocol version negotiated with the plugin.
+func (p *Process) ProtocolVersion() int { return p.client.NegotiatedVersion() }
+
+// Kill shuts the plugin down: it asks the process to exit, waits briefly,
+// then kills it, and returns once it has exited. The plugin closes its
+// instances when asked to exit. A process attached in test mode is not
+// killed: the host just disconnects, which ends its serving. Kill may be
+// called more than once.
+func (p *Process) Kill() {
+	p.killOnce.Do(func() {
+		if p.test {
+			if rpc, err := p.client.Client(); err == nil {
+				_ = rpc.Close()
+			}
+		}
+		p.client.Kill()
+		close(p.killed)
+	})
+	<-p.exited
+}

@@ -1,0 +1,184 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// ReattachConfig tells a host how to attach to a plugin that it did not
+// start itself: one served in test mode inside a test binary, or in debug
+// mode under a debugger. It is plain data and encodes as JSON.
+type ReattachConfig struct {
+	// Network is "unix" or "tcp".
+	Network string `json:"network"`
+	// Address is the socket path or host:port the plugin listens on.
+	Address string `json:"address"`
+	// Pid is the id of the process serving the plugin.
+	Pid int `json:"pid"`
+	// ProtocolVersion is the protocol version the plugin serves.
+	ProtocolVersion int `json:"protocol_version"`
+	// Test is true if the plugin process is not the host's to kill: the
+	// host closes its connection and leaves the process alone.
+	Test bool `json:"test"`
+}
+
+// ServeOption configures [Serve].
+type ServeOption interface {
+	apply(*serveConfig)
+}
+
+type serveOptionFunc func(*serveConfig)
+
+func (f serveOptionFunc) apply(c *serveConfig) { f(c) }
+
+type serveConfig struct {
+	logger *slog.Logger
+	test   *serveTest
+	debug  bool
+}
+
+type serveTest struct {
+	ctx   context.Context
+	ready func(ReattachConfig)
+}
+
+// WithLogger sets the logger for the messages of the SDK and go-plugin
+// inside the plugin process. The default is [Logger].
+func WithLogger(l *slog.Logger) ServeOption {
+	return serveOptionFunc(func(c *serveConfig) { c.logger = l })
+}
+
+// WithTestMode serves in the current process, for tests: Serve does not
+// check the handshake cookie, does not touch stdout or stderr, calls ready
+// with the address to attach to once it listens (pass it to
+// [LaunchConfig].Reattach), and returns once ctx is done or the host shut
+// the plugin down. By default Serve serves a host that started the process.
+func WithTestMode(ctx context.Context, ready func(ReattachConfig)) ServeOption {
+	return serveOptionFunc(func(c *serveConfig) { c.test = &serveTest{ctx: ctx, ready: ready} })
+}
+
+// WithDebug serves in debug mode: the plugin is started by hand (for
+// example under a debugger), prints to stderr the [ReattachConfig] a host
+// needs to attach to it (as JSON in the variable LRSBRIDGE_SINK_REATTACH),
+// and serves until interrupted. Off by default.
+func WithDebug(debug bool) ServeOption {
+	return serveOptionFunc(func(c *serveConfig) { c.debug = debug })
+}
+
+// Serve serves p to the host that started this process, over the sink
+// protocol, until the host shuts the plugin down or the process is killed.
+// It is the whole main function of a plugin:
+//
+//	func main() { sdk.Serve(webhook.Provider()) }
+//
+// Serve negotiates the protocol version, sets up mutual TLS if the host
+// asks for it, and recovers panics in sink code, which the host sees as
+// errors wrapping [ErrSinkPanicked]. Anything the plugin writes to os.Stdout
+// ends up in the host's log instead of corrupting the protocol; see also
+// [Logger]. Once serving ends Serve closes the instances still open and
+// returns.
+//
+// Run directly rather than by a host, the program prints an explanation and
+// exits with status 1.
+func Serve(p Provider, opts ...ServeOption) {
+	var cfg serveConfig
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = Logger()
+	}
+	srv := newServer(p, cfg.logger)
+	sc := &plugin.ServeConfig{
+		HandshakeConfig:  handshake,
+		VersionedPlugins: pluginSets(srv),
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessageSize))...)
+		},
+		Logger: newHCLogger(cfg.logger, "go-plugin"),
+	}
+
+	switch {
+	case cfg.test != nil:
+		serveAttachable(sc, cfg.test.ctx, cfg.test.ready)
+	case cfg.debug:
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		serveAttachable(sc, ctx, func(rc ReattachConfig) {
+			b, _ := json.Marshal(rc)
+			fmt.Fprintf(pluginStderr, "lrsbridge sink plugin serving in debug mode; attach with:\nLRSBRIDGE_SINK_REATTACH='%s'\n", b)
+		})
+	default:
+		if handshakeStdout != nil {
+			// go-plugin writes the handshake line to os.Stdout and then
+			// points os.Stdout at its own pipe.
+			os.Stdout = handshakeStdout
+		}
+		plugin.Serve(sc)
+	}
+	srv.closeAll(context.Background())
+}
+
+// serveAttachable serves in go-plugin's test mode, which is also what debug
+// mode needs: no cookie, no stdio takeover, a reattach config instead of a
+// handshake line.
+func serveAttachable(sc *plugin.ServeConfig, ctx context.Context, ready func(ReattachConfig)) {
+	ch := make(chan *plugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	sc.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: ch, CloseCh: closed}
+	go func() {
+		select {
+		case rc := <-ch:
+			if ready != nil {
+				ready(reattachFromPlugin(rc))
+			}
+		case <-closed:
+		}
+	}()
+	plugin.Serve(sc)
+}
+
+func reattachFromPlugin(rc *plugin.ReattachConfig) ReattachConfig {
+	return ReattachConfig{
+		Network:         rc.Addr.Network(),
+		Address:         rc.Addr.String(),
+		Pid:             rc.Pid,
+		ProtocolVersion: rc.ProtocolVersion,
+		Test:            rc.Test,
+	}
+}
+
+func reattachToPlugin(rc ReattachConfig) (*plugin.ReattachConfig, error) {
+	var addr net.Addr
+	var err error
+	switch rc.Network {
+	case "unix":
+		addr, err = net.ResolveUnixAddr("unix", rc.Address)
+	case "tcp":
+		addr, err = net.ResolveTCPAddr("tcp", rc.Address)
+	default:
+		err = fmt.Errorf("unsupported network %q", rc.Network)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sdk: reattach address: %w", err)
+	}
+	v := rc.ProtocolVersion
+	if v == 0 {
+		v = ProtocolVersion
+	}
+	return &plugin.ReattachConfig{
+		Protocol:        plugin.ProtocolGRPC,
+		ProtocolVersion: v,
+		Addr:            addr,
+		Pid:             rc.Pid,
+		Test:            rc.Test,
+	}, nil
+}
