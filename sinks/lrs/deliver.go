@@ -1,0 +1,283 @@
+package lrs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// ErrNotAcknowledged is the (retryable) verdict of a statement that the LRS
+// answered 200 for without listing its id. Sending it again is safe: an LRS
+// that has it answers 409 or accepts the identical copy without change.
+var ErrNotAcknowledged = errors.New("lrs did not acknowledge the statement")
+
+// item is one statement on its way to the LRS.
+type item struct {
+	idx  int // index in the request
+	body []byte
+}
+
+// delivery is the state of one Deliver call.
+type delivery struct {
+	s        *Sink
+	items    []sdk.Statement
+	verdicts []sdk.Verdict
+	// delivered reports that at least one statement reached the LRS in
+	// this call (delivered or already stored).
+	delivered bool
+	// decided marks the statements that have a verdict.
+	decided []bool
+}
+
+func (d *delivery) decide(idx int, v sdk.Verdict) {
+	d.verdicts[idx] = v
+	d.decided[idx] = true
+	if v.Err == nil {
+		d.delivered = true
+	}
+}
+
+// Deliver posts the batch to the statements resource of the LRS, splitting it
+// into requests of at most max_batch statements (and under a body size
+// learned from 413 answers), and returns one verdict per statement:
+//
+//   - 200 with the statement ids: delivered; a statement whose id the LRS
+//     did not list gets ErrNotAcknowledged (retryable).
+//   - 400: the batch is bisected until each rejected statement is alone; it
+//     gets a permanent verdict carrying the LRS's message and the others
+//     are delivered.
+//   - 409: for a single statement, already stored; in a batch, bisected
+//     like 400.
+//   - 413: the body size is remembered and the batch is split and resent;
+//     a single statement that is too large is permanent.
+//   - 401, 403, 429, 503, other statuses, network and policy errors stop
+//     the delivery: they are returned as the error of Deliver (classified
+//     sdk.Unauthenticated, sdk.Forbidden, sdk.RetryAfter or retryable)
+//     when nothing reached the LRS in this call, and otherwise as the
+//     verdict of every statement not yet decided.
+//
+// Statements with an id already seen earlier in the batch are not sent
+// twice (an LRS rejects a batch with duplicate ids); they get the verdict of
+// the first. For an xAPI 1.0.3 LRS, a statement carrying 2.0-only context
+// properties is re-encoded for 1.0.3 before sending.
+//
+// Deliver returns an error wrapping ctx.Err() once ctx is done. It is safe
+// for concurrent use.
+func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.DeliverResponse, error) {
+	if s.closed.Load() {
+		return sdk.DeliverResponse{}, ErrClosed
+	}
+	n := len(req.Statements)
+	if n == 0 {
+		return sdk.DeliverResponse{}, nil
+	}
+	d := &delivery{s: s, items: req.Statements, verdicts: make([]sdk.Verdict, n), decided: make([]bool, n)}
+	first := make(map[string]int, n)
+	dupOf := make(map[int]int)
+	items := make([]item, 0, n)
+	for i, st := range req.Statements {
+		if key := strings.ToLower(st.ID); key != "" {
+			if f, ok := first[key]; ok {
+				dupOf[i] = f
+				continue
+			}
+			first[key] = i
+		}
+		body, err := s.prepare(st.JSON)
+		if err != nil {
+			d.decide(i, sdk.Verdict{Err: err})
+			continue
+		}
+		items = append(items, item{idx: i, body: body})
+	}
+
+	err := d.sendAll(ctx, items)
+	if err != nil {
+		if ctx.Err() != nil || !d.delivered {
+			return sdk.DeliverResponse{}, err
+		}
+		for i := range d.verdicts {
+			if !d.decided[i] {
+				d.verdicts[i] = sdk.Verdict{Err: err}
+			}
+		}
+	}
+	for i, f := range dupOf {
+		d.verdicts[i] = d.verdicts[f]
+	}
+	return sdk.DeliverResponse{Verdicts: d.verdicts}, nil
+}
+
+// prepare returns the bytes to send for a statement: as given, or
+// re-encoded for xAPI 1.0.3 if the LRS is 1.0.3 and the statement carries
+// the 2.0-only contextAgents or contextGroups (the host should already
+// have encoded it for 1.0.3; this is a defence).
+func (s *Sink) prepare(b []byte) ([]byte, error) {
+	if s.cfg.Version != xapi.V103 ||
+		!(bytes.Contains(b, []byte(`"contextAgents"`)) || bytes.Contains(b, []byte(`"contextGroups"`))) {
+		return b, nil
+	}
+	st, err := xapi.Parse(b)
+	if err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("re-encode statement for xapi 1.0.3: %w", err))
+	}
+	out, err := xapi.Marshal(st, xapi.V103)
+	if err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("re-encode statement for xapi 1.0.3: %w", err))
+	}
+	return out, nil
+}
+
+// sendAll sends items in batches within the size limits, in order. It
+// returns the first whole-batch error, leaving later items undecided.
+func (d *delivery) sendAll(ctx context.Context, items []item) error {
+	for len(items) > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("lrs: %w", context.Cause(ctx))
+		}
+		n := d.s.batchLen(items)
+		if err := d.send(ctx, items[:n]); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+// batchLen returns how many of items go into the next request: at most
+// max_batch, and within the learned body size limit, at least one.
+func (s *Sink) batchLen(items []item) int {
+	n := min(len(items), s.cfg.maxBatch())
+	limit := s.learnedBytes.Load()
+	if limit <= 0 {
+		return n
+	}
+	size := int64(2) // the brackets
+	for i := range n {
+		size += int64(len(items[i].body))
+		if i > 0 {
+			size++ // the comma
+		}
+		if size > limit {
+			return max(i, 1)
+		}
+	}
+	return n
+}
+
+// learnLimit remembers that a body of size bytes was refused with 413.
+func (s *Sink) learnLimit(size int) {
+	limit := int64(size - 1)
+	for {
+		cur := s.learnedBytes.Load()
+		if cur > 0 && cur <= limit {
+			return
+		}
+		if s.learnedBytes.CompareAndSwap(cur, limit) {
+			return
+		}
+	}
+}
+
+// send posts one batch and decides its statements, bisecting on 400 and
+// 409 and splitting on 413.
+func (d *delivery) send(ctx context.Context, batch []item) error {
+	body := encodeBatch(batch)
+	r, err := d.s.do(ctx, http.MethodPost, d.s.resource("statements", nil), body)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.status >= 200 && r.status < 300:
+		d.acknowledge(batch, r.body)
+		return nil
+	case r.status == http.StatusBadRequest:
+		if len(batch) == 1 {
+			d.decide(batch[0].idx, sdk.Verdict{Err: sdk.Permanent(&StatusError{StatusCode: r.status, Message: lrsMessage(r.body)})})
+			return nil
+		}
+		return d.bisect(ctx, batch)
+	case r.status == http.StatusConflict:
+		if len(batch) == 1 {
+			d.decide(batch[0].idx, sdk.Verdict{AlreadyStored: true})
+			return nil
+		}
+		return d.bisect(ctx, batch)
+	case r.status == http.StatusRequestEntityTooLarge:
+		if len(batch) == 1 {
+			d.decide(batch[0].idx, sdk.Verdict{Err: sdk.Permanent(&StatusError{
+				StatusCode: r.status,
+				Message:    "the statement alone is larger than the LRS accepts",
+			})})
+			return nil
+		}
+		d.s.learnLimit(len(body))
+		mid := len(batch) / 2
+		if err := d.sendAll(ctx, batch[:mid]); err != nil {
+			return err
+		}
+		return d.sendAll(ctx, batch[mid:])
+	}
+	return classify(r)
+}
+
+// bisect sends the two halves of a rejected batch separately.
+func (d *delivery) bisect(ctx context.Context, batch []item) error {
+	mid := len(batch) / 2
+	if err := d.send(ctx, batch[:mid]); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lrs: %w", context.Cause(ctx))
+	}
+	return d.send(ctx, batch[mid:])
+}
+
+// acknowledge decides a batch the LRS accepted, checking the returned ids.
+func (d *delivery) acknowledge(batch []item, body []byte) {
+	var ids []string
+	if err := json.Unmarshal(body, &ids); err != nil {
+		for _, it := range batch {
+			d.decide(it.idx, sdk.Verdict{Err: fmt.Errorf("%w: the answer is not a list of statement ids", ErrNotAcknowledged)})
+		}
+		return
+	}
+	got := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		got[strings.ToLower(id)] = true
+	}
+	for _, it := range batch {
+		id := strings.ToLower(d.items[it.idx].ID)
+		// A statement without an id gets one from the LRS; it is
+		// acknowledged when the LRS returned one id per statement.
+		if got[id] || (id == "" && len(ids) == len(batch)) {
+			d.decide(it.idx, sdk.Verdict{})
+		} else {
+			d.decide(it.idx, sdk.Verdict{Err: ErrNotAcknowledged})
+		}
+	}
+}
+
+// encodeBatch returns the JSON array of the statements of batch.
+func encodeBatch(batch []item) []byte {
+	n := 2
+	for _, it := range batch {
+		n += len(it.body) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, it := range batch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it.body...)
+	}
+	return append(b, ']')
+}
