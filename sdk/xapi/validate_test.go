@@ -265,7 +265,8 @@ func TestValidateAgent(t *testing.T) {
 
 func TestValidateGroup(t *testing.T) {
 	group := func(a Actor) func(*Statement) {
-		return func(s *Statement) { a.ObjectType = ObjectTypeGroup; s.Actor = a }
+		a.ObjectType = ObjectTypeGroup
+		return func(s *Statement) { s.Actor = a }
 	}
 	jane := Actor{ObjectType: ObjectTypeAgent, Mbox: "mailto:jane@example.com"}
 	bob := Actor{Mbox: "mailto:bob@example.com"}
