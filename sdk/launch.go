@@ -81,6 +81,11 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 			return nil, err
 		}
 		cc.Reattach = rc
+		// go-plugin picks the plugin set from Plugins when it attaches.
+		cc.Plugins = cc.VersionedPlugins[rc.ProtocolVersion]
+		if cc.Plugins == nil {
+			return nil, fmt.Errorf("sdk: reattach: protocol version %d not supported", rc.ProtocolVersion)
+		}
 	} else {
 		if cfg.Path == "" {
 			return nil, errors.New("sdk: launch: no plugin path")
@@ -178,13 +183,17 @@ func (p *Process) ProtocolVersion() int { return p.client.NegotiatedVersion() }
 // Kill shuts the plugin down: it asks the process to exit, waits briefly,
 // then kills it, and returns once it has exited. The plugin closes its
 // instances when asked to exit. A process attached in test mode is not
-// killed: the host just disconnects, which ends its serving. Kill may be
-// called more than once.
+// killed: the host just disconnects; the serving ends with the context given
+// to [WithTestMode]. Kill may be called more than once.
 func (p *Process) Kill() {
 	p.killOnce.Do(func() {
 		if p.test {
+			// Only disconnect: the test that serves the plugin owns its
+			// end (the context given to WithTestMode).
 			if rpc, err := p.client.Client(); err == nil {
-				_ = rpc.Close()
+				if gc, ok := rpc.(*plugin.GRPCClient); ok {
+					_ = gc.Conn.Close()
+				}
 			}
 		}
 		p.client.Kill()

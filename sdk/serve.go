@@ -59,8 +59,7 @@ func WithLogger(l *slog.Logger) ServeOption {
 // WithTestMode serves in the current process, for tests: Serve does not
 // check the handshake cookie, does not touch stdout or stderr, calls ready
 // with the address to attach to once it listens (pass it to
-// [LaunchConfig].Reattach), and returns once ctx is done or the host shut
-// the plugin down. By default Serve serves a host that started the process.
+// [LaunchConfig].Reattach), and returns once ctx is done. By default Serve serves a host that started the process.
 func WithTestMode(ctx context.Context, ready func(ReattachConfig)) ServeOption {
 	return serveOptionFunc(func(c *serveConfig) { c.test = &serveTest{ctx: ctx, ready: ready} })
 }
