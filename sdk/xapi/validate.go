@@ -38,6 +38,7 @@ import (
 // be "2.0.0" for V200. A target version other than V103 and V200 is reported
 // as a RuleVersion problem with an empty path, and s is validated as for V103.
 //
+// A nil s is reported as one RuleRequired problem with an empty path.
 // Validate does not allocate for a valid statement.
 func Validate(s *Statement, v Version) Problems {
 	if s == nil {
