@@ -1,0 +1,411 @@
+package normalize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// Verb, activity type and extension IRIs used by the normalizers.
+const (
+	adlVerbs = "http://adlnet.gov/expapi/verbs/"
+	adlTypes = "http://adlnet.gov/expapi/activities/"
+
+	typeCourse      = adlTypes + "course"
+	typeLesson      = adlTypes + "lesson"
+	typeAttempt     = adlTypes + "attempt"
+	typeAssessment  = adlTypes + "assessment"
+	typeInteraction = adlTypes + "cmi.interaction"
+	typeProfile     = adlTypes + "profile"
+	typeChatMessage = "http://id.tincanapi.com/activitytype/chat-message"
+	typeChatChannel = "http://id.tincanapi.com/activitytype/chat-channel"
+
+	scormProfile = "https://w3id.org/xapi/scorm"
+)
+
+// futureSkew is how far in the future an event time may lie, to absorb clock
+// differences between LearningFlow and the host.
+const futureSkew = 5 * time.Minute
+
+// Normalizer turns LearningFlow events into xAPI statements. It is safe for
+// concurrent use; SCORM events of one attempt are serialised so that their
+// state stays consistent.
+type Normalizer struct {
+	state StateStore
+	now   func() time.Time
+
+	mu    sync.Mutex
+	locks map[string]*attemptLock
+}
+
+// attemptLock serialises the SCORM events of one attempt; refs counts the
+// callers holding or waiting for it, so that it can be dropped when unused.
+type attemptLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// New returns a Normalizer that keeps SCORM state in state and reads the
+// arrival time of events from now. A nil now means time.Now. A nil state
+// keeps SCORM state in memory (see NewMemoryState).
+func New(state StateStore, now func() time.Time) *Normalizer {
+	if state == nil {
+		state = NewMemoryState()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Normalizer{state: state, now: now, locks: make(map[string]*attemptLock)}
+}
+
+// lock takes the lock of key and returns its release function.
+func (n *Normalizer) lock(key string) (unlock func()) {
+	n.mu.Lock()
+	l := n.locks[key]
+	if l == nil {
+		l = new(attemptLock)
+		n.locks[key] = l
+	}
+	l.refs++
+	n.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		n.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(n.locks, key)
+		}
+		n.mu.Unlock()
+	}
+}
+
+// Normalize turns ev into the statements of the org whose settings are s.
+//
+// Every statement is validated for both xAPI 1.0.3 and 2.0.0. If ev is not
+// valid, its kind is unknown, or any statement it yields fails validation,
+// Normalize returns an *EventError and no statements. An event may
+// legitimately yield no statements (an H5P toolbar verb, a SCORM commit that
+// changes nothing reportable, a re-sent SCORM call).
+//
+// Statements come in the order they happened, with deterministic ids and
+// content (see the package documentation). SCORM state is saved only when
+// the whole event succeeded; an error of the StateStore is returned wrapped
+// and is not an *EventError: the event itself may be fine. An invalid s is
+// an error wrapping ErrSettings.
+func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xapi.Statement, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("normalize: %w", err)
+	}
+	j, err := n.newJob(s.resolved(), &ev)
+	if err != nil {
+		return nil, err
+	}
+	var outs []out
+	var commit func(context.Context) error
+	switch ev.Kind {
+	case KindH5PStatement:
+		outs, err = j.h5p()
+	case KindXAPIStatement:
+		outs, err = j.xapiStatements()
+	case KindSCORMRuntime:
+		var unlock func()
+		outs, commit, unlock, err = j.scorm(ctx)
+		if unlock != nil {
+			defer unlock()
+		}
+	case KindChatMessage:
+		outs, err = j.chatMessage()
+	case KindChatReply:
+		outs, err = j.chatReply()
+	case KindChatFeedback:
+		outs, err = j.chatFeedback()
+	case KindQuizCompleted:
+		outs, err = j.quiz()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sts := make([]*xapi.Statement, len(outs))
+	for i, o := range outs {
+		st := o.st
+		if st.ID == "" {
+			st.ID = j.statementID(i)
+		}
+		for _, v := range [...]xapi.Version{xapi.V103, xapi.V200} {
+			if probs := xapi.Validate(st, v); len(probs) > 0 {
+				return nil, j.problems(o.field, i, v, probs)
+			}
+		}
+		sts[i] = st
+	}
+	if commit != nil {
+		if err := commit(ctx); err != nil {
+			return nil, fmt.Errorf("normalize: event %q: save scorm state: %w", ev.ID, err)
+		}
+	}
+	return sts, nil
+}
+
+// out is one statement a kind produced, with the event field it was read
+// from when it is passed through (an H5P or package statement), so that a
+// validation problem can be reported against the event.
+type out struct {
+	st    *xapi.Statement
+	field string
+}
+
+// job holds what every normalizer needs about one event.
+type job struct {
+	s   Settings
+	ev  *Event
+	n   *Normalizer
+	now time.Time
+	// at is the time of the event: its own time, or the arrival time.
+	at time.Time
+	// hasTime reports whether the event carried its own time.
+	hasTime      bool
+	registration string
+	lang         string
+	// grouping holds the course and assignment activities, if any.
+	grouping []xapi.Activity
+}
+
+// fail returns an InvalidEvent error for field.
+func (j *job) fail(field, format string, args ...any) error {
+	return &EventError{EventID: j.ev.ID, Kind: InvalidEvent, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// failErr returns an InvalidEvent error for field wrapping err.
+func (j *job) failErr(field string, err error) error {
+	return &EventError{EventID: j.ev.ID, Kind: InvalidEvent, Field: field, Err: err}
+}
+
+// problems turns validation problems of statement i into an EventError. For
+// a passed-through statement the first problem's path is joined to the
+// event field the statement came from.
+func (j *job) problems(field string, i int, v xapi.Version, probs xapi.Problems) error {
+	f := "payload"
+	if field != "" {
+		f = field
+		if probs[0].Path != "" {
+			f += "." + probs[0].Path
+		}
+	}
+	return &EventError{EventID: j.ev.ID, Kind: InvalidEvent, Field: f,
+		Err: fmt.Errorf("statement %d is not valid xapi %s: %w", i, v, probs)}
+}
+
+// newJob checks the envelope and derives what every kind shares.
+func (n *Normalizer) newJob(s Settings, ev *Event) (*job, error) {
+	j := &job{s: s, ev: ev, n: n, now: n.now().UTC()}
+	if ev.ID == "" {
+		return nil, j.fail("id", "required")
+	}
+	if err := checkName(ev.ID); err != nil {
+		return nil, j.failErr("id", err)
+	}
+	if ev.Org == "" {
+		return nil, j.fail("org", "required")
+	}
+	if err := checkName(ev.Org); err != nil {
+		return nil, j.failErr("org", err)
+	}
+	switch ev.Kind {
+	case KindH5PStatement, KindXAPIStatement, KindSCORMRuntime, KindChatMessage, KindChatReply, KindChatFeedback, KindQuizCompleted:
+	case "":
+		return nil, j.fail("kind", "required")
+	default:
+		return nil, &EventError{EventID: ev.ID, Kind: UnknownKind, Field: "kind",
+			Err: fmt.Errorf("%w %s", ErrUnknownKind, strconv.Quote(clip(ev.Kind)))}
+	}
+	j.at = j.now
+	if ev.Time != "" {
+		t, err := xapi.ParseTimestamp(ev.Time)
+		if err != nil {
+			return nil, j.failErr("time", err)
+		}
+		if t.After(j.now.Add(futureSkew)) {
+			return nil, j.fail("time", "%s lies in the future", xapi.FormatTimestamp(t))
+		}
+		j.at, j.hasTime = t, true
+	}
+	j.at = j.at.Truncate(time.Millisecond)
+	if ev.User == nil {
+		if ev.Kind != KindChatReply {
+			return nil, j.fail("user", "required")
+		}
+	} else {
+		if ev.User.ID == "" {
+			return nil, j.fail("user.id", "required")
+		}
+		if err := checkName(ev.User.ID); err != nil {
+			return nil, j.failErr("user.id", err)
+		}
+	}
+	if c := ev.Course; c != nil {
+		if c.ID == "" {
+			return nil, j.fail("course.id", "required")
+		}
+		if c.Lang != "" {
+			if !xapi.IsLanguageTag(c.Lang) {
+				return nil, j.fail("course.lang", "%s is not an RFC 5646 language tag", strconv.Quote(clip(c.Lang)))
+			}
+			j.lang = c.Lang
+		}
+		j.grouping = append(j.grouping, xapi.Activity{
+			ID:         j.iri("courses", c.ID),
+			Definition: &xapi.ActivityDefinition{Name: j.text(c.Title), Type: typeCourse},
+		})
+	}
+	if a := ev.Assignment; a != nil {
+		if a.ID == "" {
+			return nil, j.fail("assignment.id", "required")
+		}
+		if err := checkName(a.ID); err != nil {
+			return nil, j.failErr("assignment.id", err)
+		}
+		act := xapi.Activity{ID: j.iri("assignments", a.ID)}
+		if a.Title != "" {
+			act.Definition = &xapi.ActivityDefinition{Name: j.text(a.Title)}
+		}
+		j.grouping = append(j.grouping, act)
+	}
+	if ev.Registration != "" {
+		if !xapi.IsUUID(ev.Registration) {
+			return nil, j.fail("registration", "%s is not a UUID", strconv.Quote(clip(ev.Registration)))
+		}
+		j.registration = strings.ToLower(ev.Registration)
+	} else {
+		var user, assignment string
+		if ev.User != nil {
+			user = ev.User.ID
+		}
+		if ev.Assignment != nil {
+			assignment = ev.Assignment.ID
+		}
+		j.registration = j.uuid("registration", ev.Org, user, assignment)
+	}
+	if len(ev.Payload) == 0 || string(ev.Payload) == "null" {
+		return nil, j.fail("payload", "required")
+	}
+	return j, nil
+}
+
+// checkName refuses the NUL character in the strings that seed ids, where
+// it separates parts.
+func checkName(s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return errors.New("contains a NUL character")
+	}
+	return nil
+}
+
+// uuid returns the UUIDv5 in the statement namespace of the parts joined by
+// NUL characters.
+func (j *job) uuid(parts ...string) string {
+	return xapi.MustUUIDv5(xapi.NamespaceStatement, strings.Join(parts, "\x00"))
+}
+
+// statementID returns the id of the statement at position i of the event.
+func (j *job) statementID(i int) string {
+	return j.uuid(j.ev.Org, j.ev.ID, strconv.Itoa(i))
+}
+
+// iri returns the base IRI followed by the path segments, each escaped.
+func (j *job) iri(segments ...string) string {
+	var b strings.Builder
+	b.WriteString(j.s.BaseIRI)
+	for _, seg := range segments {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(seg))
+	}
+	return b.String()
+}
+
+// text returns a language map holding s in the course language ("und" when
+// the course has none), or nil when s is empty.
+func (j *job) text(s string) xapi.LanguageMap {
+	if s == "" {
+		return nil
+	}
+	lang := j.lang
+	if lang == "" {
+		lang = "und"
+	}
+	return xapi.LanguageMap{lang: s}
+}
+
+// learner returns the actor for the event's user under the identity policy.
+func (j *job) learner() (xapi.Actor, error) {
+	u := j.ev.User
+	a := xapi.Actor{ObjectType: xapi.ObjectTypeAgent}
+	if j.s.SendNames {
+		a.Name = u.Name
+	}
+	switch j.s.Identity {
+	case IdentityMbox, IdentityMboxSHA1Sum:
+		mbox := "mailto:" + u.Email
+		if u.Email == "" {
+			return a, j.fail("user.email", "required by the org's %s identity policy", j.s.Identity)
+		}
+		if !xapi.IsMailto(mbox) {
+			return a, j.fail("user.email", "not a valid email address (required by the org's %s identity policy)", j.s.Identity)
+		}
+		if j.s.Identity == IdentityMbox {
+			a.Mbox = mbox
+		} else {
+			a.MboxSHA1Sum = xapi.MboxSHA1Sum(mbox)
+		}
+	default:
+		a.Account = &xapi.Account{HomePage: j.s.BaseIRI, Name: u.ID}
+	}
+	return a, nil
+}
+
+// verb returns the verb with id adlVerbs+word and an en-US display.
+func verb(word string) xapi.Verb {
+	return xapi.Verb{ID: adlVerbs + word, Display: xapi.LanguageMap{"en-US": word}}
+}
+
+// context returns a context with the registration, the course language and,
+// for an activity object, the platform. Its grouping holds the course and
+// the assignment followed by extra.
+func (j *job) context(activityObject bool, extra ...xapi.Activity) *xapi.Context {
+	c := &xapi.Context{Registration: j.registration, Language: j.lang}
+	if activityObject {
+		c.Platform = j.s.Platform
+	}
+	if g := j.groupingWith(extra...); len(g) > 0 {
+		c.ContextActivities = &xapi.ContextActivities{Grouping: g}
+	}
+	return c
+}
+
+// groupingWith returns a fresh slice of the course and assignment activities
+// followed by extra.
+func (j *job) groupingWith(extra ...xapi.Activity) []xapi.Activity {
+	if len(j.grouping)+len(extra) == 0 {
+		return nil
+	}
+	g := make([]xapi.Activity, 0, len(j.grouping)+len(extra))
+	g = append(g, j.grouping...)
+	return append(g, extra...)
+}
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:61] + "..."
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
