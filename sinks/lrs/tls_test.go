@@ -78,10 +78,6 @@ func TestTLS(t *testing.T) {
 		c.ClientAuth = tls.RequireAndVerifyClientCert
 		c.ClientCAs = clientPool
 	}
-	type stepStatus struct {
-		Name   string
-		Status sdk.StepStatus
-	}
 	tests := []struct {
 		name      string
 		server    func(*tls.Config)

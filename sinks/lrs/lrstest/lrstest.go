@@ -66,6 +66,8 @@ const (
 	// MaxRequestLog is how many requests Requests remembers; older ones are
 	// dropped.
 	MaxRequestLog = 10000
+	// latencyBodyLimit bounds the body buffered before a latency delay.
+	latencyBodyLimit = 64 << 20
 )
 
 // DefaultVersions are the versions the about resource lists when
@@ -351,6 +353,16 @@ func (l *LRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fault, faulted := l.takeFault(r.Method, resource)
 	l.mu.Unlock()
 	if latency > 0 {
+		// Read the body first: the server notices a client that gives up
+		// only once the body has been read.
+		if r.Body != nil {
+			b, err := io.ReadAll(io.LimitReader(r.Body, latencyBodyLimit))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "cannot read the request body")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
