@@ -50,8 +50,8 @@ type Sink struct {
 	closed       atomic.Bool
 }
 
-// Provider returns the sdk.Provider of the LRS sink, for sdk.Serve.
-func Provider() sdk.Provider {
+// NewProvider returns the sdk.Provider of the LRS sink, for sdk.Serve.
+func NewProvider() sdk.Provider {
 	return sdk.ProviderFunc(func(ctx context.Context, req sdk.ConfigureRequest) (sdk.Sink, error) {
 		return New(ctx, req)
 	})

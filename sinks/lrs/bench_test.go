@@ -1,0 +1,129 @@
+package lrs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+)
+
+const benchBatch = 100
+
+// benchStatements returns batch n of benchBatch valid statements with ids
+// unique across batches.
+func benchStatements(n int) []sdk.Statement {
+	out := make([]sdk.Statement, benchBatch)
+	for i := range out {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", n*benchBatch+i)
+		out[i] = sdk.Statement{ID: id, JSON: []byte(`{"id":"` + id + `","actor":{"objectType":"Agent","account":{"homePage":"https://learningflow.example","name":"u` + strconv.Itoa(i) + `"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed","display":{"en-US":"completed"}},"object":{"objectType":"Activity","id":"https://learningflow.example/courses/1"},"timestamp":"2026-01-02T03:04:05.000Z"}`)}
+	}
+	return out
+}
+
+// minimalLRS answers a POST of statements with their ids, the least work an
+// LRS can do, so that client overhead shows.
+func minimalLRS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var sts []struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&sts); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ids := make([]string, len(sts))
+		for i, s := range sts {
+			ids[i] = s.ID
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ids)
+	})
+}
+
+// BenchmarkDeliver compares the sink's Deliver with a plain net/http client
+// posting the same batches of 100 statements to the same loopback LRS, one
+// request at a time (one connection). "lrstest" is the conformant in-memory
+// LRS (it validates and stores every statement); "minimal" only echoes the
+// ids.
+func BenchmarkDeliver(b *testing.B) {
+	servers := []struct {
+		name    string
+		handler func() http.Handler
+	}{
+		{"lrstest", func() http.Handler {
+			return lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: testKey, Secret: testSecret}}})
+		}},
+		{"minimal", minimalLRS},
+	}
+	for _, srvCase := range servers {
+		b.Run(srvCase.name+"/sink", func(b *testing.B) {
+			srv := httptest.NewServer(srvCase.handler())
+			defer srv.Close()
+			s := newTestSink(b, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := range b.N {
+				resp, err := s.Deliver(ctx, sdk.DeliverRequest{Statements: benchStatements(n)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, v := range resp.Verdicts {
+					if v.Err != nil {
+						b.Fatal(v.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "statements/s")
+		})
+		b.Run(srvCase.name+"/plain", func(b *testing.B) {
+			srv := httptest.NewServer(srvCase.handler())
+			defer srv.Close()
+			client := &http.Client{}
+			url := srv.URL + "/xapi/statements"
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := range b.N {
+				sts := benchStatements(n)
+				var buf bytes.Buffer
+				buf.WriteByte('[')
+				for i, st := range sts {
+					if i > 0 {
+						buf.WriteByte(',')
+					}
+					buf.Write(st.JSON)
+				}
+				buf.WriteByte(']')
+				req, err := http.NewRequest(http.MethodPost, url, &buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				req.Header.Set("X-Experience-API-Version", "1.0.3")
+				req.Header.Set("Content-Type", "application/json")
+				req.SetBasicAuth(testKey, testSecret)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d, %v: %s", resp.StatusCode, err, body)
+				}
+				var ids []string
+				if err := json.Unmarshal(body, &ids); err != nil || len(ids) != len(sts) {
+					b.Fatalf("ids %v, %v", ids, err)
+				}
+			}
+			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "statements/s")
+		})
+	}
+}
