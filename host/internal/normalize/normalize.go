@@ -325,10 +325,13 @@ func (j *job) iri(segments ...string) string {
 	b.WriteString(j.s.BaseIRI)
 	for _, seg := range segments {
 		b.WriteByte('/')
-		b.WriteString(url.PathEscape(seg))
+		b.WriteString(pathEscape(seg))
 	}
 	return b.String()
 }
+
+// pathEscape escapes s as one path segment of an IRI.
+func pathEscape(s string) string { return url.PathEscape(s) }
 
 // text returns a language map holding s in the course language ("und" when
 // the course has none), or nil when s is empty.
