@@ -378,7 +378,7 @@ func NormalizeEndpoint(raw string) (string, error) {
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		switch strings.ToLower(path[i+1:]) {
 		case "statements", "about":
-			path = path[:i]
+			path = strings.TrimRight(path[:i], "/")
 			trimmed = true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,6 +34,8 @@ func TestNormalizeEndpoint(t *testing.T) {
 		{name: "statements query", in: "https://lrs.example.com/xapi/statements?limit=1", want: "https://lrs.example.com/xapi/"},
 		{name: "statements case", in: "https://lrs.example.com/xapi/Statements", want: "https://lrs.example.com/xapi/"},
 		{name: "about", in: "https://lrs.example.com/data/xAPI/about", want: "https://lrs.example.com/data/xAPI/"},
+		{name: "double slash before resource", in: "https://lrs.example.com//statements", want: "https://lrs.example.com/"},
+		{name: "several trailing slashes", in: "https://lrs.example.com/xapi///", want: "https://lrs.example.com/xapi/"},
 		{name: "about slash query", in: "https://lrs.example.com/xapi/about/?x=1", want: "https://lrs.example.com/xapi/"},
 		{name: "scheme and host case", in: "HTTPS://LRS.Example.com/XAPI", want: "https://lrs.example.com/XAPI/"},
 		{name: "port", in: "https://lrs.example.com:8443/xapi", want: "https://lrs.example.com:8443/xapi/"},
@@ -220,4 +223,31 @@ func TestSecretMasking(t *testing.T) {
 			t.Errorf("%s output = %q, want it to show %q", name, outputs[name], redacted)
 		}
 	}
+}
+
+func FuzzNormalizeEndpoint(f *testing.F) {
+	for _, s := range []string{
+		"https://lrs.example.com/xapi", "https://lrs.example.com/xapi/statements?x=1", "http://[::1]:80/about/",
+		"https://lrs.example.com/a%2Fb/statements", "HTTPS://X/Y/ABOUT", "https://u@x/", "https://x/#",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := NormalizeEndpoint(in)
+		if err != nil {
+			return
+		}
+		again, err := NormalizeEndpoint(out)
+		if err != nil || again != out {
+			t.Fatalf("NormalizeEndpoint(%q) = %q, which normalizes to %q, %v", in, out, again, err)
+		}
+		u, err := url.Parse(out)
+		if err != nil {
+			t.Fatalf("NormalizeEndpoint(%q) = %q, which does not parse: %v", in, out, err)
+		}
+		if (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+			u.Hostname() == "" || !strings.HasSuffix(u.EscapedPath(), "/") {
+			t.Fatalf("NormalizeEndpoint(%q) = %q, not a clean base URL", in, out)
+		}
+	})
 }
