@@ -215,7 +215,7 @@ func (d *egressDialer) resolve(ctx context.Context, network, host string) ([]net
 // DialContext connects to addr (host:port) under the policy.
 func (d *egressDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if _, ok := d.proxies.Load(addr); ok {
-		var plain net.Dialer
+		plain := net.Dialer{Timeout: d.dialer.Timeout, KeepAlive: d.dialer.KeepAlive}
 		return plain.DialContext(ctx, network, addr)
 	}
 	host, port, err := net.SplitHostPort(addr)

@@ -63,6 +63,29 @@ func TestRefusedAddr(t *testing.T) {
 	}
 }
 
+// TestEgressControl checks the last check on the socket address, which
+// catches an address that reached the dialer without being resolved here.
+func TestEgressControl(t *testing.T) {
+	t.Parallel()
+	d := newEgressDialer(sdk.EgressPolicy{}, nil, nil)
+	for _, tt := range []struct {
+		addr   string
+		wantOK bool
+	}{
+		{"93.184.215.14:443", true},
+		{"[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:443", true},
+		{"127.0.0.1:443", false},
+		{"[::ffff:10.0.0.1]:443", false},
+		{"169.254.169.254:80", false},
+		{"not-an-address", false},
+	} {
+		err := d.control("tcp", tt.addr, nil)
+		if (err == nil) != tt.wantOK {
+			t.Errorf("control(%s) = %v, want ok %v", tt.addr, err, tt.wantOK)
+		}
+	}
+}
+
 func TestEgressPolicy(t *testing.T) {
 	t.Parallel()
 	l, srv := newLRS(t, lrstest.Options{})
