@@ -1,0 +1,123 @@
+package queue
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// The ack log persists a queue's ack cursor: the lowest sequence number not
+// yet acknowledged (every lower one is). It is append-only, one 16-byte
+// entry per cursor move:
+//
+//	magic  uint32  ackMagic
+//	cursor uint64
+//	crc    uint32  CRC-32C of magic and cursor
+//
+// The last valid entry wins; a torn last entry is ignored (the cursor then
+// lags, which only means redelivery). When the log grows past
+// ackLogCompact it is replaced by a one-entry log (temporary file, fsync,
+// rename, directory fsync).
+const (
+	ackName       = "ack.log"
+	ackEntryLen   = 16
+	ackMagic      = 0x4b43414c // "LACK"
+	ackLogCompact = 4096 * ackEntryLen
+)
+
+type ackLog struct {
+	dir  string
+	f    *os.File
+	size int64
+	sync bool // fsync on compaction and close
+}
+
+func ackEntry(cursor uint64) []byte {
+	b := make([]byte, ackEntryLen)
+	binary.LittleEndian.PutUint32(b, ackMagic)
+	binary.LittleEndian.PutUint64(b[4:], cursor)
+	binary.LittleEndian.PutUint32(b[12:], crc32.Checksum(b[:12], castagnoli))
+	return b
+}
+
+// parseAckLog returns the cursor of the last valid entry of b, or 0.
+func parseAckLog(b []byte) uint64 {
+	var cur uint64
+	for ; len(b) >= ackEntryLen; b = b[ackEntryLen:] {
+		if binary.LittleEndian.Uint32(b) != ackMagic || crc32.Checksum(b[:12], castagnoli) != binary.LittleEndian.Uint32(b[12:]) {
+			continue
+		}
+		cur = max(cur, binary.LittleEndian.Uint64(b[4:]))
+	}
+	return cur
+}
+
+// openAckLog opens the ack log in dir and returns the persisted cursor (0
+// when there is none).
+func openAckLog(dir string, sync bool) (*ackLog, uint64, error) {
+	p := filepath.Join(dir, ackName)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	a := &ackLog{dir: dir, f: f, size: int64(len(b)) / ackEntryLen * ackEntryLen, sync: sync}
+	return a, parseAckLog(b), nil
+}
+
+// write records cursor. It does not fsync: a cursor lost in a machine crash
+// only causes redelivery.
+func (a *ackLog) write(cursor uint64) error {
+	if a.size >= ackLogCompact {
+		return a.compact(cursor)
+	}
+	if _, err := a.f.WriteAt(ackEntry(cursor), a.size); err != nil {
+		return fmt.Errorf("write ack log: %w", err)
+	}
+	a.size += ackEntryLen
+	return nil
+}
+
+func (a *ackLog) compact(cursor uint64) error {
+	p := filepath.Join(a.dir, ackName)
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("compact ack log: %w", err)
+	}
+	_, err = f.Write(ackEntry(cursor))
+	if err == nil && a.sync {
+		err = datasync(f)
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err == nil && a.sync {
+		err = syncDir(a.dir)
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("compact ack log: %w", err)
+	}
+	a.f.Close()
+	a.f = f
+	a.size = ackEntryLen
+	return nil
+}
+
+// close records cursor, fsyncs and closes the log.
+func (a *ackLog) close(cursor uint64) error {
+	err := a.write(cursor)
+	if a.sync {
+		err = errors.Join(err, datasync(a.f))
+	}
+	return errors.Join(err, a.f.Close())
+}

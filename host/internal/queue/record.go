@@ -1,0 +1,216 @@
+package queue
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"time"
+)
+
+// Segment files start with a fixed header:
+//
+//	magic   [8]byte  "LBQSEG01"
+//	first   uint64   little-endian; sequence number of the first record
+//
+// and then hold records back to back. A record is one Append:
+//
+//	magic   uint32   recordMagic, little-endian
+//	length  uint32   length of body
+//	crc     uint32   CRC-32C (Castagnoli) of length and body
+//	body:
+//	  first    uint64  sequence number of the first item
+//	  appended int64   append time, Unix nanoseconds
+//	  count    uvarint number of items (at least 1)
+//	  count times: idLen uvarint, id, dataLen uvarint, data
+//
+// All integers are little-endian. The checksum covers the length so that a
+// damaged length is caught like damaged data.
+const (
+	segHeaderLen    = 16
+	recordMagic     = 0x51524c4c // "LLRQ" read as little-endian bytes
+	recordHeaderLen = 12
+	bodyFixedLen    = 16
+
+	// MaxRecordBytes bounds the encoded size of one record, which is one
+	// Append. Larger batches get ErrTooLarge.
+	MaxRecordBytes = 64 << 20
+)
+
+var segMagic = [8]byte{'L', 'B', 'Q', 'S', 'E', 'G', '0', '1'}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// record errors, wrapped into CorruptError by the callers that know where
+// the record lies.
+var (
+	errShort    = errors.New("truncated record")
+	errMagic    = errors.New("bad record magic")
+	errLength   = errors.New("bad record length")
+	errChecksum = errors.New("record checksum mismatch")
+	errBody     = errors.New("malformed record body")
+)
+
+// recordSize returns the encoded size of a record holding items, and the
+// sum of len(ID)+len(Data) over them.
+func recordSize(items []Item) (size int, payload int64) {
+	size = recordHeaderLen + bodyFixedLen + uvarintLen(uint64(len(items)))
+	for _, it := range items {
+		size += uvarintLen(uint64(len(it.ID))) + len(it.ID) + uvarintLen(uint64(len(it.Data))) + len(it.Data)
+		payload += int64(len(it.ID) + len(it.Data))
+	}
+	return size, payload
+}
+
+// encodeRecord writes the record for items into buf (which must have
+// recordSize bytes) with a zero sequence number and no checksum; sealRecord
+// fills those in once the sequence number is known.
+func encodeRecord(buf []byte, items []Item, appended time.Time) {
+	binary.LittleEndian.PutUint32(buf[0:], recordMagic)
+	binary.LittleEndian.PutUint32(buf[4:], uint32(len(buf)-recordHeaderLen))
+	b := buf[recordHeaderLen:]
+	binary.LittleEndian.PutUint64(b[0:], 0)
+	binary.LittleEndian.PutUint64(b[8:], uint64(appended.UnixNano()))
+	n := bodyFixedLen
+	n += binary.PutUvarint(b[n:], uint64(len(items)))
+	for _, it := range items {
+		n += binary.PutUvarint(b[n:], uint64(len(it.ID)))
+		n += copy(b[n:], it.ID)
+		n += binary.PutUvarint(b[n:], uint64(len(it.Data)))
+		n += copy(b[n:], it.Data)
+	}
+}
+
+// sealRecord sets the record's first sequence number and its checksum.
+func sealRecord(buf []byte, first uint64) {
+	binary.LittleEndian.PutUint64(buf[recordHeaderLen:], first)
+	c := crc32.Update(crc32.Checksum(buf[4:8], castagnoli), castagnoli, buf[recordHeaderLen:])
+	binary.LittleEndian.PutUint32(buf[8:], c)
+}
+
+// recordHead is what a scan learns about a record without decoding items.
+type recordHead struct {
+	length   int // whole record, header included
+	first    uint64
+	count    int
+	appended int64
+}
+
+// checkRecord verifies the record at the start of b (which may be longer
+// than the record): magic, length, checksum and body structure. It returns
+// errShort when b ends before the record does.
+func checkRecord(b []byte) (recordHead, error) {
+	var h recordHead
+	if len(b) < recordHeaderLen {
+		return h, errShort
+	}
+	if binary.LittleEndian.Uint32(b[0:]) != recordMagic {
+		return h, errMagic
+	}
+	bodyLen := binary.LittleEndian.Uint32(b[4:])
+	if bodyLen < bodyFixedLen+1 || bodyLen > MaxRecordBytes-recordHeaderLen {
+		return h, errLength
+	}
+	total := recordHeaderLen + int(bodyLen)
+	if len(b) < total {
+		return h, errShort
+	}
+	c := crc32.Update(crc32.Checksum(b[4:8], castagnoli), castagnoli, b[recordHeaderLen:total])
+	if c != binary.LittleEndian.Uint32(b[8:]) {
+		return h, errChecksum
+	}
+	body := b[recordHeaderLen:total]
+	h.length = total
+	h.first = binary.LittleEndian.Uint64(body[0:])
+	h.appended = int64(binary.LittleEndian.Uint64(body[8:]))
+	n, k := binary.Uvarint(body[bodyFixedLen:])
+	if k <= 0 || n == 0 || n > uint64(len(body)) {
+		return h, errBody
+	}
+	h.count = int(n)
+	if h.first == 0 || h.first+n < h.first {
+		return h, errBody
+	}
+	// Walk the items so that a record whose checksum happens to match but
+	// whose structure is broken is still refused.
+	p := bodyFixedLen + k
+	for i := 0; i < h.count; i++ {
+		for j := 0; j < 2; j++ {
+			l, k := binary.Uvarint(body[p:])
+			if k <= 0 || l > uint64(len(body)-p-k) {
+				return h, errBody
+			}
+			p += k + int(l)
+		}
+	}
+	if p != len(body) {
+		return h, errBody
+	}
+	return h, nil
+}
+
+// decodeRecord checks the record at the start of b and returns its entries.
+// The entries' Data alias b.
+func decodeRecord(b []byte) ([]Entry, recordHead, error) {
+	h, err := checkRecord(b)
+	if err != nil {
+		return nil, h, err
+	}
+	body := b[recordHeaderLen:h.length]
+	at := time.Unix(0, h.appended)
+	_, k := binary.Uvarint(body[bodyFixedLen:])
+	p := bodyFixedLen + k
+	out := make([]Entry, h.count)
+	for i := range out {
+		l, k := binary.Uvarint(body[p:])
+		p += k
+		id := string(body[p : p+int(l)])
+		p += int(l)
+		l, k = binary.Uvarint(body[p:])
+		p += k
+		out[i] = Entry{Seq: h.first + uint64(i), ID: id, Data: body[p : p+int(l) : p+int(l)], Appended: at}
+		p += int(l)
+	}
+	return out, h, nil
+}
+
+// itemSizes returns len(ID)+len(Data) of each item of a checked record.
+func itemSizes(b []byte, h recordHead) []int64 {
+	body := b[recordHeaderLen:h.length]
+	_, k := binary.Uvarint(body[bodyFixedLen:])
+	p := bodyFixedLen + k
+	out := make([]int64, h.count)
+	for i := range out {
+		for j := 0; j < 2; j++ {
+			l, k := binary.Uvarint(body[p:])
+			p += k + int(l)
+			out[i] += int64(l)
+		}
+	}
+	return out
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// segHeader returns the header of a segment whose first record has
+// sequence number first.
+func segHeader(first uint64) []byte {
+	b := make([]byte, segHeaderLen)
+	copy(b, segMagic[:])
+	binary.LittleEndian.PutUint64(b[8:], first)
+	return b
+}
+
+// parseSegHeader returns the first sequence number from a segment header.
+func parseSegHeader(b []byte) (uint64, bool) {
+	if len(b) < segHeaderLen || [8]byte(b[:8]) != segMagic {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b[8:]), true
+}
