@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -213,4 +215,53 @@ func NewProvider(opts ...Option) sdk.Provider {
 		}
 		return s, nil
 	})
+}
+
+var _ sdk.ConnectionTester = (*Sink)(nil)
+
+// TestConnection checks that the organization's archive directory can be
+// written (it creates, fsyncs and removes a probe file) and that its
+// manifest can be read. It archives nothing.
+func (s *Sink) TestConnection(context.Context) (sdk.Report, error) {
+	st := s.st
+	write := sdk.Step{Name: "dir", Title: "Write to the archive directory", Status: sdk.StepPassed,
+		Message: "the archive directory can be written"}
+	if err := probe(st.dir); err != nil {
+		write.Status, write.Message = sdk.StepFailed, "the archive directory cannot be written: "+errText(err)
+	}
+	man := sdk.Step{Name: "manifest", Title: "Read the manifest", Status: sdk.StepPassed}
+	if m, err := readManifest(st.dir); err != nil {
+		man.Status, man.Message = sdk.StepFailed, "the manifest cannot be read: "+errText(err)
+	} else {
+		man.Message = fmt.Sprintf("the archive holds %d closed files", len(m.Files))
+	}
+	return sdk.Report{Steps: []sdk.Step{write, man}}, nil
+}
+
+// probe creates, fsyncs and removes a temporary file in dir.
+func probe(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*"+tmpSuffix)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("probe\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(f.Name()); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// errText describes an error without the file path it may carry.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }

@@ -683,3 +683,59 @@ func TestSharedInstanceSettingsMustMatch(t *testing.T) {
 		t.Errorf("New with other settings for an open org succeeded")
 	}
 }
+
+func TestTestConnection(t *testing.T) {
+	t.Parallel()
+	type step struct {
+		Name   string
+		Status sdk.StepStatus
+	}
+	tests := []struct {
+		name   string
+		spoil func(t *testing.T, dir string)
+		want   []step
+	}{
+		{
+			name: "writable",
+			want: []step{{"dir", sdk.StepPassed}, {"manifest", sdk.StepPassed}},
+		},
+		{
+			name: "directory gone",
+			spoil: func(t *testing.T, dir string) {
+				if err := os.RemoveAll(filepath.Join(dir, "acme")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []step{{"dir", sdk.StepFailed}, {"manifest", sdk.StepFailed}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := newSink(t, dir, "acme", archive.DefaultConfig(), newClock("2026-05-01T12:00:00Z"))
+			if tt.spoil != nil {
+				tt.spoil(t, dir)
+			}
+			r, err := s.TestConnection(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []step
+			for _, st := range r.Steps {
+				got = append(got, step{st.Name, st.Status})
+				if strings.Contains(st.Message, dir) {
+					t.Errorf("step %s message reveals the path: %q", st.Name, st.Message)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(dir, "acme")); len(entries) != 2 { // manifest and lock
+				if tt.spoil == nil {
+					t.Errorf("probe left files behind: %d entries", len(entries))
+				}
+			}
+		})
+	}
+}
