@@ -691,9 +691,9 @@ func TestTestConnection(t *testing.T) {
 		Status sdk.StepStatus
 	}
 	tests := []struct {
-		name   string
+		name  string
 		spoil func(t *testing.T, dir string)
-		want   []step
+		want  []step
 	}{
 		{
 			name: "writable",
