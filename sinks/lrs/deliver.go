@@ -29,9 +29,9 @@ type delivery struct {
 	s        *Sink
 	items    []sdk.Statement
 	verdicts []sdk.Verdict
-	// delivered reports that at least one statement reached the LRS in
-	// this call (delivered or already stored).
-	delivered bool
+	// final reports that at least one statement got a final verdict in
+	// this call: delivered, already stored or permanent.
+	final bool
 	// decided marks the statements that have a verdict.
 	decided []bool
 }
@@ -39,8 +39,8 @@ type delivery struct {
 func (d *delivery) decide(idx int, v sdk.Verdict) {
 	d.verdicts[idx] = v
 	d.decided[idx] = true
-	if v.Err == nil {
-		d.delivered = true
+	if v.Err == nil || sdk.IsPermanent(v.Err) {
+		d.final = true
 	}
 }
 
@@ -60,8 +60,9 @@ func (d *delivery) decide(idx int, v sdk.Verdict) {
 //   - 401, 403, 429, 503, other statuses, network and policy errors stop
 //     the delivery: they are returned as the error of Deliver (classified
 //     sdk.Unauthenticated, sdk.Forbidden, sdk.RetryAfter or retryable)
-//     when nothing reached the LRS in this call, and otherwise as the
-//     verdict of every statement not yet decided.
+//     when no statement got a final verdict (delivered, already stored or
+//     permanent) in this call, and otherwise as the verdict of every
+//     statement not yet decided, so that final verdicts are not lost.
 //
 // Statements with an id already seen earlier in the batch are not sent
 // twice (an LRS rejects a batch with duplicate ids); they get the verdict of
@@ -100,7 +101,7 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 
 	err := d.sendAll(ctx, items)
 	if err != nil {
-		if ctx.Err() != nil || !d.delivered {
+		if ctx.Err() != nil || !d.final {
 			return sdk.DeliverResponse{}, err
 		}
 		for i := range d.verdicts {

@@ -274,6 +274,16 @@ func TestDeliver(t *testing.T) {
 			wantStatuses: map[int]int{200: 1, 401: 1},
 		},
 		{
+			name: "permanent verdicts survive a later failure",
+			setup: func(_ *testing.T, l *lrstest.LRS, _ *Sink) {
+				l.Fail(lrstest.Fault{Status: http.StatusServiceUnavailable, Skip: 2, Resource: "statements"})
+			},
+			// [0..2] 400; [0] 400; [1,2] 503.
+			batch:        []sdk.Statement{badStmt(0), stmt(1), stmt(2)},
+			want:         []outcome{permanent, retryable, retryable},
+			wantStatuses: map[int]int{400: 2, 503: 1},
+		},
+		{
 			name: "200 with some ids missing",
 			setup: func(_ *testing.T, l *lrstest.LRS, _ *Sink) {
 				l.Fail(lrstest.Fault{Status: http.StatusOK, Body: `["` + strings.ToUpper(stmtID(0)) + `","` + stmtID(2) + `"]`})

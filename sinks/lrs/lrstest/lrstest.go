@@ -161,6 +161,9 @@ type Fault struct {
 	Resource string
 	// Times is how many matching requests get the fault; 1 when zero.
 	Times int
+	// Skip lets that many matching requests through unharmed before the
+	// fault applies; while it does, later faults wait too.
+	Skip int
 }
 
 // Request is what the LRS remembers of a request it answered.
@@ -442,6 +445,10 @@ func (l *LRS) takeFault(method, resource string) (Fault, bool) {
 		f := &l.faults[i]
 		if (f.Method != "" && f.Method != method) || (f.Resource != "" && f.Resource != resource) {
 			continue
+		}
+		if f.Skip > 0 {
+			f.Skip--
+			return Fault{}, false
 		}
 		out := *f
 		f.Times--

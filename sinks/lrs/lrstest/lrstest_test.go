@@ -374,6 +374,8 @@ func TestLRSFaults(t *testing.T) {
 	t.Cleanup(srv.Close)
 	l.Fail(lrstest.Fault{Status: 503, RetryAfter: "5", Times: 2, Resource: "statements"})
 	l.Fail(lrstest.Fault{Status: 429, RetryAfter: "Wed, 21 Oct 2026 07:28:00 GMT", Method: "POST"})
+	// The first about request (below) passes the skip; the next one fails.
+	l.Fail(lrstest.Fault{Status: 500, Skip: 1, Resource: "about"})
 	var got []string
 	for _, c := range []call{
 		{method: "GET", path: "/xapi/about"},
@@ -381,11 +383,13 @@ func TestLRSFaults(t *testing.T) {
 		{method: "GET", path: "/xapi/statements"},
 		{method: "POST", path: "/xapi/statements", body: statement(1, "a")},
 		{method: "POST", path: "/xapi/statements", body: statement(1, "a")},
+		{method: "GET", path: "/xapi/about"},
+		{method: "GET", path: "/xapi/about"},
 	} {
 		a, h := do(t, srv, c)
 		got = append(got, fmt.Sprintf("%d %s", a.Status, h.Get("Retry-After")))
 	}
-	want := []string{"200 ", "503 5", "503 5", "429 Wed, 21 Oct 2026 07:28:00 GMT", "200 "}
+	want := []string{"200 ", "503 5", "503 5", "429 Wed, 21 Oct 2026 07:28:00 GMT", "200 ", "500 ", "200 "}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("answers (-want +got):\n%s", diff)
 	}
@@ -393,7 +397,7 @@ func TestLRSFaults(t *testing.T) {
 	for _, r := range l.Requests() {
 		statuses = append(statuses, r.Status)
 	}
-	if diff := cmp.Diff([]int{200, 503, 503, 429, 200}, statuses); diff != "" {
+	if diff := cmp.Diff([]int{200, 503, 503, 429, 200, 500, 200}, statuses); diff != "" {
 		t.Errorf("recorded statuses (-want +got):\n%s", diff)
 	}
 }
