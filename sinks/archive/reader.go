@@ -116,12 +116,15 @@ func (r *Reader) Replay(ctx context.Context, org string, from, to time.Time, fn 
 			continue
 		}
 		if f.SHA256 == "" {
-			err := r.replayFile(ctx, orgDir, f, fn)
-			if !errors.Is(err, fs.ErrNotExist) {
-				if err != nil {
+			_, err := os.Lstat(filepath.Join(orgDir, f.File))
+			if err == nil {
+				if err := r.replayFile(ctx, orgDir, f, fn); err != nil {
 					return err
 				}
 				continue
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("replay %s: %w", f.File, err)
 			}
 			// The writer closed the file since the directory was listed:
 			// replay the closed file instead.
@@ -193,6 +196,8 @@ func verifyStored(orgDir string, e FileEntry) error {
 	return nil
 }
 
+// replayFile passes the statements of one file to fn, checking the line
+// count of a closed file at the end.
 func (r *Reader) replayFile(ctx context.Context, orgDir string, e FileEntry, fn func(Record) error) error {
 	var n int64
 	err := readLines(filepath.Join(orgDir, e.File), e.Gzip, func(line []byte, num int64) error {

@@ -739,3 +739,41 @@ func TestTestConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayWhileClosing closes the file Replay is about to read, from the
+// callback: Replay must find it compressed in the manifest.
+func TestReplayWhileClosing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := newClock("2026-05-01T12:00:00Z")
+	cfg := archive.DefaultConfig()
+	cfg.RotateBytes = int64(2*len(stmt(0).JSON) + 2)
+	s := newSink(t, dir, "acme", cfg, c)
+	deliver(t, s, stmts(0, 3)) // part 1 closed with 0 and 1, part 2 open with 2
+	r, err := archive.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	closed := false
+	err = r.Replay(context.Background(), "acme", time.Time{}, time.Time{}, func(rec archive.Record) error {
+		got = append(got, rec.ID+" "+rec.File)
+		if !closed {
+			closed = true
+			c.set("2026-05-02T12:00:00Z")
+			deliver(t, s, stmts(3, 4))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	want := []string{
+		testID(0) + " 2026-05-01.0001.ndjson.gz",
+		testID(1) + " 2026-05-01.0001.ndjson.gz",
+		testID(2) + " 2026-05-01.0002.ndjson.gz",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Replay (-want +got):\n%s", diff)
+	}
+}

@@ -35,6 +35,7 @@ type RejectedError struct {
 	Message string
 }
 
+// Error returns the rule's message.
 func (e *RejectedError) Error() string { return e.Message }
 
 // Option configures NewProvider and New.
