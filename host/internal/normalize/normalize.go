@@ -283,15 +283,14 @@ func (n *Normalizer) newJob(s Settings, ev *Event) (*job, error) {
 			return nil, j.fail("registration", "%s is not a UUID", strconv.Quote(clip(ev.Registration)))
 		}
 		j.registration = strings.ToLower(ev.Registration)
-	} else {
-		var user, assignment string
-		if ev.User != nil {
-			user = ev.User.ID
-		}
+	} else if ev.User != nil {
+		// Without a user (a chat reply may come without one) no
+		// registration is derived: it would not match the learner's.
+		var assignment string
 		if ev.Assignment != nil {
 			assignment = ev.Assignment.ID
 		}
-		j.registration = j.uuid("registration", ev.Org, user, assignment)
+		j.registration = j.uuid("registration", ev.Org, ev.User.ID, assignment)
 	}
 	if len(ev.Payload) == 0 || string(ev.Payload) == "null" {
 		return nil, j.fail("payload", "required")
