@@ -84,7 +84,7 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 	dupOf := make(map[int]int)
 	items := make([]item, 0, n)
 	for i, st := range req.Statements {
-		if key := strings.ToLower(st.ID); key != "" {
+		if key := lowerID(st.ID); key != "" {
 			if f, ok := first[key]; ok {
 				dupOf[i] = f
 				continue
@@ -117,12 +117,11 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 }
 
 // prepare returns the bytes to send for a statement: as given, or
-// re-encoded for xAPI 1.0.3 if the LRS is 1.0.3 and the statement carries
-// the 2.0-only contextAgents or contextGroups (the host should already
-// have encoded it for 1.0.3; this is a defence).
+// re-encoded for xAPI 1.0.3 if the LRS is 1.0.3 and the statement may carry
+// 2.0-only properties (the host should already have encoded it for 1.0.3;
+// this is a defence).
 func (s *Sink) prepare(b []byte) ([]byte, error) {
-	if s.cfg.Version != xapi.V103 ||
-		!(bytes.Contains(b, []byte(`"contextAgents"`)) || bytes.Contains(b, []byte(`"contextGroups"`))) {
+	if s.cfg.Version != xapi.V103 || !hasV2Only(b) {
 		return b, nil
 	}
 	st, err := xapi.Parse(b)
@@ -134,6 +133,16 @@ func (s *Sink) prepare(b []byte) ([]byte, error) {
 		return nil, sdk.Permanent(fmt.Errorf("re-encode statement for xapi 1.0.3: %w", err))
 	}
 	return out, nil
+}
+
+// hasV2Only reports whether canonical statement bytes may carry properties
+// that only xAPI 2.0 has: contextAgents, contextGroups, or a statement
+// version 2.x. A false positive (the text inside an extension) only costs a
+// re-encoding, which keeps extensions as they are.
+func hasV2Only(b []byte) bool {
+	return bytes.Contains(b, []byte(`"contextAgents"`)) ||
+		bytes.Contains(b, []byte(`"contextGroups"`)) ||
+		bytes.Contains(b, []byte(`"version":"2`))
 }
 
 // sendAll sends items in batches within the size limits, in order. It
@@ -252,10 +261,10 @@ func (d *delivery) acknowledge(batch []item, body []byte) {
 	}
 	got := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		got[strings.ToLower(id)] = true
+		got[lowerID(id)] = true
 	}
 	for _, it := range batch {
-		id := strings.ToLower(d.items[it.idx].ID)
+		id := lowerID(d.items[it.idx].ID)
 		// A statement without an id gets one from the LRS; it is
 		// acknowledged when the LRS returned one id per statement.
 		if got[id] || (id == "" && len(ids) == len(batch)) {
@@ -281,4 +290,15 @@ func encodeBatch(batch []item) []byte {
 		b = append(b, it.body...)
 	}
 	return append(b, ']')
+}
+
+// lowerID returns id in lower case, without allocating when it already is
+// (UUIDs usually are).
+func lowerID(id string) string {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(id)
+		}
+	}
+	return id
 }

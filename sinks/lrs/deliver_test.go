@@ -454,17 +454,22 @@ func TestDeliverReencodesFor103(t *testing.T) {
 	v2 := stmt(0)
 	v2.JSON = []byte(strings.Replace(string(v2.JSON), `"timestamp"`,
 		`"context":{"contextAgents":[{"objectType":"contextAgent","agent":{"objectType":"Agent","mbox":"mailto:coach@example.com"}}]},"timestamp"`, 1))
-	mustDeliver(t, s, v2)
-	got, ok := l.Statement(stmtID(0))
-	if !ok {
-		t.Fatal("statement not stored")
-	}
-	if strings.Contains(string(got), "contextAgents") {
-		t.Errorf("stored statement %s carries contextAgents", got)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(got, &m); err != nil || m["actor"] == nil {
-		t.Errorf("stored statement %s is not the re-encoded statement", got)
+	versioned := stmt(1)
+	versioned.JSON = []byte(strings.Replace(string(versioned.JSON), `"timestamp"`, `"version":"2.0.0","timestamp"`, 1))
+	mustDeliver(t, s, v2, versioned)
+	for _, id := range []string{stmtID(0), stmtID(1)} {
+		got, ok := l.Statement(id)
+		if !ok {
+			t.Fatalf("statement %s not stored", id)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(got, &m); err != nil || m["actor"] == nil {
+			t.Fatalf("stored statement %s is not the re-encoded statement", got)
+		}
+		// The LRS sets version 1.0.0 on statements that have none.
+		if strings.Contains(string(got), "contextAgents") || string(m["version"]) != `"1.0.0"` {
+			t.Errorf("stored statement %s carries 2.0-only properties", got)
+		}
 	}
 }
 
