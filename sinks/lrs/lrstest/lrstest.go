@@ -312,6 +312,15 @@ func (l *LRS) Requests() []Request {
 	return append([]Request(nil), l.requests...)
 }
 
+// Reset empties the LRS: it forgets the stored statements, the queued
+// faults, the latency and the remembered requests.
+func (l *LRS) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byID = make(map[string]int)
+	l.list, l.faults, l.requests, l.latency = nil, nil, nil, 0
+}
+
 // ResetRequests forgets the remembered requests.
 func (l *LRS) ResetRequests() {
 	l.mu.Lock()

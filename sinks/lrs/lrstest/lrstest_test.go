@@ -426,4 +426,8 @@ func TestLRSConcurrent(t *testing.T) {
 	if got := l.Len(); got != 40 {
 		t.Errorf("Len() = %d, want 40", got)
 	}
+	l.Reset()
+	if got, reqs := l.Len(), len(l.Requests()); got != 0 || reqs != 0 {
+		t.Errorf("after Reset: Len() = %d, %d requests; want none", got, reqs)
+	}
 }
