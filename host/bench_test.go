@@ -1,0 +1,211 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+)
+
+// BenchmarkRecord measures Record throughput and latency with 1 and 8
+// concurrent producers, one statement per call, under the default
+// durability (fsync before returning, shared among concurrent callers),
+// while the mock sink delivers in the background.
+func BenchmarkRecord(b *testing.B) {
+	for _, policy := range []string{"always", "group", "none"} {
+		for _, producers := range []int{1, 8} {
+			b.Run(fmt.Sprintf("sync=%s/producers=%d", policy, producers), func(b *testing.B) {
+				cfg := testConfig(b)
+				cfg.Queue.Sync = policy
+				addOrg(&cfg, "acme", mockSink("mock", filepath.Join(b.TempDir(), "r.ndjson"), nil))
+				h := newHost(b, cfg)
+				sts := statements("acme", 0, 1000)
+				lat := make([][]time.Duration, producers)
+				b.ReportAllocs()
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				per := (b.N + producers - 1) / producers
+				for p := 0; p < producers; p++ {
+					wg.Go(func() {
+						for i := 0; i < per; i++ {
+							began := time.Now()
+							if err := h.Record(context.Background(), "acme", sts[(p*per+i)%len(sts)]); err != nil {
+								b.Error(err)
+								return
+							}
+							lat[p] = append(lat[p], time.Since(began))
+						}
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				reportLatency(b, lat, per*producers)
+			})
+		}
+	}
+}
+
+func reportLatency(b *testing.B, lat [][]time.Duration, n int) {
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "statements/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkEndToEnd measures statements from Record to a loopback LRS
+// through the real LRS plugin at batch 100 (recorded 100 per call, default
+// durability), against a plain net/http client posting the same batches to
+// the same kind of LRS in the same run.
+func BenchmarkEndToEnd(b *testing.B) {
+	const batch = 100
+	sts := statements("acme", 0, 20*batch)
+	encoded := make([][]byte, len(sts))
+	for i, st := range sts {
+		var err error
+		if encoded[i], err = xapi.Marshal(st, xapi.V103); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("plain-client", func(b *testing.B) {
+		lrs, endpoint := newLRS(b)
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+		b.ResetTimer()
+		sent := 0
+		for i := 0; sent < b.N*batch; i++ {
+			var body bytes.Buffer
+			body.WriteByte('[')
+			for j := 0; j < batch; j++ {
+				if j > 0 {
+					body.WriteByte(',')
+				}
+				body.Write(encoded[(i*batch+j)%len(encoded)])
+			}
+			body.WriteByte(']')
+			req, _ := http.NewRequest(http.MethodPost, endpoint+"statements", &body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Experience-API-Version", "1.0.3")
+			req.SetBasicAuth("k", "s")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = bytes.NewBuffer(nil).ReadFrom(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+			sent += batch
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "statements/s")
+		_ = lrs
+	})
+	b.Run("host-lrs-plugin", func(b *testing.B) {
+		lrs, endpoint := newLRS(b)
+		cfg := testConfig(b)
+		cfg.Queue.Sync = "always"
+		cfg.Delivery.BatchSize = batch
+		addOrg(&cfg, "acme", SinkConfig{ID: "lrs", Label: "LRS", Plugin: "lrs", Config: map[string]any{
+			"xapi_version": "1.0.3", "endpoint": endpoint, "key": "k", "secret": "s"}})
+		h := newHost(b, cfg)
+		// Warm up: start the plugin and configure the instance.
+		if err := h.Record(context.Background(), "acme", statement("acme", 999999)); err != nil {
+			b.Fatal(err)
+		}
+		waitIdle(b, h, time.Minute)
+		b.ResetTimer()
+		sent := 0
+		for i := 0; sent < b.N*batch; i++ {
+			chunk := make([]*xapi.Statement, batch)
+			for j := range chunk {
+				chunk[j] = sts[(i*batch+j)%len(sts)]
+			}
+			if err := h.Record(context.Background(), "acme", chunk...); err != nil {
+				b.Fatal(err)
+			}
+			sent += batch
+		}
+		waitIdle(b, h, 5*time.Minute)
+		b.StopTimer()
+		b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "statements/s")
+		if lrs.Len() == 0 {
+			b.Fatal("nothing reached the LRS")
+		}
+	})
+}
+
+// BenchmarkThousandOrgs configures 1,000 organizations on the shared LRS
+// plugin process, delivers one statement for each and reports the host's
+// heap and the plugin process's resident memory.
+func BenchmarkThousandOrgs(b *testing.B) {
+	const orgs = 1000
+	for range b.N {
+		lrs := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: "k", Secret: "s"}}})
+		srv := httptest.NewServer(lrs)
+		cfg := testConfig(b)
+		for i := 0; i < orgs; i++ {
+			addOrg(&cfg, fmt.Sprintf("org%04d", i), SinkConfig{ID: "lrs", Label: "LRS", Plugin: "lrs", Config: map[string]any{
+				"xapi_version": "1.0.3", "endpoint": srv.URL + lrs.BasePath(), "key": "k", "secret": "s"}})
+		}
+		h := newHost(b, cfg)
+		for i := 0; i < orgs; i++ {
+			org := fmt.Sprintf("org%04d", i)
+			if err := h.Record(context.Background(), org, statement(org, 1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		waitIdle(b, h, 5*time.Minute)
+		if lrs.Len() != orgs {
+			b.Fatalf("LRS has %d statements, want %d", lrs.Len(), orgs)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "host-heap-MiB")
+		b.ReportMetric(float64(runtime.NumGoroutine()), "host-goroutines")
+		for name, pid := range h.sup.running() {
+			if name == "lrs" {
+				b.ReportMetric(rssMiB(pid), "plugin-rss-MiB")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = h.Shutdown(ctx)
+		cancel()
+		srv.Close()
+	}
+}
+
+// rssMiB reads a process's resident set size from /proc (Linux).
+func rssMiB(pid int) float64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}

@@ -1,0 +1,434 @@
+package host
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// Config is the host configuration. Build it in code, starting from
+// [DefaultConfig], or load it with [LoadConfig] from a YAML file and
+// LRSBRIDGE_ environment variables. The README has the reference.
+type Config struct {
+	// DataDir holds queues, dead letters, persisted integrations and
+	// normalizer state. Default "./data".
+	DataDir string `koanf:"data_dir"`
+	// Plugins says where sink plugins are and how to run them.
+	Plugins PluginsConfig `koanf:"plugins"`
+	// Egress is the operator's policy for endpoints entered by
+	// organizations; organizations cannot override it.
+	Egress EgressConfig `koanf:"egress"`
+	// Queue configures durability and quotas of the queues.
+	Queue QueueConfig `koanf:"queue"`
+	// Delivery configures batching, retries and circuit breakers.
+	Delivery DeliveryConfig `koanf:"delivery"`
+	// Secrets configures encryption of persisted integration secrets.
+	Secrets SecretsConfig `koanf:"secrets"`
+	// Orgs are the organizations known from configuration, by id.
+	Orgs map[string]OrgConfig `koanf:"orgs"`
+}
+
+// PluginsConfig says where sink plugins are and how to run them.
+type PluginsConfig struct {
+	// Dir holds plugin executables by name (lrs, archive, mock, or third
+	// party ones). Default "./bin/plugins".
+	Dir string `koanf:"dir"`
+	// SHA256 maps plugin names to the expected hex SHA-256 of their
+	// executable; a plugin with a configured checksum is verified before
+	// every start and not started on mismatch.
+	SHA256 map[string]string `koanf:"sha256"`
+	// Process maps plugin names to their process policy: "shared" (one
+	// process serves every organization's instances; the default) or
+	// "per_org" (one process per organization, for isolation of untrusted
+	// plugins).
+	Process map[string]string `koanf:"process"`
+	// IdleTimeout stops a plugin process that has had no instance for this
+	// long. Default 5m.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// StartTimeout bounds a plugin's start and handshake. Default 30s.
+	StartTimeout time.Duration `koanf:"start_timeout"`
+	// Env lists extra environment variables ("KEY=value") for plugin
+	// processes. The host passes only proxy and TLS trust variables
+	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR) of its
+	// own environment.
+	Env []string `koanf:"env"`
+}
+
+// EgressConfig is the operator's policy for outbound connections to
+// endpoints that organizations enter.
+type EgressConfig struct {
+	// AllowCIDRs lists ranges of otherwise refused addresses (loopback,
+	// private, link-local, metadata) that sinks may connect to, for
+	// example "127.0.0.0/8" for local testing. Default none.
+	AllowCIDRs []string `koanf:"allow_cidrs"`
+	// AllowHTTP allows plain http:// endpoints. Default false.
+	AllowHTTP bool `koanf:"allow_http"`
+}
+
+// QueueConfig configures the durable queues.
+type QueueConfig struct {
+	// Sync is the durability policy of recording: "always" (the default:
+	// Record returns once the statements are fsynced; concurrent callers
+	// share fsyncs), "group" (wait up to GroupWindow to share an fsync with
+	// more callers) or "none" (no fsync; for tests only).
+	Sync string `koanf:"sync"`
+	// GroupWindow is the wait of the "group" policy. Default 2ms.
+	GroupWindow time.Duration `koanf:"group_window"`
+	// MaxQueueBytes bounds the pending bytes of one sink instance's queue.
+	// Default 1 GiB; 0 means no limit.
+	MaxQueueBytes int64 `koanf:"max_queue_bytes"`
+	// MaxOrgBytes bounds the pending bytes of one organization's queues.
+	// Default 2 GiB; 0 means no limit.
+	MaxOrgBytes int64 `koanf:"max_org_bytes"`
+	// MaxTotalBytes bounds the pending bytes of all queues. Default 10 GiB;
+	// 0 means no limit.
+	MaxTotalBytes int64 `koanf:"max_total_bytes"`
+}
+
+// DeliveryConfig configures batching, retries and circuit breakers.
+type DeliveryConfig struct {
+	// BatchSize is the most statements in one batch. Default 100.
+	BatchSize int `koanf:"batch_size"`
+	// BatchBytes is the most bytes of statements in one batch. Default
+	// 1 MiB.
+	BatchBytes int64 `koanf:"batch_bytes"`
+	// Linger is how long a worker waits for a batch to fill before sending
+	// a partial one. Default 20ms.
+	Linger time.Duration `koanf:"linger"`
+	// BackoffInitial is the first retry delay after a failed batch.
+	// Default 500ms.
+	BackoffInitial time.Duration `koanf:"backoff_initial"`
+	// BackoffMax caps the retry delay. Default 5m.
+	BackoffMax time.Duration `koanf:"backoff_max"`
+	// MaxAge is how long a statement may keep failing transiently before it
+	// is dead-lettered as expired. Default 168h (7 days); 0 means never.
+	MaxAge time.Duration `koanf:"max_age"`
+	// BreakerFailures is the number of consecutive failed batches that
+	// opens an instance's circuit breaker. Default 5.
+	BreakerFailures int `koanf:"breaker_failures"`
+	// BreakerOpen is how long a breaker stays open before it lets one
+	// probe batch through. Default 30s.
+	BreakerOpen time.Duration `koanf:"breaker_open"`
+	// Timeout bounds one delivery call to a sink. Default 60s.
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// SecretsConfig configures how integration secrets are persisted.
+type SecretsConfig struct {
+	// Key is the base64 encoding of a 32-byte AES-256 key used to encrypt
+	// secrets of integrations saved at run time (AES-GCM). Set it through
+	// the environment (LRSBRIDGE_SECRETS__KEY) rather than a file.
+	Key string `koanf:"key"`
+	// AllowPlaintext lets the host persist secrets in clear when no Key
+	// is set. Default false: saving an integration with a secret fails.
+	AllowPlaintext bool `koanf:"allow_plaintext"`
+}
+
+// OrgConfig is one organization: its normalization settings (base_iri,
+// identity, send_names, chat_text, chat_truncate, scorm_interaction_verb,
+// platform; see [OrgSettings]) and its integrations.
+type OrgConfig struct {
+	OrgSettings `koanf:",squash"`
+	// Sinks are the organization's integrations from configuration.
+	Sinks []SinkConfig `koanf:"sinks"`
+}
+
+// SinkConfig is one integration: a sink plugin with its configuration.
+type SinkConfig struct {
+	// ID identifies the integration within its organization. Default: made
+	// from Label.
+	ID string `koanf:"id"`
+	// Label is the integration label shown to organization admins.
+	Label string `koanf:"label"`
+	// Plugin is the sink plugin's name: lrs, archive, mock or a third
+	// party one found in the plugins directory.
+	Plugin string `koanf:"plugin"`
+	// Config is the plugin's opaque configuration. Keys whose names contain
+	// "secret", "password", "token" or "private" (and "client_key") are
+	// treated as secrets: masked in listings and status, encrypted at rest.
+	Config map[string]any `koanf:"config"`
+}
+
+// DefaultConfig returns the configuration with every default filled in and
+// no organizations.
+func DefaultConfig() Config {
+	return Config{
+		DataDir: "./data",
+		Plugins: PluginsConfig{Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second},
+		Queue: QueueConfig{
+			Sync:          "always",
+			GroupWindow:   2 * time.Millisecond,
+			MaxQueueBytes: 1 << 30,
+			MaxOrgBytes:   2 << 30,
+			MaxTotalBytes: 10 << 30,
+		},
+		Delivery: DeliveryConfig{
+			BatchSize:       100,
+			BatchBytes:      1 << 20,
+			Linger:          20 * time.Millisecond,
+			BackoffInitial:  500 * time.Millisecond,
+			BackoffMax:      5 * time.Minute,
+			MaxAge:          7 * 24 * time.Hour,
+			BreakerFailures: 5,
+			BreakerOpen:     30 * time.Second,
+			Timeout:         60 * time.Second,
+		},
+	}
+}
+
+// ConfigError lists every problem of a configuration, each naming its key.
+type ConfigError struct {
+	// Problems are "key: what is wrong" strings.
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+var (
+	orgIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	sinkIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	pluginPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+)
+
+// Validate checks c and returns a *ConfigError naming every bad key.
+func (c *Config) Validate() error {
+	var ps []string
+	add := func(key, format string, args ...any) {
+		ps = append(ps, key+": "+fmt.Sprintf(format, args...))
+	}
+	if c.DataDir == "" {
+		add("data_dir", "is required")
+	}
+	if c.Plugins.Dir == "" {
+		add("plugins.dir", "is required")
+	}
+	for name, sum := range c.Plugins.SHA256 {
+		if b, err := decodeHexSum(sum); err != nil || len(b) != 32 {
+			add("plugins.sha256."+name, "is not a hex SHA-256 checksum")
+		}
+	}
+	for name, p := range c.Plugins.Process {
+		if p != ProcessShared && p != ProcessPerOrg {
+			add("plugins.process."+name, "is %q, want %q or %q", p, ProcessShared, ProcessPerOrg)
+		}
+	}
+	for i, cidr := range c.Egress.AllowCIDRs {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			add(fmt.Sprintf("egress.allow_cidrs[%d]", i), "%q is not a CIDR prefix", cidr)
+		}
+	}
+	switch c.Queue.Sync {
+	case "always", "group", "none":
+	default:
+		add("queue.sync", "is %q, want always, group or none", c.Queue.Sync)
+	}
+	for key, v := range map[string]int64{
+		"queue.max_queue_bytes": c.Queue.MaxQueueBytes, "queue.max_org_bytes": c.Queue.MaxOrgBytes,
+		"queue.max_total_bytes": c.Queue.MaxTotalBytes, "delivery.batch_bytes": c.Delivery.BatchBytes,
+	} {
+		if v < 0 {
+			add(key, "is negative")
+		}
+	}
+	d := c.Delivery
+	if d.BatchSize < 1 || d.BatchSize > 10000 {
+		add("delivery.batch_size", "is %d, want 1 to 10000", d.BatchSize)
+	}
+	for key, v := range map[string]time.Duration{
+		"delivery.linger": d.Linger, "delivery.backoff_initial": d.BackoffInitial, "delivery.backoff_max": d.BackoffMax,
+		"delivery.max_age": d.MaxAge, "delivery.breaker_open": d.BreakerOpen, "delivery.timeout": d.Timeout,
+	} {
+		if v < 0 {
+			add(key, "is negative")
+		}
+	}
+	if d.BackoffInitial <= 0 {
+		add("delivery.backoff_initial", "must be positive")
+	}
+	if d.Timeout <= 0 {
+		add("delivery.timeout", "must be positive")
+	}
+	if d.BreakerFailures < 1 {
+		add("delivery.breaker_failures", "must be at least 1")
+	}
+	if c.Secrets.Key != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.Secrets.Key); err != nil || len(k) != 32 {
+			add("secrets.key", "is not the base64 encoding of 32 bytes")
+		}
+	}
+	orgs := make([]string, 0, len(c.Orgs))
+	for id := range c.Orgs {
+		orgs = append(orgs, id)
+	}
+	sort.Strings(orgs)
+	for _, id := range orgs {
+		org := c.Orgs[id]
+		key := "orgs." + id
+		if !orgIDPattern.MatchString(id) {
+			add(key, "organization id must be 1 to 128 letters, digits, '.', '_' or '-'")
+		}
+		if err := org.OrgSettings.Validate(); err != nil {
+			add(key, "%v", err)
+		}
+		seen := map[string]bool{}
+		for i, s := range org.Sinks {
+			skey := fmt.Sprintf("%s.sinks[%d]", key, i)
+			if !pluginPattern.MatchString(s.Plugin) {
+				add(skey+".plugin", "%q is not a plugin name (lower-case letters, digits, '-', '_')", s.Plugin)
+			}
+			id := s.id()
+			if !sinkIDPattern.MatchString(id) {
+				add(skey+".id", "%q is not a valid integration id", id)
+			}
+			if seen[id] {
+				add(skey+".id", "%q is used twice in this organization", id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(ps) > 0 {
+		return &ConfigError{Problems: ps}
+	}
+	return nil
+}
+
+// Process policies of plugins.
+const (
+	// ProcessShared runs one process of a plugin for every organization.
+	ProcessShared = "shared"
+	// ProcessPerOrg runs one process of a plugin per organization.
+	ProcessPerOrg = "per_org"
+)
+
+func (s SinkConfig) id() string {
+	if s.ID != "" {
+		return s.ID
+	}
+	return slug(s.Label, s.Plugin)
+}
+
+// slug makes an integration id from a label: lower case, runs of other
+// characters as '-'.
+func slug(label, fallback string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(label) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if b.Len() > 0 && !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 48 {
+			break
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "-")
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func decodeHexSum(s string) ([]byte, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if len(s)%2 != 0 {
+		return nil, errors.New("odd length")
+	}
+	out := make([]byte, len(s)/2)
+	for i := range out {
+		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
+		if hi < 0 || lo < 0 {
+			return nil, errors.New("not hex")
+		}
+		out[i] = byte(hi<<4 | lo)
+	}
+	return out, nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	}
+	return -1
+}
+
+// EnvPrefix is the prefix of environment variables that override
+// configuration keys. A double underscore separates levels:
+// LRSBRIDGE_QUEUE__SYNC=none sets queue.sync, LRSBRIDGE_DATA_DIR sets
+// data_dir.
+const EnvPrefix = "LRSBRIDGE_"
+
+// LoadConfig loads the configuration in layers: defaults, then the YAML file
+// at path (skipped when path is empty), then LRSBRIDGE_ variables from
+// environ (os.Environ() when nil), and validates the result.
+func LoadConfig(path string, environ []string) (Config, error) {
+	k := koanf.New(".")
+	def := DefaultConfig()
+	if err := k.Load(confmap.Provider(map[string]any{
+		"data_dir":                  def.DataDir,
+		"plugins.dir":               def.Plugins.Dir,
+		"plugins.idle_timeout":      def.Plugins.IdleTimeout.String(),
+		"plugins.start_timeout":     def.Plugins.StartTimeout.String(),
+		"queue.sync":                def.Queue.Sync,
+		"queue.group_window":        def.Queue.GroupWindow.String(),
+		"queue.max_queue_bytes":     def.Queue.MaxQueueBytes,
+		"queue.max_org_bytes":       def.Queue.MaxOrgBytes,
+		"queue.max_total_bytes":     def.Queue.MaxTotalBytes,
+		"delivery.batch_size":       def.Delivery.BatchSize,
+		"delivery.batch_bytes":      def.Delivery.BatchBytes,
+		"delivery.linger":           def.Delivery.Linger.String(),
+		"delivery.backoff_initial":  def.Delivery.BackoffInitial.String(),
+		"delivery.backoff_max":      def.Delivery.BackoffMax.String(),
+		"delivery.max_age":          def.Delivery.MaxAge.String(),
+		"delivery.breaker_failures": def.Delivery.BreakerFailures,
+		"delivery.breaker_open":     def.Delivery.BreakerOpen.String(),
+		"delivery.timeout":          def.Delivery.Timeout.String(),
+	}, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("load defaults: %w", err)
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("load config file %s: %w", path, err)
+		}
+	}
+	if environ == nil {
+		environ = os.Environ()
+	}
+	if err := k.Load(env.Provider(".", env.Opt{
+		Prefix: EnvPrefix,
+		TransformFunc: func(key, value string) (string, any) {
+			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
+			return strings.ReplaceAll(key, "__", "."), value
+		},
+		EnvironFunc: func() []string { return environ },
+	}), nil); err != nil {
+		return Config{}, fmt.Errorf("load environment: %w", err)
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
+		return Config{}, fmt.Errorf("decode configuration: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,235 @@
+package host
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// DeadLetter is a statement that could not be delivered to a sink instance
+// and was set aside with the reason.
+type DeadLetter struct {
+	// ID identifies the dead letter (not the statement).
+	ID string `json:"id"`
+	// Org is the organization.
+	Org string `json:"org"`
+	// Sink is the integration id the statement was for.
+	Sink string `json:"sink"`
+	// StatementID is the statement's id.
+	StatementID string `json:"statement_id"`
+	// Class is why it was set aside: "rejected" (the sink refused it
+	// permanently) or "expired" (it kept failing for longer than
+	// delivery.max_age).
+	Class string `json:"class"`
+	// Reason is the sink's message, for example the LRS's answer.
+	Reason string `json:"reason"`
+	// Time is when it was dead-lettered.
+	Time time.Time `json:"time"`
+	// Recorded is when the statement was recorded.
+	Recorded time.Time `json:"recorded"`
+	// Statement is the statement's canonical JSON.
+	Statement json.RawMessage `json:"statement"`
+}
+
+// Dead-letter classes.
+const (
+	DeadLetterRejected = "rejected"
+	DeadLetterExpired  = "expired"
+)
+
+// DeadLetterFilter selects dead letters. Zero fields match everything.
+type DeadLetterFilter struct {
+	// Sink selects one integration.
+	Sink string
+	// IDs selects dead letters by id.
+	IDs []string
+	// Limit caps the number returned (newest last). Zero means no cap.
+	Limit int
+}
+
+func (f DeadLetterFilter) match(d *DeadLetter) bool {
+	if f.Sink != "" && d.Sink != f.Sink {
+		return false
+	}
+	if len(f.IDs) > 0 {
+		for _, id := range f.IDs {
+			if id == d.ID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// deadLetters stores dead letters per organization in an append-only NDJSON
+// file, fsynced before the statement leaves its queue. Removal (replay,
+// purge) rewrites the file atomically.
+type deadLetters struct {
+	dir string
+	mu  sync.Mutex // serialises writers per store; dead letters are rare
+}
+
+func (d *deadLetters) file(org string) string {
+	return filepath.Join(d.dir, org+".ndjson")
+}
+
+// add appends dead letters for org durably.
+func (d *deadLetters) add(org string, list []DeadLetter) error {
+	if len(list) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	for i := range list {
+		if list[i].ID == "" {
+			list[i].ID = xapi.NewUUID()
+		}
+		line, err := json.Marshal(&list[i])
+		if err != nil {
+			return fmt.Errorf("encode dead letter: %w", err)
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(d.file(org), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open dead letters of %s: %w", org, err)
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("write dead letters of %s: %w", org, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync dead letters of %s: %w", org, err)
+	}
+	return f.Close()
+}
+
+// list returns the dead letters of org matching f, oldest first. A torn
+// last line (a crash during add) is skipped.
+func (d *deadLetters) list(org string, f DeadLetterFilter) ([]DeadLetter, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	all, err := d.readLocked(org)
+	if err != nil {
+		return nil, err
+	}
+	var out []DeadLetter
+	for i := range all {
+		if f.match(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out, nil
+}
+
+func (d *deadLetters) readLocked(org string) ([]DeadLetter, error) {
+	data, err := os.ReadFile(d.file(org))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+	}
+	var out []DeadLetter
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var dl DeadLetter
+		if err := json.Unmarshal(line, &dl); err != nil {
+			continue // torn tail of an interrupted append
+		}
+		out = append(out, dl)
+	}
+	return out, sc.Err()
+}
+
+// remove deletes the dead letters of org matching f and returns them.
+func (d *deadLetters) remove(org string, f DeadLetterFilter) ([]DeadLetter, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	all, err := d.readLocked(org)
+	if err != nil {
+		return nil, err
+	}
+	var keep, removed []DeadLetter
+	for i := range all {
+		if f.match(&all[i]) {
+			removed = append(removed, all[i])
+		} else {
+			keep = append(keep, all[i])
+		}
+	}
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	for i := range keep {
+		line, err := json.Marshal(&keep[i])
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	if err := writeFileAtomic(d.file(org), buf.Bytes(), 0o600); err != nil {
+		return nil, fmt.Errorf("rewrite dead letters of %s: %w", org, err)
+	}
+	return removed, nil
+}
+
+// restore appends removed dead letters again, after a replay that could
+// not queue them.
+func (d *deadLetters) restore(org string, list []DeadLetter) error {
+	return d.add(org, list)
+}
+
+// counts returns the number of dead letters per sink of org.
+func (d *deadLetters) counts(org string) map[string]int {
+	list, err := d.list(org, DeadLetterFilter{})
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, dl := range list {
+		out[dl.Sink]++
+	}
+	return out
+}
+
+// orgs lists organizations that have dead letters.
+func (d *deadLetters) orgs() []string {
+	entries, _ := os.ReadDir(d.dir)
+	var out []string
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".ndjson"); ok && !e.IsDir() {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

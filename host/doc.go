@@ -1,0 +1,84 @@
+// Package host is the part of lrsbridge that LearningFlow embeds. It turns
+// learning events into valid xAPI statements, queues them durably per
+// organization and integration, and delivers them through circuit breakers
+// to sink plugins (the generic LRS sink, the file archive, the mock, or
+// third-party plugins built with package sdk).
+//
+// # Lifecycle
+//
+// Build a [Config] in code ([DefaultConfig]) or load it with [LoadConfig]
+// (defaults, a YAML file, then LRSBRIDGE_ environment variables), start a
+// host with [New], record with [Host.RecordEvent] or [Host.Record], and stop
+// with [Host.Shutdown], which drains queues within its deadline. A
+// *slog.Logger and a [Metrics] receiver are injected with options; the
+// package has no global state.
+//
+// # Durability and delivery
+//
+// Recording returns once the statements are durable (queue.sync: "always",
+// the default, fsyncs before returning and lets concurrent callers share
+// fsyncs). Each integration (sink instance) has its own queue, so one slow
+// or failing integration never holds up another. A worker per integration
+// takes batches (delivery.batch_size, batch_bytes, linger), hands them to the
+// plugin through the instance's circuit breaker and settles every statement:
+//
+//   - delivered, or already stored at the LRS: removed from the queue;
+//   - rejected permanently (for example an LRS 400 for that statement):
+//     moved to the dead-letter store with the sink's reason, then removed;
+//   - failed transiently: retried with exponential backoff and jitter,
+//     honouring Retry-After, until delivery.max_age, then dead-lettered as
+//     expired;
+//   - rejected credentials (LRS 401/403) or configuration: the integration
+//     is paused with its statements kept, until it is saved again or
+//     resumed.
+//
+// The breaker opens after delivery.breaker_failures consecutive failed
+// batches and lets one probe batch through after delivery.breaker_open;
+// permanent rejections and credential failures do not count as failures.
+// Delivery is at least once: after a crash, statements that were in flight
+// are sent again, and LRSs recognize them by their deterministic ids.
+//
+// Defaults: batches of 100 statements or 1 MiB, 20 ms linger, backoff from
+// 500 ms to 5 min, 7 days maximum age, breaker after 5 failures for 30 s,
+// 60 s per delivery call; quotas of 1 GiB pending per integration, 2 GiB per
+// organization and 10 GiB in total, beyond which recording fails with
+// [ErrFull] and nothing already accepted is dropped.
+//
+// # Plugins
+//
+// Plugins are started lazily on the first batch, one process per plugin
+// shared by all organizations, or one per organization when
+// plugins.process names "per_org" for it. A plugin that dies is restarted
+// with backoff and its instances configured again; its unacknowledged batch
+// is delivered again. Processes without instances stop after
+// plugins.idle_timeout. Binaries with a configured sha256 are verified
+// before every start. Plugins get the operator's egress policy and only the
+// proxy and TLS trust variables of the host's environment.
+//
+// # Integrations and secrets
+//
+// Organizations come from the configuration file; their integrations can
+// be managed at run time: [Host.TestIntegration] runs a candidate's
+// connection test, [Host.SaveIntegration] saves it only if the test passes
+// (unless forced), persists it and makes it active atomically,
+// [Host.RemoveIntegration] removes it (its queued statements move to the
+// dead-letter store) and [Host.Integrations] lists them. Configuration keys
+// that name secrets (see [IsSecretKey]) are masked in listings, status,
+// errors and logs, and encrypted with AES-256-GCM (secrets.key) when
+// persisted; without a key the host refuses to persist them unless
+// secrets.allow_plaintext is set.
+//
+// # Events
+//
+// [Host.RecordEvent] normalizes LearningFlow events (H5P, SCORM 1.2/2004,
+// xAPI packages, chatbot, quiz) into statements with deterministic ids and
+// content, validates each for xAPI 1.0.3 and 2.0.0 and only then queues
+// them. An invalid event is refused with an [EventError] naming the event,
+// the field and the problem; nothing partial is queued.
+//
+// # Status
+//
+// [Host.Status] reports per integration its state, queue depth and oldest
+// age, delivered / retried / dead-lettered counts, last success and last
+// error (redacted), for LearningFlow's settings panel.
+package host

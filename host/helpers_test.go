@@ -1,0 +1,192 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+	"github.com/learningflow/lrsbridge/sinks/mock/mocktest"
+)
+
+// pluginDir holds the real plugin binaries, built once per test binary.
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+// plugins builds plugins/mock, plugins/lrs and plugins/archive into a
+// directory shared by the tests of this package.
+func plugins(t testing.TB) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lrsbridge-host-plugins-")
+		if err != nil {
+			pluginErr = err
+			return
+		}
+		pluginDir = dir
+		for _, name := range []string{"mock", "lrs", "archive"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../plugins/"+name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				pluginErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if pluginErr != nil {
+		t.Fatal(pluginErr)
+	}
+	return pluginDir
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	code := m.Run()
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
+// testConfig returns a configuration for tests: fast retries and breaker,
+// no fsync unless asked, plugins built from this repository.
+func testConfig(t testing.TB) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Plugins.Dir = plugins(t)
+	cfg.Plugins.IdleTimeout = time.Minute
+	cfg.Queue.Sync = "none"
+	cfg.Delivery.Linger = 5 * time.Millisecond
+	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
+	cfg.Delivery.BackoffMax = 100 * time.Millisecond
+	cfg.Delivery.BreakerOpen = 200 * time.Millisecond
+	cfg.Delivery.Timeout = 10 * time.Second
+	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Egress.AllowHTTP = true
+	cfg.Orgs = map[string]OrgConfig{}
+	return cfg
+}
+
+func addOrg(cfg *Config, id string, sinks ...SinkConfig) {
+	oc := OrgConfig{Sinks: sinks}
+	oc.BaseIRI = "https://" + id + ".learningflow.example"
+	cfg.Orgs[id] = oc
+}
+
+func mockSink(id, recordFile string, extra map[string]any) SinkConfig {
+	c := map[string]any{"record_file": recordFile}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return SinkConfig{ID: id, Label: "Mock " + id, Plugin: "mock", Config: c}
+}
+
+func newHost(t testing.TB, cfg Config) *Host {
+	t.Helper()
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx) // a test may have shut it down already
+	})
+	return h
+}
+
+// statement returns a valid statement for org with a deterministic id.
+func statement(org string, i int) *xapi.Statement {
+	return &xapi.Statement{
+		ID:        xapi.MustUUIDv5(xapi.NamespaceStatement, fmt.Sprintf("%s/%d", org, i)),
+		Actor:     xapi.Actor{Account: &xapi.Account{HomePage: "https://" + org + ".learningflow.example", Name: fmt.Sprintf("u-%d", i)}},
+		Verb:      xapi.Verb{ID: "http://adlnet.gov/expapi/verbs/experienced", Display: xapi.LanguageMap{"en-US": "experienced"}},
+		Object:    &xapi.Activity{ID: fmt.Sprintf("https://%s.learningflow.example/activities/%d", org, i)},
+		Timestamp: time.Date(2025, 3, 14, 9, 12, 30, 0, time.UTC),
+	}
+}
+
+func statements(org string, from, n int) []*xapi.Statement {
+	out := make([]*xapi.Statement, n)
+	for i := range out {
+		out[i] = statement(org, from+i)
+	}
+	return out
+}
+
+// recordedIDs reads a mock recording and returns how often each id was
+// delivered and the actors' home pages seen.
+func recordedIDs(t testing.TB, file string) (ids map[string]int, homes map[string]int) {
+	t.Helper()
+	ids, homes = map[string]int{}, map[string]int{}
+	raws, err := mocktest.Read(file)
+	if os.IsNotExist(err) {
+		return ids, homes
+	}
+	if err != nil {
+		t.Fatalf("read recording: %v", err)
+	}
+	for _, raw := range raws {
+		var st struct {
+			ID    string `json:"id"`
+			Actor struct {
+				Account struct {
+					HomePage string `json:"homePage"`
+				} `json:"account"`
+			} `json:"actor"`
+		}
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatalf("recorded statement is not JSON: %v", err)
+		}
+		ids[st.ID]++
+		homes[st.Actor.Account.HomePage]++
+	}
+	return ids, homes
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitIdle(t testing.TB, h *Host, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := h.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle: %v", err)
+	}
+}
+
+func sinkStatus(t testing.TB, h *Host, org, sink string) SinkStatus {
+	t.Helper()
+	st, err := h.Status(org)
+	if err != nil {
+		t.Fatalf("Status(%s): %v", org, err)
+	}
+	for _, s := range st.Sinks {
+		if s.ID == sink {
+			return s
+		}
+	}
+	t.Fatalf("no status for %s/%s", org, sink)
+	return SinkStatus{}
+}
