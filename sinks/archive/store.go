@@ -607,7 +607,7 @@ func statementLine(st sdk.Statement) ([]byte, error) {
 func lineID(line []byte) (string, bool) {
 	const prefix = `{"id":"`
 	if rest, ok := bytes.CutPrefix(line, []byte(prefix)); ok {
-		if i := bytes.IndexByte(rest, '"'); i >= 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
+		if i := bytes.IndexByte(rest, '"'); i >= 0 && plainASCII(rest[:i]) {
 			if !json.Valid(line) {
 				return "", false
 			}
@@ -624,6 +624,17 @@ func lineID(line []byte) (string, bool) {
 		return "", false
 	}
 	return v.ID, true
+}
+
+// plainASCII reports whether b holds only printable ASCII other than the
+// backslash, so that its JSON string form is itself.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // fileSum is the size, SHA-256 and line count of a file's content.

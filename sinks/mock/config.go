@@ -131,16 +131,16 @@ func parsePath(p string) ([]pathStep, error) {
 			}
 			steps = append(steps, pathStep{key: k})
 		case '[':
-			end := strings.IndexByte(p[i:], ']')
 			if strings.HasPrefix(p[i:], `["`) {
-				end = strings.Index(p[i:], `"]`)
+				end := strings.Index(p[i+2:], `"]`)
 				if end < 0 {
 					return nil, fmt.Errorf("path %q: unterminated [\" at offset %d", p, i)
 				}
-				steps = append(steps, pathStep{key: p[i+2 : i+end]})
-				i += end + 2
+				steps = append(steps, pathStep{key: p[i+2 : i+2+end]})
+				i += 2 + end + 2
 				continue
 			}
+			end := strings.IndexByte(p[i:], ']')
 			if end < 0 {
 				return nil, fmt.Errorf("path %q: unterminated [ at offset %d", p, i)
 			}
