@@ -325,7 +325,7 @@ func (c Config) checkPolicy(p sdk.EgressPolicy) error {
 	}
 	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
 		if reason, refused := refusedAddr(a, p); refused {
-			errs.Add(KeyEndpoint, fmt.Sprintf("the address %s is not allowed: it is %s", a.Unmap(), reason))
+			errs.Add(KeyEndpoint, fmt.Sprintf("must not be %s, %s, which this server may not reach", a.Unmap(), reason))
 		}
 	}
 	return errs.Err()

@@ -320,11 +320,17 @@ func tlsReason(err error, host string) string {
 func requestReason(err error, host string) string {
 	var te *TimeoutError
 	var ve *tls.CertificateVerificationError
+	var oe *net.OpError
 	switch {
 	case errors.As(err, &te):
 		return fmt.Sprintf("no answer within %s", te.Timeout)
 	case errors.As(err, &ve):
 		return strings.TrimSuffix(tlsReason(err, host), ".")
+	case errors.As(err, &oe) && oe.Op == "remote error":
+		// A TLS alert from the LRS, for example "tls: certificate
+		// required" when TLS 1.3 asks for a client certificate after the
+		// handshake.
+		return fmt.Sprintf("the LRS refused the secure connection (%s); it may require a client certificate", sanitize(oe.Err.Error()))
 	}
 	return dialReason(err)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,8 @@ func TestTLS(t *testing.T) {
 		cfg       func(m map[string]any, srv *httptest.Server)
 		wantErr   func(error) bool // nil: Deliver succeeds
 		wantSteps []stepStatus
+		// wantMessage is a phrase of the failed or warned step's message.
+		wantMessage string
 	}{
 		{
 			name: "verified with provided ca",
@@ -100,12 +103,14 @@ func TestTLS(t *testing.T) {
 			},
 			wantSteps: []stepStatus{{StepURL, sdk.StepPassed}, {StepDNS, sdk.StepPassed}, {StepConnect, sdk.StepPassed},
 				{StepTLS, sdk.StepFailed}, {StepAbout, sdk.StepSkipped}, {StepAuth, sdk.StepSkipped}},
+			wantMessage: "not signed by a trusted certificate authority",
 		},
 		{
 			name: "insecure flag works and warns",
 			cfg:  func(m map[string]any, _ *httptest.Server) { m[KeyInsecureSkipVerify] = true },
 			wantSteps: []stepStatus{{StepURL, sdk.StepPassed}, {StepDNS, sdk.StepPassed}, {StepConnect, sdk.StepPassed},
 				{StepTLS, sdk.StepWarning}, {StepAbout, sdk.StepPassed}, {StepAuth, sdk.StepPassed}},
+			wantMessage: "verification is turned off",
 		},
 		{
 			name:   "client certificate",
@@ -127,6 +132,7 @@ func TestTLS(t *testing.T) {
 			// handshake, so the failure shows in the first request.
 			wantSteps: []stepStatus{{StepURL, sdk.StepPassed}, {StepDNS, sdk.StepPassed}, {StepConnect, sdk.StepPassed},
 				{StepTLS, sdk.StepPassed}, {StepAbout, sdk.StepFailed}, {StepAuth, sdk.StepSkipped}},
+			wantMessage: "may require a client certificate",
 		},
 	}
 	for _, tt := range tests {
@@ -161,6 +167,15 @@ func TestTLS(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantSteps, got); diff != "" {
 				t.Errorf("TestConnection() steps (-want +got):\n%s\nreport: %+v", diff, rep)
+			}
+			found := tt.wantMessage == ""
+			for _, st := range rep.Steps {
+				if (st.Status == sdk.StepFailed || st.Status == sdk.StepWarning) && strings.Contains(st.Message, tt.wantMessage) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no failed or warning step says %q: %+v", tt.wantMessage, rep.Steps)
 			}
 		})
 	}
