@@ -183,7 +183,8 @@ func New(org string, cfg Config, opts ...Option) (*Sink, error) {
 // UTC day (or earlier in the batch) gets an AlreadyStored verdict and is not
 // written again; a statement whose JSON is not a single object carrying its
 // id gets a permanent verdict. A nil error means every other statement is
-// durable.
+// durable. The context is checked before writing starts; once the batch is
+// being written and synced, Deliver finishes it.
 func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.DeliverResponse, error) {
 	v, err := s.st.deliver(ctx, req.Statements)
 	if err != nil {
