@@ -348,7 +348,7 @@ func (q *fileQueue) Append(ctx context.Context, items []Item) error {
 	}
 	size, payload := recordSize(items)
 	if size > MaxRecordBytes {
-		return ErrTooLarge
+		return fmt.Errorf("append to queue %s: %w", q.name, ErrTooLarge)
 	}
 	buf := make([]byte, size)
 	now := time.Now()
@@ -663,12 +663,10 @@ func (q *fileQueue) advance() error {
 	for i < len(q.recs) && q.recs[i].first+uint64(q.recs[i].count) <= q.cursor {
 		i++
 	}
-	if i > 0 {
-		// Shift rather than reslice so that the array does not grow forever.
-		n := copy(q.recs, q.recs[i:])
-		clear(q.recs[n:])
-		q.recs = q.recs[:n]
-	}
+	// Reslicing is amortised: when append next grows the array it copies
+	// only the live records.
+	clear(q.recs[:i])
+	q.recs = q.recs[i:]
 	if err := q.ack.write(q.cursor); err != nil {
 		return fmt.Errorf("ack queue %s: %w", q.name, err)
 	}

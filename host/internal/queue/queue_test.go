@@ -592,3 +592,80 @@ func TestLocked(t *testing.T) {
 		t.Errorf("second Open = %v, want ErrLocked", err)
 	}
 }
+
+// TestNoHeadOfLineBlocking holds one queue's fsync and checks that another
+// queue of the same store still appends, syncs and delivers.
+func TestNoHeadOfLineBlocking(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, Options{Sync: SyncAlways})
+	slow := openQueue(t, s, "org-a", "lrs")
+	fast := openQueue(t, s, "org-b", "lrs")
+	sq := slow.(*fileQueue)
+	sq.fmu.Lock() // the slow queue's fsync cannot start
+	slowDone := make(chan error, 1)
+	go func() { slowDone <- slow.Append(context.Background(), items("slow")) }()
+	// Wait until the slow Append is stuck in its sync.
+	for {
+		sq.mu.Lock()
+		syncing := sq.syncing
+		sq.mu.Unlock()
+		if syncing {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	appendIDs(t, fast, "f1", "f2")
+	if diff := cmp.Diff([]string{"f1", "f2"}, drain(t, fast)); diff != "" {
+		t.Errorf("other queue while one is stuck (-want +got):\n%s", diff)
+	}
+	select {
+	case err := <-slowDone:
+		t.Fatalf("slow Append returned %v before its fsync", err)
+	default:
+	}
+	sq.fmu.Unlock()
+	if err := <-slowDone; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"slow"}, drain(t, slow)); diff != "" {
+		t.Errorf("slow queue (-want +got):\n%s", diff)
+	}
+}
+
+func TestPartialRecordAck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openStore(t, Options{Dir: dir})
+	q := openQueue(t, s, "org", "sink")
+	if err := q.Append(context.Background(), items("a", "b", "c", "d")); err != nil {
+		t.Fatal(err)
+	}
+	es := next(t, q, 0, 0)
+	if err := q.Ack(es[0].Seq, es[1].Seq, es[3].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, Options{Dir: dir})
+	q = openQueue(t, s, "org", "sink")
+	st := q.Stats()
+	if want := int64(len("c") + len(item("c").Data) + len("d") + len(item("d").Data)); st.Pending != 2 || st.PendingBytes != want {
+		t.Errorf("Stats = %+v, want 2 pending of %d bytes", st, want)
+	}
+	if diff := cmp.Diff([]string{"c", "d"}, drain(t, q)); diff != "" {
+		t.Errorf("after reopen, the cursor inside a record (-want +got):\n%s", diff)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	t.Parallel()
+	q := openQueue(t, openStore(t, Options{Sync: SyncNone}), "org", "sink")
+	err := q.Append(context.Background(), []Item{{ID: "big", Data: make([]byte, MaxRecordBytes)}})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Append = %v, want ErrTooLarge", err)
+	}
+	if got := q.Stats().Pending; got != 0 {
+		t.Errorf("Pending = %d after a refused Append", got)
+	}
+}
