@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -525,5 +527,76 @@ func TestParseRetryAfter(t *testing.T) {
 		if diff := cmp.Diff([2]any{tt.want, tt.wantOK}, [2]any{d, ok}); diff != "" {
 			t.Errorf("parseRetryAfter(%q) (-want +got):\n%s", tt.in, diff)
 		}
+	}
+}
+
+// TestDeliverReusesConnections checks that answers of every kind are read
+// and closed so that one connection serves all requests.
+func TestDeliverReusesConnections(t *testing.T) {
+	t.Parallel()
+	l := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: testKey, Secret: testSecret}}})
+	srv := httptest.NewUnstartedServer(l)
+	var mu sync.Mutex
+	conns := 0
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := newTestSink(t, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+	l.Fail(lrstest.Fault{Status: http.StatusServiceUnavailable, Body: strings.Repeat("busy ", 10000)})
+	l.Fail(lrstest.Fault{Status: http.StatusInternalServerError})
+	for i := range 6 {
+		// Two failures, then a batch with a bad statement (bisected), then
+		// plain deliveries.
+		_, _ = s.Deliver(context.Background(), sdk.DeliverRequest{Statements: []sdk.Statement{stmt(2 * i), badStmt(2*i + 1)}})
+	}
+	if l.Len() != 4 {
+		t.Errorf("LRS holds %d statements, want 4", l.Len())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("the sink opened %d connections, want 1", conns)
+	}
+}
+
+// TestDeliverBoundsResponses checks that huge answers are cut.
+func TestDeliverBoundsResponses(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("x", 2*maxResponseBytes)
+	tests := []struct {
+		name   string
+		status int
+		check  func(t *testing.T, v sdk.Verdict)
+	}{
+		{name: "huge error message", status: http.StatusBadRequest, check: func(t *testing.T, v sdk.Verdict) {
+			var se *StatusError
+			if !errors.As(v.Err, &se) || !sdk.IsPermanent(v.Err) || len([]rune(se.Message)) != maxMessageRunes+1 {
+				t.Errorf("verdict = %.100v, want a permanent *StatusError with a truncated message", v.Err)
+			}
+		}},
+		{name: "huge success", status: http.StatusOK, check: func(t *testing.T, v sdk.Verdict) {
+			if !errors.Is(v.Err, ErrNotAcknowledged) {
+				t.Errorf("verdict = %.100v, want ErrNotAcknowledged", v.Err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l, srv := newLRS(t, lrstest.Options{})
+			l.Fail(lrstest.Fault{Status: tt.status, Body: huge})
+			s := newTestSink(t, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+			resp, err := s.Deliver(context.Background(), sdk.DeliverRequest{Statements: stmts(0, 1)})
+			if err != nil {
+				t.Fatalf("Deliver() error = %.100v", err)
+			}
+			tt.check(t, resp.Verdicts[0])
+		})
 	}
 }
