@@ -335,7 +335,8 @@ func (c Config) checkPolicy(p sdk.EgressPolicy) error {
 // trims space, removes a trailing "statements" or "about" resource (with or
 // without a slash or query), and makes the path end in "/". It refuses
 // schemes other than http and https, user info in the URL, fragments, and
-// queries on the base URL.
+// queries on the base URL. An error's message completes a sentence about
+// the endpoint field, such as "must be an https:// URL".
 func NormalizeEndpoint(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
