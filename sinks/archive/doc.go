@@ -33,7 +33,7 @@
 // remove the plain copy); a crash between any two is completed on the next
 // open.
 //
-// On open, the newest unclosed file's tail is checked: an unterminated last
+// On open, the tail of every unclosed file is checked: an unterminated last
 // line, and lines at the end that are not JSON objects, are what is left of a
 // batch that was never reported delivered; they are cut off. Nothing before
 // the last good line is touched.
