@@ -1,0 +1,82 @@
+package normalize
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// FuzzNormalize feeds arbitrary event envelopes, under each identity and
+// chat text policy, to a Normalizer whose state persists across inputs. It
+// never panics; an event either yields statements that are valid for both
+// xAPI versions and encode, or is refused with an *EventError. The seeds are
+// the events of every golden case, so each kind is seeded.
+func FuzzNormalize(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range files {
+		for i, ev := range readCase(f, file).Events {
+			f.Add([]byte(ev), uint8(i))
+		}
+	}
+	at, _ := time.Parse(time.RFC3339, defaultNow)
+	n := New(NewMemoryState(), func() time.Time { return at })
+	f.Fuzz(func(t *testing.T, data []byte, policy uint8) {
+		var ev Event
+		if json.Unmarshal(data, &ev) != nil {
+			return
+		}
+		s := testSettings()
+		s.Identity = []string{IdentityAccount, IdentityMbox, IdentityMboxSHA1Sum}[policy%3]
+		s.ChatText = []string{ChatTextSend, ChatTextTruncate, ChatTextDrop}[policy/3%3]
+		s.ChatTruncate = 3
+		s.SendNames = policy&0x80 != 0
+		if policy&0x40 != 0 {
+			s.ScormInteractionVerb = ScormVerbAnswered
+		}
+		sts, err := n.Normalize(context.Background(), s, ev)
+		if err != nil {
+			var ee *EventError
+			if !errors.As(err, &ee) {
+				t.Fatalf("error %v is not an *EventError", err)
+			}
+			if ee.Field == "" {
+				t.Fatalf("error %v names no field", err)
+			}
+			if len(sts) != 0 {
+				t.Fatalf("%d statements with an error", len(sts))
+			}
+			return
+		}
+		ids := make(map[string]bool, len(sts))
+		for _, st := range sts {
+			for _, v := range []xapi.Version{xapi.V103, xapi.V200} {
+				if probs := xapi.Validate(st, v); len(probs) > 0 {
+					t.Fatalf("statement not valid for %s: %v", v, probs)
+				}
+			}
+			b, err := xapi.Marshal(st, xapi.V200)
+			if err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+			if _, probs := xapi.Check(b, xapi.V103); len(probs) > 0 {
+				t.Fatalf("encoded statement does not check: %v\n%s", probs, b)
+			}
+			if ids[st.ID] {
+				t.Fatalf("duplicate statement id %s in one event", st.ID)
+			}
+			ids[st.ID] = true
+			if !bytes.Contains(b, []byte(`"timestamp":`)) {
+				t.Fatalf("statement without timestamp: %s", b)
+			}
+		}
+	})
+}
