@@ -109,7 +109,7 @@ func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xa
 		return nil, err
 	}
 	var outs []out
-	var commit func(context.Context) error
+	var commit func(context.Context, []*xapi.Statement) error
 	switch ev.Kind {
 	case KindH5PStatement:
 		outs, err = j.h5p()
@@ -147,7 +147,7 @@ func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xa
 		sts[i] = st
 	}
 	if commit != nil {
-		if err := commit(ctx); err != nil {
+		if err := commit(ctx, sts); err != nil {
 			return nil, fmt.Errorf("normalize: event %q: save scorm state: %w", ev.ID, err)
 		}
 	}

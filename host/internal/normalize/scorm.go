@@ -18,8 +18,13 @@ import (
 )
 
 // scormEventMemory is how many event ids of an attempt are remembered to
-// recognise re-sent calls.
-const scormEventMemory = 64
+// recognise re-sent calls; scormReplayMemory is how many of the last calls
+// keep their statements, so that re-sending them yields the same statements
+// again.
+const (
+	scormEventMemory  = 64
+	scormReplayMemory = 4
+)
 
 // scormState is what is remembered per attempt between SCORM calls: what has
 // been reported, so that only changes yield statements.
@@ -36,6 +41,16 @@ type scormState struct {
 	Interactions map[string]string `json:"interactions,omitempty"`
 	// Events holds the ids of the last events handled, oldest first.
 	Events []string `json:"events,omitempty"`
+	// Recent holds the statements of the last events handled, oldest
+	// first.
+	Recent []scormSent `json:"recent,omitempty"`
+}
+
+// scormSent is an event handled and the canonical encoding of the
+// statements it yielded.
+type scormSent struct {
+	Event      string            `json:"event"`
+	Statements []json.RawMessage `json:"statements,omitempty"`
 }
 
 // scormPayload is the decoded payload of a scorm.runtime event.
@@ -233,9 +248,9 @@ func parseCMITimespan(s string) (xapi.Duration, bool) {
 }
 
 // scorm: one SCORM runtime call. It returns the statements, the function
-// that saves the attempt's new state and the function that releases the
-// attempt's lock.
-func (j *job) scorm(ctx context.Context) ([]out, func(context.Context) error, func(), error) {
+// that saves the attempt's new state with the final statements and the
+// function that releases the attempt's lock.
+func (j *job) scorm(ctx context.Context) ([]out, func(context.Context, []*xapi.Statement) error, func(), error) {
 	p, err := j.scormPayload()
 	if err != nil {
 		return nil, nil, nil, err
@@ -249,8 +264,16 @@ func (j *job) scorm(ctx context.Context) ([]out, func(context.Context) error, fu
 	if err != nil {
 		return nil, nil, unlock, err
 	}
+	for _, sent := range st.Recent {
+		if sent.Event == j.ev.ID {
+			// Re-sent: the same statements again, which the LRS
+			// recognises by their ids.
+			outs, err := j.replay(sent)
+			return outs, nil, unlock, err
+		}
+	}
 	if slices.Contains(st.Events, j.ev.ID) {
-		return nil, nil, unlock, nil // re-sent: its statements went out already
+		return nil, nil, unlock, nil // re-sent long ago: nothing new
 	}
 
 	var outs []out
@@ -341,7 +364,19 @@ func (j *job) scorm(ctx context.Context) ([]out, func(context.Context) error, fu
 	if len(st.Events) > scormEventMemory {
 		st.Events = slices.Clone(st.Events[len(st.Events)-scormEventMemory:])
 	}
-	commit := func(ctx context.Context) error {
+	commit := func(ctx context.Context, sts []*xapi.Statement) error {
+		sent := scormSent{Event: j.ev.ID}
+		for _, s := range sts {
+			b, err := xapi.Marshal(s, xapi.V200)
+			if err != nil {
+				return err
+			}
+			sent.Statements = append(sent.Statements, b)
+		}
+		st.Recent = append(st.Recent, sent)
+		if len(st.Recent) > scormReplayMemory {
+			st.Recent = slices.Clone(st.Recent[len(st.Recent)-scormReplayMemory:])
+		}
 		b, err := json.Marshal(st)
 		if err != nil {
 			return err
@@ -349,6 +384,19 @@ func (j *job) scorm(ctx context.Context) ([]out, func(context.Context) error, fu
 		return j.n.state.Save(ctx, p.key, b)
 	}
 	return outs, commit, unlock, nil
+}
+
+// replay decodes the statements a call yielded before.
+func (j *job) replay(sent scormSent) ([]out, error) {
+	outs := make([]out, 0, len(sent.Statements))
+	for _, b := range sent.Statements {
+		s, err := xapi.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("normalize: event %q: saved scorm statement: %w", j.ev.ID, err)
+		}
+		outs = append(outs, out{st: s})
+	}
+	return outs, nil
 }
 
 // path returns the CMI path of a data model element: below cmi.core for
