@@ -93,7 +93,7 @@ func (n *Normalizer) lock(key string) (unlock func()) {
 // valid, its kind is unknown, or any statement it yields fails validation,
 // Normalize returns an *EventError and no statements. An event may
 // legitimately yield no statements (an H5P toolbar verb, a SCORM commit that
-// changes nothing reportable, a re-sent SCORM call).
+// changes nothing reportable, a SCORM call re-sent long after it was handled).
 //
 // Statements come in the order they happened, with deterministic ids and
 // content (see the package documentation). SCORM state is saved only when
