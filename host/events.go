@@ -43,6 +43,11 @@ var EventKinds = normalize.Kinds
 // counted as refused (a transformation error, distinct from delivery
 // errors). An event that yields no statement (for example a SCORM commit
 // that changed nothing) returns an empty list and no error.
+//
+// SCORM attempt state is saved by the normalizer before the statements are
+// queued. If queueing then fails (a full queue), the caller re-sends the
+// event: the normalizer answers a recently handled SCORM call with the same
+// statements again, so nothing is lost and nothing is duplicated.
 func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, error) {
 	h.mu.RLock()
 	if h.closed {
