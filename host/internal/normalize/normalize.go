@@ -140,7 +140,7 @@ func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xa
 			st.ID = j.statementID(i)
 		}
 		for _, v := range [...]xapi.Version{xapi.V103, xapi.V200} {
-			if probs := xapi.Validate(st, v); len(probs) > 0 {
+			if probs := deliverable(xapi.Validate(st, v), v); len(probs) > 0 {
 				return nil, j.problems(o.field, i, v, probs)
 			}
 		}
@@ -411,3 +411,20 @@ func clip(s string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// deliverable drops the problems that encoding for v resolves by itself:
+// for 1.0.3, properties only xAPI 2.0 defines (contextAgents,
+// contextGroups) and a 2.0 version property are left out of the encoding,
+// so a statement that uses them is still deliverable to a 1.0.3 LRS.
+func deliverable(probs xapi.Problems, v xapi.Version) xapi.Problems {
+	if v != xapi.V103 || len(probs) == 0 {
+		return probs
+	}
+	out := probs[:0:0]
+	for _, p := range probs {
+		if p.Rule != xapi.RuleNotInVersion && p.Rule != xapi.RuleVersion {
+			out = append(out, p)
+		}
+	}
+	return out
+}
