@@ -60,11 +60,7 @@ func FuzzNormalize(f *testing.F) {
 		}
 		ids := make(map[string]bool, len(sts))
 		for _, st := range sts {
-			for _, v := range []xapi.Version{xapi.V103, xapi.V200} {
-				if probs := xapi.Validate(st, v); len(probs) > 0 {
-					t.Fatalf("statement not valid for %s: %v", v, probs)
-				}
-			}
+			checkDeliverable(t, st)
 			b, err := xapi.Marshal(st, xapi.V200)
 			if err != nil {
 				t.Fatalf("marshal: %v", err)
@@ -127,11 +123,7 @@ func FuzzPayload(f *testing.F) {
 			return
 		}
 		for _, st := range sts {
-			for _, v := range []xapi.Version{xapi.V103, xapi.V200} {
-				if probs := xapi.Validate(st, v); len(probs) > 0 {
-					t.Fatalf("statement not valid for %s: %v", v, probs)
-				}
-			}
+			checkDeliverable(t, st)
 			if _, err := xapi.Marshal(st, xapi.V103); err != nil {
 				t.Fatalf("marshal: %v", err)
 			}
@@ -140,3 +132,19 @@ func FuzzPayload(f *testing.F) {
 }
 
 var fuzzCount atomic.Int64
+
+// checkDeliverable fails unless st is valid for 2.0.0 and its 1.0.3
+// encoding is valid for 1.0.3.
+func checkDeliverable(t *testing.T, st *xapi.Statement) {
+	t.Helper()
+	if probs := xapi.Validate(st, xapi.V200); len(probs) > 0 {
+		t.Fatalf("statement not valid for 2.0.0: %v", probs)
+	}
+	b, err := xapi.Marshal(st, xapi.V103)
+	if err != nil {
+		t.Fatalf("marshal for 1.0.3: %v", err)
+	}
+	if _, probs := xapi.Check(b, xapi.V103); len(probs) > 0 {
+		t.Fatalf("statement encoded for 1.0.3 not valid for 1.0.3: %v", probs)
+	}
+}
