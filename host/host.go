@@ -360,24 +360,11 @@ func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Sta
 	return h.enqueue(ctx, orgID, items)
 }
 
-// deliverableProblems validates st for both versions; properties that
-// only 2.0 defines are not problems, since encoding for 1.0.3 leaves them
-// out.
+// deliverableProblems validates st for 2.0.0, which covers 1.0.3: the
+// rules of 1.0.3 differ only for properties that encoding for 1.0.3 leaves
+// out (contextAgents, contextGroups, a 2.0.0 version property).
 func deliverableProblems(st *xapi.Statement) xapi.Problems {
-	var out xapi.Problems
-	seen := map[xapi.Problem]bool{}
-	for _, v := range []xapi.Version{xapi.V200, xapi.V103} {
-		for _, p := range xapi.Validate(st, v) {
-			if p.Rule == xapi.RuleNotInVersion || (v == xapi.V103 && p.Rule == xapi.RuleVersion) {
-				continue
-			}
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	return out
+	return xapi.Validate(st, xapi.V200)
 }
 
 // enqueue appends items to every queue of the organization.

@@ -381,6 +381,15 @@ func roundTrip(t *testing.T, data []byte, v Version) {
 		if diff := cmp.Diff(st, st2, equateCanonical()...); diff != "" {
 			t.Fatalf("decoded canonical form differs from input (-input +canonical):\n%s", diff)
 		}
+		// A statement valid for 2.0.0 is deliverable to a 1.0.3 LRS:
+		// its 1.0.3 encoding is valid for 1.0.3.
+		b103, err := Marshal(st, V103)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, probs := Check(b103, V103); len(probs) > 0 {
+			t.Fatalf("2.0.0-valid statement encoded for 1.0.3 is not valid for 1.0.3: %v\n%s", probs, b103)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@
 //
 // Encoding for [V103] never emits properties that only exist in xAPI 2.0:
 // context.contextAgents and context.contextGroups are left out, and a
-// statement version that does not start with "1.0." is left out. [Validate]
+// statement version other than "1.0" or "1.0.x" is left out. [Validate]
 // for V103 reports such properties, so a caller that wants to know validates
 // first; a caller that wants them dropped encodes for V103.
 //

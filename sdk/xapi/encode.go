@@ -126,7 +126,7 @@ func (e *encoder) statement(st *Statement) {
 		o.key("authority")
 		e.actor(st.Authority)
 	}
-	if st.Version != "" && (e.v != V103 || strings.HasPrefix(st.Version, "1.0.")) {
+	if st.Version != "" && (e.v != V103 || st.Version == "1.0" || strings.HasPrefix(st.Version, "1.0.")) {
 		o.str("version", st.Version)
 	}
 	if st.Attachments != nil {
