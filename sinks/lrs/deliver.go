@@ -200,7 +200,7 @@ func (s *Sink) learnLimit(size int) {
 // 409 and splitting on 413.
 func (d *delivery) send(ctx context.Context, batch []item) error {
 	body := encodeBatch(batch)
-	r, err := d.s.do(ctx, http.MethodPost, d.s.resource("statements", nil), body)
+	r, err := d.s.do(ctx, http.MethodPost, d.s.statementsURL, body)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,8 @@ type Sink struct {
 	cfg       Config
 	instance  string
 	endpoint  *url.URL
+	// statementsURL is the URL deliveries are posted to.
+	statementsURL string
 	auth      Secret // the whole Authorization header value
 	dialer    *egressDialer
 	transport *http.Transport
@@ -138,6 +140,7 @@ func newSink(_ context.Context, req sdk.ConfigureRequest, opts ...option) (*Sink
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+	s.statementsURL = s.resource("statements", nil)
 	return s, nil
 }
 
