@@ -91,6 +91,9 @@ type Harness struct {
 	// It returns nil if the sink cannot be made to behave that way; the
 	// checks that need it are then skipped.
 	Config func(t testing.TB, s Scenario) map[string]any
+	// Egress is the egress policy passed to every Configure call, for
+	// example to allow the loopback address of a test server.
+	Egress sdk.EgressPolicy
 	// Timeout bounds each call the kit makes, and how long it waits for a
 	// stalled Deliver to return after its context is cancelled. Zero means
 	// ten seconds.
@@ -216,7 +219,7 @@ func (c *checker) configure(t *testing.T, p sdk.Provider, s Scenario) sdk.Sink {
 	c.seq++
 	handle := fmt.Sprintf("sinktest/%s/%d", t.Name(), c.seq)
 	c.mu.Unlock()
-	sink, err := p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: handle, Org: "sinktest", Label: s.Behavior.String(), Config: cfg})
+	sink, err := p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: handle, Org: "sinktest", Label: s.Behavior.String(), Config: cfg, Egress: c.h.Egress})
 	if err != nil {
 		t.Fatalf("Configure(%v) = %v", s.Behavior, err)
 	}
@@ -371,7 +374,7 @@ func checkInvalidConfig(t *testing.T, c *checker) {
 	if cfg == nil {
 		t.Skip("harness cannot make an invalid configuration")
 	}
-	sink, err := c.p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: "sinktest/invalid/" + t.Name(), Org: "sinktest", Config: cfg})
+	sink, err := c.p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: "sinktest/invalid/" + t.Name(), Org: "sinktest", Config: cfg, Egress: c.h.Egress})
 	if err == nil {
 		_ = sink.Close(c.ctx(t))
 		t.Fatal("Configure(invalid config) = nil error; want a *sdk.ConfigError")
@@ -458,7 +461,7 @@ func checkClose(t *testing.T, c *checker) {
 	if cfg == nil {
 		t.Skip("harness cannot configure an instance that delivers")
 	}
-	sink, err := c.p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: "sinktest/close/" + t.Name(), Org: "sinktest", Config: cfg})
+	sink, err := c.p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: "sinktest/close/" + t.Name(), Org: "sinktest", Config: cfg, Egress: c.h.Egress})
 	if err != nil {
 		t.Fatalf("Configure = %v", err)
 	}

@@ -1,0 +1,209 @@
+// Package webhook is an example lrsbridge sink: it POSTs each batch of
+// statements as NDJSON (one statement per line) to a URL.
+//
+// Configuration keys: "url" (required; https, or http if the operator allows
+// it) and "token" (optional; sent as a bearer token). Answers map to
+// outcomes: 2xx delivered, 409 already stored, 429 and 503 retry after the
+// Retry-After header, 401 unauthenticated, 403 forbidden, other 4xx
+// permanent (a batch is then sent again statement by statement, so that only
+// the bad statements fail), 5xx and network errors retryable.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk"
+)
+
+// Provider returns the Provider of webhook sinks.
+func Provider() sdk.Provider { return sdk.ProviderFunc(configure) }
+
+func configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Sink, error) {
+	var cerr sdk.ConfigError
+	raw, _ := req.Config["url"].(string)
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		cerr.Add("url", "is required")
+	case err != nil || u.Host == "":
+		cerr.Add("url", "is not an absolute URL")
+	case u.Scheme == "http" && !req.Egress.AllowHTTP:
+		cerr.Add("url", "must use https")
+	case u.Scheme != "http" && u.Scheme != "https":
+		cerr.Add("url", "must use https")
+	}
+	token, ok := req.Config["token"].(string)
+	if _, present := req.Config["token"]; present && !ok {
+		cerr.Add("token", "must be a string")
+	}
+	if err := cerr.Err(); err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: egressControl(req.Egress)}
+	transport := &http.Transport{
+		DialContext:         dialer.DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 4,
+	}
+	return &Sink{
+		url:    u.String(),
+		token:  token,
+		client: &http.Client{Transport: transport, Timeout: time.Minute},
+		log:    sdk.Logger().With("instance", req.Instance),
+	}, nil
+}
+
+// errRefusedAddress reports an endpoint address the egress policy refuses.
+var errRefusedAddress = errors.New("address refused by the egress policy")
+
+// egressControl refuses connections to loopback, private, link-local and
+// unspecified addresses unless the policy allows them. It runs after name
+// resolution, for the address actually dialled.
+func egressControl(p sdk.EgressPolicy) func(network, address string, _ syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return err
+		}
+		a := ap.Addr().Unmap()
+		refused := a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast()
+		if refused && !p.Allows(a) {
+			return fmt.Errorf("%s: %w", a, errRefusedAddress)
+		}
+		return nil
+	}
+}
+
+// Sink delivers to one webhook URL. It is safe for concurrent use.
+type Sink struct {
+	url    string
+	token  string
+	client *http.Client
+	log    interface {
+		Debug(msg string, args ...any)
+	}
+}
+
+// Deliver POSTs the batch; see the package documentation for the outcomes.
+func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.DeliverResponse, error) {
+	if len(req.Statements) == 0 {
+		return sdk.DeliverResponse{}, nil
+	}
+	err := s.post(ctx, req.Statements)
+	switch {
+	case err == nil:
+		return sdk.DeliverResponse{}, nil
+	case errors.Is(err, errAlreadyStored):
+		return sdk.DeliverResponse{Verdicts: alreadyStored(len(req.Statements))}, nil
+	case !sdk.IsPermanent(err) || len(req.Statements) == 1:
+		return sdk.DeliverResponse{}, err
+	}
+	// The receiver refused the batch: find the statements it refuses by
+	// sending them one at a time.
+	s.log.Debug("batch refused, sending statements one by one", "statements", len(req.Statements))
+	verdicts := make([]sdk.Verdict, len(req.Statements))
+	for i, st := range req.Statements {
+		err := s.post(ctx, []sdk.Statement{st})
+		switch {
+		case errors.Is(err, errAlreadyStored):
+			verdicts[i].AlreadyStored = true
+		case err != nil && !sdk.IsPermanent(err):
+			// Not about this statement: the batch as a whole fails.
+			return sdk.DeliverResponse{}, err
+		default:
+			verdicts[i].Err = err
+		}
+	}
+	return sdk.DeliverResponse{Verdicts: verdicts}, nil
+}
+
+func alreadyStored(n int) []sdk.Verdict {
+	vs := make([]sdk.Verdict, n)
+	for i := range vs {
+		vs[i].AlreadyStored = true
+	}
+	return vs
+}
+
+var errAlreadyStored = errors.New("already stored")
+
+// post sends statements as one NDJSON body and classifies the answer.
+func (s *Sink) post(ctx context.Context, sts []sdk.Statement) error {
+	var body bytes.Buffer
+	for _, st := range sts {
+		body.Write(st.JSON)
+		body.WriteByte('\n')
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, &body)
+	if err != nil {
+		return sdk.Permanent(fmt.Errorf("webhook: build request: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if errors.Is(err, errRefusedAddress) {
+			return sdk.Permanent(fmt.Errorf("webhook: %w", err))
+		}
+		return fmt.Errorf("webhook: post: %w", err)
+	}
+	defer resp.Body.Close()
+	// Read a little of the answer for the error message; the receiver's
+	// message helps an admin, its full body is not needed.
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	reason := fmt.Errorf("webhook: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusConflict:
+		return errAlreadyStored
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			return sdk.RetryAfter(reason, d)
+		}
+		return reason
+	case code == http.StatusUnauthorized:
+		return sdk.Unauthenticated(reason)
+	case code == http.StatusForbidden:
+		return sdk.Forbidden(reason)
+	case code >= 400 && code < 500:
+		return sdk.Permanent(reason)
+	}
+	return reason
+}
+
+// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
+func retryAfter(h string) (time.Duration, bool) {
+	if h == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(h); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// Close releases idle connections. It is idempotent.
+func (s *Sink) Close(context.Context) error {
+	s.client.CloseIdleConnections()
+	return nil
+}
