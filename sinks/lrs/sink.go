@@ -34,16 +34,16 @@ var (
 // HTTP transport (and its connection pool) between calls. Close is
 // idempotent; after Close, Deliver and TestConnection return ErrClosed.
 type Sink struct {
-	cfg       Config
-	instance  string
-	endpoint  *url.URL
+	cfg      Config
+	instance string
+	endpoint *url.URL
 	// statementsURL is the URL deliveries are posted to.
 	statementsURL string
-	auth      Secret // the whole Authorization header value
-	dialer    *egressDialer
-	transport *http.Transport
-	client    *http.Client
-	tlsConfig *tls.Config
+	auth          Secret // the whole Authorization header value
+	dialer        *egressDialer
+	transport     *http.Transport
+	client        *http.Client
+	tlsConfig     *tls.Config
 
 	// learnedBytes is the largest request body (in bytes) known to be
 	// refused with 413 minus one; 0 while unknown. Batches are cut to
