@@ -35,7 +35,6 @@ var (
 // idempotent; after Close, Deliver and TestConnection return ErrClosed.
 type Sink struct {
 	cfg      Config
-	instance string
 	endpoint *url.URL
 	// statementsURL is the URL deliveries are posted to.
 	statementsURL string
@@ -126,7 +125,6 @@ func newSink(_ context.Context, req sdk.ConfigureRequest, opts ...option) (*Sink
 	}
 	s := &Sink{
 		cfg:       cfg,
-		instance:  req.Instance,
 		endpoint:  ep,
 		auth:      NewSecret("Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Key+":"+cfg.Secret.Reveal()))),
 		dialer:    d,
