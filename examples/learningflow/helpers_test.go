@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+)
+
+// Credentials of the test LRS.
+const (
+	testKey    = "lf-key"
+	testSecret = "correct-horse-battery-staple"
+)
+
+// pluginDir holds the plugins, built once per test binary by
+// ensurePlugins (which is under test too).
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
+func plugins(t testing.TB) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		pluginDir, pluginErr = os.MkdirTemp("", "learningflow-plugins-")
+		if pluginErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		pluginErr = ensurePlugins(ctx, pluginDir, builtinPlugins, io.Discard)
+	})
+	if pluginErr != nil {
+		t.Fatal(pluginErr)
+	}
+	return pluginDir
+}
+
+// testLRS starts a development LRS with the test credentials.
+func testLRS(t testing.TB) (*lrstest.LRS, string) {
+	t.Helper()
+	l := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: testKey, Secret: testSecret}}})
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	return l, srv.URL + l.BasePath()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (the host's
+// logger).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testHost starts a host with orgs, fast delivery settings and loopback
+// allowed, logging into logs.
+func testHost(t testing.TB, orgs map[string]host.OrgConfig, logs io.Writer) *host.Host {
+	t.Helper()
+	cfg := host.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Plugins.Dir = plugins(t)
+	cfg.Queue.Sync = "none"
+	cfg.Delivery.Linger = 5 * time.Millisecond
+	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
+	cfg.Delivery.BackoffMax = 100 * time.Millisecond
+	cfg.Delivery.Timeout = 10 * time.Second
+	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Egress.AllowHTTP = true
+	cfg.Secrets.Key = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	cfg.Orgs = orgs
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := host.New(cfg, host.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	return h
+}
+
+// testPanel serves the panel of h.
+func testPanel(t testing.TB, h *host.Host, logs io.Writer) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(newPanel(h, panelOptions{Logger: slog.New(slog.NewTextHandler(logs, nil))}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// call sends a request to the panel and decodes a JSON answer into out
+// (when not nil). It returns the status and the raw body.
+func call(t testing.TB, ctx context.Context, method, url, contentType string, body any, out any, header ...string) (int, string) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: answer is not JSON (%v): %s", method, url, err, data)
+		}
+	}
+	return resp.StatusCode, string(data)
+}
+
+// lrsForm is the LRS Set Up form as the page sends it.
+func lrsForm(id, label, endpoint, key, secret string) integrationRequest {
+	cfg := map[string]any{"xapi_version": "2.0.0", "endpoint": endpoint, "key": key}
+	if secret != "" {
+		cfg["secret"] = secret
+	}
+	return integrationRequest{ID: id, Label: label, Plugin: "lrs", Config: cfg}
+}
+
+// quizEvent returns a valid quiz.completed event envelope as NDJSON.
+func quizEvent(org, id string) string {
+	return fmt.Sprintf(`{"id":%q,"org":%q,"kind":"quiz.completed","time":"2025-03-14T09:12:30Z","user":{"id":"u-1"},`+
+		`"payload":{"quiz_id":"qz-5","title":"Cell biology check","attempt_id":%q,"score":7,"max_score":10,`+
+		`"started_at":"2025-03-14T09:00:00Z","finished_at":"2025-03-14T09:12:30Z"}}`, id, org, "att-"+id)
+}
