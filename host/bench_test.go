@@ -136,7 +136,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 		cfg.Delivery = DefaultConfig().Delivery
 		cfg.Delivery.BatchSize = batch
 		addOrg(&cfg, "acme", lrsSink(endpoint, "s"))
-		h := newHost(b, cfg)
+		m := &sumMetrics{}
+		h, err := New(cfg, WithMetrics(m))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = h.Shutdown(context.Background()) })
 		// Warm up: start the plugin and configure the instance.
 		if err := h.Record(context.Background(), "acme", statement("warmup", 0)); err != nil {
 			b.Fatal(err)
@@ -152,6 +157,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 		waitIdle(b, h, 10*time.Minute)
 		b.StopTimer()
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "statements/s")
+		b.ReportMetric(m.mean(MetricBatchSeconds)*1e3, "deliver-ms")
+		b.ReportMetric(m.mean(MetricBatchSize), "batch")
 		if lrs.Len() != b.N*batch+1 {
 			b.Fatalf("LRS has %d statements, want %d", lrs.Len(), b.N*batch+1)
 		}
@@ -212,4 +219,32 @@ func rssMiB(pid int) float64 {
 		}
 	}
 	return -1
+}
+
+// sumMetrics keeps sums and counts of observations, for benchmarks.
+type sumMetrics struct {
+	mu  sync.Mutex
+	sum map[string]float64
+	n   map[string]int
+}
+
+func (m *sumMetrics) Count(string, int64, string, string) {}
+
+func (m *sumMetrics) Observe(name string, v float64, _, _ string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sum == nil {
+		m.sum, m.n = map[string]float64{}, map[string]int{}
+	}
+	m.sum[name] += v
+	m.n[name]++
+}
+
+func (m *sumMetrics) mean(name string) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n[name] == 0 {
+		return 0
+	}
+	return m.sum[name] / float64(m.n[name])
 }

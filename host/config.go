@@ -107,6 +107,11 @@ type DeliveryConfig struct {
 	// Linger is how long a worker waits for a batch to fill before sending
 	// a partial one. Default 20ms.
 	Linger time.Duration `koanf:"linger"`
+	// Parallel is how many batches of one integration may be in flight at
+	// once. More than one hides the round trip to the plugin and the LRS;
+	// statements of batches in flight together may then be stored in a
+	// different order. 1 keeps the recording order. Default 2.
+	Parallel int `koanf:"parallel"`
 	// BackoffInitial is the first retry delay after a failed batch.
 	// Default 500ms.
 	BackoffInitial time.Duration `koanf:"backoff_initial"`
@@ -178,6 +183,7 @@ func DefaultConfig() Config {
 			BatchSize:       100,
 			BatchBytes:      1 << 20,
 			Linger:          20 * time.Millisecond,
+			Parallel:        2,
 			BackoffInitial:  500 * time.Millisecond,
 			BackoffMax:      5 * time.Minute,
 			MaxAge:          7 * 24 * time.Hour,
@@ -255,6 +261,9 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			add(key, "is negative")
 		}
+	}
+	if d.Parallel < 1 || d.Parallel > 64 {
+		add("delivery.parallel", "is %d, want 1 to 64", d.Parallel)
 	}
 	if d.BackoffInitial <= 0 {
 		add("delivery.backoff_initial", "must be positive")
@@ -396,6 +405,7 @@ func LoadConfig(path string, environ []string) (Config, error) {
 		"delivery.batch_size":       def.Delivery.BatchSize,
 		"delivery.batch_bytes":      def.Delivery.BatchBytes,
 		"delivery.linger":           def.Delivery.Linger.String(),
+		"delivery.parallel":         def.Delivery.Parallel,
 		"delivery.backoff_initial":  def.Delivery.BackoffInitial.String(),
 		"delivery.backoff_max":      def.Delivery.BackoffMax.String(),
 		"delivery.max_age":          def.Delivery.MaxAge.String(),

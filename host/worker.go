@@ -75,7 +75,9 @@ type worker struct {
 	lastSuccess time.Time
 	lastError   string
 	lastErrorAt time.Time
-	inFlight    int
+	wake        context.CancelFunc // interrupts the wait for statements
+
+	inFlight atomic.Int64
 }
 
 func newWorker(h *Host, org string, inst Integration, q queue.Queue) *worker {
@@ -164,14 +166,80 @@ func (w *worker) pausedState() string {
 	return w.paused
 }
 
+// result is the outcome of one delivered batch.
+type result struct {
+	// delay is -1 when the batch went through, else the least delay a
+	// retry should wait (0 when the sink asked for none).
+	delay time.Duration
+	// drop says the plugin process is gone: configure anew.
+	drop bool
+	// sink is the instance the batch went to.
+	sink sdk.Sink
+}
+
+// run takes batches from the queue and delivers them, up to
+// delivery.parallel batches at a time. After a failed batch it waits for
+// the batches in flight, then backs off before taking more.
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.closeSink()
 	d := w.h.cfg.Delivery
 	idle := w.h.cfg.Plugins.IdleTimeout
+	parallel := max(1, d.Parallel)
+	results := make(chan result, parallel)
+	inflight := 0
 	failures := 0
+	var worst result
+	failed := false
+	settle := func(r result) {
+		inflight--
+		if r.drop && r.sink == w.sink {
+			w.dropSink()
+		}
+		if r.delay >= 0 {
+			failed = true
+			worst.delay = max(worst.delay, r.delay)
+		}
+	}
+	defer func() {
+		for ; inflight > 0; inflight-- {
+			<-results
+		}
+	}()
 	for w.ctx.Err() == nil {
+		// Collect finished batches without waiting.
+		for collecting := true; collecting && inflight > 0; {
+			select {
+			case r := <-results:
+				settle(r)
+			default:
+				collecting = false
+			}
+		}
+		if failed {
+			for inflight > 0 {
+				settle(<-results)
+			}
+			failures++
+			delay := worst.delay
+			failed, worst = false, result{}
+			if w.pausedState() == "" {
+				w.sleep(backoff(d.BackoffInitial, d.BackoffMax, failures, delay))
+			}
+			continue
+		}
+		if inflight == parallel {
+			settle(<-results)
+			if !failed {
+				failures = 0
+			}
+			continue
+		}
 		if w.pausedState() != "" {
+			if inflight > 0 {
+				settle(<-results)
+				continue
+			}
 			select {
 			case <-w.resume:
 			case <-w.ctx.Done():
@@ -179,26 +247,70 @@ func (w *worker) run() {
 			}
 			continue
 		}
-		entries, err := w.next(idle)
+		// Wait for statements; a batch finishing in the meantime wakes
+		// the wait so that its outcome is handled first.
+		wait, wake := context.WithCancel(w.ctx)
+		w.setWake(wake)
+		entries, err := w.next(wait, idle, inflight == 0)
+		w.setWake(nil)
+		wake()
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				w.closeSink() // idle: let the plugin process go
-				continue
+			switch {
+			case w.ctx.Err() != nil || errors.Is(err, queue.ErrClosed):
+				return
+			case errors.Is(err, context.Canceled):
+				// Woken by a finished batch.
+			case errors.Is(err, context.DeadlineExceeded):
+				if inflight == 0 {
+					w.closeSink() // idle: let the plugin process go
+				}
+			default:
+				w.noteError(err)
+				w.sleep(d.BackoffInitial)
 			}
-			if w.ctx.Err() != nil || errors.Is(err, queue.ErrClosed) {
+			continue
+		}
+		sink, err := w.ensureSink()
+		if err != nil {
+			w.q.Release(seqsOf(entries)...)
+			if w.ctx.Err() != nil {
 				return
 			}
+			if isConfigError(err) {
+				w.pause(StatePausedConfig, err)
+				continue
+			}
+			w.setRetrying(true)
 			w.noteError(err)
-			w.sleep(d.BackoffInitial)
+			w.retried.Add(int64(len(entries)))
+			w.expire(entries, err)
+			failed = true
 			continue
 		}
-		delay := w.deliver(entries)
-		if delay < 0 {
-			failures = 0
-			continue
-		}
-		failures++
-		w.sleep(backoff(d.BackoffInitial, d.BackoffMax, failures, delay))
+		inflight++
+		go func() {
+			r := w.deliver(sink, entries)
+			r.sink = sink
+			results <- r
+			w.wakeUp()
+		}()
+	}
+}
+
+// setWake stores the cancel function that interrupts the worker's wait
+// for statements.
+func (w *worker) setWake(f context.CancelFunc) {
+	w.mu.Lock()
+	w.wake = f
+	w.mu.Unlock()
+}
+
+func (w *worker) wakeUp() {
+	w.mu.Lock()
+	f := w.wake
+	w.mu.Unlock()
+	if f != nil {
+		f()
 	}
 }
 
@@ -227,11 +339,15 @@ func (w *worker) sleep(d time.Duration) {
 }
 
 // next waits for a batch: it blocks until statements are pending (or the
-// idle timeout passes), then lingers to fill the batch.
-func (w *worker) next(idle time.Duration) ([]queue.Entry, error) {
+// idle timeout passes, when block is set; otherwise until ctx ends), then
+// lingers to fill the batch.
+func (w *worker) next(ctx context.Context, idle time.Duration, block bool) ([]queue.Entry, error) {
 	d := w.h.cfg.Delivery
-	ctx, cancel := context.WithTimeout(w.ctx, idle)
-	entries, err := w.q.Next(ctx, d.BatchSize, d.BatchBytes)
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if block {
+		wctx, cancel = context.WithTimeout(ctx, idle)
+	}
+	entries, err := w.q.Next(wctx, d.BatchSize, d.BatchBytes)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -340,36 +456,18 @@ func mayHaveV2Properties(b []byte) bool {
 		bytes.Contains(b, []byte(`"version":"2`))
 }
 
-// deliver sends one batch and settles every entry: acked when delivered or
-// dead-lettered, released for retry otherwise. It returns -1 when the batch
-// went through, or the delay a retry should wait at least (0 when the
-// sink asked for none).
-func (w *worker) deliver(entries []queue.Entry) time.Duration {
+// deliver sends one batch to sink and settles every entry: acked when
+// delivered or dead-lettered, released for retry otherwise. It is safe to
+// run for several batches at once.
+func (w *worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 	seqs := seqsOf(entries)
-	sink, err := w.ensureSink()
-	if err != nil {
-		w.q.Release(seqs...)
-		switch {
-		case w.ctx.Err() != nil:
-		case isConfigError(err):
-			w.pause(StatePausedConfig, err)
-		default:
-			w.setRetrying(true)
-			w.noteError(err)
-			w.retried.Add(int64(len(entries)))
-			w.expire(entries, err)
-		}
-		return 0
-	}
 	req := sdk.DeliverRequest{Statements: make([]sdk.Statement, len(entries))}
 	for i, e := range entries {
 		req.Statements[i] = sdk.Statement{ID: e.ID, JSON: w.encode(e)}
 	}
 	m := w.h.metrics
 	m.Observe(MetricBatchSize, float64(len(entries)), w.org, w.inst.ID)
-	w.mu.Lock()
-	w.inFlight = len(entries)
-	w.mu.Unlock()
+	w.inFlight.Add(int64(len(entries)))
 	began := time.Now()
 	resp, err := w.breaker.Execute(func() (sdk.DeliverResponse, error) {
 		ctx, cancel := context.WithTimeout(w.ctx, w.h.cfg.Delivery.Timeout)
@@ -381,37 +479,34 @@ func (w *worker) deliver(entries []queue.Entry) time.Duration {
 		return resp, err
 	})
 	m.Observe(MetricBatchSeconds, time.Since(began).Seconds(), w.org, w.inst.ID)
-	w.mu.Lock()
-	w.inFlight = 0
-	w.mu.Unlock()
+	w.inFlight.Add(-int64(len(entries)))
 
 	switch {
 	case errors.Is(err, errAllRetryable):
 		err = nil // settle per verdict below
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		w.q.Release(seqs...)
-		return min(w.h.cfg.Delivery.BreakerOpen, time.Second)
+		return result{delay: min(w.h.cfg.Delivery.BreakerOpen, time.Second)}
 	case err != nil && w.ctx.Err() != nil:
 		w.q.Release(seqs...)
-		return 0
+		return result{delay: 0}
 	case errors.Is(err, sdk.ErrPluginExited):
 		w.q.Release(seqs...)
-		w.dropSink()
 		w.noteError(err)
 		w.retried.Add(int64(len(entries)))
 		w.m(MetricRetried, len(entries))
-		return 0
+		return result{delay: 0, drop: true}
 	case sdk.IsAuth(err):
 		w.q.Release(seqs...)
 		w.pause(StatePausedAuth, err)
-		return 0
+		return result{delay: 0}
 	case isConfigError(err):
 		w.q.Release(seqs...)
 		w.pause(StatePausedConfig, err)
-		return 0
+		return result{delay: 0}
 	case sdk.IsPermanent(err):
 		w.deadLetter(entries, DeadLetterRejected, w.redact(err))
-		return -1
+		return result{delay: -1}
 	case err != nil:
 		w.q.Release(seqs...)
 		w.setRetrying(true)
@@ -420,14 +515,14 @@ func (w *worker) deliver(entries []queue.Entry) time.Duration {
 		w.m(MetricRetried, len(entries))
 		delay, _ := sdk.RetryDelay(err)
 		w.expire(entries, err)
-		return delay
+		return result{delay: delay}
 	}
 	if resp.Verdicts != nil && len(resp.Verdicts) != len(entries) {
 		w.q.Release(seqs...)
 		w.noteError(fmt.Errorf("plugin %s returned %d verdicts for %d statements", w.inst.Plugin, len(resp.Verdicts), len(entries)))
-		return 0
+		return result{delay: 0}
 	}
-	return w.settle(entries, resp.Verdicts)
+	return result{delay: w.settle(entries, resp.Verdicts)}
 }
 
 func (w *worker) m(name string, n int) {
@@ -599,7 +694,7 @@ func (w *worker) status() SinkStatus {
 		State:         StateActive,
 		Queued:        st.Pending,
 		QueuedBytes:   st.PendingBytes,
-		InFlight:      w.inFlight,
+		InFlight:      int(w.inFlight.Load()),
 		Delivered:     w.delivered.Load(),
 		AlreadyStored: w.conflicts.Load(),
 		Retried:       w.retried.Load(),
