@@ -86,7 +86,7 @@
       report.append(el("li", { "data-status": s.status, "data-name": s.name },
         el("span", { class: "icon", title: s.status }, icons[s.status] || "?"),
         el("span", { class: "title" }, s.title || s.name),
-        el("span", { class: "ms" }, s.status === "skipped" ? "" : s.duration_ms + " ms"),
+        el("span", { class: "ms" }, s.status === "skipped" ? "" : (s.duration_ms < 1 ? "<1" : s.duration_ms) + " ms"),
         el("span", { class: "msg" }, s.message)));
     }
     report.dataset.ok = rep.ok ? "true" : "false";
