@@ -33,7 +33,32 @@
 //
 // The panel has no login and no TLS: it is for loopback. Its API accepts
 // only JSON bodies (NDJSON for POST /events) and refuses cross-origin
-// browser requests.
+// browser requests (Sec-Fetch-Site and Origin, net/http's
+// CrossOriginProtection). Secrets are never part of an answer or a log.
+//
+// # API
+//
+// The panel's page uses this JSON API, which LearningFlow's own UI could
+// call the same way (behind its own authentication):
+//
+//	GET    /api/orgs                                  organizations
+//	GET    /api/orgs/{org}/integrations               integrations; secret values left out, "secrets_set" names them
+//	POST   /api/orgs/{org}/integrations/test          run the connection test of the body's settings: {"ok", "steps": [{"name", "title", "status", "message", "duration_ms"}]}
+//	POST   /api/orgs/{org}/integrations               test again and save when it passes (422 "test_failed" with the report otherwise)
+//	DELETE /api/orgs/{org}/integrations/{id}          remove (queued statements move to the dead letters)
+//	POST   /api/orgs/{org}/integrations/{id}/resume   lift a pause after rejected credentials
+//	GET    /api/orgs/{org}/status                     delivery status per integration
+//	GET    /api/orgs/{org}/deadletters?sink=&limit=   newest dead letters first, with the total
+//	POST   /api/orgs/{org}/deadletters/replay         {"sink", "ids"} (empty: all) -> {"replayed": n}
+//	POST   /api/orgs/{org}/deadletters/purge          {"sink", "ids"} (empty: all) -> {"purged": n}
+//	POST   /events                                    NDJSON envelopes -> counts and one result per line
+//
+// The body of test and save is the LRS Set Up form: {"id", "label",
+// "plugin" (default "lrs"), "config": {"xapi_version", "endpoint", "key",
+// "secret"}}. Without an id it is a new integration whose id is made from
+// the label. An empty secret keeps the stored one, unless the endpoint
+// changed. Errors are {"error": {"code", "message", "fields": [{"field",
+// "message"}]}} with fields named as in the body ("config.endpoint").
 //
 // Exit codes: 0 success, 1 failure (or refused / undelivered events), 2
 // bad usage.
@@ -218,6 +243,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 
 	code := 0
 	if o.events != "" {
+		start := time.Now()
 		st, err := a.recordFile(ctx, h, o)
 		if err != nil {
 			fmt.Fprintln(a.stderr, "learningflow:", err)
@@ -230,7 +256,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 			if a.started != nil {
 				a.started(rn)
 			}
-			return a.drain(ctx, h, st, o.drainTimeout)
+			return a.drain(ctx, h, st, start, o.drainTimeout)
 		}
 		if o.listen == "" {
 			_ = json.NewEncoder(a.stdout).Encode(st)
@@ -403,8 +429,7 @@ type integrationSummary struct {
 
 // drain waits until the host is idle, prints the summary and returns the
 // exit code.
-func (a *app) drain(ctx context.Context, h *host.Host, st recordStats, timeout time.Duration) int {
-	start := time.Now()
+func (a *app) drain(ctx context.Context, h *host.Host, st recordStats, start time.Time, timeout time.Duration) int {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	waitErr := h.WaitIdle(wctx)
