@@ -88,8 +88,9 @@ func (s *syncBuffer) String() string {
 }
 
 // testHost starts a host with orgs, fast delivery settings and loopback
-// allowed, logging into logs.
-func testHost(t testing.TB, orgs map[string]host.OrgConfig, logs io.Writer) *host.Host {
+// allowed, logging into logs; mutate functions change the configuration
+// last.
+func testHost(t testing.TB, orgs map[string]host.OrgConfig, logs io.Writer, mutate ...func(*host.Config)) *host.Host {
 	t.Helper()
 	cfg := host.DefaultConfig()
 	cfg.DataDir = t.TempDir()
@@ -103,6 +104,9 @@ func testHost(t testing.TB, orgs map[string]host.OrgConfig, logs io.Writer) *hos
 	cfg.Egress.AllowHTTP = true
 	cfg.Secrets.Key = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	cfg.Orgs = orgs
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := host.New(cfg, host.WithLogger(log))
 	if err != nil {

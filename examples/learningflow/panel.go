@@ -281,6 +281,9 @@ func (p *panel) hostError(w http.ResponseWriter, r *http.Request, err error) {
 			fields = append(fields, fieldError{Field: configField(f.Field), Message: f.Message})
 		}
 		writeError(w, http.StatusUnprocessableEntity, "invalid_config", "the settings are not valid", fields)
+	case errors.Is(err, host.ErrPlaintextSecrets):
+		writeError(w, http.StatusServiceUnavailable, "secrets_key_missing",
+			"this server cannot store secrets: its operator must set secrets.key (LRSBRIDGE_SECRETS__KEY)", nil)
 	case errors.Is(err, host.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "closed", "the host is shutting down", nil)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

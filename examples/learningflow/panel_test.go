@@ -412,3 +412,26 @@ func TestIntegrationID(t *testing.T) {
 		}
 	}
 }
+
+// TestPanelSaveWithoutSecretsKey checks the answer when the host may not
+// store secrets: a clear error, nothing saved.
+func TestPanelSaveWithoutSecretsKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, endpoint := testLRS(t)
+	var logs syncBuffer
+	h := testHost(t, map[string]host.OrgConfig{
+		"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}},
+	}, &logs, func(c *host.Config) { c.Secrets.Key = "" })
+	srv := testPanel(t, h, &logs)
+	var got apiError
+	status, raw := call(t, ctx, http.MethodPost, srv.URL+"/api/orgs/acme/integrations", "application/json",
+		lrsForm("", "Acme LRS", endpoint, testKey, testSecret), &got)
+	if status != http.StatusServiceUnavailable || got.Error.Code != "secrets_key_missing" {
+		t.Errorf("save = %d %q, want %d secrets_key_missing; body %s", status, got.Error.Code, http.StatusServiceUnavailable, raw)
+	}
+	list, err := h.Integrations("acme")
+	if err != nil || len(list) != 0 {
+		t.Errorf("integrations after a refused save = %v (%v), want none", list, err)
+	}
+}
