@@ -453,7 +453,9 @@ func (h *Host) Integrations(orgID string) ([]IntegrationInfo, error) {
 // nothing is delivered. A configuration the plugin rejects is returned as
 // a *sdk.ConfigError with field-level messages. When the candidate has the
 // id of an existing integration, empty or Masked secrets are taken from it,
-// so a form that never saw the secret can be tested.
+// so a form that never saw the secret can be tested; not when the
+// candidate changes the destination (endpoint, URL, host): then the secret
+// must be entered again, or a *sdk.ConfigError says so.
 func (h *Host) TestIntegration(ctx context.Context, orgID string, in Integration) (sdk.Report, error) {
 	in, err := h.candidate(orgID, in)
 	if err != nil {
@@ -483,7 +485,18 @@ func (h *Host) candidate(orgID string, in Integration) (Integration, error) {
 	}
 	in.Config = cloneConfig(in.Config)
 	if w, ok := o.workers[in.ID]; ok && w.inst.Plugin == in.Plugin {
-		in.Config = mergeSecrets(in.Config, w.inst.Config)
+		merged, ok := mergeSecrets(in.Config, w.inst.Config)
+		if !ok {
+			var fields []sdk.FieldError
+			for k := range w.inst.Config {
+				if IsSecretKey(k) {
+					fields = append(fields, sdk.FieldError{Field: k, Message: "enter it again: the destination changed, and a saved secret is only sent where it was entered for"})
+				}
+			}
+			sort.Slice(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
+			return in, &sdk.ConfigError{Fields: fields}
+		}
+		in.Config = merged
 	}
 	return in, nil
 }

@@ -680,3 +680,28 @@ func TestSlug(t *testing.T) {
 		}
 	}
 }
+
+func TestSavedSecretNotSentToANewDestination(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	_, endpoint := newLRS(t)
+	_, other := newLRS(t)
+	addOrg(&cfg, "acme", lrsSink(endpoint, "s"))
+	h := newHost(t, cfg)
+	ctx := context.Background()
+	same := Integration{ID: "lrs", Label: "LRS", Plugin: "lrs", Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": "k", "secret": ""}}
+	if rep, err := h.TestIntegration(ctx, "acme", same); err != nil || !rep.OK() {
+		t.Fatalf("TestIntegration with the saved secret = %+v, %v; want a passing test", rep, err)
+	}
+	moved := same
+	moved.Config = map[string]any{"xapi_version": "1.0.3", "endpoint": other, "key": "k", "secret": Masked}
+	_, err := h.TestIntegration(ctx, "acme", moved)
+	var ce *sdk.ConfigError
+	if !errors.As(err, &ce) || len(ce.Fields) != 1 || ce.Fields[0].Field != "secret" {
+		t.Fatalf("TestIntegration to another endpoint without the secret = %v, want a field error on secret", err)
+	}
+	moved.Config["secret"] = "s"
+	if rep, err := h.TestIntegration(ctx, "acme", moved); err != nil || !rep.OK() {
+		t.Errorf("TestIntegration to another endpoint with the secret entered = %+v, %v; want a passing test", rep, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -184,16 +185,50 @@ func cloneValue(v any) any {
 
 // mergeSecrets fills secret keys of next that are empty or Masked with the
 // values of prev, so a form that never saw the secret can save other
-// changes.
-func mergeSecrets(next, prev map[string]any) map[string]any {
+// changes. It does so only when next still points where prev did: a
+// stored secret is never sent to a destination (an endpoint, URL, host or
+// address setting) it was not entered for. ok is false when a secret was
+// left out for a changed destination.
+func mergeSecrets(next, prev map[string]any) (merged map[string]any, ok bool) {
 	out := maps.Clone(next)
+	needs := false
 	for k, v := range prev {
 		if !IsSecretKey(k) {
 			continue
 		}
-		if cur, ok := out[k]; !ok || cur == nil || cur == "" || cur == Masked {
+		if cur, present := out[k]; !present || cur == nil || cur == "" || cur == Masked {
 			out[k] = v
+			needs = true
 		}
 	}
-	return out
+	if needs && !sameDestination(next, prev) {
+		return next, false
+	}
+	return out, true
+}
+
+// sameDestination reports whether the destination settings of a and b
+// (keys naming an endpoint, URL, host or address) are equal.
+func sameDestination(a, b map[string]any) bool {
+	for _, m := range []map[string]any{a, b} {
+		for k := range m {
+			if !isDestinationKey(k) {
+				continue
+			}
+			if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isDestinationKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, w := range []string{"endpoint", "url", "host", "address", "server"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
 }
