@@ -1,7 +1,6 @@
 package lrs
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/sinktest"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
@@ -23,7 +21,7 @@ func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	deliverURL := map[testing.TB]string{}
 	sinktest.Run(t, sinktest.Harness{
-		Provider: untimedProvider{NewProvider()},
+		Provider: NewProvider(),
 		Egress:   loopbackPolicy,
 		Timeout:  10 * time.Second,
 		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
@@ -79,30 +77,4 @@ func TestConformance(t *testing.T) {
 			return m
 		},
 	})
-}
-
-// untimedProvider configures sinks whose connection reports have zero step
-// durations. The kit compares a report obtained directly with one obtained
-// over gRPC field by field, Duration included, and two runs never take the
-// same time; everything else of the report is still compared. Remove it
-// once sinktest ignores Step.Duration.
-type untimedProvider struct{ p sdk.Provider }
-
-func (u untimedProvider) Configure(ctx context.Context, req sdk.ConfigureRequest) (sdk.Sink, error) {
-	s, err := u.p.Configure(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return untimedSink{s.(*Sink)}, nil
-}
-
-// untimedSink is a *Sink whose TestConnection zeroes step durations.
-type untimedSink struct{ *Sink }
-
-func (s untimedSink) TestConnection(ctx context.Context) (sdk.Report, error) {
-	rep, err := s.Sink.TestConnection(ctx)
-	for i := range rep.Steps {
-		rep.Steps[i].Duration = 0
-	}
-	return rep, err
 }
