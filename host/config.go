@@ -200,6 +200,7 @@ type ConfigError struct {
 	Problems []string
 }
 
+// Error returns the message of e.
 func (e *ConfigError) Error() string {
 	return "invalid configuration: " + strings.Join(e.Problems, "; ")
 }

@@ -323,6 +323,7 @@ type RecordError struct {
 	Problems xapi.Problems
 }
 
+// Error returns the message of e.
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("org %s: statement %d is invalid: %v", e.Org, e.Index, e.Problems)
 }

@@ -20,6 +20,7 @@ type EncodeError struct {
 	Reason string
 }
 
+// Error returns the message of e.
 func (e *EncodeError) Error() string {
 	return "xapi: cannot encode " + e.Path + ": " + e.Reason
 }

@@ -35,6 +35,7 @@ type VersionError struct {
 	Value string
 }
 
+// Error returns the message of e.
 func (e *VersionError) Error() string {
 	return "unsupported xapi version " + quote(e.Value) + " (want 1.0.3 or 2.0.0)"
 }

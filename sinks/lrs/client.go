@@ -42,6 +42,7 @@ type StatusError struct {
 	Message string
 }
 
+// Error describes the problem; it never includes secrets.
 func (e *StatusError) Error() string {
 	s := "lrs answered " + strconv.Itoa(e.StatusCode)
 	if t := http.StatusText(e.StatusCode); t != "" {
@@ -61,6 +62,7 @@ type TimeoutError struct {
 	Timeout time.Duration
 }
 
+// Error describes the problem; it never includes secrets.
 func (e *TimeoutError) Error() string {
 	return "lrs did not answer within " + e.Timeout.String()
 }

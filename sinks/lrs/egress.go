@@ -30,6 +30,7 @@ type EgressError struct {
 	Reason string
 }
 
+// Error describes the problem; it never includes secrets.
 func (e *EgressError) Error() string {
 	if e.Host != "" && e.Host != e.Addr.String() {
 		return fmt.Sprintf("egress policy refused %s (resolved to %s): %s", e.Host, e.Addr, e.Reason)
@@ -290,6 +291,7 @@ type DNSError struct {
 	Err error
 }
 
+// Error describes the problem; it never includes secrets.
 func (e *DNSError) Error() string { return "resolve " + strconv.Quote(e.Host) + ": " + e.Err.Error() }
 
 // Unwrap returns e.Err.

@@ -143,6 +143,7 @@ type EventError struct {
 	Err error
 }
 
+// Error returns the message of e.
 func (e *EventError) Error() string {
 	msg := "event " + strconv.Quote(e.EventID) + ": "
 	if e.Field != "" {
