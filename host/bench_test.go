@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,6 +108,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			bodies[i] = body.Bytes()
 		}
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+		cpu0 := selfCPU()
 		b.ResetTimer()
 		for i := range b.N {
 			req, _ := http.NewRequest(http.MethodPost, endpoint+"statements", bytes.NewReader(bodies[i]))
@@ -125,6 +127,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "statements/s")
+		b.ReportMetric((selfCPU()-cpu0)*1e3/float64(b.N), "testproc-cpu-ms/batch")
 		if lrs.Len() != b.N*batch {
 			b.Fatalf("LRS has %d statements, want %d", lrs.Len(), b.N*batch)
 		}
@@ -148,6 +151,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		waitIdle(b, h, time.Minute)
 		sts := fresh(b)
+		cpu0 := selfCPU()
+		var pcpu0 float64
+		for _, pid := range h.sup.running() {
+			pcpu0 = procCPU(pid)
+		}
 		b.ResetTimer()
 		for i := range b.N {
 			if err := h.Record(context.Background(), "acme", sts[i*batch:(i+1)*batch]...); err != nil {
@@ -159,6 +167,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "statements/s")
 		b.ReportMetric(m.mean(MetricBatchSeconds)*1e3, "deliver-ms")
 		b.ReportMetric(m.mean(MetricBatchSize), "batch")
+		b.ReportMetric((selfCPU()-cpu0)*1e3/float64(b.N), "testproc-cpu-ms/batch")
+		for _, pid := range h.sup.running() {
+			b.ReportMetric((procCPU(pid)-pcpu0)*1e3/float64(b.N), "plugin-cpu-ms/batch")
+		}
 		if lrs.Len() != b.N*batch+1 {
 			b.Fatalf("LRS has %d statements, want %d", lrs.Len(), b.N*batch+1)
 		}
@@ -247,4 +259,24 @@ func (m *sumMetrics) mean(name string) float64 {
 		return 0
 	}
 	return m.sum[name] / float64(m.n[name])
+}
+
+// procCPU returns the CPU seconds (user and system) a process has used,
+// from /proc (Linux; 0 elsewhere).
+func procCPU(pid int) float64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f := strings.Fields(string(data))
+	if err != nil || len(f) < 15 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[13], 64)
+	s, _ := strconv.ParseFloat(f[14], 64)
+	return (u + s) / 100
+}
+
+// selfCPU returns the CPU seconds this process has used.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
