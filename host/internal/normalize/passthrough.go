@@ -49,6 +49,7 @@ func (j *job) parseForeign(raw json.RawMessage, path string) (*foreign, error) {
 		}
 		return nil, j.failErr(field, err)
 	}
+	pruneEmpty(st)
 	f.st = st
 	return f, nil
 }
