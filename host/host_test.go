@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -703,5 +704,44 @@ func TestSavedSecretNotSentToANewDestination(t *testing.T) {
 	moved.Config["secret"] = "s"
 	if rep, err := h.TestIntegration(ctx, "acme", moved); err != nil || !rep.OK() {
 		t.Errorf("TestIntegration to another endpoint with the secret entered = %+v, %v; want a passing test", rep, err)
+	}
+}
+
+// TestLRSOutageOpensBreakerAndDrains takes the LRS down (503 to every
+// statements request) while recording goes on: the breaker opens, the queue
+// grows, and everything is delivered once the LRS is back.
+func TestLRSOutageOpensBreakerAndDrains(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Delivery.BreakerFailures = 3
+	cfg.Delivery.BreakerOpen = 300 * time.Millisecond
+	cfg.Delivery.BatchSize = 10
+	lrs, endpoint := newLRS(t)
+	addOrg(&cfg, "acme", lrsSink(endpoint, "s"))
+	h := newHost(t, cfg)
+	ctx := context.Background()
+	if err := h.Record(ctx, "acme", statements("acme", 0, 10)...); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, h, 30*time.Second)
+	lrs.Fail(lrstest.Fault{Status: http.StatusServiceUnavailable, Resource: "statements", Times: 1 << 30})
+	for i := 1; i <= 5; i++ {
+		if err := h.Record(ctx, "acme", statements("acme", i*10, 10)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 20*time.Second, "the breaker to open", func() bool {
+		return sinkStatus(t, h, "acme", "lrs").State == StateBreakerOpen
+	})
+	if st := sinkStatus(t, h, "acme", "lrs"); st.Queued != 50 || st.LastError == "" {
+		t.Errorf("during the outage: %+v, want 50 queued and the error shown", st)
+	}
+	lrs.ClearFaults() // the LRS is back
+	waitIdle(t, h, 60*time.Second)
+	if lrs.Len() != 60 {
+		t.Errorf("LRS has %d statements after recovery, want 60", lrs.Len())
+	}
+	if st := sinkStatus(t, h, "acme", "lrs"); st.State != StateActive || st.DeadLettered != 0 {
+		t.Errorf("after recovery: %+v, want active with nothing dead-lettered", st)
 	}
 }

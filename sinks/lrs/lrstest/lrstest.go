@@ -321,6 +321,14 @@ func (l *LRS) Reset() {
 	l.list, l.faults, l.requests, l.latency = nil, nil, nil, 0
 }
 
+// ClearFaults removes every scripted fault, ending an outage started with
+// Fail; stored statements stay.
+func (l *LRS) ClearFaults() {
+	l.mu.Lock()
+	l.faults = nil
+	l.mu.Unlock()
+}
+
 // ResetRequests forgets the remembered requests.
 func (l *LRS) ResetRequests() {
 	l.mu.Lock()
