@@ -57,8 +57,9 @@
 //
 // # Integrations and secrets
 //
-// Organizations come from the configuration file; their integrations can
-// be managed at run time: [Host.TestIntegration] runs a candidate's
+// Organizations come from the configuration file or are created at run
+// time with [Host.PutOrg] (and removed with [Host.RemoveOrg]); both persist
+// under the data directory. Their integrations can be managed at run time: [Host.TestIntegration] runs a candidate's
 // connection test, [Host.SaveIntegration] saves it only if the test passes
 // (unless forced), persists it and makes it active atomically,
 // [Host.RemoveIntegration] removes it (its queued statements move to the

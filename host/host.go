@@ -89,10 +89,11 @@ type Host struct {
 	sup    *supervisor
 	norm   *normalize.Normalizer
 
-	mu     sync.RWMutex // guards orgs, saved and closed
-	orgs   map[string]*org
-	saved  map[string][]savedIntegration
-	closed bool
+	mu        sync.RWMutex // guards orgs, saved, savedOrgs and closed
+	orgs      map[string]*org
+	saved     map[string][]savedIntegration
+	savedOrgs map[string]savedOrg
+	closed    bool
 	// recording counts Record calls in progress, so Shutdown can wait
 	// for them before it closes the queues.
 	recording sync.WaitGroup
@@ -142,7 +143,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, err
 	}
 	h.store = &integrationStore{path: filepath.Join(cfg.DataDir, "integrations.json"), box: box}
-	if h.saved, err = h.store.load(); err != nil {
+	if h.saved, h.savedOrgs, err = h.store.load(); err != nil {
 		return nil, err
 	}
 	sync := queue.SyncAlways
@@ -175,16 +176,30 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		oc := cfg.Orgs[id]
-		o := &org{
-			id: id, settings: oc.OrgSettings, config: map[string]Integration{},
-			workers: map[string]*worker{}, sources: map[string]string{}, savedAt: map[string]time.Time{},
-		}
+		o := newOrg(id, oc.OrgSettings)
 		for _, s := range oc.Sinks {
 			in := Integration{ID: s.id(), Label: s.Label, Plugin: s.Plugin, Config: cloneConfig(s.Config)}
 			o.config[in.ID] = in
 		}
 		h.orgs[id] = o
 	}
+	// Organizations saved at run time override (or remove) configured ones.
+	for id, so := range h.savedOrgs {
+		if so.Removed {
+			delete(h.orgs, id)
+			continue
+		}
+		if o, ok := h.orgs[id]; ok {
+			o.settings = so.Settings
+			continue
+		}
+		h.orgs[id] = newOrg(id, so.Settings)
+	}
+	ids = ids[:0]
+	for id := range h.orgs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
 	// Saved integrations override configured ones with the same id.
 	active := map[queue.Key]bool{}
 	for _, id := range ids {
@@ -225,6 +240,13 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		}
 	}
 	return h, nil
+}
+
+func newOrg(id string, s OrgSettings) *org {
+	return &org{
+		id: id, settings: s, config: map[string]Integration{},
+		workers: map[string]*worker{}, sources: map[string]string{}, savedAt: map[string]time.Time{},
+	}
 }
 
 func sortedIntegrations(m map[string]Integration) []Integration {
@@ -632,7 +654,7 @@ func (h *Host) persistLocked(orgID string, s savedIntegration) error {
 	}
 	next[orgID] = append(list, s)
 	sort.Slice(next[orgID], func(i, j int) bool { return next[orgID][i].ID < next[orgID][j].ID })
-	if err := h.store.save(next); err != nil {
+	if err := h.store.save(next, h.savedOrgs); err != nil {
 		return fmt.Errorf("persist integration %s/%s: %w", orgID, s.ID, err)
 	}
 	h.saved = next

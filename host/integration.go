@@ -48,8 +48,16 @@ const (
 
 // savedFile is the persisted form of integrations saved at run time.
 type savedFile struct {
-	Version int                           `json:"version"`
-	Orgs    map[string][]savedIntegration `json:"orgs"`
+	Version     int                           `json:"version"`
+	Orgs        map[string][]savedIntegration `json:"orgs"`
+	OrgSettings map[string]savedOrg           `json:"org_settings,omitempty"`
+}
+
+// savedOrg is an organization saved at run time, or the removal of one.
+type savedOrg struct {
+	Settings OrgSettings `json:"settings"`
+	Saved    time.Time   `json:"saved"`
+	Removed  bool        `json:"removed,omitempty"`
 }
 
 type savedIntegration struct {
@@ -65,42 +73,45 @@ type integrationStore struct {
 	box  *secretBox
 }
 
-func (s *integrationStore) load() (map[string][]savedIntegration, error) {
+func (s *integrationStore) load() (map[string][]savedIntegration, map[string]savedOrg, error) {
 	data, err := os.ReadFile(s.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string][]savedIntegration{}, nil
+		return map[string][]savedIntegration{}, map[string]savedOrg{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read saved integrations: %w", err)
+		return nil, nil, fmt.Errorf("read saved integrations: %w", err)
 	}
 	var f savedFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("read saved integrations %s: %w", filepath.Base(s.path), err)
+		return nil, nil, fmt.Errorf("read saved integrations %s: %w", filepath.Base(s.path), err)
 	}
 	if f.Orgs == nil {
 		f.Orgs = map[string][]savedIntegration{}
+	}
+	if f.OrgSettings == nil {
+		f.OrgSettings = map[string]savedOrg{}
 	}
 	for org, list := range f.Orgs {
 		for i := range list {
 			cfg, err := s.box.open(org, list[i].ID, list[i].Config)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			list[i].Config = cfg
 		}
 	}
-	return f.Orgs, nil
+	return f.Orgs, f.OrgSettings, nil
 }
 
-// save writes all saved integrations, sealing secrets.
-func (s *integrationStore) save(all map[string][]savedIntegration) error {
-	f := savedFile{Version: 1, Orgs: map[string][]savedIntegration{}}
-	orgs := make([]string, 0, len(all))
+// save writes all saved organizations and integrations, sealing secrets.
+func (s *integrationStore) save(all map[string][]savedIntegration, orgs map[string]savedOrg) error {
+	f := savedFile{Version: 1, Orgs: map[string][]savedIntegration{}, OrgSettings: orgs}
+	ids := make([]string, 0, len(all))
 	for org := range all {
-		orgs = append(orgs, org)
+		ids = append(ids, org)
 	}
-	sort.Strings(orgs)
-	for _, org := range orgs {
+	sort.Strings(ids)
+	for _, org := range ids {
 		for _, in := range all[org] {
 			sealed, err := s.box.seal(org, in.ID, in.Config)
 			if err != nil {
