@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 func TestRecordEventQueuesNormalizedStatements(t *testing.T) {
@@ -76,5 +79,69 @@ func TestRecordEventQueuesNormalizedStatements(t *testing.T) {
 	}
 	if st.Sinks[0].DeadLettered != 0 {
 		t.Errorf("refused events must not count as delivery errors: %+v", st.Sinks[0])
+	}
+}
+
+// TestSCORMStateSurvivesRestart records a SCORM attempt across a restart
+// of the host on the same data directory: the attempt is resumed where it
+// was, nothing is emitted twice, and a re-sent old call emits nothing new.
+func TestSCORMStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	addOrg(&cfg, "acme", mockSink("mock", rec, nil))
+	ctx := context.Background()
+	scorm := func(id, at, call, cmi string) Event {
+		return Event{ID: id, Org: "acme", Kind: "scorm.runtime", Time: at, User: &User{ID: "u-1842"},
+			Payload: json.RawMessage(`{"version":"2004","package_id":"pkg-9","sco_id":"intro","attempt_id":"att-3","call":"` + call + `","cmi":` + cmi + `}`)}
+	}
+	verbs := func(sts []*xapi.Statement) []string {
+		var out []string
+		for _, st := range sts {
+			out = append(out, st.Verb.ID[strings.LastIndex(st.Verb.ID, "/")+1:])
+		}
+		return out
+	}
+	h := newHost(t, cfg)
+	first, err := h.RecordEvent(ctx, scorm("e1", "2025-03-14T09:00:00Z", "Initialize", `{"entry":"ab-initio"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := scorm("e2", "2025-03-14T09:10:00Z", "Commit", `{"completion_status":"completed","success_status":"unknown"}`)
+	second, err := h.RecordEvent(ctx, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := append(verbs(first), verbs(second)...); strings.Join(got, ",") != "initialized,completed" {
+		t.Fatalf("before the restart: %v, want initialized then completed", got)
+	}
+	waitIdle(t, h, 30*time.Second)
+	if err := h.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	h2 := newHost(t, cfg)
+	// LearningFlow re-sends an old commit after the restart: nothing new.
+	old := commit
+	old.ID = "e2-again"
+	again, err := h2.RecordEvent(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 0 {
+		t.Errorf("re-sent commit after restart emitted %v, want nothing", verbs(again))
+	}
+	last, err := h2.RecordEvent(ctx, scorm("e3", "2025-03-14T09:20:00Z", "Terminate",
+		`{"completion_status":"completed","success_status":"passed","score":{"scaled":"0.9"},"session_time":"PT20M","exit":"normal"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(verbs(last), ","); got != "passed,terminated" {
+		t.Errorf("after the restart: %s, want passed,terminated (no second completed or initialized)", got)
+	}
+	waitIdle(t, h2, 30*time.Second)
+	ids, _ := recordedIDs(t, rec)
+	if len(ids) != 4 {
+		t.Errorf("delivered %d distinct statements, want 4", len(ids))
 	}
 }
