@@ -57,7 +57,23 @@ func Check(data []byte, v Version) (*Statement, Problems) {
 	if hasSyntaxProblem(probs) {
 		return st, probs
 	}
-	return st, append(probs, Validate(st, v)...)
+	// The decoder and Validate both know some rules (a nested
+	// SubStatement, for example); report each place and rule once.
+	seen := make(map[placeRule]bool, len(probs))
+	for _, p := range probs {
+		seen[placeRule{p.Path, p.Rule}] = true
+	}
+	for _, p := range Validate(st, v) {
+		if !seen[placeRule{p.Path, p.Rule}] {
+			probs = append(probs, p)
+		}
+	}
+	return st, probs
+}
+
+type placeRule struct {
+	path string
+	rule Rule
 }
 
 func hasSyntaxProblem(ps Problems) bool {
@@ -81,29 +97,56 @@ func (st *Statement) UnmarshalJSON(data []byte) error {
 
 var statementKeys = []string{"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version", "attachments"}
 
+// core points at the properties statements and sub-statements share.
+type core struct {
+	actor       *Actor
+	verb        *Verb
+	object      *Object
+	result      **Result
+	context     **Context
+	timestamp   *time.Time
+	attachments *[]Attachment
+}
+
+// coreField reads key into c if it is one of the shared properties, and
+// reports whether it was.
+func (s *scanner) coreField(key string, c core, inSub bool) bool {
+	switch key {
+	case "actor":
+		s.actor(c.actor, true)
+	case "verb":
+		s.verb(c.verb)
+	case "object":
+		*c.object = s.statementObject(inSub)
+	case "result":
+		if s.want('{', "an object") {
+			*c.result = new(Result)
+			s.result(*c.result)
+		}
+	case "context":
+		if s.want('{', "an object") {
+			*c.context = new(Context)
+			s.context(*c.context)
+		}
+	case "timestamp":
+		*c.timestamp = s.timestamp()
+	case "attachments":
+		*c.attachments = s.attachments()
+	default:
+		return false
+	}
+	return true
+}
+
 func (s *scanner) statement(st *Statement) {
+	c := core{&st.Actor, &st.Verb, &st.Object, &st.Result, &st.Context, &st.Timestamp, &st.Attachments}
 	s.object(func(key string) {
+		if s.coreField(key, c, false) {
+			return
+		}
 		switch key {
 		case "id":
 			st.ID, _ = s.str()
-		case "actor":
-			s.actor(&st.Actor, true)
-		case "verb":
-			s.verb(&st.Verb)
-		case "object":
-			st.Object = s.statementObject(false)
-		case "result":
-			if s.want('{', "an object") {
-				st.Result = new(Result)
-				s.result(st.Result)
-			}
-		case "context":
-			if s.want('{', "an object") {
-				st.Context = new(Context)
-				s.context(st.Context)
-			}
-		case "timestamp":
-			st.Timestamp = s.timestamp()
 		case "stored":
 			st.Stored = s.timestamp()
 		case "authority":
@@ -113,8 +156,6 @@ func (s *scanner) statement(st *Statement) {
 			}
 		case "version":
 			st.Version, _ = s.str()
-		case "attachments":
-			st.Attachments = s.attachments()
 		default:
 			s.unknownKey(key, statementKeys...)
 		}
@@ -124,30 +165,14 @@ func (s *scanner) statement(st *Statement) {
 var subStatementKeys = []string{"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
 
 func (s *scanner) subStatement(st *SubStatement) {
+	c := core{&st.Actor, &st.Verb, &st.Object, &st.Result, &st.Context, &st.Timestamp, &st.Attachments}
 	s.object(func(key string) {
+		if s.coreField(key, c, true) {
+			return
+		}
 		switch key {
 		case "objectType":
 			s.skipValue() // checked by the caller
-		case "actor":
-			s.actor(&st.Actor, true)
-		case "verb":
-			s.verb(&st.Verb)
-		case "object":
-			st.Object = s.statementObject(true)
-		case "result":
-			if s.want('{', "an object") {
-				st.Result = new(Result)
-				s.result(st.Result)
-			}
-		case "context":
-			if s.want('{', "an object") {
-				st.Context = new(Context)
-				s.context(st.Context)
-			}
-		case "timestamp":
-			st.Timestamp = s.timestamp()
-		case "attachments":
-			st.Attachments = s.attachments()
 		case "id", "stored", "version", "authority":
 			s.problem(RuleSubStatement, "a SubStatement cannot have "+quote(key))
 			s.skipValue()
@@ -232,8 +257,6 @@ func (s *scanner) statementObject(inSub bool) Object {
 	case ot == ObjectTypeSubStatement:
 		if inSub {
 			s.problem(RuleSubStatement, "a SubStatement cannot contain a SubStatement")
-			s.skipValue()
-			return nil
 		}
 		sub := new(SubStatement)
 		s.subStatement(sub)
