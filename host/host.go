@@ -242,6 +242,18 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	return h, nil
 }
 
+// orgLocked returns the organization id; h.mu must be held.
+func (h *Host) orgLocked(id string) (*org, error) {
+	if h.closed {
+		return nil, ErrClosed
+	}
+	o, ok := h.orgs[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrOrgUnknown, id)
+	}
+	return o, nil
+}
+
 func newOrg(id string, s OrgSettings) *org {
 	return &org{
 		id: id, settings: s, config: map[string]Integration{},
@@ -455,12 +467,9 @@ func (h *Host) Orgs() []string {
 func (h *Host) Integrations(orgID string) ([]IntegrationInfo, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed {
-		return nil, ErrClosed
-	}
-	o, ok := h.orgs[orgID]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
+	o, err := h.orgLocked(orgID)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]IntegrationInfo, 0, len(o.order))
 	for _, id := range o.order {
@@ -490,12 +499,9 @@ func (h *Host) TestIntegration(ctx context.Context, orgID string, in Integration
 func (h *Host) candidate(orgID string, in Integration) (Integration, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed {
-		return in, ErrClosed
-	}
-	o, ok := h.orgs[orgID]
-	if !ok {
-		return in, fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
+	o, err := h.orgLocked(orgID)
+	if err != nil {
+		return in, err
 	}
 	if in.ID == "" {
 		in.ID = slug(in.Label, in.Plugin)
@@ -617,12 +623,9 @@ func (h *Host) SaveIntegration(ctx context.Context, orgID string, in Integration
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return rep, ErrClosed
-	}
-	o, ok := h.orgs[orgID]
-	if !ok {
-		return rep, fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
+	o, err := h.orgLocked(orgID)
+	if err != nil {
+		return rep, err
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	if err := h.persistLocked(orgID, savedIntegration{Integration: in, Saved: now}); err != nil {
@@ -668,12 +671,9 @@ func (h *Host) persistLocked(orgID string, s savedIntegration) error {
 func (h *Host) RemoveIntegration(ctx context.Context, orgID, id string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return ErrClosed
-	}
-	o, ok := h.orgs[orgID]
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
+	o, err := h.orgLocked(orgID)
+	if err != nil {
+		return err
 	}
 	w, ok := o.workers[id]
 	if !ok {
@@ -709,12 +709,9 @@ func (h *Host) Resume(ctx context.Context, orgID, id string) error {
 func (h *Host) worker(orgID, id string) (*worker, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed {
-		return nil, ErrClosed
-	}
-	o, ok := h.orgs[orgID]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
+	o, err := h.orgLocked(orgID)
+	if err != nil {
+		return nil, err
 	}
 	w, ok := o.workers[id]
 	if !ok {
