@@ -271,11 +271,16 @@ func sortedIntegrations(m map[string]Integration) []Integration {
 }
 
 // startWorker opens the instance's queue and starts its delivery. h.mu must
-// be held or h not yet shared.
+// be held or h not yet shared. A queue that cannot be opened (damaged on
+// disk) does not stop the host: the integration reports StateQueueError,
+// recording for its organization fails with that error, and every other
+// organization carries on. Its files are left as they are for an operator.
 func (h *Host) startWorker(o *org, in Integration) error {
 	q, err := h.queues.Queue(o.id, in.ID)
 	if err != nil {
-		return fmt.Errorf("open queue of %s/%s: %w", o.id, in.ID, err)
+		err = fmt.Errorf("open queue of %s/%s: %w", o.id, in.ID, err)
+		h.log.Error("queue cannot be opened; recording for the organization is refused until it is repaired", "org", o.id, "integration", in.ID, "error", err)
+		q = brokenQueue{err: err}
 	}
 	w := newWorker(h, o.id, in, q)
 	o.workers[in.ID] = w
@@ -285,7 +290,21 @@ func (h *Host) startWorker(o *org, in Integration) error {
 	return nil
 }
 
-// stopWorker stops an instance's delivery; its queue stays open.
+// brokenQueue stands in for a queue that could not be opened: every
+// operation fails with the reason.
+type brokenQueue struct{ err error }
+
+func (b brokenQueue) Append(context.Context, []queue.Item) error { return b.err }
+func (b brokenQueue) Next(ctx context.Context, _ int, _ int64) ([]queue.Entry, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (b brokenQueue) Ack(...uint64) error { return b.err }
+func (b brokenQueue) Release(...uint64)   {}
+func (b brokenQueue) Stats() queue.Stats  { return queue.Stats{} }
+func (b brokenQueue) Close() error        { return nil }
+
+// removeWorker stops an instance's delivery; its queue stays open.
 func (o *org) removeWorker(id string) *worker {
 	w := o.workers[id]
 	delete(o.workers, id)

@@ -745,3 +745,60 @@ func TestLRSOutageOpensBreakerAndDrains(t *testing.T) {
 		t.Errorf("after recovery: %+v, want active with nothing dead-lettered", st)
 	}
 }
+
+// TestDamagedQueueDoesNotStopTheHost damages one organization's queue on
+// disk (a flipped byte in the middle, not a torn tail): the host still
+// starts, that integration reports the damage and its organization's
+// recording fails, while other organizations carry on.
+func TestDamagedQueueDoesNotStopTheHost(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	dir := t.TempDir()
+	recA, recB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	addOrg(&cfg, "alpha", mockSink("mock", recA, map[string]any{"auth_fail": "unauthenticated"}))
+	addOrg(&cfg, "beta", mockSink("mock", recB, nil))
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := h.Record(context.Background(), "alpha", statement("alpha", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "queues", "*alpha*", "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("found segments %v, want one for alpha", segs)
+	}
+	data, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), statement("alpha", 0).ID)
+	if i < 0 {
+		t.Fatal("first statement not found in the segment")
+	}
+	data[i] ^= 0x20
+	if err := os.WriteFile(segs[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	h2 := newHost(t, cfg)
+	st := sinkStatus(t, h2, "alpha", "mock")
+	if st.State != StateQueueError || !strings.Contains(st.LastError, "corrupt") {
+		t.Errorf("alpha status = %+v, want queue_error naming the damage", st)
+	}
+	if err := h2.Record(context.Background(), "alpha", statement("alpha", 9)); err == nil {
+		t.Error("Record for the organization with a damaged queue succeeded")
+	}
+	if err := h2.Record(context.Background(), "beta", statement("beta", 1)); err != nil {
+		t.Fatalf("Record for another organization: %v", err)
+	}
+	waitIdle(t, h2, 30*time.Second)
+	if ids, _ := recordedIDs(t, recB); len(ids) != 1 {
+		t.Errorf("beta delivered %d, want 1", len(ids))
+	}
+}

@@ -39,6 +39,10 @@ const (
 	StateBreakerHalfOpen = "breaker_half_open"
 	// StateStopped: the host is shut down or the integration removed.
 	StateStopped = "stopped"
+	// StateQueueError: the integration's queue could not be opened (it is
+	// damaged on disk); recording for the organization fails until an
+	// operator repairs or removes it.
+	StateQueueError = "queue_error"
 )
 
 // errAllRetryable marks, for the circuit breaker, a call that returned no
@@ -705,6 +709,11 @@ func (w *worker) status() SinkStatus {
 	}
 	if !st.Oldest.IsZero() {
 		s.OldestAge = time.Since(st.Oldest)
+	}
+	if b, ok := w.q.(brokenQueue); ok {
+		s.State = StateQueueError
+		s.LastError = redact(b.err.Error(), w.secrets)
+		return s
 	}
 	switch {
 	case w.ctx.Err() != nil:
