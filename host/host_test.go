@@ -802,3 +802,31 @@ func TestDamagedQueueDoesNotStopTheHost(t *testing.T) {
 		t.Errorf("beta delivered %d, want 1", len(ids))
 	}
 }
+
+func TestStatementsFailingTooLongExpireToDeadLetters(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Delivery.MaxAge = 400 * time.Millisecond
+	cfg.Delivery.BreakerFailures = 1000
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"fail_first": 100000}))
+	h := newHost(t, cfg)
+	if err := h.Record(context.Background(), "acme", statements("acme", 0, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the statements to expire", func() bool {
+		return sinkStatus(t, h, "acme", "mock").DeadLettered == 5
+	})
+	dls, err := h.DeadLetters(context.Background(), "acme", DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dls {
+		if d.Class != DeadLetterExpired || !strings.Contains(d.Reason, "not delivered within") {
+			t.Errorf("dead letter %+v, want class expired with the reason", d)
+		}
+	}
+	if st := sinkStatus(t, h, "acme", "mock"); st.Queued != 0 {
+		t.Errorf("queued %d after expiry, want 0", st.Queued)
+	}
+}

@@ -276,18 +276,16 @@ func (w *worker) run() {
 		}
 		sink, err := w.ensureSink()
 		if err != nil {
-			w.q.Release(seqsOf(entries)...)
-			if w.ctx.Err() != nil {
-				return
-			}
-			if isConfigError(err) {
-				w.pause(StatePausedConfig, err)
+			if w.ctx.Err() != nil || isConfigError(err) {
+				w.q.Release(seqsOf(entries)...)
+				if isConfigError(err) && w.ctx.Err() == nil {
+					w.pause(StatePausedConfig, err)
+				}
 				continue
 			}
 			w.setRetrying(true)
 			w.noteError(err)
-			w.retried.Add(int64(len(entries)))
-			w.expire(entries, err)
+			w.retryLater(entries, err)
 			failed = true
 			continue
 		}
@@ -512,13 +510,10 @@ func (w *worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 		w.deadLetter(entries, DeadLetterRejected, w.redact(err))
 		return result{delay: -1}
 	case err != nil:
-		w.q.Release(seqs...)
 		w.setRetrying(true)
 		w.noteError(err)
-		w.retried.Add(int64(len(entries)))
-		w.m(MetricRetried, len(entries))
+		w.retryLater(entries, err)
 		delay, _ := sdk.RetryDelay(err)
-		w.expire(entries, err)
 		return result{delay: delay}
 	}
 	if resp.Verdicts != nil && len(resp.Verdicts) != len(entries) {
@@ -589,7 +584,6 @@ func (w *worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) time.Dura
 			retry = append(retry, e.Seq)
 		default:
 			lastErr = v.Err
-			retry = append(retry, e.Seq)
 			retryEntries = append(retryEntries, e)
 			if d, ok := sdk.RetryDelay(v.Err); ok && d > delay {
 				delay = d
@@ -618,6 +612,9 @@ func (w *worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) time.Dura
 		w.retried.Add(int64(len(retry)))
 		w.m(MetricRetried, len(retry))
 	}
+	if len(retryEntries) > 0 {
+		w.retryLater(retryEntries, lastErr)
+	}
 	if authErr != nil {
 		w.pause(StatePausedAuth, authErr)
 		return 0
@@ -625,28 +622,35 @@ func (w *worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) time.Dura
 	if lastErr != nil {
 		w.setRetrying(true)
 		w.noteError(lastErr)
-		w.expire(retryEntries, lastErr)
 		return delay
 	}
 	w.setRetrying(false)
 	return -1
 }
 
-// expire dead-letters entries that have failed for longer than the
-// maximum age; they were released and are settled here instead.
-func (w *worker) expire(entries []queue.Entry, cause error) {
+// retryLater hands entries that failed transiently back to the queue for
+// a later batch, except those that have failed for longer than
+// delivery.max_age: they are dead-lettered as expired instead. Expired
+// entries are settled before the others are released, so that no other
+// batch in flight can take them meanwhile.
+func (w *worker) retryLater(entries []queue.Entry, cause error) {
 	maxAge := w.h.cfg.Delivery.MaxAge
-	if maxAge <= 0 {
-		return
-	}
 	var old []queue.Entry
+	keep := entries[:0:0]
 	for _, e := range entries {
-		if time.Since(e.Appended) > maxAge {
+		if maxAge > 0 && time.Since(e.Appended) > maxAge {
 			old = append(old, e)
+		} else {
+			keep = append(keep, e)
 		}
 	}
 	if len(old) > 0 {
 		w.deadLetter(old, DeadLetterExpired, "not delivered within "+maxAge.String()+"; last error: "+w.redact(cause))
+	}
+	if len(keep) > 0 {
+		w.q.Release(seqsOf(keep)...)
+		w.retried.Add(int64(len(keep)))
+		w.m(MetricRetried, len(keep))
 	}
 }
 
