@@ -203,6 +203,8 @@ func (w *worker) run() {
 		if r.delay >= 0 {
 			failed = true
 			worst.delay = max(worst.delay, r.delay)
+		} else if !failed {
+			failures = 0
 		}
 	}
 	defer func() {
@@ -234,9 +236,6 @@ func (w *worker) run() {
 		}
 		if inflight == parallel {
 			settle(<-results)
-			if !failed {
-				failures = 0
-			}
 			continue
 		}
 		if w.pausedState() != "" {
@@ -255,9 +254,18 @@ func (w *worker) run() {
 		// the wait so that its outcome is handled first.
 		wait, wake := context.WithCancel(w.ctx)
 		w.setWake(wake)
+		if len(results) > 0 { // finished before the wake was set
+			wake()
+		}
 		entries, err := w.next(wait, idle, inflight == 0)
 		w.setWake(nil)
 		wake()
+		if err == nil && len(results) > 0 {
+			// A batch finished meanwhile (perhaps failing and releasing
+			// these very statements): settle it first.
+			w.q.Release(seqsOf(entries)...)
+			continue
+		}
 		if err != nil {
 			switch {
 			case w.ctx.Err() != nil || errors.Is(err, queue.ErrClosed):
