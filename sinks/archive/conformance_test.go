@@ -18,7 +18,7 @@ func TestConformance(t *testing.T) {
 			case sinktest.Deliver:
 				return map[string]any{"dir": t.TempDir(), "rotate_bytes": float64(4096)}
 			case sinktest.InvalidConfig:
-				return map[string]any{"dir": "relative/path", "gzip": "yes", "colour": "blue"}
+				return map[string]any{"dir": 42, "gzip": "yes", "colour": "blue"}
 			}
 			return nil
 		},

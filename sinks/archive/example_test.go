@@ -66,9 +66,9 @@ func ExampleParseConfig() {
 	}
 	fmt.Println(cfg.Dir, cfg.RotateBytes, cfg.Gzip)
 
-	_, err = archive.ParseConfig(map[string]any{"dir": "archive", "gzip": "yes"})
+	_, err = archive.ParseConfig(map[string]any{"dir": "", "gzip": "yes"})
 	fmt.Println(err)
 	// Output:
 	// /var/lib/lrsbridge/archive 67108864 true
-	// invalid sink configuration: gzip: must be true or false; dir: must be an absolute path
+	// invalid sink configuration: gzip: must be true or false; dir: is required
 }

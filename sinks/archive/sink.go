@@ -21,8 +21,9 @@ const DefaultRotateBytes int64 = 128 << 20
 
 // Config is the configuration of an archive sink instance.
 type Config struct {
-	// Dir is the archive directory, an absolute path. Each organization gets
-	// a subdirectory in it. Required.
+	// Dir is the archive directory, an absolute path (ParseConfig resolves a
+	// relative one against the plugin's working directory, which is the
+	// host's). Each organization gets a subdirectory in it. Required.
 	Dir string `koanf:"dir"`
 	// RotateBytes is the size in bytes at which a day's file is closed and a
 	// new part of the same day started; 0 turns size rotation off. A single
@@ -57,7 +58,7 @@ func (c Config) Validate() error {
 }
 
 // ParseConfig reads a Config from the opaque configuration map a host sends:
-// "dir" (string, required), "rotate_bytes" (a whole number, optional) and
+// "dir" (string, required; relative to the working directory), "rotate_bytes" (a whole number, optional) and
 // "gzip" (bool, default true). Unknown keys are errors. Problems are
 // reported together as a *sdk.ConfigError.
 func ParseConfig(m map[string]any) (Config, error) {
@@ -79,6 +80,16 @@ func ParseConfig(m map[string]any) (Config, error) {
 				continue
 			}
 			c.Dir = s
+			if s != "" && !filepath.IsAbs(s) {
+				// The host starts plugins in its own working directory, so
+				// "./archive" in its configuration means what it says.
+				abs, err := filepath.Abs(s)
+				if err != nil {
+					bad(k, "cannot be resolved to an absolute path")
+					continue
+				}
+				c.Dir = abs
+			}
 		case "rotate_bytes":
 			n, ok := wholeNumber(v)
 			if !ok {

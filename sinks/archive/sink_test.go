@@ -777,3 +777,18 @@ func TestReplayWhileClosing(t *testing.T) {
 		t.Errorf("Replay (-want +got):\n%s", diff)
 	}
 }
+
+func TestParseConfigResolvesRelativeDir(t *testing.T) {
+	t.Parallel()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := archive.ParseConfig(map[string]any{"dir": "./archive"})
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	if want := filepath.Join(wd, "archive"); cfg.Dir != want {
+		t.Errorf("Dir = %q, want %q", cfg.Dir, want)
+	}
+}
