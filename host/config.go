@@ -391,6 +391,29 @@ const EnvPrefix = "LRSBRIDGE_"
 // at path (skipped when path is empty), then LRSBRIDGE_ variables from
 // environ (os.Environ() when nil), and validates the result.
 func LoadConfig(path string, environ []string) (Config, error) {
+	var layer koanf.Provider
+	if path != "" {
+		layer = file.Provider(path)
+	}
+	return loadConfig(layer, path, environ)
+}
+
+// LoadConfigYAML is LoadConfig with the YAML document given as bytes
+// instead of a file, for embedders that keep configuration elsewhere.
+func LoadConfigYAML(data []byte, environ []string) (Config, error) {
+	return loadConfig(bytesProvider(data), "(yaml)", environ)
+}
+
+// bytesProvider is a koanf provider of a document held in memory.
+type bytesProvider []byte
+
+func (b bytesProvider) ReadBytes() ([]byte, error) { return b, nil }
+
+func (b bytesProvider) Read() (map[string]any, error) {
+	return nil, errors.New("bytes provider needs a parser")
+}
+
+func loadConfig(layer koanf.Provider, name string, environ []string) (Config, error) {
 	k := koanf.New(".")
 	def := DefaultConfig()
 	if err := k.Load(confmap.Provider(map[string]any{
@@ -416,9 +439,9 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	}, "."), nil); err != nil {
 		return Config{}, fmt.Errorf("load defaults: %w", err)
 	}
-	if path != "" {
-		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-			return Config{}, fmt.Errorf("load config file %s: %w", path, err)
+	if layer != nil {
+		if err := k.Load(layer, yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("load configuration %s: %w", name, err)
 		}
 	}
 	if environ == nil {

@@ -830,3 +830,18 @@ func TestStatementsFailingTooLongExpireToDeadLetters(t *testing.T) {
 		t.Errorf("queued %d after expiry, want 0", st.Queued)
 	}
 }
+
+func TestLoadConfigYAML(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfigYAML([]byte("data_dir: /srv/lrsbridge\norgs:\n  acme: {base_iri: 'https://acme.learningflow.example'}\n"),
+		[]string{"LRSBRIDGE_DELIVERY__PARALLEL=4"})
+	if err != nil {
+		t.Fatalf("LoadConfigYAML: %v", err)
+	}
+	if cfg.DataDir != "/srv/lrsbridge" || cfg.Delivery.Parallel != 4 || cfg.Orgs["acme"].BaseIRI == "" || cfg.Queue.Sync != "always" {
+		t.Errorf("config = %+v", cfg)
+	}
+	if _, err := LoadConfigYAML([]byte("data_dir: [unclosed"), []string{}); err == nil {
+		t.Error("LoadConfigYAML accepted malformed YAML")
+	}
+}
