@@ -64,6 +64,12 @@ func (d *delivery) decide(idx int, v sdk.Verdict) {
 //     permanent) in this call, and otherwise as the verdict of every
 //     statement not yet decided, so that final verdicts are not lost.
 //
+// When every statement of a batch of two or more was rejected with 400, one
+// authenticated read with the same headers tells a rejected request from
+// rejected statements: if the LRS refuses that too, the batch gets a
+// retryable error instead of permanent verdicts, so that a misconfigured LRS
+// does not send everything to the dead letters.
+//
 // Statements with an id already seen earlier in the batch are not sent
 // twice (an LRS rejects a batch with duplicate ids); they get the verdict of
 // the first. For an xAPI 1.0.3 LRS, a statement carrying 2.0-only context
@@ -100,6 +106,14 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 	}
 
 	err := d.sendAll(ctx, items)
+	if err == nil && len(items) > 1 && d.allRejected(items) {
+		err = d.probeRequestLevel(ctx)
+		if err != nil {
+			// Nothing was stored: the verdicts are replaced by the
+			// whole-batch error below.
+			d.final = false
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil || !d.final {
 			return sdk.DeliverResponse{}, err
@@ -301,4 +315,31 @@ func lowerID(id string) string {
 		}
 	}
 	return id
+}
+
+// allRejected reports whether every statement sent got a permanent 400
+// verdict.
+func (d *delivery) allRejected(items []item) bool {
+	for _, it := range items {
+		var se *StatusError
+		v := d.verdicts[it.idx]
+		if !d.decided[it.idx] || !sdk.IsPermanent(v.Err) || !errors.As(v.Err, &se) || se.StatusCode != http.StatusBadRequest {
+			return false
+		}
+	}
+	return true
+}
+
+// probeRequestLevel tells a rejected batch from a rejected request. When
+// an LRS answered 400 to every statement, one authenticated read with the
+// same headers is sent: if the LRS answers 400 to that too, the problem is
+// the request (for example an xAPI version the LRS does not take), not the
+// statements, and a retryable error is returned so that nothing is
+// dead-lettered for it. Any other answer leaves the verdicts as they are.
+func (d *delivery) probeRequestLevel(ctx context.Context) error {
+	r, err := d.s.do(ctx, http.MethodGet, d.s.statementsURL+"?limit=1", nil)
+	if err != nil || r.status != http.StatusBadRequest {
+		return nil
+	}
+	return &StatusError{StatusCode: r.status, Message: "the LRS refuses every request, not only these statements: " + lrsMessage(r.body)}
 }

@@ -600,3 +600,42 @@ func TestDeliverBoundsResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliverRequestLevel400IsNotDeadLettered: an LRS that answers 400 to
+// every request (here: to reads too) has a problem with the request, not
+// with the statements; the batch is retried instead of being rejected
+// statement by statement.
+func TestDeliverRequestLevel400IsNotDeadLettered(t *testing.T) {
+	t.Parallel()
+	l, srv := newLRS(t, lrstest.Options{})
+	l.Fail(lrstest.Fault{Status: http.StatusBadRequest, Resource: "statements", Body: `{"message":"unsupported X-Experience-API-Version"}`, Times: 1000})
+	s := newTestSink(t, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+	resp, err := s.Deliver(context.Background(), sdk.DeliverRequest{Statements: stmts(0, 4)})
+	if err == nil {
+		t.Fatalf("Deliver = %+v, nil error; want a whole-batch retryable error", resp)
+	}
+	if c := sdk.ClassOf(err); c != sdk.ClassRetryable {
+		t.Errorf("error class = %v (%v), want retryable", c, err)
+	}
+	if !strings.Contains(err.Error(), "refuses every request") {
+		t.Errorf("error %q does not explain the request-level refusal", err)
+	}
+}
+
+// TestDeliverAllInvalidStatementsStayRejected: when only the statements are
+// at fault, the probe read succeeds and every statement keeps its
+// permanent verdict.
+func TestDeliverAllInvalidStatementsStayRejected(t *testing.T) {
+	t.Parallel()
+	_, srv := newLRS(t, lrstest.Options{})
+	s := newTestSink(t, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+	resp, err := s.Deliver(context.Background(), sdk.DeliverRequest{Statements: []sdk.Statement{badStmt(1), badStmt(2)}})
+	if err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	for i, v := range resp.Verdicts {
+		if !sdk.IsPermanent(v.Err) {
+			t.Errorf("verdict %d = %+v, want permanent", i, v)
+		}
+	}
+}
