@@ -374,6 +374,38 @@ func TestBrowserSetUpAndDelivery(t *testing.T) {
 		must(t, err)
 		must(t, os.WriteFile(path, png, 0o644))
 	}
+
+	t.Run("add organization", func(t *testing.T) {
+		idError := `document.querySelector('#org-form .field-error[data-field="id"]').textContent`
+		iriError := `document.querySelector('#org-form .field-error[data-field="settings.base_iri"]').textContent`
+		must(t, page.eval(ctx, `document.getElementById("add-org").open = true`, nil))
+		must(t, page.eval(ctx, fill(map[string]string{"org-id": "acme", "org-base-iri": "https://acme.learningflow.example"}), nil))
+		must(t, page.eval(ctx, click("org-add-btn"), nil))
+		page.waitFor(t, ctx, "the error of an existing id", idError+` !== ""`)
+		must(t, page.eval(ctx, fill(map[string]string{"org-id": "globex", "org-base-iri": "globex"}), nil))
+		must(t, page.eval(ctx, click("org-add-btn"), nil))
+		page.waitFor(t, ctx, "the base IRI's error", iriError+` !== ""`)
+		var errs struct{ ID, IRI string }
+		must(t, page.eval(ctx, `({ID: `+idError+`, IRI: `+iriError+`})`, &errs))
+		if diff := cmp.Diff(struct{ ID, IRI string }{IRI: "not an absolute http or https IRI with a host"}, errs); diff != "" {
+			t.Errorf("field errors of an invalid base IRI mismatch (-want +got):\n%s", diff)
+		}
+
+		must(t, page.eval(ctx, fill(map[string]string{"org-base-iri": "https://globex.learningflow.example"}), nil))
+		must(t, page.eval(ctx, click("org-add-btn"), nil))
+		page.waitFor(t, ctx, "the new organization's tab", `location.pathname === "/orgs/globex" && window.lrsPanel && window.lrsPanel.ready`)
+		var tab string
+		must(t, page.eval(ctx, `document.querySelector('nav a[aria-current="page"]').textContent`, &tab))
+		if tab != "globex" {
+			t.Errorf("current tab = %q, want globex", tab)
+		}
+		o, err := h.Org("globex")
+		must(t, err)
+		if o.Settings.BaseIRI != "https://globex.learningflow.example" {
+			t.Errorf("base IRI of the new organization = %q", o.Settings.BaseIRI)
+		}
+	})
+
 	if strings.Contains(logs.String(), testSecret) || strings.Contains(logs.String(), "wrong-secret") {
 		t.Errorf("the logs hold a secret")
 	}

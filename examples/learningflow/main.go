@@ -42,6 +42,9 @@
 // call the same way (behind its own authentication):
 //
 //	GET    /api/orgs                                  organizations
+//	GET    /api/orgs/{org}                            settings: {"id", "source", "settings": {"base_iri", "identity", "send_names", "chat_text", "chat_truncate", "scorm_interaction_verb", "platform"}}
+//	PUT    /api/orgs/{org}                            {"settings": {...}} -> create or update; answers like GET
+//	DELETE /api/orgs/{org}                            remove with its integrations (queued statements move to the dead letters)
 //	GET    /api/orgs/{org}/integrations               integrations; secret values left out, "secrets_set" names them
 //	POST   /api/orgs/{org}/integrations/test          run the connection test of the body's settings: {"ok", "steps": [{"name", "title", "status", "message", "duration_ms"}]}
 //	POST   /api/orgs/{org}/integrations               test again and save when it passes (422 "test_failed" with the report otherwise)
@@ -59,6 +62,14 @@
 // the label. An empty secret keeps the stored one, unless the endpoint
 // changed. Errors are {"error": {"code", "message", "fields": [{"field",
 // "message"}]}} with fields named as in the body ("config.endpoint").
+//
+// The settings of PUT /api/orgs/{org} are named as the configuration keys
+// under orgs.<id> and replace the stored ones as a whole: a field left out
+// or empty takes its default; base_iri is required. Invalid settings or a
+// bad id answer 400 "invalid_config" with fields such as
+// "settings.base_iri" or "id". Organizations created or changed here are
+// persisted in the data directory and take precedence over the
+// configuration file.
 //
 // Exit codes: 0 success, 1 failure (or refused / undelivered events), 2
 // bad usage.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,6 +72,9 @@ func newPanel(h *host.Host, opts panelOptions) http.Handler {
 	mux.HandleFunc("GET /orgs/{org}", p.orgPage)
 
 	mux.HandleFunc("GET /api/orgs", p.apiOrgs)
+	mux.HandleFunc("GET /api/orgs/{org}", p.apiOrg)
+	mux.HandleFunc("PUT /api/orgs/{org}", p.apiPutOrg)
+	mux.HandleFunc("DELETE /api/orgs/{org}", p.apiRemoveOrg)
 	mux.HandleFunc("GET /api/orgs/{org}/integrations", p.apiIntegrations)
 	mux.HandleFunc("POST /api/orgs/{org}/integrations/test", p.apiTest)
 	mux.HandleFunc("POST /api/orgs/{org}/integrations", p.apiSave)
@@ -450,6 +454,140 @@ func (p *panel) apiOrgs(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"orgs": out})
 }
+
+// orgSettingsView is an organization's normalization settings as the API
+// shows and takes them, named as the configuration keys under orgs.<id>.
+// An empty value takes the host's default; base_iri is required.
+type orgSettingsView struct {
+	BaseIRI              string `json:"base_iri"`
+	Identity             string `json:"identity"`
+	SendNames            bool   `json:"send_names"`
+	ChatText             string `json:"chat_text"`
+	ChatTruncate         int    `json:"chat_truncate"`
+	ScormInteractionVerb string `json:"scorm_interaction_verb"`
+	Platform             string `json:"platform"`
+}
+
+// orgSettingKeys are the JSON names of orgSettingsView, which are also the
+// keys the host names in its configuration errors.
+var orgSettingKeys = []string{"base_iri", "identity", "send_names", "chat_text", "chat_truncate", "scorm_interaction_verb", "platform"}
+
+// orgInfoView is an organization in GET and PUT /api/orgs/{org}.
+type orgInfoView struct {
+	ID       string          `json:"id"`
+	Source   string          `json:"source"`
+	Settings orgSettingsView `json:"settings"`
+}
+
+func viewOrg(o host.OrgInfo) orgInfoView {
+	s := o.Settings
+	return orgInfoView{ID: o.ID, Source: o.Source, Settings: orgSettingsView{
+		BaseIRI: s.BaseIRI, Identity: s.Identity, SendNames: s.SendNames, ChatText: s.ChatText,
+		ChatTruncate: s.ChatTruncate, ScormInteractionVerb: s.ScormInteractionVerb, Platform: s.Platform,
+	}}
+}
+
+// orgRequest is the body of PUT /api/orgs/{org}. The settings replace the
+// stored ones as a whole: a field left out takes its default.
+type orgRequest struct {
+	Settings *orgSettingsView `json:"settings"`
+}
+
+func (p *panel) apiOrg(w http.ResponseWriter, r *http.Request) {
+	o, err := p.h.Org(r.PathValue("org"))
+	if err != nil {
+		p.hostError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOrg(o))
+}
+
+func (p *panel) apiPutOrg(w http.ResponseWriter, r *http.Request) {
+	var req orgRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Settings == nil {
+		writeError(w, http.StatusBadRequest, "invalid_config", "the settings are not valid", []fieldError{{Field: "settings", Message: "is required"}})
+		return
+	}
+	id, v := r.PathValue("org"), *req.Settings
+	settings := host.OrgSettings{
+		BaseIRI: v.BaseIRI, Identity: v.Identity, SendNames: v.SendNames, ChatText: v.ChatText,
+		ChatTruncate: v.ChatTruncate, ScormInteractionVerb: v.ScormInteractionVerb, Platform: v.Platform,
+	}
+	err := p.h.PutOrg(r.Context(), id, settings)
+	var ce *host.ConfigError
+	if errors.As(err, &ce) {
+		fields := orgFields(id, ce.Problems)
+		if !orgIDPattern.MatchString(id) {
+			// The host stops at a bad id: check the settings too, so
+			// that one answer names every problem.
+			if verr := settings.Validate(); verr != nil {
+				fields = append(fields, orgFields(id, []string{verr.Error()})...)
+			}
+		}
+		writeError(w, http.StatusBadRequest, "invalid_config", "the settings are not valid", fields)
+		return
+	}
+	if err != nil {
+		p.hostError(w, r, err)
+		return
+	}
+	o, err := p.h.Org(id)
+	if err != nil {
+		p.hostError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOrg(o))
+}
+
+func (p *panel) apiRemoveOrg(w http.ResponseWriter, r *http.Request) {
+	if err := p.h.RemoveOrg(r.Context(), r.PathValue("org")); err != nil {
+		p.hostError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// settingKeyPattern finds the settings keys in a problem of the host's
+// configuration error ("orgs.acme: invalid normalization settings:
+// base_iri: required; identity: ..."): a key starts the text or follows
+// ": " or "; ", and is followed by ": ".
+var settingKeyPattern = regexp.MustCompile(`(?:^|: |; )(` + strings.Join(orgSettingKeys, "|") + `): `)
+
+// orgFields turns the problems of PutOrg's configuration error (or of
+// OrgSettings.Validate) into field errors named as in the request:
+// "settings.base_iri" for a setting, "id" for a bad organization id of the
+// path, "settings" for anything else.
+func orgFields(id string, problems []string) []fieldError {
+	var fields []fieldError
+	for _, prob := range problems {
+		prob = strings.TrimPrefix(prob, "orgs."+id+": ")
+		locs := settingKeyPattern.FindAllStringSubmatchIndex(prob, -1)
+		if len(locs) == 0 {
+			field := "settings"
+			if !orgIDPattern.MatchString(id) {
+				field = "id"
+			}
+			fields = append(fields, fieldError{Field: field, Message: prob})
+			continue
+		}
+		for i, loc := range locs {
+			end := len(prob)
+			if i+1 < len(locs) {
+				end = locs[i+1][0]
+			}
+			fields = append(fields, fieldError{Field: "settings." + prob[loc[2]:loc[3]], Message: prob[loc[1]:end]})
+		}
+	}
+	return fields
+}
+
+// orgIDPattern is the form of an organization id the host accepts; a
+// problem of PutOrg that names no setting is about the id when it does not
+// match.
+var orgIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 func (p *panel) apiIntegrations(w http.ResponseWriter, r *http.Request) {
 	list, err := p.h.Integrations(r.PathValue("org"))

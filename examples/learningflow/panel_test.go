@@ -435,3 +435,184 @@ func TestPanelSaveWithoutSecretsKey(t *testing.T) {
 		t.Errorf("integrations after a refused save = %v (%v), want none", list, err)
 	}
 }
+
+// TestPanelOrgs creates, reads, updates and removes an organization
+// through the API, with the answers to invalid settings and cross-origin
+// requests on the way.
+func TestPanelOrgs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var logs syncBuffer
+	h := testHost(t, map[string]host.OrgConfig{
+		"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}},
+	}, &logs)
+	srv := testPanel(t, h, &logs)
+	api := srv.URL + "/api/orgs/"
+
+	created := orgSettingsView{BaseIRI: "https://globex.learningflow.example"}
+	updated := orgSettingsView{BaseIRI: "https://globex.learningflow.example/", Identity: "mbox", SendNames: true,
+		ChatText: "truncate", ChatTruncate: 80, ScormInteractionVerb: "answered", Platform: "Globex Academy"}
+
+	type answer struct {
+		orgInfoView
+		Error struct {
+			Code   string       `json:"code"`
+			Fields []fieldError `json:"fields"`
+		} `json:"error"`
+	}
+	steps := []struct {
+		name        string
+		method      string
+		org         string
+		contentType string
+		body        any
+		header      []string
+		wantStatus  int
+		wantCode    string
+		wantFields  []fieldError
+		wantOrg     *orgInfoView
+	}{
+		{
+			name: "unknown before it is created", method: http.MethodGet, org: "globex",
+			wantStatus: http.StatusNotFound, wantCode: "org_unknown",
+		},
+		{
+			name: "cross-site PUT is refused", method: http.MethodPut, org: "globex", contentType: "application/json",
+			body: orgRequest{Settings: &created}, header: []string{"Sec-Fetch-Site", "cross-site"},
+			wantStatus: http.StatusForbidden, wantCode: "cross_origin",
+		},
+		{
+			name: "PUT from a foreign origin is refused", method: http.MethodPut, org: "globex", contentType: "application/json",
+			body: orgRequest{Settings: &created}, header: []string{"Origin", "https://evil.example"},
+			wantStatus: http.StatusForbidden, wantCode: "cross_origin",
+		},
+		{
+			name: "PUT needs JSON", method: http.MethodPut, org: "globex", contentType: "application/x-www-form-urlencoded",
+			body: "settings.base_iri=https://globex.learningflow.example", wantStatus: http.StatusUnsupportedMediaType, wantCode: "content_type",
+		},
+		{
+			name: "refused requests created nothing", method: http.MethodGet, org: "globex",
+			wantStatus: http.StatusNotFound, wantCode: "org_unknown",
+		},
+		{
+			name: "create", method: http.MethodPut, org: "globex", contentType: "application/json", body: orgRequest{Settings: &created},
+			wantStatus: http.StatusOK, wantOrg: &orgInfoView{ID: "globex", Source: host.SourceSaved, Settings: created},
+		},
+		{
+			name: "read", method: http.MethodGet, org: "globex",
+			wantStatus: http.StatusOK, wantOrg: &orgInfoView{ID: "globex", Source: host.SourceSaved, Settings: created},
+		},
+		{
+			name: "update every setting", method: http.MethodPut, org: "globex", contentType: "application/json", body: orgRequest{Settings: &updated},
+			wantStatus: http.StatusOK, wantOrg: &orgInfoView{ID: "globex", Source: host.SourceSaved, Settings: updated},
+		},
+		{
+			name: "invalid settings name their fields", method: http.MethodPut, org: "globex", contentType: "application/json",
+			body:       map[string]any{"settings": map[string]any{"base_iri": "globex", "identity": "phone", "chat_text": "truncate", "scorm_interaction_verb": "did"}},
+			wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			wantFields: []fieldError{
+				{Field: "settings.base_iri", Message: "not an absolute http or https IRI with a host"},
+				{Field: "settings.identity", Message: `"phone" is not one of account, mbox, mbox_sha1sum`},
+				{Field: "settings.chat_truncate", Message: "must be positive with chat_text truncate"},
+				{Field: "settings.scorm_interaction_verb", Message: `"did" is not one of responded, answered`},
+			},
+		},
+		{
+			name: "base_iri is required", method: http.MethodPut, org: "globex", contentType: "application/json",
+			body: map[string]any{"settings": map[string]any{"platform": "x"}}, wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			wantFields: []fieldError{{Field: "settings.base_iri", Message: "required"}},
+		},
+		{
+			name: "settings are required", method: http.MethodPut, org: "globex", contentType: "application/json",
+			body: map[string]any{}, wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			wantFields: []fieldError{{Field: "settings", Message: "is required"}},
+		},
+		{
+			name: "unknown setting", method: http.MethodPut, org: "globex", contentType: "application/json",
+			body:       map[string]any{"settings": map[string]any{"base_iri": "https://globex.learningflow.example", "colour": "red"}},
+			wantStatus: http.StatusBadRequest, wantCode: "bad_json",
+		},
+		{
+			name: "a bad id and bad settings are both named", method: http.MethodPut, org: "-globex", contentType: "application/json",
+			body:       map[string]any{"settings": map[string]any{"base_iri": "https://globex.learningflow.example?x=1"}},
+			wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			wantFields: []fieldError{
+				{Field: "id", Message: "organization id must be 1 to 128 letters, digits, '.', '_' or '-'"},
+				{Field: "settings.base_iri", Message: "must not have a query or fragment"},
+			},
+		},
+		{
+			name: "refused settings left the stored ones alone", method: http.MethodGet, org: "globex",
+			wantStatus: http.StatusOK, wantOrg: &orgInfoView{ID: "globex", Source: host.SourceSaved, Settings: updated},
+		},
+		{
+			name: "a configured organization reads as config", method: http.MethodGet, org: "acme",
+			wantStatus: http.StatusOK, wantOrg: &orgInfoView{ID: "acme", Source: host.SourceConfig, Settings: orgSettingsView{BaseIRI: "https://acme.learningflow.example"}},
+		},
+		{
+			name: "delete", method: http.MethodDelete, org: "globex", wantStatus: http.StatusNoContent,
+		},
+		{
+			name: "unknown after delete", method: http.MethodGet, org: "globex", wantStatus: http.StatusNotFound, wantCode: "org_unknown",
+		},
+		{
+			name: "delete again", method: http.MethodDelete, org: "globex", wantStatus: http.StatusNotFound, wantCode: "org_unknown",
+		},
+		{
+			name: "cross-origin DELETE is refused", method: http.MethodDelete, org: "acme", header: []string{"Origin", "https://evil.example"},
+			wantStatus: http.StatusForbidden, wantCode: "cross_origin",
+		},
+	}
+	listed := func(t *testing.T) []string {
+		t.Helper()
+		var list struct {
+			Orgs []orgView `json:"orgs"`
+		}
+		if status, raw := call(t, ctx, http.MethodGet, srv.URL+"/api/orgs", "", nil, &list); status != http.StatusOK {
+			t.Fatalf("GET /api/orgs = %d: %s", status, raw)
+		}
+		var ids []string
+		for _, o := range list.Orgs {
+			ids = append(ids, o.ID)
+		}
+		return ids
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			var got answer
+			status, raw := call(t, ctx, st.method, api+st.org, st.contentType, st.body, &got, st.header...)
+			if status != st.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", status, st.wantStatus, raw)
+			}
+			if got.Error.Code != st.wantCode {
+				t.Errorf("error code = %q, want %q", got.Error.Code, st.wantCode)
+			}
+			if diff := cmp.Diff(st.wantFields, got.Error.Fields); diff != "" {
+				t.Errorf("field errors mismatch (-want +got):\n%s", diff)
+			}
+			if st.wantOrg != nil {
+				if diff := cmp.Diff(*st.wantOrg, got.orgInfoView); diff != "" {
+					t.Errorf("organization mismatch (-want +got):\n%s", diff)
+				}
+			}
+		})
+		if st.name == "create" {
+			t.Run("listed after create", func(t *testing.T) {
+				if diff := cmp.Diff([]string{"acme", "globex"}, listed(t)); diff != "" {
+					t.Errorf("GET /api/orgs ids mismatch (-want +got):\n%s", diff)
+				}
+				if page, _ := call(t, ctx, http.MethodGet, srv.URL+"/orgs/globex", "", nil, nil); page != http.StatusOK {
+					t.Errorf("GET /orgs/globex = %d, want %d", page, http.StatusOK)
+				}
+			})
+		}
+	}
+	if diff := cmp.Diff([]string{"acme"}, listed(t)); diff != "" {
+		t.Errorf("GET /api/orgs ids after delete mismatch (-want +got):\n%s", diff)
+	}
+	var posted eventsResponse
+	call(t, ctx, http.MethodPost, srv.URL+"/events", "application/x-ndjson", quizEvent("globex", "after-delete"), &posted)
+	if len(posted.Results) != 1 || posted.Results[0].Status != statusRefused || posted.Results[0].Field != "org" {
+		t.Errorf("event of the removed organization = %+v, want refused at org", posted.Results)
+	}
+}

@@ -61,18 +61,20 @@
     message.className = kind || "";
   }
 
-  function clearErrors() {
-    for (const d of form.querySelectorAll(".field-error")) d.textContent = "";
-    for (const i of form.querySelectorAll(".invalid")) i.classList.remove("invalid");
+  function clearErrors(scope) {
+    scope = scope || form;
+    for (const d of scope.querySelectorAll(".field-error")) d.textContent = "";
+    for (const i of scope.querySelectorAll(".invalid")) i.classList.remove("invalid");
   }
 
-  function showErrors(fields) {
+  function showErrors(fields, scope) {
+    scope = scope || form;
     const unplaced = [];
     for (const f of fields || []) {
-      const slot = form.querySelector('.field-error[data-field="' + CSS.escape(f.field) + '"]');
+      const slot = scope.querySelector('.field-error[data-field="' + CSS.escape(f.field) + '"]');
       if (!slot) { unplaced.push((f.field ? f.field + ": " : "") + f.message); continue; }
       slot.textContent = f.message;
-      const input = form.querySelector('[name="' + CSS.escape(f.field) + '"]');
+      const input = scope.querySelector('[name="' + CSS.escape(f.field) + '"]');
       if (input) input.classList.add("invalid");
     }
     return unplaced;
@@ -209,6 +211,31 @@
     if (rows.length === 0) rows.push(el("tr", {}, el("td", { colSpan: 5, class: "empty" }, "No integrations yet.")));
     body.replaceChildren(...rows);
   }
+
+  // --- organizations ---
+
+  // Add organization: PUT the new organization, then show its tab. An
+  // existing id is refused here, since PUT would replace its settings.
+  const orgForm = $("org-form");
+  orgForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(orgForm);
+    const msg = $("org-message");
+    msg.textContent = "";
+    const id = $("org-id").value.trim();
+    if (id === "") { showErrors([{ field: "id", message: "is required" }], orgForm); return; }
+    const path = "/api/orgs/" + encodeURIComponent(id);
+    if ((await api("GET", path)).ok) {
+      showErrors([{ field: "id", message: "this organization exists already" }], orgForm);
+      return;
+    }
+    $("org-add-btn").disabled = true;
+    const r = await api("PUT", path, { settings: { base_iri: $("org-base-iri").value.trim() } });
+    $("org-add-btn").disabled = false;
+    if (r.ok) { location.assign("/orgs/" + encodeURIComponent(r.data.id)); return; }
+    const rest = showErrors(r.data && r.data.error && r.data.error.fields, orgForm);
+    msg.textContent = errorText(r) + (rest.length ? " " + rest.join("; ") : "");
+  });
 
   // --- status ---
 
