@@ -16,6 +16,8 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/learningflow/lrsbridge/host/internal/normalize"
 )
 
 // Config is the host configuration. Build it in code, starting from
@@ -196,13 +198,50 @@ func DefaultConfig() Config {
 
 // ConfigError lists every problem of a configuration, each naming its key.
 type ConfigError struct {
-	// Problems are "key: what is wrong" strings.
-	Problems []string
+	// Problems name each bad key, in a stable order.
+	Problems []ConfigProblem
 }
+
+// ConfigProblem is one invalid configuration key.
+type ConfigProblem struct {
+	// Key is the configuration key, for example "queue.sync" or
+	// "orgs.acme.base_iri".
+	Key string
+	// Message says what is wrong.
+	Message string
+}
+
+// String returns "key: message".
+func (p ConfigProblem) String() string { return p.Key + ": " + p.Message }
 
 // Error returns the message of e.
 func (e *ConfigError) Error() string {
-	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return "invalid configuration: " + strings.Join(parts, "; ")
+}
+
+// orgProblems returns the problems of an organization's id and settings,
+// keyed "orgs.<id>" and "orgs.<id>.<setting>".
+func orgProblems(id string, s OrgSettings) []ConfigProblem {
+	var out []ConfigProblem
+	key := "orgs." + id
+	if !orgIDPattern.MatchString(id) {
+		out = append(out, ConfigProblem{key, "organization id must be 1 to 128 letters, digits, '.', '_' or '-'"})
+	}
+	if err := s.Validate(); err != nil {
+		var se *normalize.SettingsError
+		if errors.As(err, &se) {
+			for _, p := range se.Problems {
+				out = append(out, ConfigProblem{key + "." + p.Key, p.Message})
+			}
+		} else {
+			out = append(out, ConfigProblem{key, err.Error()})
+		}
+	}
+	return out
 }
 
 var (
@@ -213,9 +252,9 @@ var (
 
 // Validate checks c and returns a *ConfigError naming every bad key.
 func (c *Config) Validate() error {
-	var ps []string
+	var ps []ConfigProblem
 	add := func(key, format string, args ...any) {
-		ps = append(ps, key+": "+fmt.Sprintf(format, args...))
+		ps = append(ps, ConfigProblem{key, fmt.Sprintf(format, args...)})
 	}
 	if c.DataDir == "" {
 		add("data_dir", "is required")
@@ -288,12 +327,7 @@ func (c *Config) Validate() error {
 	for _, id := range orgs {
 		org := c.Orgs[id]
 		key := "orgs." + id
-		if !orgIDPattern.MatchString(id) {
-			add(key, "organization id must be 1 to 128 letters, digits, '.', '_' or '-'")
-		}
-		if err := org.OrgSettings.Validate(); err != nil {
-			add(key, "%v", err)
-		}
+		ps = append(ps, orgProblems(id, org.OrgSettings)...)
 		seen := map[string]bool{}
 		for i, s := range org.Sinks {
 			skey := fmt.Sprintf("%s.sinks[%d]", key, i)

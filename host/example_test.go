@@ -58,7 +58,7 @@ func ExampleConfig_Validate() {
 	}
 	// Output:
 	// queue.sync: is "sometimes", want always, group or none
-	// orgs.acme: invalid normalization settings: base_iri: required
+	// orgs.acme.base_iri: required
 }
 
 // Recording statements built in code, with deterministic ids.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
@@ -627,11 +628,13 @@ orgs:
 	if !errors.As(err, &ce) {
 		t.Fatalf("LoadConfig(bad) = %v, want *ConfigError", err)
 	}
-	joined := strings.Join(ce.Problems, "\n")
-	for _, key := range []string{"queue.sync", "delivery.batch_size", "orgs.acme.sinks[0].plugin", "orgs.acme: "} {
-		if !strings.Contains(joined, key) {
-			t.Errorf("config problems %q do not name %s", joined, key)
-		}
+	var keys []string
+	for _, p := range ce.Problems {
+		keys = append(keys, p.Key)
+	}
+	want := []string{"queue.sync", "delivery.batch_size", "orgs.acme.base_iri", "orgs.acme.sinks[0].plugin", "orgs.acme.sinks[0].id"}
+	if diff := cmp.Diff(want, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("problem keys (-want +got):\n%s\nproblems: %v", diff, ce.Problems)
 	}
 }
 

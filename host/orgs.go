@@ -40,14 +40,13 @@ func (h *Host) Org(id string) (OrgInfo, error) {
 // PutOrg creates an organization at run time, or changes the settings of an
 // existing one, and persists it: LearningFlow registers a new organization
 // without a restart, then saves its integrations. The settings are
-// validated (base_iri is required). Statements recorded afterwards use the
+// validated (base_iri is required); every problem of the id and the
+// settings is returned in one *ConfigError, keyed "orgs.<id>" and
+// "orgs.<id>.<setting>". Statements recorded afterwards use the
 // new settings; queued ones are not changed.
 func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
-	if !orgIDPattern.MatchString(id) {
-		return &ConfigError{Problems: []string{"orgs." + id + ": organization id must be 1 to 128 letters, digits, '.', '_' or '-'"}}
-	}
-	if err := s.Validate(); err != nil {
-		return &ConfigError{Problems: []string{"orgs." + id + ": " + err.Error()}}
+	if probs := orgProblems(id, s); len(probs) > 0 {
+		return &ConfigError{Problems: probs}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,8 +25,15 @@ func TestOrganizationsManagedAtRunTime(t *testing.T) {
 	if err := h.PutOrg(ctx, "newco", OrgSettings{}); !errors.As(err, &ce) {
 		t.Fatalf("PutOrg without base_iri = %v, want a *ConfigError", err)
 	}
-	if err := h.PutOrg(ctx, "../etc", settings); !errors.As(err, &ce) {
+	if err := h.PutOrg(ctx, "../etc", OrgSettings{Identity: "email"}); !errors.As(err, &ce) {
 		t.Fatalf("PutOrg with a bad id = %v, want a *ConfigError", err)
+	}
+	var keys []string
+	for _, p := range ce.Problems {
+		keys = append(keys, p.Key)
+	}
+	if want := []string{"orgs.../etc", "orgs.../etc.base_iri", "orgs.../etc.identity"}; strings.Join(keys, " ") != strings.Join(want, " ") {
+		t.Errorf("PutOrg problems %v, want keys %v", ce.Problems, want)
 	}
 	if err := h.PutOrg(ctx, "newco", settings); err != nil {
 		t.Fatalf("PutOrg: %v", err)

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -468,10 +467,6 @@ type orgSettingsView struct {
 	Platform             string `json:"platform"`
 }
 
-// orgSettingKeys are the JSON names of orgSettingsView, which are also the
-// keys the host names in its configuration errors.
-var orgSettingKeys = []string{"base_iri", "identity", "send_names", "chat_text", "chat_truncate", "scorm_interaction_verb", "platform"}
-
 // orgInfoView is an organization in GET and PUT /api/orgs/{org}.
 type orgInfoView struct {
 	ID       string          `json:"id"`
@@ -519,15 +514,7 @@ func (p *panel) apiPutOrg(w http.ResponseWriter, r *http.Request) {
 	err := p.h.PutOrg(r.Context(), id, settings)
 	var ce *host.ConfigError
 	if errors.As(err, &ce) {
-		fields := orgFields(id, ce.Problems)
-		if !orgIDPattern.MatchString(id) {
-			// The host stops at a bad id: check the settings too, so
-			// that one answer names every problem.
-			if verr := settings.Validate(); verr != nil {
-				fields = append(fields, orgFields(id, []string{verr.Error()})...)
-			}
-		}
-		writeError(w, http.StatusBadRequest, "invalid_config", "the settings are not valid", fields)
+		writeError(w, http.StatusBadRequest, "invalid_config", "the settings are not valid", orgFields(id, ce.Problems))
 		return
 	}
 	if err != nil {
@@ -550,44 +537,25 @@ func (p *panel) apiRemoveOrg(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// settingKeyPattern finds the settings keys in a problem of the host's
-// configuration error ("orgs.acme: invalid normalization settings:
-// base_iri: required; identity: ..."): a key starts the text or follows
-// ": " or "; ", and is followed by ": ".
-var settingKeyPattern = regexp.MustCompile(`(?:^|: |; )(` + strings.Join(orgSettingKeys, "|") + `): `)
-
-// orgFields turns the problems of PutOrg's configuration error (or of
-// OrgSettings.Validate) into field errors named as in the request:
-// "settings.base_iri" for a setting, "id" for a bad organization id of the
-// path, "settings" for anything else.
-func orgFields(id string, problems []string) []fieldError {
-	var fields []fieldError
+// orgFields turns the problems of PutOrg's configuration error into field
+// errors named as in the request: "id" for the organization id of the path
+// (key "orgs.<id>"), "settings.base_iri" for a setting (key
+// "orgs.<id>.base_iri").
+func orgFields(id string, problems []host.ConfigProblem) []fieldError {
+	prefix := "orgs." + id
+	fields := make([]fieldError, 0, len(problems))
 	for _, prob := range problems {
-		prob = strings.TrimPrefix(prob, "orgs."+id+": ")
-		locs := settingKeyPattern.FindAllStringSubmatchIndex(prob, -1)
-		if len(locs) == 0 {
-			field := "settings"
-			if !orgIDPattern.MatchString(id) {
-				field = "id"
-			}
-			fields = append(fields, fieldError{Field: field, Message: prob})
-			continue
+		field := "settings"
+		switch {
+		case prob.Key == prefix:
+			field = "id"
+		case strings.HasPrefix(prob.Key, prefix+"."):
+			field = "settings." + strings.TrimPrefix(prob.Key, prefix+".")
 		}
-		for i, loc := range locs {
-			end := len(prob)
-			if i+1 < len(locs) {
-				end = locs[i+1][0]
-			}
-			fields = append(fields, fieldError{Field: "settings." + prob[loc[2]:loc[3]], Message: prob[loc[1]:end]})
-		}
+		fields = append(fields, fieldError{Field: field, Message: prob.Message})
 	}
 	return fields
 }
-
-// orgIDPattern is the form of an organization id the host accepts; a
-// problem of PutOrg that names no setting is about the id when it does not
-// match.
-var orgIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 func (p *panel) apiIntegrations(w http.ResponseWriter, r *http.Request) {
 	list, err := p.h.Integrations(r.PathValue("org"))

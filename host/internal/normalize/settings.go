@@ -86,42 +86,68 @@ func DefaultSettings() Settings {
 // ErrSettings is wrapped by the error Validate returns.
 var ErrSettings = errors.New("invalid normalization settings")
 
+// SettingsError lists every invalid setting; it wraps ErrSettings.
+type SettingsError struct {
+	// Problems name each setting by its configuration key.
+	Problems []SettingProblem
+}
+
+// SettingProblem is one invalid setting.
+type SettingProblem struct {
+	// Key is the configuration key, for example "base_iri".
+	Key string
+	// Message says what is wrong.
+	Message string
+}
+
+// Error joins the problems as "key: message; ...".
+func (e *SettingsError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Key + ": " + p.Message
+	}
+	return ErrSettings.Error() + ": " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns ErrSettings.
+func (e *SettingsError) Unwrap() error { return ErrSettings }
+
 // Validate reports every setting that is out of range, naming each by its
-// configuration key. The error wraps ErrSettings.
+// configuration key, as a *SettingsError (which wraps ErrSettings).
 func (s Settings) Validate() error {
-	var probs []string
+	var probs []SettingProblem
 	switch {
 	case s.BaseIRI == "":
-		probs = append(probs, "base_iri: required")
+		probs = append(probs, SettingProblem{"base_iri", "required"})
 	case !xapi.IsIRL(s.BaseIRI) || !(strings.HasPrefix(s.BaseIRI, "https://") || strings.HasPrefix(s.BaseIRI, "http://")):
-		probs = append(probs, "base_iri: not an absolute http or https IRI with a host")
+		probs = append(probs, SettingProblem{"base_iri", "not an absolute http or https IRI with a host"})
 	case strings.ContainsAny(s.BaseIRI, "?#"):
-		probs = append(probs, "base_iri: must not have a query or fragment")
+		probs = append(probs, SettingProblem{"base_iri", "must not have a query or fragment"})
 	}
 	switch s.Identity {
 	case "", IdentityAccount, IdentityMbox, IdentityMboxSHA1Sum:
 	default:
-		probs = append(probs, fmt.Sprintf("identity: %q is not one of account, mbox, mbox_sha1sum", s.Identity))
+		probs = append(probs, SettingProblem{"identity", fmt.Sprintf("%q is not one of account, mbox, mbox_sha1sum", s.Identity)})
 	}
 	switch s.ChatText {
 	case "", ChatTextSend, ChatTextDrop:
 	case ChatTextTruncate:
 		if s.ChatTruncate <= 0 {
-			probs = append(probs, "chat_truncate: must be positive with chat_text truncate")
+			probs = append(probs, SettingProblem{"chat_truncate", "must be positive with chat_text truncate"})
 		}
 	default:
-		probs = append(probs, fmt.Sprintf("chat_text: %q is not one of send, truncate, drop", s.ChatText))
+		probs = append(probs, SettingProblem{"chat_text", fmt.Sprintf("%q is not one of send, truncate, drop", s.ChatText)})
 	}
 	if s.ChatTruncate < 0 {
-		probs = append(probs, "chat_truncate: must not be negative")
+		probs = append(probs, SettingProblem{"chat_truncate", "must not be negative"})
 	}
 	switch s.ScormInteractionVerb {
 	case "", ScormVerbResponded, ScormVerbAnswered:
 	default:
-		probs = append(probs, fmt.Sprintf("scorm_interaction_verb: %q is not one of responded, answered", s.ScormInteractionVerb))
+		probs = append(probs, SettingProblem{"scorm_interaction_verb", fmt.Sprintf("%q is not one of responded, answered", s.ScormInteractionVerb)})
 	}
 	if len(probs) > 0 {
-		return fmt.Errorf("%w: %s", ErrSettings, strings.Join(probs, "; "))
+		return &SettingsError{Problems: probs}
 	}
 	return nil
 }
