@@ -66,7 +66,7 @@
 // The settings of PUT /api/orgs/{org} are named as the configuration keys
 // under orgs.<id> and replace the stored ones as a whole: a field left out
 // or empty takes its default; base_iri is required. Invalid settings or a
-// bad id answer 400 "invalid_config" with fields such as
+// bad id answer 422 "invalid_config", like invalid integration settings, with fields such as
 // "settings.base_iri" or "id". Organizations created or changed here are
 // persisted in the data directory and take precedence over the
 // configuration file.

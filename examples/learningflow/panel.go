@@ -503,7 +503,7 @@ func (p *panel) apiPutOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Settings == nil {
-		writeError(w, http.StatusBadRequest, "invalid_config", "the settings are not valid", []fieldError{{Field: "settings", Message: "is required"}})
+		writeError(w, http.StatusUnprocessableEntity, "invalid_config", "the settings are not valid", []fieldError{{Field: "settings", Message: "is required"}})
 		return
 	}
 	id, v := r.PathValue("org"), *req.Settings
@@ -514,7 +514,7 @@ func (p *panel) apiPutOrg(w http.ResponseWriter, r *http.Request) {
 	err := p.h.PutOrg(r.Context(), id, settings)
 	var ce *host.ConfigError
 	if errors.As(err, &ce) {
-		writeError(w, http.StatusBadRequest, "invalid_config", "the settings are not valid", orgFields(id, ce.Problems))
+		writeError(w, http.StatusUnprocessableEntity, "invalid_config", "the settings are not valid", orgFields(id, ce.Problems))
 		return
 	}
 	if err != nil {

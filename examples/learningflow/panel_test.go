@@ -509,7 +509,7 @@ func TestPanelOrgs(t *testing.T) {
 		{
 			name: "invalid settings name their fields", method: http.MethodPut, org: "globex", contentType: "application/json",
 			body:       map[string]any{"settings": map[string]any{"base_iri": "globex", "identity": "phone", "chat_text": "truncate", "scorm_interaction_verb": "did"}},
-			wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			wantStatus: http.StatusUnprocessableEntity, wantCode: "invalid_config",
 			wantFields: []fieldError{
 				{Field: "settings.base_iri", Message: "not an absolute http or https IRI with a host"},
 				{Field: "settings.identity", Message: `"phone" is not one of account, mbox, mbox_sha1sum`},
@@ -519,12 +519,12 @@ func TestPanelOrgs(t *testing.T) {
 		},
 		{
 			name: "base_iri is required", method: http.MethodPut, org: "globex", contentType: "application/json",
-			body: map[string]any{"settings": map[string]any{"platform": "x"}}, wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			body: map[string]any{"settings": map[string]any{"platform": "x"}}, wantStatus: http.StatusUnprocessableEntity, wantCode: "invalid_config",
 			wantFields: []fieldError{{Field: "settings.base_iri", Message: "required"}},
 		},
 		{
 			name: "settings are required", method: http.MethodPut, org: "globex", contentType: "application/json",
-			body: map[string]any{}, wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			body: map[string]any{}, wantStatus: http.StatusUnprocessableEntity, wantCode: "invalid_config",
 			wantFields: []fieldError{{Field: "settings", Message: "is required"}},
 		},
 		{
@@ -535,7 +535,7 @@ func TestPanelOrgs(t *testing.T) {
 		{
 			name: "a bad id and bad settings are both named", method: http.MethodPut, org: "-globex", contentType: "application/json",
 			body:       map[string]any{"settings": map[string]any{"base_iri": "https://globex.learningflow.example?x=1"}},
-			wantStatus: http.StatusBadRequest, wantCode: "invalid_config",
+			wantStatus: http.StatusUnprocessableEntity, wantCode: "invalid_config",
 			wantFields: []fieldError{
 				{Field: "id", Message: "organization id must be 1 to 128 letters, digits, '.', '_' or '-'"},
 				{Field: "settings.base_iri", Message: "must not have a query or fragment"},
