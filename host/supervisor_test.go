@@ -181,3 +181,45 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("no batch observations: %v", m.obs)
 	}
 }
+
+// TestPluginKilledMidStreamIsRestarted kills the plugin process from
+// outside (SIGKILL) while statements are being recorded and delivered:
+// the supervisor starts a new one and every statement arrives.
+func TestPluginKilledMidStreamIsRestarted(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Delivery.BatchSize = 5
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"latency": "20ms"}))
+	h := newHost(t, cfg)
+	ctx := context.Background()
+	var firstPid int
+	for i := 0; i < 40; i++ {
+		if err := h.Record(ctx, "acme", statements("acme", i*5, 5)...); err != nil {
+			t.Fatal(err)
+		}
+		if i == 10 {
+			eventually(t, 20*time.Second, "the plugin to run", func() bool { return len(h.sup.running()) == 1 })
+			for _, pid := range h.sup.running() {
+				firstPid = pid
+				p, err := os.FindProcess(pid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	waitIdle(t, h, 60*time.Second)
+	ids, _ := recordedIDs(t, rec)
+	if len(ids) != 200 {
+		t.Fatalf("delivered %d distinct statements after the kill, want 200", len(ids))
+	}
+	for _, pid := range h.sup.running() {
+		if pid == firstPid {
+			t.Errorf("the killed process %d is still reported running", pid)
+		}
+	}
+}
