@@ -24,6 +24,7 @@ func Parse(data []byte) (*Statement, error) {
 
 func parse(data []byte) (st *Statement, probs Problems) {
 	s := scanner{data: data}
+	s.path = s.pathBuf[:0]
 	st = new(Statement)
 	func() {
 		defer func() {
@@ -212,13 +213,13 @@ func (s *scanner) peekObjectType() (value string, present, ok bool) {
 		if s.peek() != '"' {
 			s.syntax("want object key")
 		}
-		key := s.rawString()
+		key := s.rawKey()
 		s.expect(':')
 		if key == "objectType" {
 			if s.peek() != '"' {
 				return "", true, false
 			}
-			return s.rawString(), true, true
+			return s.rawKey(), true, true
 		}
 		s.skipValue()
 		switch s.peek() {
@@ -275,10 +276,10 @@ func (s *scanner) statementObject(inSub bool) Object {
 }
 
 func (s *scanner) objectType(want ...string) string {
-	v, ok := s.str()
-	if !ok {
+	if !s.want('"', "a string") {
 		return ""
 	}
+	v := s.rawKey()
 	for _, w := range want {
 		if v == w {
 			return v

@@ -12,12 +12,13 @@ import (
 // string when a problem is recorded. Syntax errors are fatal: they panic
 // with syntaxAbort, which Parse recovers.
 type scanner struct {
-	data  []byte
-	pos   int
-	path  []pathSeg
-	probs Problems
-	buf   []byte // scratch for unescaping strings
-	depth int    // nesting of skipped or canonicalized values
+	data    []byte
+	pos     int
+	path    []pathSeg
+	probs   Problems
+	buf     []byte // scratch for unescaping strings
+	pathBuf [12]pathSeg
+	depth   int // nesting of skipped or canonicalized values
 }
 
 // maxDepth bounds the nesting of JSON values, so that hostile input cannot
@@ -172,7 +173,7 @@ func (s *scanner) object(field func(key string)) {
 		if s.peek() != '"' {
 			s.syntax("want object key")
 		}
-		key := s.rawString()
+		key := s.rawKey()
 		s.expect(':')
 		dup := false
 		if seenMap != nil {
@@ -386,6 +387,175 @@ func (s *scanner) numberLiteral() string {
 	}
 	s.pos = i
 	return string(d[start:i])
+}
+
+// rawKey reads an object key like rawString, but returns the keys xAPI
+// defines without allocating.
+func (s *scanner) rawKey() string {
+	d := s.data
+	start := s.pos + 1
+	for i := start; i < len(d) && i-start <= 24; i++ {
+		c := d[i]
+		if c == '"' {
+			if k, ok := internKey(d[start:i]); ok {
+				s.pos = i + 1
+				return k
+			}
+			break
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return s.rawString()
+}
+
+// internKey returns the constant string equal to b when b is a key or
+// objectType value of the xAPI model.
+func internKey(b []byte) (string, bool) {
+	switch string(b) {
+	case "id":
+		return "id", true
+	case "actor":
+		return "actor", true
+	case "verb":
+		return "verb", true
+	case "object":
+		return "object", true
+	case "result":
+		return "result", true
+	case "context":
+		return "context", true
+	case "timestamp":
+		return "timestamp", true
+	case "stored":
+		return "stored", true
+	case "authority":
+		return "authority", true
+	case "version":
+		return "version", true
+	case "attachments":
+		return "attachments", true
+	case "objectType":
+		return "objectType", true
+	case "name":
+		return "name", true
+	case "mbox":
+		return "mbox", true
+	case "mbox_sha1sum":
+		return "mbox_sha1sum", true
+	case "openid":
+		return "openid", true
+	case "account":
+		return "account", true
+	case "homePage":
+		return "homePage", true
+	case "member":
+		return "member", true
+	case "display":
+		return "display", true
+	case "definition":
+		return "definition", true
+	case "description":
+		return "description", true
+	case "type":
+		return "type", true
+	case "moreInfo":
+		return "moreInfo", true
+	case "interactionType":
+		return "interactionType", true
+	case "correctResponsesPattern":
+		return "correctResponsesPattern", true
+	case "choices":
+		return "choices", true
+	case "scale":
+		return "scale", true
+	case "source":
+		return "source", true
+	case "target":
+		return "target", true
+	case "steps":
+		return "steps", true
+	case "extensions":
+		return "extensions", true
+	case "score":
+		return "score", true
+	case "scaled":
+		return "scaled", true
+	case "raw":
+		return "raw", true
+	case "min":
+		return "min", true
+	case "max":
+		return "max", true
+	case "success":
+		return "success", true
+	case "completion":
+		return "completion", true
+	case "response":
+		return "response", true
+	case "duration":
+		return "duration", true
+	case "registration":
+		return "registration", true
+	case "instructor":
+		return "instructor", true
+	case "team":
+		return "team", true
+	case "contextActivities":
+		return "contextActivities", true
+	case "contextAgents":
+		return "contextAgents", true
+	case "contextGroups":
+		return "contextGroups", true
+	case "revision":
+		return "revision", true
+	case "platform":
+		return "platform", true
+	case "language":
+		return "language", true
+	case "statement":
+		return "statement", true
+	case "parent":
+		return "parent", true
+	case "grouping":
+		return "grouping", true
+	case "category":
+		return "category", true
+	case "other":
+		return "other", true
+	case "agent":
+		return "agent", true
+	case "group":
+		return "group", true
+	case "relevantTypes":
+		return "relevantTypes", true
+	case "usageType":
+		return "usageType", true
+	case "contentType":
+		return "contentType", true
+	case "length":
+		return "length", true
+	case "sha2":
+		return "sha2", true
+	case "fileUrl":
+		return "fileUrl", true
+	case ObjectTypeAgent:
+		return ObjectTypeAgent, true
+	case ObjectTypeGroup:
+		return ObjectTypeGroup, true
+	case ObjectTypeActivity:
+		return ObjectTypeActivity, true
+	case ObjectTypeStatementRef:
+		return ObjectTypeStatementRef, true
+	case ObjectTypeSubStatement:
+		return ObjectTypeSubStatement, true
+	case ObjectTypeContextAgent:
+		return ObjectTypeContextAgent, true
+	case ObjectTypeContextGroup:
+		return ObjectTypeContextGroup, true
+	}
+	return "", false
 }
 
 // rawString consumes a string token (the scanner is at its opening quote)
