@@ -403,6 +403,11 @@ func TestSavedIntegrationSecretsAreEncryptedAtRest(t *testing.T) {
 		if err := h.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		other := cfg
+		other.Secrets.Key = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=" // another 32-byte key
+		if _, err := New(other); err == nil || !strings.Contains(err.Error(), "acme/acme-lrs") {
+			t.Errorf("New with another secrets key = %v, want an error naming the integration", err)
+		}
 		h2 := newHost(t, cfg)
 		list, err := h2.Integrations("acme")
 		if err != nil {
