@@ -83,7 +83,7 @@ type Host struct {
 	now     func() time.Time
 	egress  sdk.EgressPolicy
 
-	queues *queue.Store
+	queues queueStore
 	dead   *deadLetters
 	store  *integrationStore
 	sup    *supervisor
@@ -102,6 +102,22 @@ type Host struct {
 
 	refusedEvents sync.Map // org -> *atomic counter (see events.go)
 }
+
+// queueStore is what the host needs of a queue engine: the embedded
+// file-backed store (host/internal/queue) implements it, and a shared
+// engine for deployments with several hosts can replace it.
+type queueStore interface {
+	// Queue opens or creates the queue of one integration.
+	Queue(org, sink string) (queue.Queue, error)
+	// Remove deletes a queue.
+	Remove(org, sink string) error
+	// Queues lists the queues that exist, for recovery at start.
+	Queues() []queue.Key
+	// Close closes every queue.
+	Close() error
+}
+
+var _ queueStore = (*queue.Store)(nil)
 
 type org struct {
 	id       string
