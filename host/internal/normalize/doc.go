@@ -58,14 +58,19 @@
 //
 // # Decisions per kind
 //
+// Content statements (h5p.statement, xapi.statement) are cleaned of empty
+// language maps and empty lists rather than refused for them.
+//
 // h5p.statement: the actor, id and timestamp H5P sent are replaced (the
 // browser's actor is forgeable); stored, authority and version are dropped;
 // everything else is parsed strictly, so unknown keys are refused. The
 // toolbar verbs H5P puts into the ADL namespace (downloaded, copied,
 // accessed-*) are dropped: the event yields no statement and no error.
 // Events whose object is not an activity with an id (editor previews) are
-// refused. HTML in descriptions is kept as sent and interacted statements
-// are not throttled.
+// refused. The HTML H5P puts into the activity's name, description and
+// choice descriptions is turned into plain text (tags removed, character
+// references decoded, white space folded), since language map values are
+// plain text. Interacted statements are not throttled.
 //
 // xapi.statement: per package statement, the actor (including legacy
 // array-valued actors, removed before parsing), stored, authority and

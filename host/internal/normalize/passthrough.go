@@ -130,6 +130,8 @@ func (j *job) h5p() ([]out, error) {
 	}
 	st.Actor = actor
 	st.Timestamp = j.at
+	plainDefinition(act.Definition)
+	pruneActivity(act)
 	j.mergeContext(st)
 	return []out{{st: st, field: path}}, nil
 }
