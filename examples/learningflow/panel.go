@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -342,11 +343,44 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 func (p *panel) index(w http.ResponseWriter, r *http.Request) {
 	orgs := p.h.Orgs()
 	if len(orgs) == 0 {
-		http.Error(w, "no organizations are configured", http.StatusNotFound)
+		// Nothing to show yet: offer to add the first organization.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, firstOrgPage)
 		return
 	}
 	http.Redirect(w, r, "/orgs/"+orgs[0], http.StatusSeeOther)
 }
+
+// firstOrgPage is the panel when no organization exists: a form that adds
+// one through PUT /api/orgs/{org} and opens its page.
+const firstOrgPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>LearningFlow · organization settings</title>
+<link rel="stylesheet" href="/static/panel.css"></head>
+<body><main class="first-org">
+<h1>No organizations yet</h1>
+<p>Add the first organization to set up its LRS.</p>
+<form id="first-org">
+<label>Organization id <input name="id" required pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,127}"></label>
+<label>Base IRI <input name="base_iri" required placeholder="https://acme.learningflow.example"></label>
+<button type="submit" class="primary">Add organization</button>
+<p id="first-org-error" role="alert"></p>
+</form>
+<script>
+document.getElementById("first-org").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = e.target, id = f.id.value.trim();
+  const res = await fetch("/api/orgs/" + encodeURIComponent(id), {method: "PUT",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({settings: {base_iri: f.base_iri.value.trim()}})});
+  if (res.ok) { location.href = "/orgs/" + encodeURIComponent(id); return; }
+  const body = await res.json().catch(() => ({}));
+  const err = body.error || {};
+  document.getElementById("first-org-error").textContent =
+    [err.message].concat((err.fields || []).map(x => x.field + ": " + x.message)).join(" · ");
+});
+</script>
+</main></body></html>
+`
 
 // pageData is what org.html renders.
 type pageData struct {

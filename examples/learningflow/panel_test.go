@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -614,5 +615,39 @@ func TestPanelOrgs(t *testing.T) {
 	call(t, ctx, http.MethodPost, srv.URL+"/events", "application/x-ndjson", quizEvent("globex", "after-delete"), &posted)
 	if len(posted.Results) != 1 || posted.Results[0].Status != statusRefused || posted.Results[0].Field != "org" {
 		t.Errorf("event of the removed organization = %+v, want refused at org", posted.Results)
+	}
+}
+
+// TestPanelWithoutOrganizations: when the last organization is removed, the
+// panel offers to add one instead of answering 404.
+func TestPanelWithoutOrganizations(t *testing.T) {
+	var logs syncBuffer
+	h := testHost(t, map[string]host.OrgConfig{
+		"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}},
+	}, &logs)
+	srv := testPanel(t, h, &logs)
+	if err := h.RemoveOrg(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `id="first-org"`) {
+		t.Fatalf("GET / without organizations = %d %q, want the add-organization form", resp.StatusCode, body)
+	}
+	if err := h.PutOrg(context.Background(), "globex", host.OrgSettings{BaseIRI: "https://globex.learningflow.example"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = client.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/orgs/globex" {
+		t.Errorf("GET / with one organization = %d to %q, want a redirect to /orgs/globex", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
