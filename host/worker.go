@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -445,25 +444,15 @@ func (w *worker) closeSink() {
 
 // encode returns the bytes to send for the instance's version: statements
 // are queued in their 2.0.0 encoding, which a 1.0.3 instance gets without
-// the properties 1.0.3 does not define.
+// the properties 1.0.3 does not define. Queued bytes always decode (they
+// were encoded by the host), so an error leaves them as they are and the
+// sink's own check decides.
 func (w *worker) encode(e queue.Entry) []byte {
-	if w.version != xapi.V103 || !mayHaveV2Properties(e.Data) {
-		return e.Data
-	}
-	st, err := xapi.Parse(e.Data)
-	if err != nil {
-		return e.Data
-	}
-	out, err := xapi.Marshal(st, xapi.V103)
+	out, err := xapi.ForVersion(e.Data, w.version)
 	if err != nil {
 		return e.Data
 	}
 	return out
-}
-
-func mayHaveV2Properties(b []byte) bool {
-	return bytes.Contains(b, []byte(`"contextAgents"`)) || bytes.Contains(b, []byte(`"contextGroups"`)) ||
-		bytes.Contains(b, []byte(`"version":"2`))
 }
 
 // deliver sends one batch to sink and settles every entry: acked when

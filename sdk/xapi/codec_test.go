@@ -461,3 +461,65 @@ func TestParseHostileInput(t *testing.T) {
 		})
 	}
 }
+
+func TestForVersion(t *testing.T) {
+	t.Parallel()
+	enc := func(in string) []byte {
+		st, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Marshal(st, V200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	plain := enc(minimal)
+	v2 := enc(`{"actor":{"mbox":"mailto:a@example.com"},"verb":{"id":"http://x.example/v"},"object":{"id":"http://x.example/a"},"version":"2.0.0",
+		"result":{"extensions":{"http://x.example/e":{"version":"1.0"}}},
+		"context":{"contextGroups":[{"objectType":"contextGroup","group":{"objectType":"Group","member":[{"mbox":"mailto:c@example.com"}]}}]}}`)
+	tests := []struct {
+		name   string
+		in     []byte
+		v      Version
+		same   bool     // the input itself comes back
+		absent []string // must not be in the output
+		kept   []string // must be in the output
+	}{
+		{name: "nothing to drop", in: plain, v: V103, same: true},
+		{name: "2.0 target keeps everything", in: v2, v: V200, same: true},
+		{name: "1.0.3 target drops 2.0-only properties", in: v2, v: V103,
+			absent: []string{`"contextGroups"`, `"version":"2.0.0"`}, kept: []string{`{"version":"1.0"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ForVersion(tt.in, tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.same && !bytes.Equal(got, tt.in) {
+				t.Errorf("ForVersion changed the statement:\n%s\n%s", tt.in, got)
+			}
+			for _, a := range tt.absent {
+				if bytes.Contains(got, []byte(a)) {
+					t.Errorf("output still holds %s: %s", a, got)
+				}
+			}
+			for _, k := range tt.kept {
+				if !bytes.Contains(got, []byte(k)) {
+					t.Errorf("output lost %s: %s", k, got)
+				}
+			}
+			if tt.v == V103 {
+				if _, probs := Check(got, V103); len(probs) > 0 {
+					t.Errorf("output not valid for 1.0.3: %v", probs)
+				}
+			}
+		})
+	}
+	if _, err := ForVersion([]byte(`{"version":`), V103); err == nil {
+		t.Error("ForVersion of malformed bytes returned no error")
+	}
+}

@@ -1,6 +1,7 @@
 package xapi
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"slices"
@@ -41,6 +42,33 @@ func Append(dst []byte, st *Statement, v Version) ([]byte, error) {
 		return dst, e.err
 	}
 	return e.b, nil
+}
+
+// ForVersion returns the canonical encoding data of a statement as it must
+// be sent to an LRS of version v: data itself when nothing in it needs to
+// change, otherwise the statement re-encoded for v. Only V103 can need a
+// change (2.0-only properties and versions are left out); a quick scan
+// decides without decoding when data cannot hold any.
+func ForVersion(data []byte, v Version) ([]byte, error) {
+	if v != V103 || !mayHaveV2Only(data) {
+		return data, nil
+	}
+	st, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return Marshal(st, V103)
+}
+
+// mayHaveV2Only reports whether canonical statement bytes may hold what
+// encoding for V103 leaves out: contextAgents, contextGroups or a version
+// property (which Marshal keeps for V103 only when it is 1.0.x). Producers
+// leave version out, so statements that have one are rare enough to be
+// decoded to find out.
+func mayHaveV2Only(b []byte) bool {
+	return bytes.Contains(b, []byte(`"contextAgents"`)) ||
+		bytes.Contains(b, []byte(`"contextGroups"`)) ||
+		bytes.Contains(b, []byte(`"version":`))
 }
 
 // MarshalJSON returns the canonical encoding for V200, which keeps every

@@ -1,7 +1,6 @@
 package lrs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,28 +134,11 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 // 2.0-only properties (the host should already have encoded it for 1.0.3;
 // this is a defence).
 func (s *Sink) prepare(b []byte) ([]byte, error) {
-	if s.cfg.Version != xapi.V103 || !hasV2Only(b) {
-		return b, nil
-	}
-	st, err := xapi.Parse(b)
-	if err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("re-encode statement for xapi 1.0.3: %w", err))
-	}
-	out, err := xapi.Marshal(st, xapi.V103)
+	out, err := xapi.ForVersion(b, s.cfg.Version)
 	if err != nil {
 		return nil, sdk.Permanent(fmt.Errorf("re-encode statement for xapi 1.0.3: %w", err))
 	}
 	return out, nil
-}
-
-// hasV2Only reports whether canonical statement bytes may carry properties
-// that only xAPI 2.0 has: contextAgents, contextGroups, or a statement
-// version 2.x. A false positive (the text inside an extension) only costs a
-// re-encoding, which keeps extensions as they are.
-func hasV2Only(b []byte) bool {
-	return bytes.Contains(b, []byte(`"contextAgents"`)) ||
-		bytes.Contains(b, []byte(`"contextGroups"`)) ||
-		bytes.Contains(b, []byte(`"version":"2`))
 }
 
 // sendAll sends items in batches within the size limits, in order. It
