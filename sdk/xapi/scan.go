@@ -155,98 +155,41 @@ func (s *scanner) want(c byte, what string) bool {
 }
 
 // object reads an object, calling field for each key with the path already
-// extended by the key; field must consume the value. Duplicate keys are
-// reported by the caller through a seen set where it matters; here every
-// duplicate is reported.
-func (s *scanner) object(field func(key string)) {
+// extended by the key; field must consume the value. Every duplicate key is
+// reported and its value skipped.
+func (s *scanner) object(field func(key string)) { s.members(false, field) }
+
+// mapObject reads an object whose keys are data (language tags, IRIs): the
+// path segments use brackets, and duplicates are reported.
+func (s *scanner) mapObject(field func(key string)) { s.members(true, field) }
+
+// members is object and mapObject: dataKeys chooses the bracketed path
+// segments of map keys.
+func (s *scanner) members(dataKeys bool, field func(key string)) {
 	s.enter()
 	defer s.leave()
 	s.expect('{')
-	var seenArr [16]string
-	seen := seenArr[:0]
-	var seenMap map[string]struct{}
 	if s.peek() == '}' {
 		s.pos++
 		return
 	}
+	var seen keySet
 	for {
 		if s.peek() != '"' {
 			s.syntax("want object key")
 		}
 		key := s.rawKey()
 		s.expect(':')
-		dup := false
-		if seenMap != nil {
-			_, dup = seenMap[key]
+		if dataKeys {
+			s.pushMapKey(key)
 		} else {
-			for _, k := range seen {
-				if k == key {
-					dup = true
-					break
-				}
-			}
-		}
-		if dup {
 			s.push(key)
+		}
+		if seen.add(key) {
+			field(key)
+		} else {
 			s.problem(RuleDuplicateKey, "key "+quote(key)+" appears more than once")
 			s.skipValue()
-			s.pop()
-		} else {
-			switch {
-			case seenMap != nil:
-				seenMap[key] = struct{}{}
-			case len(seen) == len(seenArr):
-				seenMap = make(map[string]struct{}, 2*len(seen))
-				for _, k := range seen {
-					seenMap[k] = struct{}{}
-				}
-				seenMap[key] = struct{}{}
-			default:
-				seen = append(seen, key)
-			}
-			s.push(key)
-			field(key)
-			s.pop()
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return
-		default:
-			s.syntax("want ',' or '}' in object")
-		}
-	}
-}
-
-// mapObject reads an object whose keys are data (language tags, IRIs): the
-// path segments use brackets, and duplicates are reported.
-func (s *scanner) mapObject(field func(key string)) {
-	s.enter()
-	defer s.leave()
-	s.expect('{')
-	if s.peek() == '}' {
-		s.pos++
-		return
-	}
-	var seen map[string]struct{}
-	for {
-		if s.peek() != '"' {
-			s.syntax("want object key")
-		}
-		key := s.rawString()
-		s.expect(':')
-		s.pushMapKey(key)
-		if _, dup := seen[key]; dup {
-			s.problem(RuleDuplicateKey, "key "+quote(key)+" appears more than once")
-			s.skipValue()
-		} else {
-			if seen == nil {
-				seen = make(map[string]struct{}, 4)
-			}
-			seen[key] = struct{}{}
-			field(key)
 		}
 		s.pop()
 		switch s.peek() {
@@ -259,6 +202,37 @@ func (s *scanner) mapObject(field func(key string)) {
 			s.syntax("want ',' or '}' in object")
 		}
 	}
+}
+
+// keySet holds the keys of one object: the first few in an array, which
+// needs no allocation, the rest in a map, so that objects with many keys
+// stay linear.
+type keySet struct {
+	arr  [16]string
+	n    int
+	more map[string]struct{}
+}
+
+// add records key and reports whether it was new.
+func (ks *keySet) add(key string) bool {
+	for _, k := range ks.arr[:ks.n] {
+		if k == key {
+			return false
+		}
+	}
+	if ks.n < len(ks.arr) {
+		ks.arr[ks.n] = key
+		ks.n++
+		return true
+	}
+	if _, dup := ks.more[key]; dup {
+		return false
+	}
+	if ks.more == nil {
+		ks.more = make(map[string]struct{}, len(ks.arr))
+	}
+	ks.more[key] = struct{}{}
+	return true
 }
 
 // array reads an array, calling elem for each index with the path extended.
