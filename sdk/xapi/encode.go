@@ -415,16 +415,7 @@ func (e *encoder) context(c *Context) {
 			o.key("contextAgents")
 			e.b = append(e.b, '[')
 			for i := range c.ContextAgents {
-				if i > 0 {
-					e.b = append(e.b, ',')
-				}
-				ao := e.open()
-				ao.key("objectType")
-				e.b = append(e.b, `"contextAgent"`...)
-				ao.key("agent")
-				e.actor(&c.ContextAgents[i].Agent)
-				e.relevantTypes(&ao, c.ContextAgents[i].RelevantTypes)
-				ao.close()
+				e.contextActor(i, `"contextAgent"`, "agent", &c.ContextAgents[i].Agent, c.ContextAgents[i].RelevantTypes)
 			}
 			e.b = append(e.b, ']')
 		}
@@ -432,16 +423,7 @@ func (e *encoder) context(c *Context) {
 			o.key("contextGroups")
 			e.b = append(e.b, '[')
 			for i := range c.ContextGroups {
-				if i > 0 {
-					e.b = append(e.b, ',')
-				}
-				gobj := e.open()
-				gobj.key("objectType")
-				e.b = append(e.b, `"contextGroup"`...)
-				gobj.key("group")
-				e.actor(&c.ContextGroups[i].Group)
-				e.relevantTypes(&gobj, c.ContextGroups[i].RelevantTypes)
-				gobj.close()
+				e.contextActor(i, `"contextGroup"`, "group", &c.ContextGroups[i].Group, c.ContextGroups[i].RelevantTypes)
 			}
 			e.b = append(e.b, ']')
 		}
@@ -457,6 +439,22 @@ func (e *encoder) context(c *Context) {
 		o.key("extensions")
 		e.extensions(c.Extensions)
 	}
+	o.close()
+}
+
+// contextActor writes element i of contextAgents or contextGroups:
+// objectType (already quoted), the agent or group under key, and
+// relevantTypes.
+func (e *encoder) contextActor(i int, objectType, key string, a *Actor, types []string) {
+	if i > 0 {
+		e.b = append(e.b, ',')
+	}
+	o := e.open()
+	o.key("objectType")
+	e.b = append(e.b, objectType...)
+	o.key(key)
+	e.actor(a)
+	e.relevantTypes(&o, types)
 	o.close()
 }
 
