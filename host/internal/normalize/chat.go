@@ -43,6 +43,11 @@ func (j *job) chatResult(text string) *xapi.Result {
 }
 
 // conversation returns the conversation activity.
+// messageActivity is the activity of one message of a conversation.
+func (j *job) messageActivity(conv, msg string) *xapi.Activity {
+	return &xapi.Activity{ID: j.iri("chat", conv, "messages", msg), Definition: &xapi.ActivityDefinition{Type: typeChatMessage}}
+}
+
 func (j *job) conversation(conv string) xapi.Activity {
 	return xapi.Activity{ID: j.iri("chat", conv), Definition: &xapi.ActivityDefinition{Type: typeChatChannel}}
 }
@@ -78,10 +83,7 @@ func (j *job) chatMessage() ([]out, error) {
 		ID:    j.chatMessageID("asked", msg),
 		Actor: actor,
 		Verb:  verb("asked"),
-		Object: &xapi.Activity{
-			ID:         j.iri("chat", conv, "messages", msg),
-			Definition: &xapi.ActivityDefinition{Type: typeChatMessage},
-		},
+		Object: j.messageActivity(conv, msg),
 		Result:    j.chatResult(text),
 		Context:   ctx,
 		Timestamp: j.at,
@@ -121,10 +123,7 @@ func (j *job) chatReply() ([]out, error) {
 		ctx.ContextActivities = new(xapi.ContextActivities)
 	}
 	ctx.ContextActivities.Parent = []xapi.Activity{j.conversation(conv)}
-	ctx.ContextActivities.Other = []xapi.Activity{{
-		ID:         j.iri("chat", conv, "messages", msg),
-		Definition: &xapi.ActivityDefinition{Type: typeChatMessage},
-	}}
+	ctx.ContextActivities.Other = []xapi.Activity{*j.messageActivity(conv, msg)}
 	st := &xapi.Statement{
 		ID: j.chatMessageID("responded", msg),
 		Actor: xapi.Actor{
