@@ -107,9 +107,18 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(d.file(org), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(d.file(org), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open dead letters of %s: %w", org, err)
+	}
+	// A crash during an earlier append can leave a last line without its
+	// newline; start on a new line so that the new dead letters do not
+	// merge into it (list skips the torn line and keeps them).
+	if torn, err := endsTorn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("read dead letters of %s: %w", org, err)
+	} else if torn {
+		buf = *bytes.NewBuffer(append([]byte{'\n'}, buf.Bytes()...))
 	}
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		f.Close()
@@ -120,6 +129,19 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 		return fmt.Errorf("sync dead letters of %s: %w", org, err)
 	}
 	return f.Close()
+}
+
+// endsTorn reports whether f is not empty and does not end with a newline.
+func endsTorn(f *os.File) (bool, error) {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return false, err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
+		return false, err
+	}
+	return last[0] != '\n', nil
 }
 
 // list returns the dead letters of org matching f, oldest first. A torn

@@ -857,3 +857,34 @@ func TestLoadConfigYAML(t *testing.T) {
 		t.Error("LoadConfigYAML accepted malformed YAML")
 	}
 }
+
+func TestDeadLettersAfterATornAppend(t *testing.T) {
+	t.Parallel()
+	d := &deadLetters{dir: t.TempDir()}
+	if err := d.add("acme", []DeadLetter{{Sink: "lrs", StatementID: "a", Class: DeadLetterRejected}}); err != nil {
+		t.Fatal(err)
+	}
+	// A crash in the middle of the next append left half a line.
+	f, err := os.OpenFile(d.file("acme"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"id":"x","org":"acme","sink":"lrs","statement_id":"b"`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := d.add("acme", []DeadLetter{{Sink: "lrs", StatementID: "c", Class: DeadLetterRejected}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := d.list("acme", DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, dl := range list {
+		ids = append(ids, dl.StatementID)
+	}
+	if diff := cmp.Diff([]string{"a", "c"}, ids); diff != "" {
+		t.Errorf("dead letters after a torn append (-want +got):\n%s", diff)
+	}
+}
