@@ -80,10 +80,10 @@ func (j *job) chatMessage() ([]out, error) {
 	}
 	ctx.ContextActivities.Parent = []xapi.Activity{j.conversation(conv)}
 	st := &xapi.Statement{
-		ID:    j.chatMessageID("asked", msg),
-		Actor: actor,
-		Verb:  verb("asked"),
-		Object: j.messageActivity(conv, msg),
+		ID:        j.chatMessageID("asked", msg),
+		Actor:     actor,
+		Verb:      verb("asked"),
+		Object:    j.messageActivity(conv, msg),
 		Result:    j.chatResult(text),
 		Context:   ctx,
 		Timestamp: j.at,
