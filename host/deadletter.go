@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +78,10 @@ func (f DeadLetterFilter) match(d *DeadLetter) bool {
 type deadLetters struct {
 	dir string
 	mu  sync.Mutex // serialises writers per store; dead letters are rare
+	// counted holds the number of dead letters per organization and
+	// integration, read from the file on first use and kept up to date by
+	// add and remove, so that status does not read the file each time.
+	counted map[string]map[string]int
 }
 
 func (d *deadLetters) file(org string) string {
@@ -90,17 +93,14 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 	if len(list) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
 	for i := range list {
 		if list[i].ID == "" {
 			list[i].ID = xapi.NewUUID()
 		}
-		line, err := json.Marshal(&list[i])
-		if err != nil {
-			return fmt.Errorf("encode dead letter: %w", err)
-		}
-		buf.Write(line)
-		buf.WriteByte('\n')
+	}
+	data, err := encodeDeadLetters(list)
+	if err != nil {
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -118,9 +118,9 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 		f.Close()
 		return fmt.Errorf("read dead letters of %s: %w", org, err)
 	} else if torn {
-		buf = *bytes.NewBuffer(append([]byte{'\n'}, buf.Bytes()...))
+		data = append([]byte{'\n'}, data...)
 	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("write dead letters of %s: %w", org, err)
 	}
@@ -128,7 +128,26 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 		f.Close()
 		return fmt.Errorf("sync dead letters of %s: %w", org, err)
 	}
+	if c := d.counted[org]; c != nil {
+		for _, dl := range list {
+			c[dl.Sink]++
+		}
+	}
 	return f.Close()
+}
+
+// encodeDeadLetters returns list as NDJSON.
+func encodeDeadLetters(list []DeadLetter) ([]byte, error) {
+	var buf bytes.Buffer
+	for i := range list {
+		line, err := json.Marshal(&list[i])
+		if err != nil {
+			return nil, fmt.Errorf("encode dead letter: %w", err)
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes(), nil
 }
 
 // endsTorn reports whether f is not empty and does not end with a newline.
@@ -209,17 +228,17 @@ func (d *deadLetters) remove(org string, f DeadLetterFilter) ([]DeadLetter, erro
 	if len(removed) == 0 {
 		return nil, nil
 	}
-	var buf bytes.Buffer
-	for i := range keep {
-		line, err := json.Marshal(&keep[i])
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(line)
-		buf.WriteByte('\n')
+	data, err := encodeDeadLetters(keep)
+	if err != nil {
+		return nil, err
 	}
-	if err := writeFileAtomic(d.file(org), buf.Bytes(), 0o600); err != nil {
+	if err := writeFileAtomic(d.file(org), data, 0o600); err != nil {
 		return nil, fmt.Errorf("rewrite dead letters of %s: %w", org, err)
+	}
+	if c := d.counted[org]; c != nil {
+		for _, dl := range removed {
+			c[dl.Sink]--
+		}
 	}
 	return removed, nil
 }
@@ -232,26 +251,22 @@ func (d *deadLetters) restore(org string, list []DeadLetter) error {
 
 // counts returns the number of dead letters per sink of org.
 func (d *deadLetters) counts(org string) map[string]int {
-	list, err := d.list(org, DeadLetterFilter{})
-	if err != nil {
-		return nil
-	}
-	out := map[string]int{}
-	for _, dl := range list {
-		out[dl.Sink]++
-	}
-	return out
-}
-
-// orgs lists organizations that have dead letters.
-func (d *deadLetters) orgs() []string {
-	entries, _ := os.ReadDir(d.dir)
-	var out []string
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".ndjson"); ok && !e.IsDir() {
-			out = append(out, name)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.counted[org]
+	if c == nil {
+		all, err := d.readLocked(org)
+		if err != nil {
+			return nil
 		}
+		c = map[string]int{}
+		for _, dl := range all {
+			c[dl.Sink]++
+		}
+		if d.counted == nil {
+			d.counted = map[string]map[string]int{}
+		}
+		d.counted[org] = c
 	}
-	sort.Strings(out)
-	return out
+	return maps.Clone(c)
 }

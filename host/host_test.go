@@ -888,3 +888,29 @@ func TestDeadLettersAfterATornAppend(t *testing.T) {
 		t.Errorf("dead letters after a torn append (-want +got):\n%s", diff)
 	}
 }
+
+func TestDeadLetterCountsFollowAddAndRemove(t *testing.T) {
+	t.Parallel()
+	d := &deadLetters{dir: t.TempDir()}
+	if err := d.add("acme", []DeadLetter{{Sink: "lrs"}, {Sink: "lrs"}, {Sink: "archive"}}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"lrs": 2, "archive": 1}, d.counts("acme")); diff != "" {
+		t.Errorf("counts after add (-want +got):\n%s", diff)
+	}
+	if err := d.add("acme", []DeadLetter{{Sink: "archive"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.remove("acme", DeadLetterFilter{Sink: "lrs"}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"lrs": 0, "archive": 2}
+	if diff := cmp.Diff(want, d.counts("acme")); diff != "" {
+		t.Errorf("cached counts (-want +got):\n%s", diff)
+	}
+	// A fresh store reading the file agrees with the cache.
+	fresh := (&deadLetters{dir: d.dir}).counts("acme")
+	if fresh["lrs"] != 0 || fresh["archive"] != 2 {
+		t.Errorf("counts read from the file = %v, want archive 2 and no lrs", fresh)
+	}
+}
