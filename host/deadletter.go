@@ -243,12 +243,6 @@ func (d *deadLetters) remove(org string, f DeadLetterFilter) ([]DeadLetter, erro
 	return removed, nil
 }
 
-// restore appends removed dead letters again, after a replay that could
-// not queue them.
-func (d *deadLetters) restore(org string, list []DeadLetter) error {
-	return d.add(org, list)
-}
-
 // counts returns the number of dead letters per sink of org.
 func (d *deadLetters) counts(org string) map[string]int {
 	d.mu.Lock()

@@ -801,7 +801,7 @@ func (h *Host) ReplayDeadLetters(ctx context.Context, orgID string, f DeadLetter
 		n += len(list)
 	}
 	if len(back) > 0 {
-		if err := h.dead.restore(orgID, back); err != nil {
+		if err := h.dead.add(orgID, back); err != nil { // put back what could not be queued
 			errs = append(errs, err)
 		}
 	}

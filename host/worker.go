@@ -588,7 +588,7 @@ func (w *worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) time.Dura
 		}
 	}
 	if len(rejected) > 0 {
-		w.deadLetterEach(rejected, reasons)
+		w.deadLetterClass(rejected, DeadLetterRejected, reasons)
 	}
 	if len(acked) > 0 {
 		if err := w.q.Ack(acked...); err != nil {
@@ -657,10 +657,6 @@ func (w *worker) deadLetter(entries []queue.Entry, class, reason string) {
 		reasons[i] = reason
 	}
 	w.deadLetterClass(entries, class, reasons)
-}
-
-func (w *worker) deadLetterEach(entries []queue.Entry, reasons []string) {
-	w.deadLetterClass(entries, DeadLetterRejected, reasons)
 }
 
 // deadLetterClass stores entries in the dead-letter store, then acks them.
