@@ -1,0 +1,277 @@
+// Package nodesink_test drives the Node.js sink plugin of this directory
+// through the sdk's plugin client and through a host: the wire contract is
+// language-neutral, and these tests prove it with a plugin not written in Go.
+package nodesink_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/sinktest"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+)
+
+const (
+	testKey    = "node-key"
+	testSecret = "node-secret-never-printed"
+)
+
+var loopback = sdk.EgressPolicy{
+	AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+	AllowHTTP:  true,
+}
+
+// plugin writes an executable that runs lrs-sink.js with this machine's
+// node into a temporary directory and returns the directory and the name.
+// Without node or the installed npm dependencies the test is skipped, unless
+// CI is set (CI installs both).
+func plugin(t *testing.T) (dir, name string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node is not installed; .ci/run installs Debian's nodejs")
+		}
+		t.Skip("node is not installed")
+	}
+	src, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(src, "node_modules", "@grpc", "grpc-js")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the npm dependencies are not installed: run npm ci in examples/node-sink")
+		}
+		t.Skip("npm dependencies not installed (npm ci in examples/node-sink)")
+	}
+	dir = t.TempDir()
+	name = "lrs-node"
+	script := fmt.Sprintf("#!/bin/sh\nexec %s %s \"$@\"\n", strconv.Quote(node), strconv.Quote(filepath.Join(src, "lrs-sink.js")))
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, name
+}
+
+func launch(t *testing.T) *sdk.Process {
+	t.Helper()
+	dir, name := plugin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: filepath.Join(dir, name), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("launch the node plugin: %v", err)
+	}
+	t.Cleanup(func() {
+		proc.Kill()
+		select {
+		case <-proc.Exited():
+		case <-time.After(10 * time.Second):
+			t.Error("the node plugin did not exit after Kill")
+		}
+	})
+	return proc
+}
+
+func newLRS(t testing.TB, opts lrstest.Options) (*lrstest.LRS, *httptest.Server) {
+	t.Helper()
+	if opts.Credentials == nil {
+		opts.Credentials = []lrstest.Credential{{Key: testKey, Secret: testSecret}}
+	}
+	l := lrstest.New(opts)
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	return l, srv
+}
+
+func config(endpoint string) map[string]any {
+	return map[string]any{"endpoint": endpoint, "key": testKey, "secret": testSecret, "xapi_version": "1.0.3"}
+}
+
+// TestConformance runs the sdk's conformance kit over the real connection to
+// the node process: every check that applies over the wire.
+func TestConformance(t *testing.T) {
+	proc := launch(t)
+	var mu sync.Mutex
+	deliverURL := map[testing.TB]string{}
+	sinktest.RunRemote(t, sinktest.Harness{
+		Provider: proc.Provider(),
+		Egress:   loopback,
+		Timeout:  10 * time.Second,
+		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
+			var opts lrstest.Options
+			var setup func(*lrstest.LRS)
+			cfg := map[string]any{}
+			switch s.Behavior {
+			case sinktest.Deliver:
+				mu.Lock()
+				defer mu.Unlock()
+				if u, ok := deliverURL[t]; ok {
+					return config(u)
+				}
+				_, srv := newLRS(t, opts)
+				deliverURL[t] = srv.URL + "/xapi/"
+				return config(deliverURL[t])
+			case sinktest.Reject:
+				reject := s.Reject
+				opts.Validate = func(b []byte, v xapi.Version) error {
+					st, probs := xapi.Check(b, v)
+					if err := probs.Err(); err != nil {
+						return err
+					}
+					if slices.Contains(reject, st.ID) {
+						return errors.New("statement rejected by the test")
+					}
+					return nil
+				}
+			case sinktest.FailRetryable:
+				setup = func(l *lrstest.LRS) { l.Fail(lrstest.Fault{Status: 503, Times: 1000}) }
+			case sinktest.FailRetryAfter:
+				secs := strconv.Itoa(int(s.RetryAfter / time.Second))
+				setup = func(l *lrstest.LRS) { l.Fail(lrstest.Fault{Status: 429, RetryAfter: secs, Times: 1000}) }
+			case sinktest.FailUnauthenticated:
+				cfg["secret"] = "not the secret"
+			case sinktest.FailForbidden:
+				opts.Credentials = []lrstest.Credential{{Key: testKey, Secret: testSecret, Access: lrstest.ReadOnly}}
+			case sinktest.Stall:
+				setup = func(l *lrstest.LRS) { l.SetLatency(time.Hour) }
+			case sinktest.InvalidConfig:
+				return map[string]any{"endpoint": "ftp://lrs.example.com/", "xapi_version": "0.9"}
+			default:
+				return nil
+			}
+			l, srv := newLRS(t, opts)
+			if setup != nil {
+				setup(l)
+			}
+			m := config(srv.URL + "/xapi/")
+			for k, v := range cfg {
+				m[k] = v
+			}
+			return m
+		},
+	})
+}
+
+// TestEgressRefused: the node sink applies the host's egress policy itself;
+// without an exception for loopback, a loopback LRS is refused and nothing
+// reaches it.
+func TestEgressRefused(t *testing.T) {
+	proc := launch(t)
+	l, srv := newLRS(t, lrstest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	policy := sdk.EgressPolicy{AllowHTTP: true}
+	for _, endpoint := range []string{srv.URL + "/xapi/", "http://[::ffff:127.0.0.1]:1/xapi/", "http://2130706433:1/xapi/", "http://localhost:1/xapi/"} {
+		sink, err := proc.Provider().Configure(ctx, sdk.ConfigureRequest{Instance: "egress", Org: "acme", Config: config(endpoint), Egress: policy})
+		if err != nil {
+			t.Fatalf("Configure(%s) = %v", endpoint, err)
+		}
+		_, err = sink.Deliver(ctx, sdk.DeliverRequest{Statements: sinktest.Statements(1)})
+		if err == nil || sdk.IsPermanent(err) {
+			t.Errorf("Deliver to %s = %v, want a retryable egress refusal", endpoint, err)
+		}
+		if err != nil && !containsAll(err.Error(), "egress policy refused", "loopback") {
+			t.Errorf("Deliver to %s: error %q does not give the policy's reason", endpoint, err)
+		}
+		if err := sink.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(l.Requests()); n != 0 {
+		t.Errorf("the refused LRS received %d requests", n)
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestHostDelivers: a host configured with the node plugin by name delivers
+// an organization's statements to a loopback LRS, and the connection test
+// reports the plugin's steps.
+func TestHostDelivers(t *testing.T) {
+	dir, name := plugin(t)
+	l, srv := newLRS(t, lrstest.Options{})
+	cfg := host.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Plugins.Dir = dir
+	cfg.Queue.Sync = "none"
+	cfg.Delivery.Linger = 5 * time.Millisecond
+	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Egress.AllowHTTP = true
+	cfg.Orgs = map[string]host.OrgConfig{
+		"acme": {
+			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
+			Sinks:       []host.SinkConfig{{ID: "node", Label: "Node LRS", Plugin: name, Config: config(srv.URL + "/xapi/")}},
+		},
+	}
+	h, err := host.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		if err := h.Shutdown(sctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+
+	report, err := h.TestIntegration(ctx, "acme", host.Integration{Label: "Node LRS", Plugin: name, Config: config(srv.URL + "/xapi/")})
+	if err != nil {
+		t.Fatalf("TestIntegration: %v", err)
+	}
+	if !report.OK() {
+		t.Errorf("connection test of the node sink failed: %+v", report)
+	}
+
+	var want []string
+	for i := range 25 {
+		st, probs := xapi.Check([]byte(fmt.Sprintf(`{
+			"actor": {"objectType": "Agent", "account": {"homePage": "https://acme.learningflow.example", "name": "u-%d"}},
+			"verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"en-US": "experienced"}},
+			"object": {"objectType": "Activity", "id": "https://acme.learningflow.example/activities/a-%d"},
+			"timestamp": "2026-03-14T09:12:30Z"}`, i, i)), xapi.V103)
+		if err := probs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		st.ID = xapi.NewUUID()
+		want = append(want, st.ID)
+		if err := h.Record(ctx, "acme", st); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	if err := h.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle: %v", err)
+	}
+	got := l.IDs()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the LRS holds %d statements %v, want the %d recorded %v", len(got), got, len(want), want)
+	}
+}
