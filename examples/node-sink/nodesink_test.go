@@ -275,3 +275,12 @@ func TestHostDelivers(t *testing.T) {
 		t.Errorf("the LRS holds %d statements %v, want the %d recorded %v", len(got), got, len(want), want)
 	}
 }
+
+// TestNodeUnitTests runs the plugin's own JavaScript tests (node --test).
+func TestNodeUnitTests(t *testing.T) {
+	plugin(t) // skips without node or its dependencies
+	out, err := exec.Command("node", "--test", "lib/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test lib/: %v\n%s", err, out)
+	}
+}
