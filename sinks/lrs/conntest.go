@@ -126,7 +126,7 @@ type connTest struct {
 
 func (t *connTest) url(context.Context) stepRun {
 	s := t.s
-	if err := s.cfg.checkPolicy(s.dialer.policy); err != nil {
+	if err := s.cfg.checkPolicy(s.dialer.Policy()); err != nil {
 		var ce *sdk.ConfigError
 		if errors.As(err, &ce) && len(ce.Fields) > 0 {
 			return failed("The address %s cannot be used: it %s.", s.cfg.Endpoint, ce.Fields[0].Message)
@@ -134,8 +134,8 @@ func (t *connTest) url(context.Context) stepRun {
 		return failed("The address %s cannot be used.", s.cfg.Endpoint)
 	}
 	req, err := http.NewRequest(http.MethodGet, s.resource("about", nil), nil)
-	if err == nil && s.dialer.envProxy != nil {
-		t.proxy, _ = s.dialer.envProxy(req)
+	if err == nil {
+		t.proxy = s.dialer.ProxyFor(req)
 	}
 	if s.endpoint.Scheme == "http" {
 		return warning("The address %s uses plain http: the key, the secret and the statements travel unencrypted. Use https if the LRS offers it.", s.cfg.Endpoint)
@@ -149,8 +149,8 @@ func (t *connTest) dns(ctx context.Context) stepRun {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return passed("The address names the LRS by its IP address %s; no lookup needed.", host)
 	}
-	addrs, err := s.dialer.resolve(ctx, "tcp", host)
-	var ee *EgressError
+	addrs, err := s.dialer.Resolve(ctx, "tcp", host)
+	var ee *sdk.EgressError
 	switch {
 	case errors.As(err, &ee):
 		return failed("The name %s points to %s, %s, which LearningFlow is not allowed to reach. If this LRS is on an internal network, ask the LearningFlow operator to allow it.", host, ee.Addr, ee.Reason)
@@ -274,8 +274,8 @@ func statusText(code int) string {
 
 // dialReason explains a dial error in plain words.
 func dialReason(err error) string {
-	var ee *EgressError
-	var de *DNSError
+	var ee *sdk.EgressError
+	var de *sdk.DNSError
 	var ne net.Error
 	switch {
 	case errors.As(err, &ee):
