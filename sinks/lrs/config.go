@@ -215,12 +215,13 @@ func ParseConfig(m map[string]any) (Config, error) {
 	}
 	c.CAPEM = strings.TrimSpace(ca)
 	c.ClientCertPEM = strings.TrimSpace(raw.ClientCertPEM)
-	certFromFile := false
+	certFromFile, pairBroken := false, false
 	if f := strings.TrimSpace(raw.ClientCertFile); f != "" {
 		if c.ClientCertPEM != "" {
 			errs.Add(KeyClientCertFile, "set either client_cert_pem or client_cert_file, not both")
 		} else if b, err := sdk.ReadSettingFile(f, sdk.MaxSettingFileBytes); err != nil {
 			errs.Add(KeyClientCertFile, errFileSetting)
+			pairBroken = true
 		} else {
 			c.ClientCertPEM = strings.TrimSpace(string(b))
 			certFromFile = true
@@ -233,10 +234,15 @@ func ParseConfig(m map[string]any) (Config, error) {
 			errs.Add(KeyClientKeyFile, "set either client_key_pem or client_key_file, not both")
 		} else if b, err := sdk.ReadSettingFile(f, sdk.MaxSettingFileBytes); err != nil {
 			errs.Add(KeyClientKeyFile, errFileSetting)
+			pairBroken = true
 		} else {
 			keyPEM = strings.TrimSpace(string(b))
 			keyFromFile = true
 		}
+	}
+	if pairBroken {
+		// Reported once, on the file setting.
+		c.ClientCertPEM, keyPEM = "", ""
 	}
 	if keyPEM != "" {
 		c.ClientKeyPEM = NewSecret(keyPEM)

@@ -94,7 +94,9 @@ func TestConfigure_invalid(t *testing.T) {
 		{"missing url", map[string]any{}, loopback, []sdk.FieldError{{Field: "url", Message: "is required"}}},
 		{"relative url", map[string]any{"url": "/hook"}, loopback, []sdk.FieldError{{Field: "url", Message: "is not an absolute URL"}}},
 		{"http not allowed", map[string]any{"url": "http://example.com/hook"}, sdk.EgressPolicy{}, []sdk.FieldError{{Field: "url", Message: "must use https"}}},
-		{"token not a string", map[string]any{"url": "https://example.com/hook", "token": 42.0}, loopback, []sdk.FieldError{{Field: "token", Message: "must be a string"}}},
+		{"token not a string", map[string]any{"url": "https://example.com/hook", "token": 42.0}, loopback, []sdk.FieldError{{Field: "token", Message: "must be text"}}},
+		{"unknown key", map[string]any{"url": "https://example.com/hook", "tokn": "x"}, loopback, []sdk.FieldError{{Field: "tokn", Message: "is not a setting of this sink"}}},
+		{"bad timeout", map[string]any{"url": "https://example.com/hook", "timeout": "soon"}, loopback, []sdk.FieldError{{Field: "timeout", Message: "must be a duration such as 30s or 2m, or a number of seconds"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +158,8 @@ func TestDeliver_egressRefusesLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = sink.Deliver(context.Background(), sdk.DeliverRequest{Statements: sinktest.Statements(1)})
-	if !sdk.IsPermanent(err) {
-		t.Errorf("Deliver to a refused address = %v; want a permanent error", err)
+	var ee *sdk.EgressError
+	if !errors.As(err, &ee) || ee.Reason != "a loopback address" {
+		t.Errorf("Deliver to a refused address = %v; want an *sdk.EgressError for a loopback address", err)
 	}
 }
