@@ -39,11 +39,11 @@ type Sink struct {
 	statementsURL string
 	auth          authorizer
 	// redact removes forms of the secrets from text the LRS sent back.
-	redact *redactor
-	dialer        *sdk.EgressDialer
-	transport     *http.Transport
-	client        *http.Client
-	tlsConfig     *tls.Config
+	redact    *redactor
+	dialer    *sdk.EgressDialer
+	transport *http.Transport
+	client    *http.Client
+	tlsConfig *tls.Config
 
 	// learnedBytes is the largest request body (in bytes) known to be
 	// refused with 413 minus one; 0 while unknown. Batches are cut to
