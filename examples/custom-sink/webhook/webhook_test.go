@@ -73,8 +73,9 @@ func scriptedServer(t testing.TB, s sinktest.Scenario) string {
 
 func TestConformance(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
-		Provider: webhook.Provider(),
-		Egress:   loopback,
+		Provider:      webhook.Provider(),
+		Egress:        loopback,
+		EgressSetting: "url",
 		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
 			if s.Behavior == sinktest.InvalidConfig {
 				return map[string]any{"url": "ftp://example.com/hook"}
