@@ -24,7 +24,7 @@ func TestConformance(t *testing.T) {
 		Provider:      NewProvider(),
 		Egress:        loopbackPolicy,
 		EgressSetting: KeyEndpoint,
-		Timeout:  10 * time.Second,
+		Timeout:       10 * time.Second,
 		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
 			var opts lrstest.Options
 			var setup func(*lrstest.LRS)
