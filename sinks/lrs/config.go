@@ -262,11 +262,11 @@ func ParseConfig(m map[string]any) (Config, error) {
 	}
 	c.InsecureSkipVerify = raw.InsecureSkipVerify
 	c.Timeout = raw.Timeout
-	if _, set := m[KeyMaxBatch]; set && !bad(KeyMaxBatch) && (raw.MaxBatch < 1 || raw.MaxBatch > MaxMaxBatch) {
+	if m[KeyMaxBatch] != nil && !bad(KeyMaxBatch) && (raw.MaxBatch < 1 || raw.MaxBatch > MaxMaxBatch) {
 		errs.Add(KeyMaxBatch, fmt.Sprintf("must be a whole number between 1 and %d", MaxMaxBatch))
 	}
 	c.MaxBatch = raw.MaxBatch
-	if _, set := m[KeyTimeout]; set && !bad(KeyTimeout) && raw.Timeout == 0 {
+	if m[KeyTimeout] != nil && !bad(KeyTimeout) && raw.Timeout == 0 {
 		errs.Add(KeyTimeout, fmt.Sprintf("must be between %s and %s", MinTimeout, MaxTimeout))
 	}
 
