@@ -365,4 +365,3 @@ func parseRule(v any) (Rule, string) {
 	}
 	return r, ""
 }
-
