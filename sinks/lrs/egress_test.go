@@ -88,6 +88,12 @@ func TestEgressConfigure(t *testing.T) {
 		{name: "loopback literal refused", endpoint: "https://127.0.0.1:8443/xapi/", wantErr: true},
 		{name: "ipv6 loopback literal refused", endpoint: "https://[::1]:8443/xapi/", wantErr: true},
 		{name: "metadata literal refused", endpoint: "https://169.254.169.254/xapi/", wantErr: true},
+		{name: "ipv4-compatible loopback refused", endpoint: "https://[::7f00:1]/xapi/", wantErr: true},
+		{name: "ipv4-translated loopback refused", endpoint: "https://[::ffff:0:7f00:1]/xapi/", wantErr: true},
+		{name: "nat64 metadata refused", endpoint: "https://[64:ff9b::a9fe:a9fe]/xapi/", wantErr: true},
+		{name: "6to4 private refused", endpoint: "https://[2002:a00:1::1]/xapi/", wantErr: true},
+		{name: "decimal loopback refused", endpoint: "https://2130706433/xapi/", wantErr: true},
+		{name: "octal loopback refused", endpoint: "https://0177.0.0.1/xapi/", wantErr: true},
 		{name: "loopback literal allowed", endpoint: "https://127.0.0.1:8443/xapi/", policy: loopbackPolicy},
 		{name: "public literal", endpoint: "https://93.184.215.14/xapi/"},
 	}
