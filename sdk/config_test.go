@@ -151,9 +151,11 @@ func TestDecodeConfig_secretsNotRepeated(t *testing.T) {
 func TestDecodeConfig_panicsOnMisuse(t *testing.T) {
 	t.Parallel()
 	for name, dst := range map[string]any{
-		"not a pointer":    struct{}{},
-		"nil pointer":      (*struct{})(nil),
-		"unsupported type": &struct{ C chan int `config:"c"` }{},
+		"not a pointer": struct{}{},
+		"nil pointer":   (*struct{})(nil),
+		"unsupported type": &struct {
+			C chan int `config:"c"`
+		}{},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
