@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/sinktest"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
@@ -353,5 +354,28 @@ func TestParseConfig_authModes(t *testing.T) {
 				t.Errorf("field errors (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOAuth2_slowTokenEndpoint checks that a token endpoint that does not
+// answer within the timeout gives a *TimeoutError, not the caller's
+// context.DeadlineExceeded.
+func TestOAuth2_slowTokenEndpoint(t *testing.T) {
+	t.Parallel()
+	ts := newTokenServer(t, 3600)
+	slow := sinktest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	cfg := ts.config()
+	cfg[KeyOAuthEndpoint] = slow.URL + "/token"
+	cfg[KeyTimeout] = "1s"
+	s := newTestSink(t, cfg, loopbackPolicy)
+	_, err := s.Deliver(context.Background(), sdk.DeliverRequest{Statements: stmts(0, 1)})
+	var te *TimeoutError
+	if !errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Deliver with a stalled token endpoint = %v; want a *TimeoutError", err)
+	}
+	if sdk.ClassOf(err) != sdk.ClassRetryable {
+		t.Errorf("class = %v; want retryable", sdk.ClassOf(err))
 	}
 }

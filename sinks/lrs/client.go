@@ -113,8 +113,12 @@ func (s *Sink) send(ctx, rctx context.Context, method, url string, rd io.Reader)
 	}
 	value, err := s.auth.header(rctx)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, "", fmt.Errorf("lrs: %w", context.Cause(ctx))
+		case rctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+			// Not the caller's deadline: the token endpoint was too slow.
+			return nil, "", fmt.Errorf("lrs: get an oauth2 token: %w", &TimeoutError{Timeout: s.cfg.timeout()})
 		}
 		return nil, "", err
 	}
