@@ -19,7 +19,7 @@ const minRedactLen = 3
 // It is used through a pointer, so that printing a struct that holds one
 // shows an address, not the forms of the secrets.
 type redactor struct {
-	// needles are the forms to remove, in lower case.
+	// needles are the forms to remove.
 	needles []string
 }
 
@@ -42,7 +42,7 @@ func (r *redactor) add(secrets ...string) {
 			base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
 			url.QueryEscape(v), url.PathEscape(v),
 		} {
-			r.needles = append(r.needles, strings.ToLower(f))
+			r.needles = append(r.needles, f)
 		}
 	}
 }
@@ -62,28 +62,28 @@ func (r *redactor) apply(s string, extra ...string) string {
 	return s
 }
 
-// replaceFold replaces every occurrence of needle (lower case) in s,
-// ignoring letter case, with "[redacted]".
+// replaceFold replaces every occurrence of needle in s, ignoring letter
+// case, with "[redacted]".
 func replaceFold(s, needle string) string {
-	lower := strings.ToLower(s)
-	if len(lower) != len(s) {
-		// Case folding changed byte offsets (rare non-ASCII text): fall back
-		// to folding rune by rune on a copy that keeps offsets.
-		lower = asciiLower(s)
+	ls, ln := strings.ToLower(s), strings.ToLower(needle)
+	if len(ls) != len(s) || len(ln) != len(needle) {
+		// Case folding changed byte lengths (rare non-ASCII text): fold
+		// ASCII letters only, which keeps offsets.
+		ls, ln = asciiLower(s), asciiLower(needle)
 	}
-	if !strings.Contains(lower, needle) {
+	if ln == "" || !strings.Contains(ls, ln) {
 		return s
 	}
 	var b strings.Builder
 	for {
-		i := strings.Index(lower, needle)
+		i := strings.Index(ls, ln)
 		if i < 0 {
 			b.WriteString(s)
 			return b.String()
 		}
 		b.WriteString(s[:i])
 		b.WriteString(redacted)
-		s, lower = s[i+len(needle):], lower[i+len(needle):]
+		s, ls = s[i+len(ln):], ls[i+len(ln):]
 	}
 }
 

@@ -152,3 +152,25 @@ func TestParseConfig_fileSettings(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRedactor checks that no form of a secret survives redaction, whatever
+// the text around it and its letter case.
+func FuzzRedactor(f *testing.F) {
+	f.Add("key:s3cret", "Basic a2V5OnMzY3JldA== echoed", "S3CRET")
+	f.Add("İstanbul-secret", "text İSTANBUL-SECRET and İstanbul-secret", "x")
+	f.Add("päss-wörd", "PÄSS-WÖRD päss-wörd", "päss")
+	f.Fuzz(func(t *testing.T, secret, text, other string) {
+		if len(secret) < minRedactLen || strings.Contains(strings.ToLower(redacted), strings.ToLower(secret)) ||
+			strings.Contains(strings.ToLower(secret), strings.ToLower(redacted)) {
+			return
+		}
+		r := newRedactor(secret)
+		in := text + secret + other + base64.StdEncoding.EncodeToString([]byte(secret)) + text
+		out := r.apply(in)
+		for _, form := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret))} {
+			if strings.Contains(out, form) {
+				t.Fatalf("apply(%q) = %q still holds %q", in, out, form)
+			}
+		}
+	})
+}
