@@ -5,7 +5,11 @@
 // connection to an in-process plugin server, the way a host talks to it:
 // per-statement verdicts, error classes preserved across the wire, context
 // cancellation, concurrent deliveries to different instances, idempotent
-// Close, optional interfaces seen the same on both sides. Run it with -race.
+// Close, optional interfaces seen the same on both sides, and, for a sink
+// that connects out ([Harness].EgressSetting), that the egress policy
+// refuses every internal address form, name and redirect. Run it with
+// -race. Start test servers with [NewServer], which cannot hang a test on a
+// stalled handler.
 package sinktest
 
 import (
