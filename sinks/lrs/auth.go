@@ -48,8 +48,6 @@ type oauthAuth struct {
 	// mu serializes fetches, so that concurrent deliveries share one.
 	mu    sync.Mutex
 	token *oauth2.Token
-	// fetches counts successful token fetches (for tests).
-	fetches int
 }
 
 func (a *oauthAuth) header(ctx context.Context) (string, error) {
@@ -66,7 +64,6 @@ func (a *oauthAuth) header(ctx context.Context) (string, error) {
 		return "", &TokenError{Message: "the token endpoint answered without a usable access token"}
 	}
 	a.token = t
-	a.fetches++
 	return "Bearer " + t.AccessToken, nil
 }
 
@@ -185,7 +182,7 @@ func (s *Sink) setAuth() {
 	s.redact = newRedactor(secrets...)
 }
 
-// tokens returns the access token the sink holds, for redaction; "" when
+// token returns the access token the sink holds, for redaction; "" when
 // none.
 func (s *Sink) token() string {
 	a, ok := s.auth.(*oauthAuth)
