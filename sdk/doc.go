@@ -13,6 +13,21 @@
 // [ConnectionTester] for a structured connection test and [VersionReporter]
 // for sinks that want statements encoded for xAPI 2.0.
 //
+// # Configuration and egress
+//
+// [DecodeConfig] reads the configuration map into a struct with `config`
+// tags (text, numbers, booleans, durations, [ByteSize], lists, defaults),
+// reporting unknown keys and every bad value as a *[ConfigError]. Settings
+// that name local files are read with [ReadSettingFile] (bounded in size and
+// kind, one answer for every failure) and checked with [CheckSettingPath].
+//
+// An endpoint entered by an organization is reached through the host
+// operator's [EgressPolicy]: [EgressPolicy.Client] is an HTTP client that
+// applies it to every resolved address at connect time, to every redirect
+// and to the host behind a proxy; [NewEgressDialer] gives the dialer and
+// transport to tune. Refusals are *[EgressError] values naming the address
+// and the reason.
+//
 // # Errors
 //
 // Wrap errors with [Permanent], [RetryAfter], [Unauthenticated] or

@@ -108,12 +108,19 @@ type ConfigureRequest struct {
 // EgressPolicy is the host operator's policy for outbound connections to
 // endpoints entered by organizations. By default a sink refuses loopback,
 // private, link-local and cloud metadata addresses and plain http:// URLs.
+// [EgressPolicy.Client] and [NewEgressDialer] apply it to every connection.
 type EgressPolicy struct {
 	// AllowCIDRs lists address ranges that would otherwise be refused
 	// (loopback, private, link-local, metadata) and are allowed.
 	AllowCIDRs []netip.Prefix
 	// AllowHTTP allows plain http:// endpoints.
 	AllowHTTP bool
+	// Resolver, when set, resolves host names for the dialers built from
+	// the policy ([EgressDialer], [EgressPolicy.Client]) instead of the
+	// system resolver. The host never sets it and it does not cross the
+	// plugin boundary: tests and the conformance kit use it to make names
+	// resolve to chosen addresses without real DNS.
+	Resolver Resolver
 }
 
 // Allows reports whether addr is inside one of the AllowCIDRs of p.

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
@@ -15,8 +18,9 @@ import (
 	"github.com/learningflow/lrsbridge/sdk/sinktest"
 )
 
-// TestLoadedPlugin builds this plugin, loads it the way the host does and
-// delivers a batch through it.
+// TestLoadedPlugin builds this plugin, loads it pinned to its checksum the
+// way the host does and delivers a batch through it; a wrong checksum is
+// refused.
 func TestLoadedPlugin(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "custom-sink")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -31,7 +35,16 @@ func TestLoadedPlugin(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: bin})
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	wrong := sha256.Sum256([]byte("another binary"))
+	if _, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: bin, SHA256: wrong[:]}); !errors.Is(err, sdk.ErrChecksumMismatch) {
+		t.Fatalf("Launch with the checksum of another binary = %v; want ErrChecksumMismatch", err)
+	}
+	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: bin, SHA256: sum[:]})
 	if err != nil {
 		t.Fatalf("Launch = %v", err)
 	}

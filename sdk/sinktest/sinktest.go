@@ -5,7 +5,11 @@
 // connection to an in-process plugin server, the way a host talks to it:
 // per-statement verdicts, error classes preserved across the wire, context
 // cancellation, concurrent deliveries to different instances, idempotent
-// Close, optional interfaces seen the same on both sides. Run it with -race.
+// Close, optional interfaces seen the same on both sides, and, for a sink
+// that connects out ([Harness].EgressSetting), that the egress policy
+// refuses every internal address form, name and redirect. Run it with
+// -race. Start test servers with [NewServer], which cannot hang a test on a
+// stalled handler.
 package sinktest
 
 import (
@@ -102,6 +106,18 @@ type Harness struct {
 	// Logger receives the log of the in-process plugin server and client.
 	// Nil discards.
 	Logger *slog.Logger
+	// EgressSetting names the configuration key that holds the URL the
+	// sink connects to (for example "endpoint" or "url"), for a sink that
+	// connects out. The Egress check then configures instances with that
+	// key set to loopback, private, link-local and metadata addresses (in
+	// IPv4, IPv6, IPv4-mapped, IPv4-compatible, NAT64, decimal, octal and
+	// hexadecimal forms, and as names that resolve to them through the
+	// policy's Resolver, with no real DNS) and to an allowed server that
+	// redirects to a refused address. Each must be refused: Configure fails
+	// with a field error on the key, or Deliver and TestConnection fail
+	// giving the policy's reason, and no connection is made. Empty skips
+	// the check.
+	EgressSetting string
 }
 
 // Run checks the sink of h against the contract of package sdk, in the
@@ -119,6 +135,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
+	h.Egress = withKitResolver(h.Egress)
 	t.Run("direct", func(t *testing.T) {
 		runChecks(t, h, h.Provider, nil)
 	})
@@ -137,7 +154,13 @@ func serveInProcess(t *testing.T, h Harness) sdk.Provider {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		sdk.Serve(h.Provider, sdk.WithTestMode(ctx, func(rc sdk.ReattachConfig) { ready <- rc }), sdk.WithLogger(h.Logger))
+		// The policy's Resolver does not cross the wire: the served
+		// Provider puts the kit's back, as the plugin process runs here.
+		provider := sdk.ProviderFunc(func(ctx context.Context, req sdk.ConfigureRequest) (sdk.Sink, error) {
+			req.Egress.Resolver = h.Egress.Resolver
+			return h.Provider.Configure(ctx, req)
+		})
+		sdk.Serve(provider, sdk.WithTestMode(ctx, func(rc sdk.ReattachConfig) { ready <- rc }), sdk.WithLogger(h.Logger))
 	}()
 	var rc sdk.ReattachConfig
 	select {
@@ -180,6 +203,7 @@ var checks = []check{
 	{"ConcurrentInstances", checkConcurrent},
 	{"CloseIdempotent", checkClose},
 	{"OptionalInterfaces", checkOptional},
+	{"Egress", checkEgress},
 }
 
 // checker carries what every check needs.
@@ -216,11 +240,7 @@ func (c *checker) configure(t *testing.T, p sdk.Provider, s Scenario) sdk.Sink {
 	if cfg == nil {
 		t.Skipf("harness cannot configure an instance for %v", s.Behavior)
 	}
-	c.mu.Lock()
-	c.seq++
-	handle := fmt.Sprintf("sinktest/%s/%d", t.Name(), c.seq)
-	c.mu.Unlock()
-	sink, err := p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: handle, Org: "sinktest", Label: s.Behavior.String(), Config: cfg, Egress: c.h.Egress})
+	sink, err := p.Configure(c.ctx(t), sdk.ConfigureRequest{Instance: c.handle(t), Org: "sinktest", Label: s.Behavior.String(), Config: cfg, Egress: c.h.Egress})
 	if err != nil {
 		t.Fatalf("Configure(%v) = %v", s.Behavior, err)
 	}
@@ -513,4 +533,14 @@ func checkOptional(t *testing.T, c *checker) {
 	if localVersion && remoteVersion && lv.XAPIVersion() != rv.XAPIVersion() {
 		t.Errorf("XAPIVersion: direct %q, remote %q; want the same", lv.XAPIVersion(), rv.XAPIVersion())
 	}
+}
+
+// CheckNames returns the names of the kit's checks, in the order Run runs
+// them: the names of the subtests below "direct" and "grpc".
+func CheckNames() []string {
+	names := make([]string, len(checks))
+	for i, c := range checks {
+		names[i] = c.name
+	}
+	return names
 }

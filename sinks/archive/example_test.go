@@ -66,7 +66,7 @@ func ExampleParseConfig() {
 	}
 	fmt.Println(cfg.Dir, cfg.RotateBytes, cfg.Gzip)
 
-	_, err = archive.ParseConfig(map[string]any{"dir": "", "gzip": "yes"})
+	_, err = archive.ParseConfig(map[string]any{"dir": "", "gzip": "maybe"})
 	fmt.Println(err)
 	// Output:
 	// /var/lib/lrsbridge/archive 67108864 true

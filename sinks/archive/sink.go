@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,56 +56,41 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ParseConfig reads a Config from the opaque configuration map a host sends:
-// "dir" (string, required; relative to the working directory), "rotate_bytes" (a whole number, optional) and
-// "gzip" (bool, default true). Unknown keys are errors. Problems are
-// reported together as a *sdk.ConfigError.
+// settings is the configuration map as sdk.DecodeConfig reads it.
+type settings struct {
+	Dir         string       `config:"dir"`
+	RotateBytes sdk.ByteSize `config:"rotate_bytes"`
+	Gzip        bool         `config:"gzip"`
+}
+
+// ParseConfig reads a Config from the opaque configuration map a host sends,
+// with sdk.DecodeConfig: "dir" (string, required; relative to the working
+// directory; when it exists it must be a directory), "rotate_bytes" (a whole
+// number of bytes or a size such as "64MiB", optional) and "gzip" (bool,
+// default true). Unknown keys are errors. Problems are reported together as
+// a *sdk.ConfigError.
 func ParseConfig(m map[string]any) (Config, error) {
-	c := DefaultConfig()
+	def := DefaultConfig()
+	raw := settings{RotateBytes: sdk.ByteSize(def.RotateBytes), Gzip: def.Gzip}
 	var fields []sdk.FieldError
-	bad := func(field, msg string) { fields = append(fields, sdk.FieldError{Field: field, Message: msg}) }
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	var derr *sdk.ConfigError
+	if errors.As(sdk.DecodeConfig(m, &raw), &derr) {
+		fields = append(fields, derr.Fields...)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v := m[k]
-		switch k {
-		case "dir":
-			s, ok := v.(string)
-			if !ok {
-				bad(k, "must be a string")
-				continue
-			}
-			c.Dir = s
-			if s != "" && !filepath.IsAbs(s) {
-				// The host starts plugins in its own working directory, so
-				// "./archive" in its configuration means what it says.
-				abs, err := filepath.Abs(s)
-				if err != nil {
-					bad(k, "cannot be resolved to an absolute path")
-					continue
-				}
-				c.Dir = abs
-			}
-		case "rotate_bytes":
-			n, ok := wholeNumber(v)
-			if !ok {
-				bad(k, "must be a whole number of bytes")
-				continue
-			}
-			c.RotateBytes = n
-		case "gzip":
-			b, ok := v.(bool)
-			if !ok {
-				bad(k, "must be true or false")
-				continue
-			}
-			c.Gzip = b
-		default:
-			bad(k, "is not a setting of the archive sink")
+	bad := func(field, msg string) { fields = append(fields, sdk.FieldError{Field: field, Message: msg}) }
+	c := Config{Dir: raw.Dir, RotateBytes: int64(raw.RotateBytes), Gzip: raw.Gzip}
+	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
+		// The host starts plugins in its own working directory, so
+		// "./archive" in its configuration means what it says.
+		abs, err := filepath.Abs(c.Dir)
+		if err != nil {
+			bad("dir", "cannot be resolved to an absolute path")
+		} else {
+			c.Dir = abs
 		}
+	}
+	if c.Dir != "" && filepath.IsAbs(c.Dir) && sdk.CheckSettingPath(c.Dir, true) != nil {
+		bad("dir", sdk.ErrSettingPath.Error())
 	}
 	if err := c.Validate(); err != nil {
 		var ce *sdk.ConfigError
@@ -122,23 +106,6 @@ func ParseConfig(m map[string]any) (Config, error) {
 		return Config{}, &sdk.ConfigError{Fields: fields}
 	}
 	return c, nil
-}
-
-// wholeNumber accepts the integer types and whole float64 values (JSON
-// numbers decode to float64).
-func wholeNumber(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int64:
-		return n, true
-	case float64:
-		if n != math.Trunc(n) || math.Abs(n) > 1<<53 {
-			return 0, false
-		}
-		return int64(n), true
-	}
-	return 0, false
 }
 
 // Option configures New and NewProvider.

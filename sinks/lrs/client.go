@@ -25,8 +25,9 @@ const (
 	// maxDrainBytes is how much of an oversized body is discarded to keep
 	// the connection reusable before giving up on it.
 	maxDrainBytes = 256 << 10
-	// maxMessageRunes bounds an LRS message put into an error.
-	maxMessageRunes = 300
+	// maxMessageRunes bounds an LRS message put into an error: an excerpt
+	// is enough for an admin, and little of an echoed request survives.
+	maxMessageRunes = 200
 	// maxRetryAfter caps a Retry-After delay.
 	maxRetryAfter = 24 * time.Hour
 )
@@ -84,21 +85,51 @@ func (s *Sink) do(ctx context.Context, method, url string, body []byte) (*respon
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
 	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	for attempt := 0; ; attempt++ {
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		r, value, err := s.send(ctx, rctx, method, url, rd)
+		if err != nil {
+			return nil, err
+		}
+		if r.status == http.StatusUnauthorized && attempt == 0 && s.auth.rejected(value) {
+			// An OAuth 2.0 token may have been revoked before its
+			// expiry: get a new one and try once more.
+			continue
+		}
+		return r, nil
 	}
+}
+
+// send makes one request with the current credentials and returns the
+// answer and the Authorization value used. The body of an answer that is
+// not a success, and its Location header, have every form of the secrets
+// redacted: an LRS may echo the request in an error.
+func (s *Sink) send(ctx, rctx context.Context, method, url string, rd io.Reader) (*response, string, error) {
 	req, err := http.NewRequestWithContext(rctx, method, url, rd)
 	if err != nil {
-		return nil, fmt.Errorf("lrs: build request: %w", err)
+		return nil, "", fmt.Errorf("lrs: build request: %w", err)
+	}
+	value, err := s.auth.header(rctx)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, "", fmt.Errorf("lrs: %w", context.Cause(ctx))
+		case rctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+			// Not the caller's deadline: the token endpoint was too slow.
+			return nil, "", fmt.Errorf("lrs: get an oauth2 token: %w", &TimeoutError{Timeout: s.cfg.timeout()})
+		}
+		return nil, "", err
 	}
 	req.Header.Set("X-Experience-API-Version", string(s.cfg.Version))
-	req.Header.Set("Authorization", s.auth.Reveal())
+	req.Header.Set("Authorization", value)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "lrsbridge-lrs-sink")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, s.transportError(ctx, rctx, err)
+		return nil, "", s.transportError(ctx, rctx, err)
 	}
 	defer func() {
 		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
@@ -106,9 +137,18 @@ func (s *Sink) do(ctx context.Context, method, url string, body []byte) (*respon
 	}()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, s.transportError(ctx, rctx, err)
+		return nil, "", s.transportError(ctx, rctx, err)
 	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
+	if r.status < 200 || r.status > 299 {
+		tok := s.token()
+		r.body = []byte(s.redact.apply(string(b), tok))
+		if loc := r.header.Get("Location"); loc != "" {
+			r.header = r.header.Clone()
+			r.header.Set("Location", s.redact.apply(loc, tok))
+		}
+	}
+	return r, value, nil
 }
 
 // transportError turns a transport failure into the error Deliver returns:

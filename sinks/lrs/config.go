@@ -3,14 +3,11 @@ package lrs
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
-	"math"
-	"net/netip"
 	"net/url"
-	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,13 +47,48 @@ const (
 	KeyInsecureSkipVerify = "insecure_skip_verify"
 	KeyTimeout            = "timeout"
 	KeyMaxBatch           = "max_batch"
+	KeyAuth               = "auth"
+	KeyOAuthEndpoint      = "oauth_endpoint"
+	KeyClientID           = "client_id"
+	KeyClientSecret       = "client_secret"
+	KeyScopes             = "scopes"
+	KeyBearerToken        = "bearer_token"
 )
 
-var knownKeys = map[string]bool{
-	KeyLabel: true, KeyXAPIVersion: true, KeyEndpoint: true, KeyKey: true, KeySecret: true,
-	KeyCAFile: true, KeyCAPEM: true, KeyClientCertPEM: true, KeyClientKeyPEM: true,
-	KeyClientCertFile: true, KeyClientKeyFile: true, KeyInsecureSkipVerify: true,
-	KeyTimeout: true, KeyMaxBatch: true,
+// The authentication modes of the auth setting.
+const (
+	// AuthBasic sends the key and secret as HTTP Basic credentials (the
+	// default).
+	AuthBasic = "basic"
+	// AuthOAuth2 gets a bearer token from oauth_endpoint with the OAuth 2.0
+	// client credentials grant (client_id, client_secret, scopes).
+	AuthOAuth2 = "oauth2"
+	// AuthBearer sends bearer_token as a static bearer token.
+	AuthBearer = "bearer"
+)
+
+// settings is the configuration map as DecodeConfig reads it.
+type settings struct {
+	Label              string        `config:"label"`
+	XAPIVersion        string        `config:"xapi_version"`
+	Endpoint           string        `config:"endpoint"`
+	Auth               string        `config:"auth"`
+	Key                string        `config:"key"`
+	Secret             string        `config:"secret"`
+	OAuthEndpoint      string        `config:"oauth_endpoint"`
+	ClientID           string        `config:"client_id"`
+	ClientSecret       string        `config:"client_secret"`
+	Scopes             []string      `config:"scopes"`
+	BearerToken        string        `config:"bearer_token"`
+	CAFile             string        `config:"ca_file"`
+	CAPEM              string        `config:"ca_pem"`
+	ClientCertPEM      string        `config:"client_cert_pem"`
+	ClientKeyPEM       string        `config:"client_key_pem"`
+	ClientCertFile     string        `config:"client_cert_file"`
+	ClientKeyFile      string        `config:"client_key_file"`
+	InsecureSkipVerify bool          `config:"insecure_skip_verify"`
+	Timeout            time.Duration `config:"timeout"`
+	MaxBatch           int           `config:"max_batch"`
 }
 
 // Config is the typed configuration of one LRS sink instance. ParseConfig
@@ -74,10 +106,25 @@ type Config struct {
 	// "https://lrs.example.com/xapi/". NormalizeEndpoint has been applied
 	// by ParseConfig: it ends in "/" and has no query.
 	Endpoint string
-	// Key is the API key, the HTTP Basic user name.
+	// Auth is the authentication mode: AuthBasic (also when empty),
+	// AuthOAuth2 or AuthBearer.
+	Auth string
+	// Key is the API key, the HTTP Basic user name (AuthBasic).
 	Key string
-	// Secret is the API secret, the HTTP Basic password.
+	// Secret is the API secret, the HTTP Basic password (AuthBasic).
 	Secret Secret
+	// OAuthEndpoint is the token URL of the OAuth 2.0 authorization server
+	// (AuthOAuth2). It goes through the same egress policy as the LRS.
+	OAuthEndpoint string
+	// ClientID and ClientSecret are the OAuth 2.0 client credentials
+	// (AuthOAuth2).
+	ClientID     string
+	ClientSecret Secret
+	// Scopes are the OAuth 2.0 scopes to ask for (AuthOAuth2); none when
+	// empty.
+	Scopes []string
+	// BearerToken is a static bearer token (AuthBearer).
+	BearerToken Secret
 	// CAPEM holds PEM certificates trusted in addition to the system roots
 	// (from ca_pem and ca_file).
 	CAPEM string
@@ -97,41 +144,33 @@ type Config struct {
 }
 
 // ParseConfig reads the opaque configuration map of the settings form into a
-// Config and validates it. Problems are reported together as a
-// *sdk.ConfigError with one sdk.FieldError per bad field; messages never
-// repeat secret values. Unknown keys are reported too, so that a mistyped
-// optional field does not go unnoticed.
+// Config and validates it. It decodes with sdk.DecodeConfig: text, numbers
+// and booleans may come as text, timeout as a duration ("45s") or seconds,
+// scopes as a list or one space-separated text. Files named by ca_file,
+// client_cert_file and client_key_file are read bounded in size and kind
+// (sdk.ReadSettingFile), and a file that cannot be used gets one message
+// whatever the reason, so the answer reveals nothing about local files.
+// Problems are reported together as a *sdk.ConfigError with one
+// sdk.FieldError per bad field; messages never repeat secret values.
+// Unknown keys are reported too, so that a mistyped optional field does not
+// go unnoticed.
 func ParseConfig(m map[string]any) (Config, error) {
 	var (
+		raw  settings
 		c    Config
 		errs sdk.ConfigError
 	)
-	unknown := make([]string, 0)
-	for k := range m {
-		if !knownKeys[k] {
-			unknown = append(unknown, k)
+	if err := sdk.DecodeConfig(m, &raw); err != nil {
+		var ce *sdk.ConfigError
+		if errors.As(err, &ce) {
+			errs.Fields = append(errs.Fields, ce.Fields...)
 		}
 	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		errs.Add(k, "unknown setting")
+	bad := func(key string) bool {
+		return slices.ContainsFunc(errs.Fields, func(f sdk.FieldError) bool { return f.Field == key })
 	}
-
-	str := func(key string) string {
-		v, ok := m[key]
-		if !ok || v == nil {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			errs.Add(key, "must be text")
-			return ""
-		}
-		return s
-	}
-
-	c.Label = strings.TrimSpace(str(KeyLabel))
-	if v := strings.TrimSpace(str(KeyXAPIVersion)); v != "" {
+	c.Label = strings.TrimSpace(raw.Label)
+	if v := strings.TrimSpace(raw.XAPIVersion); v != "" {
 		ver, err := xapi.ParseVersion(v)
 		if err != nil {
 			errs.Add(KeyXAPIVersion, "must be 1.0.3 or 2.0.0")
@@ -139,7 +178,7 @@ func ParseConfig(m map[string]any) (Config, error) {
 			c.Version = ver
 		}
 	}
-	if e := strings.TrimSpace(str(KeyEndpoint)); e != "" {
+	if e := strings.TrimSpace(raw.Endpoint); e != "" {
 		n, err := NormalizeEndpoint(e)
 		if err != nil {
 			errs.Add(KeyEndpoint, err.Error())
@@ -147,68 +186,88 @@ func ParseConfig(m map[string]any) (Config, error) {
 			c.Endpoint = n
 		}
 	}
-	c.Key = strings.TrimSpace(str(KeyKey))
-	if s := str(KeySecret); s != "" {
-		c.Secret = NewSecret(s)
+	c.Auth = strings.ToLower(strings.TrimSpace(raw.Auth))
+	c.Key = strings.TrimSpace(raw.Key)
+	if raw.Secret != "" {
+		c.Secret = NewSecret(raw.Secret)
+	}
+	c.OAuthEndpoint = strings.TrimSpace(raw.OAuthEndpoint)
+	c.ClientID = strings.TrimSpace(raw.ClientID)
+	if raw.ClientSecret != "" {
+		c.ClientSecret = NewSecret(raw.ClientSecret)
+	}
+	c.Scopes = raw.Scopes
+	if raw.BearerToken != "" {
+		c.BearerToken = NewSecret(strings.TrimSpace(raw.BearerToken))
 	}
 
-	ca := str(KeyCAPEM)
-	if f := strings.TrimSpace(str(KeyCAFile)); f != "" {
-		b, err := os.ReadFile(f)
+	ca := raw.CAPEM
+	if f := strings.TrimSpace(raw.CAFile); f != "" {
+		b, err := sdk.ReadSettingFile(f, sdk.MaxSettingFileBytes)
+		if err == nil && checkCertsPEM(string(b)) != nil {
+			err = sdk.ErrSettingFile
+		}
 		if err != nil {
-			errs.Add(KeyCAFile, "cannot read the file")
+			errs.Add(KeyCAFile, errFileSetting)
 		} else {
 			ca = strings.TrimSpace(ca + "\n" + string(b))
 		}
 	}
 	c.CAPEM = strings.TrimSpace(ca)
-	c.ClientCertPEM = strings.TrimSpace(str(KeyClientCertPEM))
-	if f := strings.TrimSpace(str(KeyClientCertFile)); f != "" {
+	c.ClientCertPEM = strings.TrimSpace(raw.ClientCertPEM)
+	certFromFile, pairBroken := false, false
+	if f := strings.TrimSpace(raw.ClientCertFile); f != "" {
 		if c.ClientCertPEM != "" {
 			errs.Add(KeyClientCertFile, "set either client_cert_pem or client_cert_file, not both")
-		} else if b, err := os.ReadFile(f); err != nil {
-			errs.Add(KeyClientCertFile, "cannot read the file")
+		} else if b, err := sdk.ReadSettingFile(f, sdk.MaxSettingFileBytes); err != nil {
+			errs.Add(KeyClientCertFile, errFileSetting)
+			pairBroken = true
 		} else {
 			c.ClientCertPEM = strings.TrimSpace(string(b))
+			certFromFile = true
 		}
 	}
-	keyPEM := strings.TrimSpace(str(KeyClientKeyPEM))
-	if f := strings.TrimSpace(str(KeyClientKeyFile)); f != "" {
+	keyPEM := strings.TrimSpace(raw.ClientKeyPEM)
+	keyFromFile := false
+	if f := strings.TrimSpace(raw.ClientKeyFile); f != "" {
 		if keyPEM != "" {
 			errs.Add(KeyClientKeyFile, "set either client_key_pem or client_key_file, not both")
-		} else if b, err := os.ReadFile(f); err != nil {
-			errs.Add(KeyClientKeyFile, "cannot read the file")
+		} else if b, err := sdk.ReadSettingFile(f, sdk.MaxSettingFileBytes); err != nil {
+			errs.Add(KeyClientKeyFile, errFileSetting)
+			pairBroken = true
 		} else {
 			keyPEM = strings.TrimSpace(string(b))
+			keyFromFile = true
 		}
+	}
+	if pairBroken {
+		// Reported once, on the file setting.
+		c.ClientCertPEM, keyPEM = "", ""
 	}
 	if keyPEM != "" {
 		c.ClientKeyPEM = NewSecret(keyPEM)
 	}
-
-	if v, ok := m[KeyInsecureSkipVerify]; ok && v != nil {
-		b, ok := v.(bool)
-		if !ok {
-			errs.Add(KeyInsecureSkipVerify, "must be true or false")
-		}
-		c.InsecureSkipVerify = b
-	}
-
-	if v, ok := m[KeyTimeout]; ok && v != nil {
-		d, err := parseDuration(v)
-		if err != nil {
-			errs.Add(KeyTimeout, err.Error())
-		} else {
-			c.Timeout = d
+	if (certFromFile || keyFromFile) && c.ClientCertPEM != "" && keyPEM != "" {
+		// A pair from files that does not match gets the same answer as a
+		// file that cannot be read: the answer must not tell which local
+		// files hold PEM.
+		if _, err := tls.X509KeyPair([]byte(c.ClientCertPEM), []byte(keyPEM)); err != nil {
+			field := KeyClientCertFile
+			if !certFromFile {
+				field = KeyClientKeyFile
+			}
+			errs.Add(field, errFileSetting)
+			c.ClientCertPEM, c.ClientKeyPEM = "", Secret{}
 		}
 	}
-	if v, ok := m[KeyMaxBatch]; ok && v != nil {
-		n, err := parseCount(v)
-		if err != nil {
-			errs.Add(KeyMaxBatch, err.Error())
-		} else {
-			c.MaxBatch = n
-		}
+	c.InsecureSkipVerify = raw.InsecureSkipVerify
+	c.Timeout = raw.Timeout
+	if m[KeyMaxBatch] != nil && !bad(KeyMaxBatch) && (raw.MaxBatch < 1 || raw.MaxBatch > MaxMaxBatch) {
+		errs.Add(KeyMaxBatch, fmt.Sprintf("must be a whole number between 1 and %d", MaxMaxBatch))
+	}
+	c.MaxBatch = raw.MaxBatch
+	if m[KeyTimeout] != nil && !bad(KeyTimeout) && raw.Timeout == 0 {
+		errs.Add(KeyTimeout, fmt.Sprintf("must be between %s and %s", MinTimeout, MaxTimeout))
 	}
 
 	if err := c.validate(&errs); err != nil {
@@ -216,6 +275,10 @@ func ParseConfig(m map[string]any) (Config, error) {
 	}
 	return c, nil
 }
+
+// errFileSetting is the one message for a file setting that cannot be
+// used, whatever the reason.
+const errFileSetting = "cannot be used: it must name a readable regular file of at most 1 MiB holding the expected PEM data"
 
 // Validate checks c and returns a *sdk.ConfigError listing every bad field,
 // or nil.
@@ -251,18 +314,51 @@ func (c Config) validate(errs *sdk.ConfigError) error {
 	} else if n != c.Endpoint {
 		add(KeyEndpoint, "is not normalized (want "+strconv.Quote(n)+")")
 	}
-	switch {
-	case c.Key == "":
-		add(KeyKey, "is required")
-	case strings.ContainsRune(c.Key, ':'):
-		add(KeyKey, "must not contain a colon")
-	case hasControl(c.Key):
-		add(KeyKey, "must not contain control characters")
-	}
-	if c.Secret.IsZero() {
-		add(KeySecret, "is required")
-	} else if hasControl(c.Secret.Reveal()) {
-		add(KeySecret, "must not contain control characters")
+	switch c.authMode() {
+	case AuthBasic:
+		switch {
+		case c.Key == "":
+			add(KeyKey, "is required")
+		case strings.ContainsRune(c.Key, ':'):
+			add(KeyKey, "must not contain a colon")
+		case hasControl(c.Key):
+			add(KeyKey, "must not contain control characters")
+		}
+		if c.Secret.IsZero() {
+			add(KeySecret, "is required")
+		} else if hasControl(c.Secret.Reveal()) {
+			add(KeySecret, "must not contain control characters")
+		}
+	case AuthOAuth2:
+		if c.OAuthEndpoint == "" {
+			add(KeyOAuthEndpoint, "is required with auth oauth2 (the token URL of the authorization server)")
+		} else if u, err := url.Parse(c.OAuthEndpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" || hasControl(c.OAuthEndpoint) {
+			add(KeyOAuthEndpoint, "must be an https:// URL without a user name or fragment")
+		}
+		if c.ClientID == "" {
+			add(KeyClientID, "is required with auth oauth2")
+		} else if hasControl(c.ClientID) {
+			add(KeyClientID, "must not contain control characters")
+		}
+		if c.ClientSecret.IsZero() {
+			add(KeyClientSecret, "is required with auth oauth2")
+		} else if hasControl(c.ClientSecret.Reveal()) {
+			add(KeyClientSecret, "must not contain control characters")
+		}
+		for _, sc := range c.Scopes {
+			if hasControl(sc) || strings.ContainsAny(sc, " \"\\") {
+				add(KeyScopes, "must be scope names separated by spaces")
+				break
+			}
+		}
+	case AuthBearer:
+		if c.BearerToken.IsZero() {
+			add(KeyBearerToken, "is required with auth bearer")
+		} else if hasControl(c.BearerToken.Reveal()) || strings.ContainsAny(c.BearerToken.Reveal(), " \t") {
+			add(KeyBearerToken, "must not contain spaces or control characters")
+		}
+	default:
+		add(KeyAuth, "must be basic, oauth2 or bearer")
 	}
 	if c.CAPEM != "" {
 		if err := checkCertsPEM(c.CAPEM); err != nil {
@@ -295,6 +391,14 @@ func (c Config) validate(errs *sdk.ConfigError) error {
 	return errs.Err()
 }
 
+// authMode returns the effective authentication mode.
+func (c Config) authMode() string {
+	if c.Auth == "" {
+		return AuthBasic
+	}
+	return c.Auth
+}
+
 // timeout returns the effective request timeout.
 func (c Config) timeout() time.Duration {
 	if c.Timeout == 0 {
@@ -315,18 +419,24 @@ func (c Config) maxBatch() int {
 // the configuration alone: the scheme and an endpoint host that is an IP
 // address. Names are checked when they are resolved, at dial time.
 func (c Config) checkPolicy(p sdk.EgressPolicy) error {
-	u, err := url.Parse(c.Endpoint)
-	if err != nil {
-		return &sdk.ConfigError{Fields: []sdk.FieldError{{Field: KeyEndpoint, Message: "is not a valid URL"}}}
-	}
 	var errs sdk.ConfigError
-	if u.Scheme == "http" && !p.AllowHTTP {
-		errs.Add(KeyEndpoint, "must use https: plain http would send the API secret unencrypted (not allowed on this server)")
-	}
-	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
-		if reason, refused := refusedAddr(a, p); refused {
-			errs.Add(KeyEndpoint, fmt.Sprintf("must not be %s, %s, which this server may not reach", a.Unmap(), reason))
+	check := func(key, raw, secret string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			errs.Add(key, "is not a valid URL")
+			return
 		}
+		var ee *sdk.EgressError
+		switch err := p.CheckURL(u); {
+		case errors.Is(err, sdk.ErrPlainHTTP):
+			errs.Add(key, "must use https: plain http would send the "+secret+" unencrypted (not allowed on this server)")
+		case errors.As(err, &ee):
+			errs.Add(key, fmt.Sprintf("must not be %s, %s, which this server may not reach", ee.Addr, ee.Reason))
+		}
+	}
+	check(KeyEndpoint, c.Endpoint, "API secret")
+	if c.authMode() == AuthOAuth2 {
+		check(KeyOAuthEndpoint, c.OAuthEndpoint, "client secret")
 	}
 	return errs.Err()
 }
@@ -408,52 +518,6 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-func parseDuration(v any) (time.Duration, error) {
-	switch v := v.(type) {
-	case string:
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			return 0, errorString("must be a duration such as 30s or 2m")
-		}
-		return d, nil
-	case float64:
-		if v != math.Trunc(v) || v < 0 || v > MaxTimeout.Seconds() {
-			return 0, errorString(fmt.Sprintf("must be whole seconds between %d and %d", int(MinTimeout.Seconds()), int(MaxTimeout.Seconds())))
-		}
-		return time.Duration(v) * time.Second, nil
-	case int:
-		return time.Duration(v) * time.Second, nil
-	case json.Number:
-		return parseDuration(string(v) + "s")
-	}
-	return 0, errorString("must be a duration such as 30s or 2m")
-}
-
-func parseCount(v any) (int, error) {
-	bad := errorString(fmt.Sprintf("must be a whole number between 1 and %d", MaxMaxBatch))
-	switch v := v.(type) {
-	case float64:
-		if v != math.Trunc(v) || v < 1 || v > MaxMaxBatch {
-			return 0, bad
-		}
-		return int(v), nil
-	case int:
-		if v < 1 || v > MaxMaxBatch {
-			return 0, bad
-		}
-		return v, nil
-	case string:
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > MaxMaxBatch {
-			return 0, bad
-		}
-		return n, nil
-	case json.Number:
-		return parseCount(string(v))
-	}
-	return 0, bad
 }
 
 // checkCertsPEM reports whether s holds at least one PEM certificate and

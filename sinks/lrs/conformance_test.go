@@ -21,9 +21,10 @@ func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	deliverURL := map[testing.TB]string{}
 	sinktest.Run(t, sinktest.Harness{
-		Provider: NewProvider(),
-		Egress:   loopbackPolicy,
-		Timeout:  10 * time.Second,
+		Provider:      NewProvider(),
+		Egress:        loopbackPolicy,
+		EgressSetting: KeyEndpoint,
+		Timeout:       10 * time.Second,
 		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
 			var opts lrstest.Options
 			var setup func(*lrstest.LRS)

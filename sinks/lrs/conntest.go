@@ -26,6 +26,7 @@ const (
 	StepConnect = "connect"
 	StepTLS     = "tls"
 	StepAbout   = "about"
+	StepToken   = "token"
 	StepAuth    = "auth"
 )
 
@@ -69,6 +70,8 @@ func failedGoOn(format string, a ...any) stepRun {
 //   - connect: a TCP connection (skipped when a proxy is used);
 //   - tls: the TLS handshake and certificate (skipped for http and through
 //     a proxy; a warning when verification is turned off);
+//   - token (auth oauth2 only): the token endpoint issues an access token
+//     for the client credentials;
 //   - about: GET about answers and lists the configured xAPI version;
 //   - auth: an authenticated GET statements?limit=1 (401: the key or secret
 //     is wrong; 403: a warning, the key may write but not read; 404: the URL
@@ -82,16 +85,29 @@ func (s *Sink) TestConnection(ctx context.Context) (sdk.Report, error) {
 		return sdk.Report{}, ErrClosed
 	}
 	t := &connTest{s: s}
-	steps := []struct {
+	type step struct {
 		name, title string
 		run         func(context.Context) stepRun
-	}{
+	}
+	steps := []step{
 		{StepURL, "Check the address", t.url},
 		{StepDNS, "Find the LRS", t.dns},
 		{StepConnect, "Connect to the LRS", t.connect},
 		{StepTLS, "Secure the connection", t.tls},
-		{StepAbout, "Check the xAPI version", t.about},
-		{StepAuth, "Check the key and secret", t.auth},
+	}
+	if s.cfg.authMode() == AuthOAuth2 {
+		// Every request to the LRS carries the token, the about request
+		// too.
+		steps = append(steps, step{StepToken, "Get an access token", t.token})
+	}
+	steps = append(steps, step{StepAbout, "Check the xAPI version", t.about})
+	switch s.cfg.authMode() {
+	case AuthOAuth2:
+		steps = append(steps, step{StepAuth, "Check the access token", t.auth})
+	case AuthBearer:
+		steps = append(steps, step{StepAuth, "Check the bearer token", t.auth})
+	default:
+		steps = append(steps, step{StepAuth, "Check the key and secret", t.auth})
 	}
 	var rep sdk.Report
 	stop := false
@@ -126,7 +142,7 @@ type connTest struct {
 
 func (t *connTest) url(context.Context) stepRun {
 	s := t.s
-	if err := s.cfg.checkPolicy(s.dialer.policy); err != nil {
+	if err := s.cfg.checkPolicy(s.dialer.Policy()); err != nil {
 		var ce *sdk.ConfigError
 		if errors.As(err, &ce) && len(ce.Fields) > 0 {
 			return failed("The address %s cannot be used: it %s.", s.cfg.Endpoint, ce.Fields[0].Message)
@@ -134,8 +150,8 @@ func (t *connTest) url(context.Context) stepRun {
 		return failed("The address %s cannot be used.", s.cfg.Endpoint)
 	}
 	req, err := http.NewRequest(http.MethodGet, s.resource("about", nil), nil)
-	if err == nil && s.dialer.envProxy != nil {
-		t.proxy, _ = s.dialer.envProxy(req)
+	if err == nil {
+		t.proxy = s.dialer.ProxyFor(req)
 	}
 	if s.endpoint.Scheme == "http" {
 		return warning("The address %s uses plain http: the key, the secret and the statements travel unencrypted. Use https if the LRS offers it.", s.cfg.Endpoint)
@@ -149,8 +165,8 @@ func (t *connTest) dns(ctx context.Context) stepRun {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return passed("The address names the LRS by its IP address %s; no lookup needed.", host)
 	}
-	addrs, err := s.dialer.resolve(ctx, "tcp", host)
-	var ee *EgressError
+	addrs, err := s.dialer.Resolve(ctx, "tcp", host)
+	var ee *sdk.EgressError
 	switch {
 	case errors.As(err, &ee):
 		return failed("The name %s points to %s, %s, which LearningFlow is not allowed to reach. If this LRS is on an internal network, ask the LearningFlow operator to allow it.", host, ee.Addr, ee.Reason)
@@ -241,6 +257,31 @@ func (t *connTest) about(ctx context.Context) stepRun {
 	return passed("The LRS supports xAPI %s.", s.cfg.Version)
 }
 
+func (t *connTest) token(ctx context.Context) stepRun {
+	s := t.s
+	a, ok := s.auth.(*oauthAuth)
+	if !ok {
+		return skipped("No access token is needed.")
+	}
+	a.mu.Lock()
+	a.token = nil // always fetch: the test checks the token endpoint now
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
+	defer cancel()
+	_, err := a.header(ctx)
+	var te *TokenError
+	var ee *sdk.EgressError
+	switch {
+	case errors.As(err, &te):
+		return failed("The token endpoint %s did not issue a token: %s.", s.cfg.OAuthEndpoint, te.Message)
+	case errors.As(err, &ee):
+		return failed("The token endpoint %s cannot be used: %s is %s, which LearningFlow is not allowed to reach. If it is on an internal network, ask the LearningFlow operator to allow it.", s.cfg.OAuthEndpoint, ee.Addr, ee.Reason)
+	case err != nil:
+		return failed("The token endpoint %s did not answer: %s. Check the token URL.", s.cfg.OAuthEndpoint, requestReason(err, ""))
+	}
+	return passed("The authorization server issued an access token.")
+}
+
 func (t *connTest) auth(ctx context.Context) stepRun {
 	s := t.s
 	u := s.resource("statements", url.Values{"limit": {"1"}})
@@ -250,11 +291,17 @@ func (t *connTest) auth(ctx context.Context) stepRun {
 	}
 	switch r.status {
 	case http.StatusOK:
-		return passed("The LRS accepts the key and secret.")
+		return passed("The LRS accepts the %s.", s.credentialsName())
 	case http.StatusUnauthorized:
-		return failed("The LRS rejected the credentials: the API key or secret is wrong.")
+		if s.cfg.authMode() == AuthBasic {
+			return failed("The LRS rejected the credentials: the API key or secret is wrong.")
+		}
+		return failed("The LRS rejected the %s. Check that this LRS accepts it, and the scopes or token in the settings.", s.credentialsName())
 	case http.StatusForbidden:
-		return warning("The key and secret are valid, but they may not read statements. That is fine for sending statements: write-only keys are common.")
+		if s.cfg.authMode() == AuthBasic {
+			return warning("The key and secret are valid, but they may not read statements. That is fine for sending statements: write-only keys are common.")
+		}
+		return warning("The %s is valid, but it may not read statements. That is fine for sending statements: write-only credentials are common.", s.credentialsName())
 	case http.StatusNotFound:
 		return failed("Nothing answered at %s: this URL is probably not the xAPI endpoint. Check the path of the address.", s.resource("statements", nil))
 	}
@@ -263,6 +310,18 @@ func (t *connTest) auth(ctx context.Context) stepRun {
 		msg = " (" + msg + ")"
 	}
 	return failed("The LRS answered %s when reading statements%s.", statusText(r.status), msg)
+}
+
+// credentialsName names the credentials of the configured mode for admin
+// messages.
+func (s *Sink) credentialsName() string {
+	switch s.cfg.authMode() {
+	case AuthOAuth2:
+		return "access token"
+	case AuthBearer:
+		return "bearer token"
+	}
+	return "key and secret"
 }
 
 func statusText(code int) string {
@@ -274,8 +333,8 @@ func statusText(code int) string {
 
 // dialReason explains a dial error in plain words.
 func dialReason(err error) string {
-	var ee *EgressError
-	var de *DNSError
+	var ee *sdk.EgressError
+	var de *sdk.DNSError
 	var ne net.Error
 	switch {
 	case errors.As(err, &ee):

@@ -1,6 +1,7 @@
 // Package lrs is the generic xAPI LRS sink of lrsbridge: it delivers
 // statements to any conformant Learning Record Store (xAPI 1.0.3 or 2.0)
-// over its statements resource with HTTP Basic credentials. The plugin
+// over its statements resource with HTTP Basic credentials, OAuth 2.0
+// client credentials or a static bearer token. The plugin
 // binary in plugins/lrs serves it; the package is a plain library, testable
 // without a process, and package lrstest next to it is an in-memory LRS to
 // test against.
@@ -8,17 +9,36 @@
 // # Configuration
 //
 // An instance is configured from the opaque map of LearningFlow's settings
-// form (see ParseConfig and the Key... constants): label, xapi_version
-// ("1.0.3" or "2.0.0"), endpoint, key, secret, and optionally ca_pem or
-// ca_file (certificates trusted in addition to the system roots),
-// client_cert_pem and client_key_pem (or the _file variants) for mutual
-// TLS, insecure_skip_verify (the boolean true turns certificate
-// verification off), timeout (a duration such as "30s", default
-// DefaultTimeout, between MinTimeout and MaxTimeout) and max_batch (the most
-// statements per request, default DefaultMaxBatch). Unknown keys are
-// errors. Problems are reported as a *sdk.ConfigError, one field at a time.
-// The secret and the client key are Secrets: they print as "[redacted]"
-// everywhere and never appear in errors, logs or reports.
+// form, decoded with sdk.DecodeConfig (see ParseConfig and the Key...
+// constants): label, xapi_version ("1.0.3" or "2.0.0"), endpoint, the
+// credentials of the auth mode, and optionally ca_pem or ca_file
+// (certificates trusted in addition to the system roots), client_cert_pem
+// and client_key_pem (or the _file variants) for mutual TLS,
+// insecure_skip_verify (true turns certificate verification off), timeout
+// (a duration such as "30s", default DefaultTimeout, between MinTimeout and
+// MaxTimeout) and max_batch (the most statements per request, default
+// DefaultMaxBatch). Unknown keys are errors. Problems are reported as a
+// *sdk.ConfigError, one field at a time. Files are read with
+// sdk.ReadSettingFile: regular files of at most 1 MiB, one answer for every
+// failure. The secrets are Secrets: they print as "[redacted]" everywhere
+// and never appear in errors, logs or reports.
+//
+// # Authentication
+//
+// The auth setting chooses the mode: "basic" (the default) sends key and
+// secret as HTTP Basic credentials; "oauth2" gets a bearer token from
+// oauth_endpoint (the token URL) with the client credentials grant
+// (client_id, client_secret, scopes as a list or one space-separated text),
+// caches it until shortly before it expires, and on a 401 from the LRS
+// fetches a new one and retries once; "bearer" sends bearer_token. The
+// token endpoint is reached with the same HTTP client as the LRS, so through
+// the same egress policy. A token endpoint that rejects the client id or
+// secret makes Deliver fail with a *TokenError classified
+// sdk.Unauthenticated (the host pauses the integration). When an LRS echoes
+// the request in an error body, every form of the secrets (the values, the
+// Basic value, base64 and URL-escaped forms, the current access token, in
+// any letter case) is redacted before anything of it reaches an error or a
+// report, and excerpts are kept short.
 //
 // The endpoint is normalized (NormalizeEndpoint): a pasted .../statements or
 // .../about URL is trimmed to the xAPI base and a trailing slash is added.
@@ -57,13 +77,13 @@
 // documentation and cloud metadata addresses (169.254.169.254,
 // fd00:ec2::254, 100.100.100.200, ...) are refused unless inside
 // AllowCIDRs, and plain http:// endpoints are refused unless AllowHTTP.
-// IPv4-mapped addresses are checked as IPv4 and IPv4 addresses embedded in
-// NAT64 and 6to4 addresses are checked too. Literal addresses are checked
+// The policy is applied by sdk.EgressDialer (see sdk.EgressPolicy.Refuses
+// for the address forms). Literal addresses are checked
 // when the instance is configured; names are resolved by the sink at dial
 // time, every resolved address is checked (one refused address refuses the
 // name), and the connection goes to a checked address literal, so DNS
 // rebinding cannot slip a refused address in between. A refusal is an
-// *EgressError naming the address and why; it is retryable, since DNS
+// *sdk.EgressError naming the address and why; it is retryable, since DNS
 // answers and policies change.
 //
 // Proxies come from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as
@@ -77,7 +97,7 @@
 // # Connection test
 //
 // Sink.TestConnection checks the address and policy, DNS, TCP connect,
-// TLS, GET about (is the configured version supported?) and an
+// TLS, the OAuth 2.0 token (auth oauth2), GET about (is the configured version supported?) and an
 // authenticated GET statements?limit=1, each step timed and explained in
 // words an organization admin understands. It never writes to the LRS.
 package lrs

@@ -16,76 +16,6 @@ import (
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
-func TestRefusedAddr(t *testing.T) {
-	t.Parallel()
-	allowTen := sdk.EgressPolicy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
-	tests := []struct {
-		addr   string
-		policy sdk.EgressPolicy
-		want   string // reason; "" for allowed
-	}{
-		{addr: "93.184.215.14", want: ""},
-		{addr: "2606:2800:21f:cb07:6820:80da:af6b:8b2c", want: ""},
-		{addr: "127.0.0.1", want: "a loopback address"},
-		{addr: "127.8.9.10", want: "a loopback address"},
-		{addr: "::1", want: "a loopback address"},
-		{addr: "::ffff:127.0.0.1", want: "a loopback address"},
-		{addr: "10.0.0.1", want: "a private address"},
-		{addr: "172.16.5.4", want: "a private address"},
-		{addr: "172.32.0.1", want: ""},
-		{addr: "192.168.1.1", want: "a private address"},
-		{addr: "fd12:3456::1", want: "a private (unique local) address"},
-		{addr: "100.64.0.1", want: "a carrier-grade NAT (shared) address"},
-		{addr: "169.254.1.1", want: "a link-local address"},
-		{addr: "fe80::1", want: "a link-local address"},
-		{addr: "fe80::1%eth0", want: "a link-local address"},
-		{addr: "0.0.0.0", want: "an unspecified (\"this network\") address"},
-		{addr: "::", want: "an unspecified address"},
-		{addr: "224.0.0.1", want: "a multicast address"},
-		{addr: "ff02::1", want: "a multicast address"},
-		{addr: "255.255.255.255", want: "a reserved or broadcast address"},
-		{addr: "169.254.169.254", want: "a cloud metadata service address"},
-		{addr: "fd00:ec2::254", want: "a cloud metadata service address"},
-		{addr: "100.100.100.200", want: "a cloud metadata service address"},
-		{addr: "64:ff9b::a00:1", want: "a private address (embedded in an IPv6 translation address)"},
-		{addr: "2002:7f00:1::1", want: "a loopback address (embedded in an IPv6 translation address)"},
-		{addr: "10.1.2.3", policy: allowTen, want: ""},
-		{addr: "::ffff:10.1.2.3", policy: allowTen, want: ""},
-		{addr: "10.2.0.1", policy: allowTen, want: "a private address"},
-		{addr: "127.0.0.1", policy: loopbackPolicy, want: ""},
-		{addr: "169.254.169.254", policy: sdk.EgressPolicy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("169.254.169.254/32")}}, want: ""},
-	}
-	for _, tt := range tests {
-		reason, refused := refusedAddr(netip.MustParseAddr(tt.addr), tt.policy)
-		if refused != (tt.want != "") || reason != tt.want {
-			t.Errorf("refusedAddr(%s) = %q, %v; want %q", tt.addr, reason, refused, tt.want)
-		}
-	}
-}
-
-// TestEgressControl checks the last check on the socket address, which
-// catches an address that reached the dialer without being resolved here.
-func TestEgressControl(t *testing.T) {
-	t.Parallel()
-	d := newEgressDialer(sdk.EgressPolicy{}, nil, nil)
-	for _, tt := range []struct {
-		addr   string
-		wantOK bool
-	}{
-		{"93.184.215.14:443", true},
-		{"[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:443", true},
-		{"127.0.0.1:443", false},
-		{"[::ffff:10.0.0.1]:443", false},
-		{"169.254.169.254:80", false},
-		{"not-an-address", false},
-	} {
-		err := d.control("tcp", tt.addr, nil)
-		if (err == nil) != tt.wantOK {
-			t.Errorf("control(%s) = %v, want ok %v", tt.addr, err, tt.wantOK)
-		}
-	}
-}
-
 func TestEgressPolicy(t *testing.T) {
 	t.Parallel()
 	l, srv := newLRS(t, lrstest.Options{})
@@ -127,9 +57,9 @@ func TestEgressPolicy(t *testing.T) {
 				}
 				return
 			}
-			var ee *EgressError
+			var ee *sdk.EgressError
 			if !errors.As(err, &ee) {
-				t.Fatalf("Deliver() error = %v, want an *EgressError", err)
+				t.Fatalf("Deliver() error = %v, want an *sdk.EgressError", err)
 			}
 			if got := ee.Addr.String(); got != tt.wantAddr {
 				t.Errorf("refused address = %s, want %s", got, tt.wantAddr)
@@ -158,6 +88,12 @@ func TestEgressConfigure(t *testing.T) {
 		{name: "loopback literal refused", endpoint: "https://127.0.0.1:8443/xapi/", wantErr: true},
 		{name: "ipv6 loopback literal refused", endpoint: "https://[::1]:8443/xapi/", wantErr: true},
 		{name: "metadata literal refused", endpoint: "https://169.254.169.254/xapi/", wantErr: true},
+		{name: "ipv4-compatible loopback refused", endpoint: "https://[::7f00:1]/xapi/", wantErr: true},
+		{name: "ipv4-translated loopback refused", endpoint: "https://[::ffff:0:7f00:1]/xapi/", wantErr: true},
+		{name: "nat64 metadata refused", endpoint: "https://[64:ff9b::a9fe:a9fe]/xapi/", wantErr: true},
+		{name: "6to4 private refused", endpoint: "https://[2002:a00:1::1]/xapi/", wantErr: true},
+		{name: "decimal loopback refused", endpoint: "https://2130706433/xapi/", wantErr: true},
+		{name: "octal loopback refused", endpoint: "https://0177.0.0.1/xapi/", wantErr: true},
 		{name: "loopback literal allowed", endpoint: "https://127.0.0.1:8443/xapi/", policy: loopbackPolicy},
 		{name: "public literal", endpoint: "https://93.184.215.14/xapi/"},
 	}
@@ -217,9 +153,9 @@ func TestEgressProxy(t *testing.T) {
 
 	s = newTestSink(t, baseConfig("http://internal.example.test/xapi/"), policy, withResolver(resolver), useProxy)
 	_, err = s.Deliver(context.Background(), sdk.DeliverRequest{Statements: stmts(1, 2)})
-	var ee *EgressError
+	var ee *sdk.EgressError
 	if !errors.As(err, &ee) || ee.Addr != netip.MustParseAddr("10.0.0.1") {
-		t.Fatalf("Deliver() through a proxy to a private name error = %v, want an *EgressError for 10.0.0.1", err)
+		t.Fatalf("Deliver() through a proxy to a private name error = %v, want an *sdk.EgressError for 10.0.0.1", err)
 	}
 	if strings.Contains(err.Error(), testSecret) {
 		t.Errorf("error contains the secret: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -38,11 +37,13 @@ type Sink struct {
 	endpoint *url.URL
 	// statementsURL is the URL deliveries are posted to.
 	statementsURL string
-	auth          Secret // the whole Authorization header value
-	dialer        *egressDialer
-	transport     *http.Transport
-	client        *http.Client
-	tlsConfig     *tls.Config
+	auth          authorizer
+	// redact removes forms of the secrets from text the LRS sent back.
+	redact    *redactor
+	dialer    *sdk.EgressDialer
+	transport *http.Transport
+	client    *http.Client
+	tlsConfig *tls.Config
 
 	// learnedBytes is the largest request body (in bytes) known to be
 	// refused with 413 minus one; 0 while unknown. Batches are cut to
@@ -60,7 +61,7 @@ func NewProvider() sdk.Provider {
 
 // options are test hooks; the exported API has none.
 type options struct {
-	resolver resolver
+	resolver sdk.Resolver
 	envProxy func(*http.Request) (*url.URL, error)
 	roots    *x509.CertPool
 }
@@ -68,10 +69,13 @@ type options struct {
 type option func(*options)
 
 // withResolver makes the sink resolve host names with r.
-func withResolver(r resolver) option { return func(o *options) { o.resolver = r } }
+func withResolver(r sdk.Resolver) option { return func(o *options) { o.resolver = r } }
 
-// withProxy replaces http.ProxyFromEnvironment.
+// withProxy replaces http.ProxyFromEnvironment; nil turns proxies off.
 func withProxy(f func(*http.Request) (*url.URL, error)) option {
+	if f == nil {
+		f = sdk.NoProxy
+	}
 	return func(o *options) { o.envProxy = f }
 }
 
@@ -109,37 +113,36 @@ func newSink(_ context.Context, req sdk.ConfigureRequest, opts ...option) (*Sink
 	if err != nil {
 		return nil, err
 	}
-	d := newEgressDialer(req.Egress, o.resolver, o.envProxy)
-	d.dialer.Timeout = min(cfg.timeout(), 30*time.Second)
-	d.dialer.KeepAlive = 30 * time.Second
-	tr := &http.Transport{
-		Proxy:                 d.proxy,
-		DialContext:           d.DialContext,
-		TLSClientConfig:       tlsConfig,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          16,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   min(cfg.timeout(), 15*time.Second),
-		ExpectContinueTimeout: time.Second,
+	egress := req.Egress
+	if o.resolver != nil {
+		egress.Resolver = o.resolver
 	}
 	s := &Sink{
 		cfg:       cfg,
 		endpoint:  ep,
-		auth:      NewSecret("Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Key+":"+cfg.Secret.Reveal()))),
-		dialer:    d,
-		transport: tr,
 		tlsConfig: tlsConfig,
-		client: &http.Client{
-			Transport: tr,
-			// Redirects are not followed: a redirected POST may lose its
-			// body or move the credentials elsewhere. A 3xx answer tells
-			// the admin to update the endpoint.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
 	}
+	s.dialer, s.transport, s.client = newClient(egress, o.envProxy, tlsConfig, cfg.timeout())
+	s.setAuth()
 	s.statementsURL = s.resource("statements", nil)
 	return s, nil
+}
+
+// newClient builds the HTTP client of a sink: the one place where it is
+// made. Every connection, proxy and redirect goes through the egress
+// policy; redirects are not followed at all (a redirected POST may lose its
+// body or move the credentials elsewhere: a 3xx answer tells the admin to
+// update the endpoint).
+func newClient(egress sdk.EgressPolicy, proxy func(*http.Request) (*url.URL, error), tlsConfig *tls.Config, timeout time.Duration) (*sdk.EgressDialer, *http.Transport, *http.Client) {
+	d := sdk.NewEgressDialer(egress, sdk.EgressOptions{
+		Proxy:       proxy,
+		DialTimeout: min(timeout, 30*time.Second),
+		TLS:         tlsConfig,
+	})
+	tr := d.Transport()
+	client := d.Client(tr)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return d, tr, client
 }
 
 // tlsConfig builds the TLS client configuration: TLS 1.2 at least, the

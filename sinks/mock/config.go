@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -266,86 +265,52 @@ func (c *Config) Validate() error {
 	return ce.Err()
 }
 
+// settings is the configuration map as sdk.DecodeConfig reads it.
+type settings struct {
+	RecordFile   string        `config:"record_file"`
+	FailFirst    int           `config:"fail_first"`
+	RetryAfter   time.Duration `config:"retry_after"`
+	Reject       []any         `config:"reject"`
+	AuthFail     string        `config:"auth_fail"`
+	Latency      time.Duration `config:"latency"`
+	CrashOnBatch int           `config:"crash_on_batch"`
+	XAPIVersion  string        `config:"xapi_version" default:"2.0.0"`
+}
+
 // ParseConfig reads a Config from the opaque configuration map a host
-// sends. Keys: "record_file" (string), "fail_first" and "crash_on_batch"
+// sends, with sdk.DecodeConfig. Keys: "record_file" (string; when the file
+// exists it must be a regular file), "fail_first" and "crash_on_batch"
 // (whole numbers), "retry_after" and "latency" (durations: a Go duration
 // string such as "1.5s", or a number of seconds), "reject" (a list of rules,
 // see Rule), "auth_fail" ("unauthenticated" or "forbidden") and
 // "xapi_version" ("1.0.3" or "2.0.0", default "2.0.0"). Unknown keys are
 // errors. Problems are reported together as a *sdk.ConfigError.
 func ParseConfig(m map[string]any) (Config, error) {
-	c := DefaultConfig()
+	var raw settings
 	ce := &sdk.ConfigError{}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	var derr *sdk.ConfigError
+	if errors.As(sdk.DecodeConfig(m, &raw), &derr) {
+		ce.Fields = append(ce.Fields, derr.Fields...)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v := m[k]
-		switch k {
-		case "record_file":
-			s, ok := v.(string)
-			if !ok {
-				ce.Add(k, "must be a string")
-			}
-			c.RecordFile = s
-		case "fail_first", "crash_on_batch":
-			n, ok := wholeNumber(v)
-			if !ok {
-				ce.Add(k, "must be a whole number")
-			}
-			if k == "fail_first" {
-				c.FailFirst = n
-			} else {
-				c.CrashOnBatch = n
-			}
-		case "retry_after", "latency":
-			d, ok := duration(v)
-			if !ok {
-				ce.Add(k, `must be a duration such as "2s" or a number of seconds`)
-			}
-			if k == "retry_after" {
-				c.RetryAfter = d
-			} else {
-				c.Latency = d
-			}
-		case "auth_fail":
-			s, ok := v.(string)
-			if !ok {
-				ce.Add(k, "must be a string")
-			}
-			c.AuthFail = s
-		case "xapi_version":
-			s, ok := v.(string)
-			if !ok {
-				ce.Add(k, "must be a string")
-				continue
-			}
-			ver, err := xapi.ParseVersion(s)
-			if err != nil {
-				c.XAPIVersion = xapi.Version(s)
-				continue // reported by Validate
-			}
-			c.XAPIVersion = ver
-		case "reject":
-			list, ok := v.([]any)
-			if !ok {
-				ce.Add(k, "must be a list of rules")
-				continue
-			}
-			for i, item := range list {
-				r, err := parseRule(item)
-				if err != "" {
-					ce.Add(fmt.Sprintf("reject[%d]", i), err)
-				}
-				// A bad rule keeps its place, so that the indexes Validate
-				// reports are those of the configuration.
-				c.Reject = append(c.Reject, r)
-			}
-		default:
-			ce.Add(k, "is not a setting of the mock sink")
+	c := Config{
+		RecordFile: raw.RecordFile, FailFirst: raw.FailFirst, RetryAfter: raw.RetryAfter,
+		AuthFail: raw.AuthFail, Latency: raw.Latency, CrashOnBatch: raw.CrashOnBatch,
+		XAPIVersion: xapi.Version(raw.XAPIVersion),
+	}
+	if ver, err := xapi.ParseVersion(raw.XAPIVersion); err == nil {
+		c.XAPIVersion = ver
+	}
+	for i, item := range raw.Reject {
+		r, err := parseRule(item)
+		if err != "" {
+			ce.Add(fmt.Sprintf("reject[%d]", i), err)
 		}
+		// A bad rule keeps its place, so that the indexes Validate
+		// reports are those of the configuration.
+		c.Reject = append(c.Reject, r)
+	}
+	if c.RecordFile != "" && filepath.IsAbs(c.RecordFile) && sdk.CheckSettingPath(c.RecordFile, false) != nil {
+		ce.Add("record_file", sdk.ErrSettingPath.Error())
 	}
 	var verr *sdk.ConfigError
 	if errors.As(c.Validate(), &verr) {
@@ -399,37 +364,4 @@ func parseRule(v any) (Rule, string) {
 		r.Path, r.Equals = short.path, &s
 	}
 	return r, ""
-}
-
-func wholeNumber(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int64:
-		return int(n), true
-	case float64:
-		if n != math.Trunc(n) || math.Abs(n) > 1<<31 {
-			return 0, false
-		}
-		return int(n), true
-	}
-	return 0, false
-}
-
-func duration(v any) (time.Duration, bool) {
-	switch d := v.(type) {
-	case string:
-		p, err := time.ParseDuration(d)
-		return p, err == nil
-	case float64:
-		if math.IsNaN(d) || math.Abs(d) > math.MaxInt64/float64(time.Second) {
-			return 0, false
-		}
-		return time.Duration(d * float64(time.Second)), true
-	case int:
-		return time.Duration(d) * time.Second, true
-	case time.Duration:
-		return d, true
-	}
-	return 0, false
 }

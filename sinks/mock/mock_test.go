@@ -57,9 +57,10 @@ func TestParseConfig(t *testing.T) {
 			name: "wrong types and unknown keys",
 			in: map[string]any{
 				"record_file": 1.0, "fail_first": 1.5, "retry_after": "soon", "latency": true,
-				"auth_fail": 401.0, "crash_on_batch": "3", "xapi_version": 2.0, "reject": "x", "colour": "red",
+				"auth_fail": 401.0, "crash_on_batch": "three", "xapi_version": 2.0, "reject": "x", "colour": "red",
 			},
-			wantFields: []string{"auth_fail", "colour", "crash_on_batch", "fail_first", "latency", "record_file", "reject", "retry_after", "xapi_version"},
+			// Unknown keys first, then the fields in their order.
+			wantFields: []string{"colour", "record_file", "fail_first", "retry_after", "reject", "auth_fail", "latency", "crash_on_batch", "xapi_version"},
 		},
 		{
 			name: "invalid values",

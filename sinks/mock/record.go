@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
+
+	"github.com/learningflow/lrsbridge/sdk"
 )
 
 // recorders shares one open recording per file between the instances of a
@@ -32,9 +35,15 @@ func openRecorder(path string) (*recorder, error) {
 		r.refs++
 		return r, nil
 	}
-	f, err := os.OpenFile(key, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	// Non-blocking, so that a FIFO put in place of the recording cannot
+	// stall the plugin; only a regular file is written to.
+	f, err := os.OpenFile(key, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NONBLOCK, 0o644)
 	if err != nil {
 		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, sdk.ErrSettingPath
 	}
 	r := &recorder{key: key, refs: 1, f: f}
 	recorders.files[key] = r

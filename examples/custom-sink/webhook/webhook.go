@@ -2,7 +2,11 @@
 // statements as NDJSON (one statement per line) to a URL.
 //
 // Configuration keys: "url" (required; https, or http if the operator allows
-// it) and "token" (optional; sent as a bearer token). Answers map to
+// it), "token" (optional; sent as a bearer token) and "timeout" (optional;
+// a duration such as "30s", default one minute). Connections follow the
+// host operator's egress policy (sdk.EgressPolicy.Client): a url that is or
+// resolves to a loopback, private, link-local or metadata address is
+// refused, also after a redirect. Answers map to
 // outcomes: 2xx delivered, 409 already stored, 429 and 503 retry after the
 // Retry-After header, 401 unauthenticated, 403 forbidden, other 4xx
 // permanent (a batch is then sent again statement by statement, so that only
@@ -15,13 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/learningflow/lrsbridge/sdk"
@@ -30,60 +31,47 @@ import (
 // Provider returns the Provider of webhook sinks.
 func Provider() sdk.Provider { return sdk.ProviderFunc(configure) }
 
+// config is the configuration of a webhook instance, as sdk.DecodeConfig
+// reads it.
+type config struct {
+	URL     string        `config:"url"`
+	Token   string        `config:"token"`
+	Timeout time.Duration `config:"timeout" default:"1m"`
+}
+
 func configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Sink, error) {
+	var c config
 	var cerr sdk.ConfigError
-	raw, _ := req.Config["url"].(string)
-	u, err := url.Parse(raw)
+	if err := sdk.DecodeConfig(req.Config, &c); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(c.URL)
 	switch {
-	case raw == "":
+	case c.URL == "":
 		cerr.Add("url", "is required")
 	case err != nil || u.Host == "":
 		cerr.Add("url", "is not an absolute URL")
-	case u.Scheme == "http" && !req.Egress.AllowHTTP:
-		cerr.Add("url", "must use https")
 	case u.Scheme != "http" && u.Scheme != "https":
 		cerr.Add("url", "must use https")
+	case errors.Is(req.Egress.CheckURL(u), sdk.ErrPlainHTTP):
+		cerr.Add("url", "must use https")
 	}
-	token, ok := req.Config["token"].(string)
-	if _, present := req.Config["token"]; present && !ok {
-		cerr.Add("token", "must be a string")
+	if c.Timeout <= 0 {
+		cerr.Add("timeout", "must be more than zero")
 	}
 	if err := cerr.Err(); err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: egressControl(req.Egress)}
-	transport := &http.Transport{
-		DialContext:         dialer.DialContext,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 4,
-	}
+	// Every connection, redirect and proxy goes through the operator's
+	// egress policy.
+	client := req.Egress.Client(sdk.EgressOptions{DialTimeout: 10 * time.Second})
+	client.Timeout = c.Timeout
 	return &Sink{
 		url:    u.String(),
-		token:  token,
-		client: &http.Client{Transport: transport, Timeout: time.Minute},
+		token:  c.Token,
+		client: client,
 		log:    sdk.Logger().With("instance", req.Instance),
 	}, nil
-}
-
-// errRefusedAddress reports an endpoint address the egress policy refuses.
-var errRefusedAddress = errors.New("address refused by the egress policy")
-
-// egressControl refuses connections to loopback, private, link-local and
-// unspecified addresses unless the policy allows them. It runs after name
-// resolution, for the address actually dialled.
-func egressControl(p sdk.EgressPolicy) func(network, address string, _ syscall.RawConn) error {
-	return func(_, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return err
-		}
-		a := ap.Addr().Unmap()
-		refused := a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast()
-		if refused && !p.Allows(a) {
-			return fmt.Errorf("%s: %w", a, errRefusedAddress)
-		}
-		return nil
-	}
 }
 
 // Sink delivers to one webhook URL. It is safe for concurrent use.
@@ -156,15 +144,16 @@ func (s *Sink) post(ctx context.Context, sts []sdk.Statement) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		if errors.Is(err, errRefusedAddress) {
-			return sdk.Permanent(fmt.Errorf("webhook: %w", err))
-		}
 		return fmt.Errorf("webhook: post: %w", err)
 	}
 	defer resp.Body.Close()
 	// Read a little of the answer for the error message; the receiver's
 	// message helps an admin, its full body is not needed.
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	if s.token != "" {
+		// A receiver may echo the request: keep the token out of errors.
+		msg = bytes.ReplaceAll(msg, []byte(s.token), []byte("[redacted]"))
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	reason := fmt.Errorf("webhook: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	code := resp.StatusCode
