@@ -111,9 +111,10 @@ func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	deliverURL := map[testing.TB]string{}
 	sinktest.RunRemote(t, sinktest.Harness{
-		Provider: proc.Provider(),
-		Egress:   loopback,
-		Timeout:  10 * time.Second,
+		Provider:      proc.Provider(),
+		EgressSetting: "endpoint",
+		Egress:        loopback,
+		Timeout:       10 * time.Second,
 		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
 			var opts lrstest.Options
 			var setup func(*lrstest.LRS)

@@ -132,6 +132,9 @@ func checkEgress(t *testing.T, c *checker) {
 	policy := sdk.EgressPolicy{AllowHTTP: true, Resolver: c.h.Egress.Resolver}
 	for _, ec := range cases {
 		t.Run(ec.name, func(t *testing.T) {
+			if c.h.remote && strings.Contains(ec.url, ".invalid") {
+				t.Skip("a plugin process resolves names itself: the kit cannot answer for it")
+			}
 			reason, refused := policy.Refuses(ec.addr)
 			if !refused {
 				t.Fatalf("sinktest: the policy allows %s", ec.addr)

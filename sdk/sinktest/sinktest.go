@@ -106,6 +106,10 @@ type Harness struct {
 	// Logger receives the log of the in-process plugin server and client.
 	// Nil discards.
 	Logger *slog.Logger
+
+	// remote is set by [RunRemote]: the sink runs in a process the kit does
+	// not control, so checks that need the kit's resolver are skipped.
+	remote bool
 	// EgressSetting names the configuration key that holds the URL the
 	// sink connects to (for example "endpoint" or "url"), for a sink that
 	// connects out. The Egress check then configures instances with that

@@ -75,34 +75,52 @@ function prefixContains(cidr, family, bytes) {
   return true;
 }
 
-// embeddedIPv4 returns the IPv4 address inside an IPv6 one, or null.
+// embeddedIPv4 returns the IPv4 addresses carried inside an IPv6 address
+// and the kind of address that carries them, or null.
 function embeddedIPv4(b) {
   const zero = (from, to) => b.slice(from, to).every((x) => x === 0);
   const v4 = (i) => b.slice(i, i + 4).join('.');
-  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12); // ::ffff:a.b.c.d
-  if (zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12)) return v4(12); // ::ffff:0:a.b.c.d
-  if (zero(0, 12) && !zero(12, 16)) return v4(12); // ::a.b.c.d (IPv4-compatible)
-  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return v4(12); // NAT64
-  if (b[0] === 0x20 && b[1] === 0x02) return v4(2); // 6to4
+  if (zero(0, 12)) return { addrs: [v4(12)], kind: 'an IPv4-compatible IPv6 address' }; // ::/96
+  if (zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12)) {
+    return { addrs: [v4(12)], kind: 'an IPv4-translated IPv6 address' }; // ::ffff:0:0/96
+  }
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) {
+    return { addrs: [v4(12)], kind: 'an IPv6 translation address' }; // NAT64 64:ff9b::/96
+  }
+  if (b[0] === 0x20 && b[1] === 0x02) return { addrs: [v4(2)], kind: 'an IPv6 translation address' }; // 6to4
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) { // Teredo 2001::/32
+    const client = b.slice(12, 16).map((x) => (~x) & 0xff).join('.');
+    return { addrs: [client, v4(4)], kind: 'a Teredo IPv6 address' };
+  }
   return null;
 }
 
 // refusal returns why the policy refuses address, or null when it is allowed.
+// IPv4-mapped addresses are checked as IPv4; the IPv4 addresses embedded in
+// other IPv6 forms are checked after the IPv6 ranges.
 function refusal(address, policy) {
-  const family = net.isIP(address.split('%')[0]);
+  const plain = address.split('%')[0];
+  const family = net.isIP(plain);
   if (family === 0) return 'not a valid address';
-  const bytes = family === 4 ? address.split('.').map(Number) : bytes16(address);
-  const allowed = (policy.allow_cidrs || []).some((c) => prefixContains(c, family, bytes));
+  let bytes = family === 4 ? plain.split('.').map(Number) : bytes16(plain);
+  let fam = family;
+  if (family === 6 && bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    bytes = bytes.slice(12);
+    fam = 4;
+  }
+  const allowed = (policy.allow_cidrs || []).some((c) => prefixContains(c, fam, bytes));
   if (allowed) return null;
-  if (family === 6) {
+  for (const [cidr, reason] of REFUSED) {
+    if (prefixContains(cidr, fam, bytes)) return reason;
+  }
+  if (fam === 6) {
     const inner = embeddedIPv4(bytes);
     if (inner !== null) {
-      const why = refusal(inner, policy);
-      return why === null ? null : `${why} (embedded in an IPv6 address)`;
+      for (const a of inner.addrs) {
+        const why = refusal(a, policy);
+        if (why !== null) return `${why} (embedded in ${inner.kind})`;
+      }
     }
-  }
-  for (const [cidr, reason] of REFUSED) {
-    if (prefixContains(cidr, family, bytes)) return reason;
   }
   return null;
 }

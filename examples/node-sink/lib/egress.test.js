@@ -16,3 +16,11 @@ test('allows public addresses and allow-listed ranges', () => {
   assert.strictEqual(refusal('::ffff:127.0.0.1', { allow_cidrs: ['127.0.0.0/8'] }), null);
   assert.match(refusal('169.254.169.254', {}), /metadata/);
 });
+
+test('gives the reason of the address kind', () => {
+  assert.strictEqual(refusal('::1', {}), 'a loopback address');
+  assert.strictEqual(refusal('::ffff:127.0.0.1', {}), 'a loopback address');
+  assert.strictEqual(refusal('::7f00:1', {}), 'a loopback address (embedded in an IPv4-compatible IPv6 address)');
+  assert.strictEqual(refusal('64:ff9b::7f00:1', {}), 'a loopback address (embedded in an IPv6 translation address)');
+  assert.match(refusal('2001:0:4136:e378:8000:63bf:f5ff:fffe', {}), /private address \(embedded in a Teredo/);
+});
