@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,12 +25,18 @@ var benchStatement = []byte(`{"actor":{"account":{"homePage":"https://acme.learn
 
 // BenchmarkAppend measures Append of one statement per call with 1 and 8
 // concurrent producers under each sync policy, while a consumer drains the
-// queue (as delivery does, which also keeps the disk use bounded). Besides
-// ns/op it reports statements per second and the p50 and p99 latency of
-// single Append calls.
+// queue (as delivery does, which also keeps the disk use bounded). Beside
+// them, in the same run, raw-fdatasync is the disk's limit for the same
+// records: a minimal group commit (producers add their bytes to a shared
+// buffer; one of them writes it with one write and one fdatasync) without
+// checksums, index or consumer. Each reports statements per second and the
+// p50 and p99 latency of single calls.
 func BenchmarkAppend(b *testing.B) {
-	for _, pol := range []SyncPolicy{SyncAlways, SyncGroup, SyncNone} {
-		for _, producers := range []int{1, 8} {
+	for _, producers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("raw-fdatasync/producers=%d", producers), func(b *testing.B) {
+			benchProducers(b, producers, newRawLog(b).append)
+		})
+		for _, pol := range []SyncPolicy{SyncAlways, SyncGroup, SyncNone} {
 			b.Run(fmt.Sprintf("sync=%s/producers=%d", pol, producers), func(b *testing.B) {
 				benchAppend(b, pol, producers)
 			})
@@ -46,10 +54,6 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ids := make([]string, 4096)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("3c6e0b8a-9c0b-4e1a-8f2d-%012d", i)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	consumerDone := make(chan struct{})
 	go func() {
@@ -62,7 +66,20 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 			q.Ack(seqsOf(es)...)
 		}
 	}()
+	benchProducers(b, producers, func(id string) error {
+		return q.Append(ctx, []Item{{ID: id, Data: benchStatement}})
+	})
+	cancel()
+	<-consumerDone
+}
 
+// benchProducers runs b.N calls of add, one statement each, from producers
+// goroutines, and reports statements/s, p50 and p99.
+func benchProducers(b *testing.B, producers int, add func(id string) error) {
+	ids := make([]string, 4096)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("3c6e0b8a-9c0b-4e1a-8f2d-%012d", i)
+	}
 	lat := make([]time.Duration, b.N)
 	var nextOp atomic.Int64
 	var wg sync.WaitGroup
@@ -74,15 +91,13 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			batch := make([]Item, 1)
 			for {
 				i := nextOp.Add(1) - 1
 				if i >= int64(b.N) {
 					return
 				}
-				batch[0] = Item{ID: ids[i%int64(len(ids))], Data: benchStatement}
 				t0 := time.Now()
-				if err := q.Append(ctx, batch); err != nil {
+				if err := add(ids[i%int64(len(ids))]); err != nil {
 					b.Error(err)
 					return
 				}
@@ -93,13 +108,68 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cancel()
-	<-consumerDone
-
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "stmts/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds()), "p99-µs")
+}
+
+// rawLog is the baseline of BenchmarkAppend: an append-only file with the
+// simplest group commit.
+type rawLog struct {
+	f       *os.File
+	mu      sync.Mutex
+	buf     []byte        // bytes waiting for the next write
+	done    chan struct{} // closed when buf is durable
+	syncing bool
+	off     int64
+}
+
+func newRawLog(b *testing.B) *rawLog {
+	f, err := os.Create(filepath.Join(b.TempDir(), "raw.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return &rawLog{f: f, done: make(chan struct{})}
+}
+
+// append adds the same bytes a queue record of one statement holds and
+// returns once they are durable.
+func (l *rawLog) append(id string) error {
+	l.mu.Lock()
+	l.buf = append(l.buf, id...)
+	l.buf = append(l.buf, benchStatement...)
+	l.buf = append(l.buf, make([]byte, recordHeaderLen+bodyFixedLen+3)...)
+	done := l.done
+	if l.syncing {
+		l.mu.Unlock()
+		<-done
+		return nil
+	}
+	for {
+		// Lead: write and sync what has gathered, then whatever gathered
+		// meanwhile, until nothing waits.
+		l.syncing = true
+		buf, off := l.buf, l.off
+		l.buf, l.done = nil, make(chan struct{})
+		l.off += int64(len(buf))
+		l.mu.Unlock()
+		if _, err := l.f.WriteAt(buf, off); err != nil {
+			return err
+		}
+		if err := datasync(l.f); err != nil {
+			return err
+		}
+		close(done)
+		l.mu.Lock()
+		if len(l.buf) == 0 {
+			l.syncing = false
+			l.mu.Unlock()
+			return nil
+		}
+		done = l.done
+	}
 }
 
 // BenchmarkAppendQueues measures 8 producers each appending to its own
