@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -71,6 +72,93 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 	})
 	cancel()
 	<-consumerDone
+}
+
+// BenchmarkAppendVsRaw interleaves the queue (SyncAlways, the default,
+// with a consumer draining it) and the raw-fdatasync baseline of
+// BenchmarkAppend in rounds of 200 statements, so that both see the same
+// disk and the same neighbours even on a noisy machine, and reports the
+// ratio of their throughputs (x-raw, 1 means parity) beside the p99 of
+// each.
+func BenchmarkAppendVsRaw(b *testing.B) {
+	for _, producers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
+			s, err := Open(Options{Dir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			q, err := s.Queue("acme", "lrs")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for {
+					es, err := q.Next(ctx, 256, 0)
+					if err != nil {
+						return
+					}
+					q.Ack(seqsOf(es)...)
+				}
+			}()
+			raw := newRawLog(b)
+			queued := func(id string) error { return q.Append(ctx, []Item{{ID: id, Data: benchStatement}}) }
+			var qt, rt time.Duration
+			var qlat, rlat []time.Duration
+			b.SetBytes(int64(len(benchStatement)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			const round = 200
+			for done := 0; done < b.N; done += round {
+				n := min(round, b.N-done)
+				d, l := runProducers(b, producers, n, raw.append)
+				rt, rlat = rt+d, append(rlat, l...)
+				d, l = runProducers(b, producers, n, queued)
+				qt, qlat = qt+d, append(qlat, l...)
+			}
+			b.StopTimer()
+			p99 := func(l []time.Duration) float64 {
+				slices.Sort(l)
+				return float64(l[min(len(l)-1, len(l)*99/100)].Microseconds())
+			}
+			b.ReportMetric(float64(b.N)/qt.Seconds(), "queue-stmts/s")
+			b.ReportMetric(float64(b.N)/rt.Seconds(), "raw-stmts/s")
+			b.ReportMetric(rt.Seconds()/qt.Seconds(), "x-raw")
+			b.ReportMetric(p99(qlat), "queue-p99-µs")
+			b.ReportMetric(p99(rlat), "raw-p99-µs")
+		})
+	}
+}
+
+// runProducers makes n calls of add from producers goroutines and returns
+// the time they took and the latency of each call.
+func runProducers(b *testing.B, producers, n int, add func(id string) error) (time.Duration, []time.Duration) {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				t0 := time.Now()
+				if err := add(fmt.Sprintf("3c6e0b8a-9c0b-4e1a-8f2d-%012d", i)); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), lat
 }
 
 // benchProducers runs b.N calls of add, one statement each, from producers
@@ -209,4 +297,82 @@ func BenchmarkAppendQueues(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "stmts/s")
+}
+
+// BenchmarkManyQueues opens 10,000 queues (one per configured
+// integration), appends one statement to 1,000 of them (the active ones),
+// then restarts the store and opens all 10,000 again, as a host does at
+// start. It reports the time of each start, the descriptors the process
+// holds open beyond those it held before (against the budget, in the same
+// run) and the heap per configured queue.
+func BenchmarkManyQueues(b *testing.B) {
+	const configured, active, budget = 10000, 1000, 256
+	for b.Loop() {
+		dir := b.TempDir()
+		fds0 := openFDs(b)
+		var m0 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+
+		t0 := time.Now()
+		s, err := Open(Options{Dir: dir, MaxOpenFiles: budget})
+		if err != nil {
+			b.Fatal(err)
+		}
+		qs := make([]Queue, configured)
+		for i := range qs {
+			if qs[i], err = s.Queue(fmt.Sprintf("org-%05d", i), "lrs"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		firstStart := time.Since(t0)
+		for i := 0; i < configured; i += configured / active {
+			if err := qs[i].Append(context.Background(), []Item{{ID: "3c6e0b8a-9c0b-4e1a-8f2d-7a6b5c4d3e2f", Data: benchStatement}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+
+		t0 = time.Now()
+		if s, err = Open(Options{Dir: dir, MaxOpenFiles: budget}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range qs {
+			if qs[i], err = s.Queue(fmt.Sprintf("org-%05d", i), "lrs"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		restart := time.Since(t0)
+		pending := 0
+		for _, q := range qs {
+			pending += q.Stats().Pending
+		}
+		if pending != active {
+			b.Fatalf("%d statements pending after the restart, want %d", pending, active)
+		}
+		var m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		fds := openFDs(b) - fds0
+		runtime.KeepAlive(qs)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(firstStart.Seconds()*1000, "start-ms")
+		b.ReportMetric(restart.Seconds()*1000, "restart-ms")
+		b.ReportMetric(float64(fds), "open-fds")
+		b.ReportMetric(budget, "fd-budget")
+		b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/configured, "heap-B/queue")
+	}
+}
+
+// openFDs counts the process's open descriptors.
+func openFDs(b *testing.B) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		b.Skip("no /proc/self/fd:", err)
+	}
+	return len(ents)
 }

@@ -163,6 +163,9 @@ func (q *fileQueue) lead(g *group) {
 		ok   int        // records of g durable (or written, with SyncNone)
 		err  = stuck
 	)
+	if err == nil {
+		err = q.recoveredDurable()
+	}
 	if err == nil && !created {
 		err = q.s.ensureDir(q.key, q.name)
 	}

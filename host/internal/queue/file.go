@@ -90,6 +90,14 @@ type fileQueue struct {
 	// more.
 	arriving atomic.Int32
 
+	// syncRecovered makes what recovery found in the last segment durable
+	// (a killed process may have left it in the page cache only), once,
+	// before any of it is handed out or anything is written after it; nil
+	// when there is nothing to sync. recoveredEnd is the sequence number
+	// after the recovered records.
+	syncRecovered func() error
+	recoveredEnd  uint64
+
 	// beforeSync, when set (by tests), runs before every fdatasync of a
 	// segment.
 	beforeSync func()
@@ -206,20 +214,25 @@ func (q *fileQueue) recover(cursor uint64) error {
 			return err
 		}
 	}
-	// What a killed process wrote is in the page cache; make it durable
-	// before handing it out.
-	if t := q.tail(); t != nil && t.end > cursor && q.pol != SyncNone {
-		f, err := q.s.files.get(t.h)
-		if err != nil {
-			return err
-		}
-		err = datasync(f)
-		q.s.files.put(t.h)
-		if err != nil {
-			return err
-		}
-	}
 	q.durable = q.nextSeq
+	if t := q.tail(); t != nil && t.end > cursor && q.pol != SyncNone {
+		// What a killed process wrote may be in the page cache only: it is
+		// made durable before it is handed out (by the first Next) or
+		// written after (by the first commit), not here, so that opening
+		// many queues costs no fsync.
+		q.durable, q.recoveredEnd = cursor, q.nextSeq
+		q.syncRecovered = sync.OnceValue(func() error {
+			f, err := q.s.files.get(t.h)
+			if err != nil {
+				return err
+			}
+			defer q.s.files.put(t.h)
+			if err := datasync(f); err != nil {
+				return fmt.Errorf("sync recovered segment of queue %s: %w", q.name, err)
+			}
+			return nil
+		})
+	}
 	for i := range q.recs {
 		r := &q.recs[i]
 		for s := max(r.first, cursor); s < r.first+uint64(r.count); s++ {

@@ -28,6 +28,9 @@ type pick struct {
 
 // Next implements Queue.
 func (q *fileQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]Entry, error) {
+	if err := q.recoveredDurable(); err != nil {
+		return nil, err
+	}
 	for {
 		q.mu.Lock()
 		if q.closed {
@@ -59,6 +62,30 @@ func (q *fileQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]E
 		case <-ch:
 		}
 	}
+}
+
+// recoveredDurable makes the records found at recovery durable, once, and
+// lets Next hand them out.
+func (q *fileQueue) recoveredDurable() error {
+	q.mu.Lock()
+	f := q.syncRecovered
+	q.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	if q.syncRecovered != nil {
+		q.syncRecovered = nil
+		if q.recoveredEnd > q.durable {
+			q.durable = q.recoveredEnd
+			q.wake()
+		}
+	}
+	q.mu.Unlock()
+	return nil
 }
 
 // pick chooses the entries Next hands out and marks them in flight,
