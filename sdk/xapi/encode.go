@@ -655,6 +655,8 @@ func appendString(b []byte, s string) []byte {
 
 var errNotJSON = errors.New("malformed JSON")
 
+var errTooDeep = errors.New("nesting too deep: more than " + strconv.Itoa(maxDepth) + " levels of objects and arrays")
+
 // appendCanonicalJSON appends the canonical form of the JSON value raw:
 // object keys sorted (stably, so duplicate keys keep their order), no
 // insignificant space, strings re-escaped by appendString, number literals
@@ -667,6 +669,9 @@ func appendCanonicalJSON(b []byte, raw []byte) (out []byte, err error) {
 				panic(r)
 			}
 			out, err = b, errNotJSON
+			if s.depth > maxDepth {
+				err = errTooDeep
+			}
 		}
 	}()
 	b = s.canonicalValue(b)

@@ -21,9 +21,12 @@ type scanner struct {
 	depth   int // nesting of skipped or canonicalized values
 }
 
-// maxDepth bounds the nesting of JSON values, so that hostile input cannot
-// exhaust the stack.
-const maxDepth = 512
+// MaxDepth is how deeply objects and arrays may nest in a statement,
+// counted from the statement itself. Deeper values are refused with
+// RuleDepth, so that hostile input cannot exhaust the stack.
+const MaxDepth = 512
+
+const maxDepth = MaxDepth
 
 // pathSeg is one step of a JSON path: an object key or an array index.
 type pathSeg struct {
@@ -668,80 +671,101 @@ func hex4(d []byte, i int) (rune, bool) {
 func (s *scanner) enter() {
 	s.depth++
 	if s.depth > maxDepth {
-		s.syntax("values nested too deeply")
+		s.syntax("nesting too deep: more than " + strconv.Itoa(maxDepth) + " levels of objects and arrays")
 	}
 }
 
 func (s *scanner) leave() { s.depth-- }
 
-// skipValue consumes any JSON value, checking its syntax.
+// skipValue consumes any JSON value, checking its syntax. It keeps the
+// containers it is in on a stack of its own instead of recursing, so any
+// nesting is safe to skip; a value that opens more than maxDepth levels
+// (counting those around it) is reported once, with RuleDepth at the path
+// of the value being skipped, and skipped whole.
 func (s *scanner) skipValue() {
-	s.enter()
-	defer s.leave()
-	switch s.peek() {
-	case '{':
-		s.pos++
-		if s.peek() == '}' {
+	var arr [32]byte
+	open := arr[:0] // '{' or '[' of the containers entered
+	deep := false
+	for {
+		switch c := s.peek(); c {
+		case '{', '[':
 			s.pos++
-			return
-		}
-		for {
-			if s.peek() != '"' {
-				s.syntax("want object key")
+			if !deep && s.depth+len(open)+1 > maxDepth {
+				deep = true
+				s.problem(RuleDepth, "nesting too deep: more than "+strconv.Itoa(maxDepth)+" levels of objects and arrays")
 			}
+			if end := closer(c); s.peek() == end {
+				s.pos++
+				break
+			}
+			open = append(open, c)
+			if c == '{' {
+				s.skipKey()
+			}
+			continue
+		case '"':
 			s.skipString()
-			s.expect(':')
-			s.skipValue()
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case '}':
-				s.pos++
-				return
-			default:
-				s.syntax("want ',' or '}' in object")
-			}
+		case 't':
+			s.literal("true")
+		case 'f':
+			s.literal("false")
+		case 'n':
+			s.literal("null")
+		case 0:
+			s.syntax("unexpected end of input")
+		default:
+			s.numberLiteral()
 		}
-	case '[':
-		s.pos++
-		if s.peek() == ']' {
-			s.pos++
-			return
-		}
+		// After a value: close the containers it ends, then go on to the
+		// next value of the innermost one still open.
 		for {
-			s.skipValue()
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case ']':
-				s.pos++
+			if len(open) == 0 {
 				return
-			default:
+			}
+			top := open[len(open)-1]
+			c := s.peek()
+			if c == ',' {
+				s.pos++
+				if top == '{' {
+					s.skipKey()
+				}
+				break
+			}
+			if c != closer(top) {
+				if top == '{' {
+					s.syntax("want ',' or '}' in object")
+				}
 				s.syntax("want ',' or ']' in array")
 			}
+			s.pos++
+			open = open[:len(open)-1]
 		}
-	case '"':
-		s.skipString()
-	case 't':
-		if !s.hasPrefix("true") {
-			s.syntax("invalid literal")
-		}
-		s.pos += 4
-	case 'f':
-		if !s.hasPrefix("false") {
-			s.syntax("invalid literal")
-		}
-		s.pos += 5
-	case 'n':
-		if !s.hasPrefix("null") {
-			s.syntax("invalid literal")
-		}
-		s.pos += 4
-	case 0:
-		s.syntax("unexpected end of input")
-	default:
-		s.numberLiteral()
 	}
+}
+
+// closer returns the byte that closes the container c opens.
+func closer(c byte) byte {
+	if c == '{' {
+		return '}'
+	}
+	return ']'
+}
+
+// skipKey consumes an object key and its colon.
+func (s *scanner) skipKey() {
+	if s.peek() != '"' {
+		s.syntax("want object key")
+	}
+	s.skipString()
+	s.expect(':')
+}
+
+// literal consumes lit (true, false or null).
+func (s *scanner) literal(lit string) {
+	if !s.hasPrefix(lit) {
+		s.syntax("invalid literal")
+	}
+	s.pos += len(lit)
 }
 
 // skipString consumes a string token, validating it.
