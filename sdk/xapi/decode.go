@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -22,8 +23,17 @@ func Parse(data []byte) (*Statement, error) {
 	return st, probs.Err()
 }
 
+// scanners recycles the scanners of parse: one is large, and each would
+// otherwise be a heap allocation per statement.
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
 func parse(data []byte) (st *Statement, probs Problems) {
-	s := scanner{data: data}
+	s := scanners.Get().(*scanner)
+	defer func() {
+		*s = scanner{buf: s.buf[:0]} // keep only the scratch buffer
+		scanners.Put(s)
+	}()
+	s.data, s.text = data, string(data)
 	s.path = s.pathBuf[:0]
 	st = new(Statement)
 	func() {
@@ -55,6 +65,9 @@ func parse(data []byte) (st *Statement, probs Problems) {
 // found; an empty Problems means the statement is valid.
 func Check(data []byte, v Version) (*Statement, Problems) {
 	st, probs := parse(data)
+	if len(probs) == 0 {
+		return st, Validate(st, v)
+	}
 	if hasSyntaxProblem(probs) {
 		return st, probs
 	}
@@ -401,7 +414,7 @@ func (s *scanner) extensions() Extensions {
 	m := Extensions{}
 	s.mapObject(func(key string) {
 		raw := s.rawValue()
-		m[key] = json.RawMessage(bytes.Clone(raw))
+		m[key] = json.RawMessage(s.keep(raw))
 	})
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -36,13 +37,22 @@ func Marshal(st *Statement, v Version) ([]byte, error) {
 // Append appends the canonical JSON encoding of st for version v to dst and
 // returns the extended buffer.
 func Append(dst []byte, st *Statement, v Version) ([]byte, error) {
-	e := encoder{b: dst, v: v}
+	e := encoders.Get().(*encoder)
+	*e = encoder{b: dst, v: v}
+	e.path = e.pathBuf[:0]
 	e.statement(st)
-	if e.err != nil {
-		return dst, e.err
+	b, err := e.b, e.err
+	*e = encoder{}
+	encoders.Put(e)
+	if err != nil {
+		return dst, err
 	}
-	return e.b, nil
+	return b, nil
 }
+
+// encoders recycles the encoders of Append, each otherwise a heap
+// allocation per statement.
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
 
 // ForVersion returns the canonical encoding data of a statement as it must
 // be sent to an LRS of version v: data itself when nothing in it needs to
@@ -78,10 +88,11 @@ func (st *Statement) MarshalJSON() ([]byte, error) {
 }
 
 type encoder struct {
-	b    []byte
-	v    Version
-	err  error
-	path []pathSeg
+	b       []byte
+	v       Version
+	err     error
+	path    []pathSeg
+	pathBuf [8]pathSeg
 }
 
 func (e *encoder) fail(key, reason string) {

@@ -1,6 +1,7 @@
 package xapi
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -12,7 +13,15 @@ import (
 // string when a problem is recorded. Syntax errors are fatal: they panic
 // with syntaxAbort, which Parse recovers.
 type scanner struct {
-	data    []byte
+	data []byte
+	// text, when set, is data as a string: the strings and numbers read
+	// are cut from it instead of copied one by one, so decoding a
+	// statement copies its input once. Parse sets it; scanners whose
+	// strings do not outlive the call leave it empty.
+	text string
+	// clone is a copy of data made on first need, from which raw values
+	// kept by the caller (extensions) are cut.
+	clone   []byte
 	pos     int
 	path    []pathSeg
 	probs   Problems
@@ -363,7 +372,30 @@ func (s *scanner) numberLiteral() string {
 		}
 	}
 	s.pos = i
-	return string(d[start:i])
+	return s.cut(start, i)
+}
+
+// cut returns data[start:end] as a string: a substring of text when it is
+// set, else a copy.
+func (s *scanner) cut(start, end int) string {
+	if s.text != "" {
+		return s.text[start:end]
+	}
+	return string(s.data[start:end])
+}
+
+// keep returns a copy of raw, a slice of data, that the caller may keep:
+// a slice of one copy of data shared by every value kept, with its capacity
+// cut so that appending to one never touches another.
+func (s *scanner) keep(raw []byte) []byte {
+	if s.text == "" {
+		return bytes.Clone(raw)
+	}
+	if s.clone == nil {
+		s.clone = []byte(s.text)
+	}
+	start := cap(s.data) - cap(raw)
+	return s.clone[start : start+len(raw) : start+len(raw)]
 }
 
 // rawKey reads an object key like rawString, but returns the keys xAPI
@@ -548,7 +580,7 @@ func (s *scanner) rawString() string {
 		switch {
 		case c == '"':
 			s.pos = i + 1
-			return string(d[start:i])
+			return s.cut(start, i)
 		case c == '\\':
 			return s.slowString(start, i)
 		case c < 0x20:
