@@ -30,7 +30,11 @@ var scanners = sync.Pool{New: func() any { return new(scanner) }}
 func parse(data []byte) (st *Statement, probs Problems) {
 	s := scanners.Get().(*scanner)
 	defer func() {
-		*s = scanner{buf: s.buf[:0]} // keep only the scratch buffer
+		// Let go of what the caller now owns or may free; the path array
+		// and scratch buffer are reused (their old contents are
+		// overwritten before being read).
+		s.data, s.text, s.probs, s.path = nil, "", nil, nil
+		s.pos, s.depth = 0, 0
 		scanners.Put(s)
 	}()
 	s.data, s.text = data, string(data)
@@ -414,7 +418,7 @@ func (s *scanner) extensions() Extensions {
 	m := Extensions{}
 	s.mapObject(func(key string) {
 		raw := s.rawValue()
-		m[key] = json.RawMessage(s.keep(raw))
+		m[key] = json.RawMessage(bytes.Clone(raw))
 	})
 	return m
 }

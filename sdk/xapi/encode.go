@@ -38,11 +38,10 @@ func Marshal(st *Statement, v Version) ([]byte, error) {
 // returns the extended buffer.
 func Append(dst []byte, st *Statement, v Version) ([]byte, error) {
 	e := encoders.Get().(*encoder)
-	*e = encoder{b: dst, v: v}
-	e.path = e.pathBuf[:0]
+	e.b, e.v, e.err, e.path = dst, v, nil, e.pathBuf[:0]
 	e.statement(st)
 	b, err := e.b, e.err
-	*e = encoder{}
+	e.b, e.err, e.path = nil, nil, nil
 	encoders.Put(e)
 	if err != nil {
 		return dst, err
@@ -624,7 +623,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if plainASCII[c] {
 			i++
 			continue
 		}

@@ -1,7 +1,6 @@
 package xapi
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -18,10 +17,7 @@ type scanner struct {
 	// are cut from it instead of copied one by one, so decoding a
 	// statement copies its input once. Parse sets it; scanners whose
 	// strings do not outlive the call leave it empty.
-	text string
-	// clone is a copy of data made on first need, from which raw values
-	// kept by the caller (extensions) are cut.
-	clone   []byte
+	text    string
 	pos     int
 	path    []pathSeg
 	probs   Problems
@@ -384,20 +380,6 @@ func (s *scanner) cut(start, end int) string {
 	return string(s.data[start:end])
 }
 
-// keep returns a copy of raw, a slice of data, that the caller may keep:
-// a slice of one copy of data shared by every value kept, with its capacity
-// cut so that appending to one never touches another.
-func (s *scanner) keep(raw []byte) []byte {
-	if s.text == "" {
-		return bytes.Clone(raw)
-	}
-	if s.clone == nil {
-		s.clone = []byte(s.text)
-	}
-	start := cap(s.data) - cap(raw)
-	return s.clone[start : start+len(raw) : start+len(raw)]
-}
-
 // rawKey reads an object key like rawString, but returns the keys xAPI
 // defines without allocating.
 func (s *scanner) rawKey() string {
@@ -576,6 +558,12 @@ func (s *scanner) rawString() string {
 	d := s.data
 	// Fast path: no escapes, ASCII or valid UTF-8.
 	for i := start; i < len(d); i++ {
+		for i < len(d) && plainASCII[d[i]] {
+			i++
+		}
+		if i == len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
@@ -678,6 +666,15 @@ func (s *scanner) slowString(start, i int) string {
 	s.syntax("unterminated string")
 	return ""
 }
+
+// plainASCII tells the bytes that stand for themselves inside a JSON
+// string: printable ASCII other than the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func hex4(d []byte, i int) (rune, bool) {
 	if i+4 > len(d) {
@@ -804,6 +801,12 @@ func (s *scanner) literal(lit string) {
 func (s *scanner) skipString() {
 	d := s.data
 	for i := s.pos + 1; i < len(d); i++ {
+		for i < len(d) && plainASCII[d[i]] {
+			i++
+		}
+		if i == len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
