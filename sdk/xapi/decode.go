@@ -49,7 +49,7 @@ func parse(data []byte) (st *Statement, probs Problems) {
 			}
 		}()
 		if s.peek() != '{' {
-			if s.peek() == 0 {
+			if s.atEnd() {
 				s.syntax("empty input")
 			}
 			s.problem(RuleJSONType, "a statement is a JSON object, got "+kindName(s.peek()))
@@ -57,7 +57,7 @@ func parse(data []byte) (st *Statement, probs Problems) {
 		} else {
 			s.statement(st)
 		}
-		if s.peek() != 0 {
+		if !s.atEnd() {
 			s.syntax("data after the statement")
 		}
 	}()
@@ -846,7 +846,7 @@ func ParseStatements(data []byte) ([]json.RawMessage, error) {
 			s.array(func(int) {
 				out = append(out, json.RawMessage(s.rawValue()))
 			})
-			if s.peek() != 0 {
+			if !s.atEnd() {
 				s.syntax("data after the array")
 			}
 		default:
@@ -903,7 +903,7 @@ func singleValue(data []byte) (v []byte, ok bool) {
 		}
 	}()
 	raw := s.rawValue()
-	if s.peek() != 0 {
+	if !s.atEnd() {
 		return nil, false
 	}
 	return raw, true

@@ -685,7 +685,7 @@ func appendCanonicalJSON(b []byte, raw []byte) (out []byte, err error) {
 		}
 	}()
 	b = s.canonicalValue(b)
-	if s.peek() != 0 {
+	if !s.atEnd() {
 		return b, errNotJSON
 	}
 	return b, nil

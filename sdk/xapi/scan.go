@@ -107,6 +107,13 @@ func (s *scanner) peek() byte {
 	return s.data[s.pos]
 }
 
+// atEnd reports whether only space is left. (peek returns 0 at the end,
+// but also at a NUL byte, which is data.)
+func (s *scanner) atEnd() bool {
+	s.skipWS()
+	return s.pos >= len(s.data)
+}
+
 func (s *scanner) expect(c byte) {
 	if s.peek() != c {
 		if s.pos >= len(s.data) {

@@ -71,3 +71,19 @@ func TestNestingTooDeep(t *testing.T) {
 		})
 	}
 }
+
+// TestTrailingNUL checks that a NUL byte after a value is data after it,
+// not the end of the input.
+func TestTrailingNUL(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"actor":{"mbox":"mailto:learner@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"http://example.com/a"}}` + "\x00")
+	if _, err := Parse(in); err == nil {
+		t.Error("Parse accepted a statement followed by a NUL byte")
+	}
+	if _, ok := singleValue([]byte("0\x00")); ok {
+		t.Error(`singleValue accepted "0\x00"`)
+	}
+	if _, err := appendCanonicalJSON(nil, []byte("[1]\x00")); err == nil {
+		t.Error("appendCanonicalJSON accepted a value followed by a NUL byte")
+	}
+}
