@@ -1,7 +1,6 @@
 package xapi
 
 import (
-	stdjson "encoding/json"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -27,6 +26,16 @@ func benchInputs(b *testing.B, n int) [][]byte {
 	return in
 }
 
+// checkAndAppend is lrsbridge's round trip: strict decode, validation and
+// canonical encoding, appended to out.
+func checkAndAppend(in, out []byte) ([]byte, error) {
+	st, probs := Check(in, V200)
+	if len(probs) > 0 {
+		return out, probs
+	}
+	return Append(out, st, V200)
+}
+
 // BenchmarkCodec measures decode, validate and encode of batches of 1 and
 // 100 statements with lrsbridge's strict codec, against decode and encode
 // (no validation) with encoding/json in the same run.
@@ -37,41 +46,24 @@ func BenchmarkCodec(b *testing.B) {
 		for _, in := range inputs {
 			size += int64(len(in))
 		}
-		run := func(name string, f func(b *testing.B, in []byte, out []byte) []byte) {
+		run := func(name string, f func(in, out []byte) ([]byte, error)) {
 			b.Run(name+"/batch="+strconv.Itoa(n), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(size)
 				buf := make([]byte, 0, 4096)
 				for b.Loop() {
 					for _, in := range inputs {
-						buf = f(b, in, buf[:0])
+						var err error
+						if buf, err = f(in, buf[:0]); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
 				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "statements/s")
 			})
 		}
-		run("lrsbridge", func(b *testing.B, in, out []byte) []byte {
-			st, probs := Check(in, V200)
-			if len(probs) > 0 {
-				b.Fatal(probs)
-			}
-			out, err := Append(out, st, V200)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return out
-		})
-		run("encoding-json", func(b *testing.B, in, out []byte) []byte {
-			var st baseline.Statement
-			if err := stdjson.Unmarshal(in, &st); err != nil {
-				b.Fatal(err)
-			}
-			data, err := stdjson.Marshal(&st)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return append(out, data...)
-		})
+		run("lrsbridge", checkAndAppend)
+		run("encoding-json", baseline.EncodingJSON)
 	}
 }
 
@@ -117,26 +109,17 @@ func BenchmarkCodecVsStdlib(b *testing.B) {
 			for b.Loop() {
 				t0 := time.Now()
 				for _, in := range inputs {
-					st, probs := Check(in, V200)
-					if len(probs) > 0 {
-						b.Fatal(probs)
-					}
 					var err error
-					if buf, err = Append(buf[:0], st, V200); err != nil {
+					if buf, err = checkAndAppend(in, buf[:0]); err != nil {
 						b.Fatal(err)
 					}
 				}
 				t1 := time.Now()
 				for _, in := range inputs {
-					var st baseline.Statement
-					if err := stdjson.Unmarshal(in, &st); err != nil {
+					var err error
+					if buf, err = baseline.EncodingJSON(in, buf[:0]); err != nil {
 						b.Fatal(err)
 					}
-					data, err := stdjson.Marshal(&st)
-					if err != nil {
-						b.Fatal(err)
-					}
-					buf = append(buf[:0], data...)
 				}
 				ours, std = ours+t1.Sub(t0), std+time.Since(t1)
 			}

@@ -46,11 +46,20 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
+	q := benchQueue(b, pol)
+	benchProducers(b, producers, func(id string) error {
+		return q.Append(context.Background(), []Item{{ID: id, Data: benchStatement}})
+	})
+}
+
+// benchQueue opens a queue in a fresh store with a consumer draining it,
+// as delivery does (which also keeps the disk use bounded); both end with
+// the benchmark.
+func benchQueue(b *testing.B, pol SyncPolicy) Queue {
 	s, err := Open(Options{Dir: b.TempDir(), Sync: pol})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
 	q, err := s.Queue("acme", "lrs")
 	if err != nil {
 		b.Fatal(err)
@@ -67,11 +76,12 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 			q.Ack(seqsOf(es)...)
 		}
 	}()
-	benchProducers(b, producers, func(id string) error {
-		return q.Append(ctx, []Item{{ID: id, Data: benchStatement}})
+	b.Cleanup(func() {
+		cancel()
+		<-consumerDone
+		s.Close()
 	})
-	cancel()
-	<-consumerDone
+	return q
 }
 
 // BenchmarkAppendVsRaw interleaves the queue (SyncAlways, the default,
@@ -83,28 +93,9 @@ func benchAppend(b *testing.B, pol SyncPolicy, producers int) {
 func BenchmarkAppendVsRaw(b *testing.B) {
 	for _, producers := range []int{1, 8} {
 		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
-			s, err := Open(Options{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			q, err := s.Queue("acme", "lrs")
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go func() {
-				for {
-					es, err := q.Next(ctx, 256, 0)
-					if err != nil {
-						return
-					}
-					q.Ack(seqsOf(es)...)
-				}
-			}()
+			q := benchQueue(b, SyncAlways)
 			raw := newRawLog(b)
-			queued := func(id string) error { return q.Append(ctx, []Item{{ID: id, Data: benchStatement}}) }
+			queued := func(id string) error { return q.Append(context.Background(), []Item{{ID: id, Data: benchStatement}}) }
 			var qt, rt time.Duration
 			var qlat, rlat []time.Duration
 			b.SetBytes(int64(len(benchStatement)))
@@ -164,37 +155,10 @@ func runProducers(b *testing.B, producers, n int, add func(id string) error) (ti
 // benchProducers runs b.N calls of add, one statement each, from producers
 // goroutines, and reports statements/s, p50 and p99.
 func benchProducers(b *testing.B, producers int, add func(id string) error) {
-	ids := make([]string, 4096)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("3c6e0b8a-9c0b-4e1a-8f2d-%012d", i)
-	}
-	lat := make([]time.Duration, b.N)
-	var nextOp atomic.Int64
-	var wg sync.WaitGroup
 	b.SetBytes(int64(len(benchStatement)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
-	for range producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := nextOp.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				t0 := time.Now()
-				if err := add(ids[i%int64(len(ids))]); err != nil {
-					b.Error(err)
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, lat := runProducers(b, producers, b.N, add)
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "stmts/s")

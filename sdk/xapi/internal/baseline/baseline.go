@@ -73,6 +73,17 @@ type (
 	}
 )
 
+// EncodingJSON decodes in into a Statement and encodes it again with
+// encoding/json, appending the encoding to out: the baseline round trip.
+func EncodingJSON(in, out []byte) ([]byte, error) {
+	var st Statement
+	if err := json.Unmarshal(in, &st); err != nil {
+		return out, err
+	}
+	data, err := json.Marshal(&st)
+	return append(out, data...), err
+}
+
 // Inputs returns n compact statements cycling through the JSON files in
 // dir (the codec's round-trip fixtures).
 func Inputs(dir string, n int) ([][]byte, error) {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	stdjson "encoding/json"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -28,14 +27,7 @@ var codecs = []codec{
 		}
 		return xapi.Append(out, st, xapi.V200)
 	}},
-	{"encoding-json", func(in, out []byte) ([]byte, error) {
-		var st baseline.Statement
-		if err := stdjson.Unmarshal(in, &st); err != nil {
-			return out, err
-		}
-		data, err := stdjson.Marshal(&st)
-		return append(out, data...), err
-	}},
+	{"encoding-json", baseline.EncodingJSON},
 	{"goccy-go-json", func(in, out []byte) ([]byte, error) {
 		var st baseline.Statement
 		if err := gojson.Unmarshal(in, &st); err != nil {
