@@ -38,30 +38,47 @@ func parse(data []byte) (st *Statement, probs Problems) {
 		scanners.Put(s)
 	}()
 	s.data, s.text = data, string(data)
+	// First without keeping the JSON path, which only problems need: a
+	// well-formed statement, the common case, is read once. At the first
+	// problem, read again keeping it.
+	if st, ok := s.decode(true); ok {
+		return st, nil
+	}
+	s.pos, s.depth = 0, 0
+	st, _ = s.decode(false)
+	return st, s.probs
+}
+
+// decode reads one statement from s.data. With lazy, the path is not kept
+// and decode gives up (ok false) at the first problem.
+func (s *scanner) decode(lazy bool) (st *Statement, ok bool) {
+	s.lazy = lazy
 	s.path = s.pathBuf[:0]
 	st = new(Statement)
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(syntaxAbort); !ok {
-					panic(r)
-				}
+	defer func() {
+		if r := recover(); r != nil {
+			switch r.(type) {
+			case syntaxAbort:
+			case needPath:
+				ok = false
+			default:
+				panic(r)
 			}
-		}()
-		if s.peek() != '{' {
-			if s.atEnd() {
-				s.syntax("empty input")
-			}
-			s.problem(RuleJSONType, "a statement is a JSON object, got "+kindName(s.peek()))
-			s.skipValue()
-		} else {
-			s.statement(st)
-		}
-		if !s.atEnd() {
-			s.syntax("data after the statement")
 		}
 	}()
-	return st, s.probs
+	if s.peek() != '{' {
+		if s.atEnd() {
+			s.syntax("empty input")
+		}
+		s.problem(RuleJSONType, "a statement is a JSON object, got "+kindName(s.peek()))
+		s.skipValue()
+	} else {
+		s.statement(st)
+	}
+	if !s.atEnd() {
+		s.syntax("data after the statement")
+	}
+	return st, true
 }
 
 // Check decodes and validates one statement for version v. It returns the

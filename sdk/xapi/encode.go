@@ -38,8 +38,14 @@ func Marshal(st *Statement, v Version) ([]byte, error) {
 // returns the extended buffer.
 func Append(dst []byte, st *Statement, v Version) ([]byte, error) {
 	e := encoders.Get().(*encoder)
-	e.b, e.v, e.err, e.path = dst, v, nil, e.pathBuf[:0]
+	// First without keeping the JSON path, which only errors need; on an
+	// error, encode again keeping it.
+	e.b, e.v, e.err, e.lazy = dst, v, nil, true
 	e.statement(st)
+	if e.err != nil {
+		e.b, e.err, e.lazy, e.path = dst, nil, false, e.pathBuf[:0]
+		e.statement(st)
+	}
 	b, err := e.b, e.err
 	e.b, e.err, e.path = nil, nil, nil
 	encoders.Put(e)
@@ -92,9 +98,17 @@ type encoder struct {
 	err     error
 	path    []pathSeg
 	pathBuf [8]pathSeg
+	lazy    bool // path not kept: fail only notes that something failed
 }
 
+// errNeedPath is the error of a lazy encoding, which keeps no path.
+var errNeedPath = errors.New("encoding failed")
+
 func (e *encoder) fail(key, reason string) {
+	if e.lazy {
+		e.err = errNeedPath
+		return
+	}
 	if e.err == nil {
 		p := renderPath(append(slices.Clone(e.path), pathSeg{key: key}))
 		e.err = &EncodeError{Path: p, Reason: reason}
@@ -176,6 +190,10 @@ func (e *encoder) statement(st *Statement) {
 }
 
 func (e *encoder) in(key string, f func()) {
+	if e.lazy {
+		f()
+		return
+	}
 	e.path = append(e.path, pathSeg{key: key})
 	f()
 	e.path = e.path[:len(e.path)-1]

@@ -24,7 +24,13 @@ type scanner struct {
 	buf     []byte // scratch for unescaping strings
 	pathBuf [12]pathSeg
 	depth   int // nesting of skipped or canonicalized values
+	// lazy leaves the path untracked; the first problem then panics with
+	// needPath, for the caller to read again with lazy off.
+	lazy bool
 }
+
+// needPath aborts a lazy scan at its first problem.
+type needPath struct{}
 
 // MaxDepth is how deeply objects and arrays may nest in a statement,
 // counted from the statement itself. Deeper values are refused with
@@ -43,12 +49,29 @@ type pathSeg struct {
 
 type syntaxAbort struct{}
 
-func (s *scanner) push(key string) { s.path = append(s.path, pathSeg{key: key}) }
-func (s *scanner) pushMapKey(key string) {
-	s.path = append(s.path, pathSeg{key: key, bracket: true})
+func (s *scanner) push(key string) {
+	if !s.lazy {
+		s.path = append(s.path, pathSeg{key: key})
+	}
 }
-func (s *scanner) pushIndex(i int) { s.path = append(s.path, pathSeg{index: i, isIndex: true}) }
-func (s *scanner) pop()            { s.path = s.path[:len(s.path)-1] }
+
+func (s *scanner) pushMapKey(key string) {
+	if !s.lazy {
+		s.path = append(s.path, pathSeg{key: key, bracket: true})
+	}
+}
+
+func (s *scanner) pushIndex(i int) {
+	if !s.lazy {
+		s.path = append(s.path, pathSeg{index: i, isIndex: true})
+	}
+}
+
+func (s *scanner) pop() {
+	if !s.lazy {
+		s.path = s.path[:len(s.path)-1]
+	}
+}
 
 // pathString renders the current path.
 func (s *scanner) pathString() string {
@@ -78,6 +101,9 @@ func renderPath(segs []pathSeg) string {
 }
 
 func (s *scanner) problem(rule Rule, msg string) {
+	if s.lazy {
+		panic(needPath{})
+	}
 	s.probs = append(s.probs, Problem{Path: s.pathString(), Rule: rule, Message: msg})
 }
 
