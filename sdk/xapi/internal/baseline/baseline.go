@@ -65,6 +65,8 @@ type (
 		Instructor        *Actor                      `json:"instructor,omitempty"`
 		Team              *Actor                      `json:"team,omitempty"`
 		ContextActivities map[string][]map[string]any `json:"contextActivities,omitempty"`
+		ContextAgents     []map[string]any            `json:"contextAgents,omitempty"`
+		ContextGroups     []map[string]any            `json:"contextGroups,omitempty"`
 		Revision          string                      `json:"revision,omitempty"`
 		Platform          string                      `json:"platform,omitempty"`
 		Language          string                      `json:"language,omitempty"`
