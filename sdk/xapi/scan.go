@@ -413,9 +413,12 @@ func (s *scanner) cut(start, end int) string {
 	return string(s.data[start:end])
 }
 
-// rawKey reads an object key like rawString, but returns the keys xAPI
-// defines without allocating.
+// rawKey reads an object key like rawString, but without allocating for
+// the keys xAPI defines (or any key, when the scanner has text).
 func (s *scanner) rawKey() string {
+	if s.text != "" {
+		return s.rawString() // a substring of text: no allocation either
+	}
 	d := s.data
 	start := s.pos + 1
 	for i := start; i < len(d) && i-start <= 24; i++ {
