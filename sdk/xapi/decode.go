@@ -267,12 +267,42 @@ func (s *scanner) peekObjectType() (value string, present, ok bool) {
 	}
 }
 
+// leadingObjectType is peekObjectType for an object whose first key is
+// objectType; for any other object it reports no objectType without
+// looking further.
+func (s *scanner) leadingObjectType() (value string, present, ok bool) {
+	save := s.pos
+	defer func() { s.pos = save }()
+	s.expect('{')
+	if s.peek() != '"' || !s.hasPrefix(`"objectType"`) {
+		return "", false, true
+	}
+	s.rawKey()
+	s.expect(':')
+	if s.peek() != '"' {
+		return "", true, false
+	}
+	return s.rawKey(), true, true
+}
+
 // statementObject reads the object of a statement or sub-statement.
 func (s *scanner) statementObject(inSub bool) Object {
 	if !s.want('{', "an object") {
 		return nil
 	}
-	ot, present, ok := s.peekObjectType()
+	var (
+		ot          string
+		present, ok bool
+	)
+	if s.lazy {
+		// Guess without reading the whole object: objectType comes first
+		// or the object is an Activity. A wrong guess meets an objectType
+		// or key that an Activity does not have, which is a problem, and
+		// parse reads everything again without guessing.
+		ot, present, ok = s.leadingObjectType()
+	} else {
+		ot, present, ok = s.peekObjectType()
+	}
 	if !ok {
 		ot = "" // reported when the key is read
 	}
