@@ -23,13 +23,14 @@ type SyncPolicy int
 
 const (
 	// SyncAlways, the default, returns from Append only after the record
-	// has been fdatasync'ed. Concurrent producers of a queue share fsyncs
-	// (group commit): while one fsync runs, the records written meanwhile
-	// wait and are covered together by the next one.
+	// has been fdatasync'ed. Concurrent producers of a queue commit in
+	// groups: the records that arrive while one commit runs go out
+	// together in the next, with one write and one fdatasync.
 	SyncAlways SyncPolicy = iota
 	// SyncGroup is SyncAlways with a collection window: the producer that
-	// starts an fsync first waits GroupWindow so that more producers join
-	// it. It trades latency for fewer fsyncs.
+	// leads a commit first waits, up to GroupWindow, for the producers
+	// already inside Append to join it. A lone producer never waits. It
+	// trades a little latency for fewer fsyncs.
 	SyncGroup
 	// SyncNone never fsyncs. Records survive a crash of the process (they
 	// are in the kernel's page cache) but not of the machine. For tests.
@@ -56,8 +57,8 @@ type Options struct {
 	Dir string
 	// Sync is the durability policy of Append. Default SyncAlways.
 	Sync SyncPolicy
-	// GroupWindow is how long SyncGroup collects producers before an
-	// fsync. Default 2ms.
+	// GroupWindow is the longest a SyncGroup commit waits for producers
+	// on their way into Append. Default 2ms.
 	GroupWindow time.Duration
 	// SegmentBytes is the size at which a queue starts a new segment file.
 	// Default 16 MiB. A record is never split, so a segment may grow past it
