@@ -127,21 +127,27 @@ func (e *encoder) open() obj {
 }
 
 func (o *obj) key(k string) {
-	if !o.first {
-		o.e.b = append(o.e.b, ',')
-	}
+	o.e.b = appendKey(o.e.b, k, o.first)
 	o.first = false
-	o.e.b = append(o.e.b, '"')
-	o.e.b = append(o.e.b, k...)
-	o.e.b = append(o.e.b, '"', ':')
+}
+
+// appendKey appends k as an object key, after a comma unless first. The
+// encoder's buffer is stored back once per key, not once per byte run.
+func appendKey(b []byte, k string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
 }
 
 func (o *obj) close() { o.e.b = append(o.e.b, '}') }
 
 func (o *obj) str(k, v string) {
 	if v != "" {
-		o.key(k)
-		o.e.b = appendString(o.e.b, v)
+		o.e.b = appendString(appendKey(o.e.b, k, o.first), v)
+		o.first = false
 	}
 }
 
