@@ -3,7 +3,6 @@ module github.com/learningflow/lrsbridge
 go 1.26.8
 
 require (
-	github.com/goccy/go-json v0.12.0
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0

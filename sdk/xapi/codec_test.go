@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -438,9 +439,52 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(minimal))
 	f.Add([]byte(`{"actor":{"objectType":"Group","member":[{"openid":"http://x.example/o"}]},"verb":{"id":"urn:x:v"},"object":{"objectType":"StatementRef","id":"6690e6c9-3ef0-4ed3-8b37-7f3964730bee"}}`))
+	f.Add([]byte(`{"actor":{"mbox":"mailto:a@example.com"},"verb":{"id":"urn:x:v"},"object":{"id":"urn:x:o"},"result":{"extensions":{"urn:x:e":` +
+		strings.Repeat(`[{"a":`, 300) + `1` + strings.Repeat(`}]`, 300) + `}}}`))
+	f.Add([]byte(`{"unknown":[1,{"k":"\u00e9\n"},true,null,-0.5e3],"actor":{"mbox":"mailto:a@example.com"},"verb":{"id":"urn:x:v"},"object":{"id":"urn:x:o"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, v := range []Version{V103, V200} {
 			roundTrip(t, data, v)
+		}
+		if _, probs := Check(data, V200); len(probs) == 0 {
+			if !json.Valid(data) {
+				t.Fatalf("accepted input that is not JSON: %q", data)
+			}
+			// The statement owns its strings: overwriting the input after
+			// decoding changes nothing.
+			in := bytes.Clone(data)
+			st, err := Parse(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Marshal(st, V200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range in {
+				in[i] = 'x'
+			}
+			if got, err := Marshal(st, V200); err != nil || !bytes.Equal(want, got) {
+				t.Fatalf("statement changed with its input: %v\n%s\n%s", err, want, got)
+			}
+		}
+	})
+}
+
+// FuzzSkipValue checks the scanner's non-recursive skipping of values
+// against encoding/json: a single value is accepted exactly when it is
+// valid JSON in valid UTF-8.
+func FuzzSkipValue(f *testing.F) {
+	for _, seed := range []string{`{}`, `[]`, `{"a":[1,2,{"b":null}]}`, `"\u00e9"`, `-0.5e3`, `[1,]`, `{"a" 1}`, `{"a":1,}`, `[[[`, `tru`,
+		strings.Repeat("[", 700) + strings.Repeat("]", 700), `{"a":"\x"}`, "\"\x01\"", `[1 2]`, `{"a":1}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// The scanner refuses invalid UTF-8, which encoding/json lets
+		// through.
+		_, ok := singleValue(data)
+		if want := json.Valid(data) && utf8.Valid(data); ok != want {
+			t.Fatalf("singleValue(%q) ok = %v, want %v (encoding/json and UTF-8)", data, ok, want)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -22,32 +23,62 @@ func Parse(data []byte) (*Statement, error) {
 	return st, probs.Err()
 }
 
+// scanners recycles the scanners of parse: one is large, and each would
+// otherwise be a heap allocation per statement.
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
 func parse(data []byte) (st *Statement, probs Problems) {
-	s := scanner{data: data}
+	s := scanners.Get().(*scanner)
+	defer func() {
+		// Let go of what the caller now owns or may free; the path array
+		// and scratch buffer are reused (their old contents are
+		// overwritten before being read).
+		s.data, s.text, s.probs, s.path = nil, "", nil, nil
+		s.pos, s.depth = 0, 0
+		scanners.Put(s)
+	}()
+	s.data, s.text = data, string(data)
+	// First without keeping the JSON path, which only problems need: a
+	// well-formed statement, the common case, is read once. At the first
+	// problem, read again keeping it.
+	if st, ok := s.decode(true); ok {
+		return st, nil
+	}
+	s.pos, s.depth = 0, 0
+	st, _ = s.decode(false)
+	return st, s.probs
+}
+
+// decode reads one statement from s.data. With lazy, the path is not kept
+// and decode gives up (ok false) at the first problem.
+func (s *scanner) decode(lazy bool) (st *Statement, ok bool) {
+	s.lazy = lazy
 	s.path = s.pathBuf[:0]
 	st = new(Statement)
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(syntaxAbort); !ok {
-					panic(r)
-				}
+	defer func() {
+		if r := recover(); r != nil {
+			switch r.(type) {
+			case syntaxAbort:
+			case needPath:
+				ok = false
+			default:
+				panic(r)
 			}
-		}()
-		if s.peek() != '{' {
-			if s.peek() == 0 {
-				s.syntax("empty input")
-			}
-			s.problem(RuleJSONType, "a statement is a JSON object, got "+kindName(s.peek()))
-			s.skipValue()
-		} else {
-			s.statement(st)
-		}
-		if s.peek() != 0 {
-			s.syntax("data after the statement")
 		}
 	}()
-	return st, s.probs
+	if s.peek() != '{' {
+		if s.atEnd() {
+			s.syntax("empty input")
+		}
+		s.problem(RuleJSONType, "a statement is a JSON object, got "+kindName(s.peek()))
+		s.skipValue()
+	} else {
+		s.statement(st)
+	}
+	if !s.atEnd() {
+		s.syntax("data after the statement")
+	}
+	return st, true
 }
 
 // Check decodes and validates one statement for version v. It returns the
@@ -55,6 +86,9 @@ func parse(data []byte) (st *Statement, probs Problems) {
 // found; an empty Problems means the statement is valid.
 func Check(data []byte, v Version) (*Statement, Problems) {
 	st, probs := parse(data)
+	if len(probs) == 0 {
+		return st, Validate(st, v)
+	}
 	if hasSyntaxProblem(probs) {
 		return st, probs
 	}
@@ -233,12 +267,42 @@ func (s *scanner) peekObjectType() (value string, present, ok bool) {
 	}
 }
 
+// leadingObjectType is peekObjectType for an object whose first key is
+// objectType; for any other object it reports no objectType without
+// looking further.
+func (s *scanner) leadingObjectType() (value string, present, ok bool) {
+	save := s.pos
+	defer func() { s.pos = save }()
+	s.expect('{')
+	if s.peek() != '"' || !s.hasPrefix(`"objectType"`) {
+		return "", false, true
+	}
+	s.rawKey()
+	s.expect(':')
+	if s.peek() != '"' {
+		return "", true, false
+	}
+	return s.rawKey(), true, true
+}
+
 // statementObject reads the object of a statement or sub-statement.
 func (s *scanner) statementObject(inSub bool) Object {
 	if !s.want('{', "an object") {
 		return nil
 	}
-	ot, present, ok := s.peekObjectType()
+	var (
+		ot          string
+		present, ok bool
+	)
+	if s.lazy {
+		// Guess without reading the whole object: objectType comes first
+		// or the object is an Activity. A wrong guess meets an objectType
+		// or key that an Activity does not have, which is a problem, and
+		// parse reads everything again without guessing.
+		ot, present, ok = s.leadingObjectType()
+	} else {
+		ot, present, ok = s.peekObjectType()
+	}
 	if !ok {
 		ot = "" // reported when the key is read
 	}
@@ -829,7 +893,7 @@ func ParseStatements(data []byte) ([]json.RawMessage, error) {
 			s.array(func(int) {
 				out = append(out, json.RawMessage(s.rawValue()))
 			})
-			if s.peek() != 0 {
+			if !s.atEnd() {
 				s.syntax("data after the array")
 			}
 		default:
@@ -886,7 +950,7 @@ func singleValue(data []byte) (v []byte, ok bool) {
 		}
 	}()
 	raw := s.rawValue()
-	if s.peek() != 0 {
+	if !s.atEnd() {
 		return nil, false
 	}
 	return raw, true

@@ -10,7 +10,10 @@
 // [Parse] decodes one statement strictly: unknown keys, keys in the wrong
 // case, duplicate keys and null anywhere outside extensions are problems, as
 // are values of the wrong JSON type. It reports every such problem, not just
-// the first, each with the JSON path where it was found. [ParseStatements]
+// the first, each with the JSON path where it was found. Objects and arrays
+// nested more than [MaxDepth] levels deep are refused with [RuleDepth] at
+// the path of the too-deep value, and the rest of the statement is still
+// read. [ParseStatements]
 // reads a JSON array, a single statement or NDJSON.
 //
 // # Validation

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -36,13 +37,27 @@ func Marshal(st *Statement, v Version) ([]byte, error) {
 // Append appends the canonical JSON encoding of st for version v to dst and
 // returns the extended buffer.
 func Append(dst []byte, st *Statement, v Version) ([]byte, error) {
-	e := encoder{b: dst, v: v}
+	e := encoders.Get().(*encoder)
+	// First without keeping the JSON path, which only errors need; on an
+	// error, encode again keeping it.
+	e.b, e.v, e.err, e.lazy = dst, v, nil, true
 	e.statement(st)
 	if e.err != nil {
-		return dst, e.err
+		e.b, e.err, e.lazy, e.path = dst, nil, false, e.pathBuf[:0]
+		e.statement(st)
 	}
-	return e.b, nil
+	b, err := e.b, e.err
+	e.b, e.err, e.path = nil, nil, nil
+	encoders.Put(e)
+	if err != nil {
+		return dst, err
+	}
+	return b, nil
 }
+
+// encoders recycles the encoders of Append, each otherwise a heap
+// allocation per statement.
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
 
 // ForVersion returns the canonical encoding data of a statement as it must
 // be sent to an LRS of version v: data itself when nothing in it needs to
@@ -78,13 +93,22 @@ func (st *Statement) MarshalJSON() ([]byte, error) {
 }
 
 type encoder struct {
-	b    []byte
-	v    Version
-	err  error
-	path []pathSeg
+	b       []byte
+	v       Version
+	err     error
+	path    []pathSeg
+	pathBuf [8]pathSeg
+	lazy    bool // path not kept: fail only notes that something failed
 }
 
+// errNeedPath is the error of a lazy encoding, which keeps no path.
+var errNeedPath = errors.New("encoding failed")
+
 func (e *encoder) fail(key, reason string) {
+	if e.lazy {
+		e.err = errNeedPath
+		return
+	}
 	if e.err == nil {
 		p := renderPath(append(slices.Clone(e.path), pathSeg{key: key}))
 		e.err = &EncodeError{Path: p, Reason: reason}
@@ -103,21 +127,27 @@ func (e *encoder) open() obj {
 }
 
 func (o *obj) key(k string) {
-	if !o.first {
-		o.e.b = append(o.e.b, ',')
-	}
+	o.e.b = appendKey(o.e.b, k, o.first)
 	o.first = false
-	o.e.b = append(o.e.b, '"')
-	o.e.b = append(o.e.b, k...)
-	o.e.b = append(o.e.b, '"', ':')
+}
+
+// appendKey appends k as an object key, after a comma unless first. The
+// encoder's buffer is stored back once per key, not once per byte run.
+func appendKey(b []byte, k string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
 }
 
 func (o *obj) close() { o.e.b = append(o.e.b, '}') }
 
 func (o *obj) str(k, v string) {
 	if v != "" {
-		o.key(k)
-		o.e.b = appendString(o.e.b, v)
+		o.e.b = appendString(appendKey(o.e.b, k, o.first), v)
+		o.first = false
 	}
 }
 
@@ -166,6 +196,10 @@ func (e *encoder) statement(st *Statement) {
 }
 
 func (e *encoder) in(key string, f func()) {
+	if e.lazy {
+		f()
+		return
+	}
 	e.path = append(e.path, pathSeg{key: key})
 	f()
 	e.path = e.path[:len(e.path)-1]
@@ -613,7 +647,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if plainASCII[c] {
 			i++
 			continue
 		}
@@ -655,6 +689,8 @@ func appendString(b []byte, s string) []byte {
 
 var errNotJSON = errors.New("malformed JSON")
 
+var errTooDeep = errors.New("nesting too deep: more than " + strconv.Itoa(maxDepth) + " levels of objects and arrays")
+
 // appendCanonicalJSON appends the canonical form of the JSON value raw:
 // object keys sorted (stably, so duplicate keys keep their order), no
 // insignificant space, strings re-escaped by appendString, number literals
@@ -667,10 +703,13 @@ func appendCanonicalJSON(b []byte, raw []byte) (out []byte, err error) {
 				panic(r)
 			}
 			out, err = b, errNotJSON
+			if s.depth > maxDepth {
+				err = errTooDeep
+			}
 		}
 	}()
 	b = s.canonicalValue(b)
-	if s.peek() != 0 {
+	if !s.atEnd() {
 		return b, errNotJSON
 	}
 	return b, nil

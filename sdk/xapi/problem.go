@@ -23,6 +23,11 @@ const (
 	RuleDuplicateKey Rule = "duplicate-key"
 	// RuleNull: null outside extensions.
 	RuleNull Rule = "null"
+	// RuleDepth: objects and arrays nested more deeply than the decoder
+	// reads (MaxDepth levels, counted from the statement). The too-deep
+	// value is skipped and the rest of the statement is still read, so that
+	// this is the only problem reported for it.
+	RuleDepth Rule = "json-depth"
 )
 
 // Rules checked by Validate.

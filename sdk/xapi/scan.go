@@ -12,18 +12,32 @@ import (
 // string when a problem is recorded. Syntax errors are fatal: they panic
 // with syntaxAbort, which Parse recovers.
 type scanner struct {
-	data    []byte
+	data []byte
+	// text, when set, is data as a string: the strings and numbers read
+	// are cut from it instead of copied one by one, so decoding a
+	// statement copies its input once. Parse sets it; scanners whose
+	// strings do not outlive the call leave it empty.
+	text    string
 	pos     int
 	path    []pathSeg
 	probs   Problems
 	buf     []byte // scratch for unescaping strings
 	pathBuf [12]pathSeg
 	depth   int // nesting of skipped or canonicalized values
+	// lazy leaves the path untracked; the first problem then panics with
+	// needPath, for the caller to read again with lazy off.
+	lazy bool
 }
 
-// maxDepth bounds the nesting of JSON values, so that hostile input cannot
-// exhaust the stack.
-const maxDepth = 512
+// needPath aborts a lazy scan at its first problem.
+type needPath struct{}
+
+// MaxDepth is how deeply objects and arrays may nest in a statement,
+// counted from the statement itself. Deeper values are refused with
+// RuleDepth, so that hostile input cannot exhaust the stack.
+const MaxDepth = 512
+
+const maxDepth = MaxDepth
 
 // pathSeg is one step of a JSON path: an object key or an array index.
 type pathSeg struct {
@@ -35,12 +49,29 @@ type pathSeg struct {
 
 type syntaxAbort struct{}
 
-func (s *scanner) push(key string) { s.path = append(s.path, pathSeg{key: key}) }
-func (s *scanner) pushMapKey(key string) {
-	s.path = append(s.path, pathSeg{key: key, bracket: true})
+func (s *scanner) push(key string) {
+	if !s.lazy {
+		s.path = append(s.path, pathSeg{key: key})
+	}
 }
-func (s *scanner) pushIndex(i int) { s.path = append(s.path, pathSeg{index: i, isIndex: true}) }
-func (s *scanner) pop()            { s.path = s.path[:len(s.path)-1] }
+
+func (s *scanner) pushMapKey(key string) {
+	if !s.lazy {
+		s.path = append(s.path, pathSeg{key: key, bracket: true})
+	}
+}
+
+func (s *scanner) pushIndex(i int) {
+	if !s.lazy {
+		s.path = append(s.path, pathSeg{index: i, isIndex: true})
+	}
+}
+
+func (s *scanner) pop() {
+	if !s.lazy {
+		s.path = s.path[:len(s.path)-1]
+	}
+}
 
 // pathString renders the current path.
 func (s *scanner) pathString() string {
@@ -70,6 +101,9 @@ func renderPath(segs []pathSeg) string {
 }
 
 func (s *scanner) problem(rule Rule, msg string) {
+	if s.lazy {
+		panic(needPath{})
+	}
 	s.probs = append(s.probs, Problem{Path: s.pathString(), Rule: rule, Message: msg})
 }
 
@@ -97,6 +131,13 @@ func (s *scanner) peek() byte {
 		return 0
 	}
 	return s.data[s.pos]
+}
+
+// atEnd reports whether only space is left. (peek returns 0 at the end,
+// but also at a NUL byte, which is data.)
+func (s *scanner) atEnd() bool {
+	s.skipWS()
+	return s.pos >= len(s.data)
 }
 
 func (s *scanner) expect(c byte) {
@@ -360,12 +401,24 @@ func (s *scanner) numberLiteral() string {
 		}
 	}
 	s.pos = i
-	return string(d[start:i])
+	return s.cut(start, i)
 }
 
-// rawKey reads an object key like rawString, but returns the keys xAPI
-// defines without allocating.
+// cut returns data[start:end] as a string: a substring of text when it is
+// set, else a copy.
+func (s *scanner) cut(start, end int) string {
+	if s.text != "" {
+		return s.text[start:end]
+	}
+	return string(s.data[start:end])
+}
+
+// rawKey reads an object key like rawString, but without allocating for
+// the keys xAPI defines (or any key, when the scanner has text).
 func (s *scanner) rawKey() string {
+	if s.text != "" {
+		return s.rawString() // a substring of text: no allocation either
+	}
 	d := s.data
 	start := s.pos + 1
 	for i := start; i < len(d) && i-start <= 24; i++ {
@@ -541,11 +594,17 @@ func (s *scanner) rawString() string {
 	d := s.data
 	// Fast path: no escapes, ASCII or valid UTF-8.
 	for i := start; i < len(d); i++ {
+		for i < len(d) && plainASCII[d[i]] {
+			i++
+		}
+		if i == len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':
 			s.pos = i + 1
-			return string(d[start:i])
+			return s.cut(start, i)
 		case c == '\\':
 			return s.slowString(start, i)
 		case c < 0x20:
@@ -644,6 +703,15 @@ func (s *scanner) slowString(start, i int) string {
 	return ""
 }
 
+// plainASCII tells the bytes that stand for themselves inside a JSON
+// string: printable ASCII other than the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func hex4(d []byte, i int) (rune, bool) {
 	if i+4 > len(d) {
 		return 0, false
@@ -668,86 +736,113 @@ func hex4(d []byte, i int) (rune, bool) {
 func (s *scanner) enter() {
 	s.depth++
 	if s.depth > maxDepth {
-		s.syntax("values nested too deeply")
+		s.syntax("nesting too deep: more than " + strconv.Itoa(maxDepth) + " levels of objects and arrays")
 	}
 }
 
 func (s *scanner) leave() { s.depth-- }
 
-// skipValue consumes any JSON value, checking its syntax.
+// skipValue consumes any JSON value, checking its syntax. It keeps the
+// containers it is in on a stack of its own instead of recursing, so any
+// nesting is safe to skip; a value that opens more than maxDepth levels
+// (counting those around it) is reported once, with RuleDepth at the path
+// of the value being skipped, and skipped whole.
 func (s *scanner) skipValue() {
-	s.enter()
-	defer s.leave()
-	switch s.peek() {
-	case '{':
-		s.pos++
-		if s.peek() == '}' {
+	var arr [32]byte
+	open := arr[:0] // '{' or '[' of the containers entered
+	deep := false
+	for {
+		switch c := s.peek(); c {
+		case '{', '[':
 			s.pos++
-			return
-		}
-		for {
-			if s.peek() != '"' {
-				s.syntax("want object key")
+			if !deep && s.depth+len(open)+1 > maxDepth {
+				deep = true
+				s.problem(RuleDepth, "nesting too deep: more than "+strconv.Itoa(maxDepth)+" levels of objects and arrays")
 			}
+			if end := closer(c); s.peek() == end {
+				s.pos++
+				break
+			}
+			open = append(open, c)
+			if c == '{' {
+				s.skipKey()
+			}
+			continue
+		case '"':
 			s.skipString()
-			s.expect(':')
-			s.skipValue()
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case '}':
-				s.pos++
-				return
-			default:
-				s.syntax("want ',' or '}' in object")
-			}
+		case 't':
+			s.literal("true")
+		case 'f':
+			s.literal("false")
+		case 'n':
+			s.literal("null")
+		case 0:
+			s.syntax("unexpected end of input")
+		default:
+			s.numberLiteral()
 		}
-	case '[':
-		s.pos++
-		if s.peek() == ']' {
-			s.pos++
-			return
-		}
+		// After a value: close the containers it ends, then go on to the
+		// next value of the innermost one still open.
 		for {
-			s.skipValue()
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case ']':
-				s.pos++
+			if len(open) == 0 {
 				return
-			default:
+			}
+			top := open[len(open)-1]
+			c := s.peek()
+			if c == ',' {
+				s.pos++
+				if top == '{' {
+					s.skipKey()
+				}
+				break
+			}
+			if c != closer(top) {
+				if top == '{' {
+					s.syntax("want ',' or '}' in object")
+				}
 				s.syntax("want ',' or ']' in array")
 			}
+			s.pos++
+			open = open[:len(open)-1]
 		}
-	case '"':
-		s.skipString()
-	case 't':
-		if !s.hasPrefix("true") {
-			s.syntax("invalid literal")
-		}
-		s.pos += 4
-	case 'f':
-		if !s.hasPrefix("false") {
-			s.syntax("invalid literal")
-		}
-		s.pos += 5
-	case 'n':
-		if !s.hasPrefix("null") {
-			s.syntax("invalid literal")
-		}
-		s.pos += 4
-	case 0:
-		s.syntax("unexpected end of input")
-	default:
-		s.numberLiteral()
 	}
+}
+
+// closer returns the byte that closes the container c opens.
+func closer(c byte) byte {
+	if c == '{' {
+		return '}'
+	}
+	return ']'
+}
+
+// skipKey consumes an object key and its colon.
+func (s *scanner) skipKey() {
+	if s.peek() != '"' {
+		s.syntax("want object key")
+	}
+	s.skipString()
+	s.expect(':')
+}
+
+// literal consumes lit (true, false or null).
+func (s *scanner) literal(lit string) {
+	if !s.hasPrefix(lit) {
+		s.syntax("invalid literal")
+	}
+	s.pos += len(lit)
 }
 
 // skipString consumes a string token, validating it.
 func (s *scanner) skipString() {
 	d := s.data
 	for i := s.pos + 1; i < len(d); i++ {
+		for i < len(d) && plainASCII[d[i]] {
+			i++
+		}
+		if i == len(d) {
+			break
+		}
 		c := d[i]
 		switch {
 		case c == '"':

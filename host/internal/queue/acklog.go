@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -30,10 +30,12 @@ const (
 )
 
 type ackLog struct {
-	dir  string
-	f    *os.File
-	size int64
-	sync bool // fsync on compaction and close
+	dir   string
+	files *fileCache
+	h     *handle
+	size  int64
+	sync  bool // fsync on compaction and close
+	dirty bool // written since the last fsync
 }
 
 func ackEntry(cursor uint64) []byte {
@@ -56,21 +58,21 @@ func parseAckLog(b []byte) uint64 {
 	return cur
 }
 
-// openAckLog opens the ack log in dir and returns the persisted cursor (0
-// when there is none).
-func openAckLog(dir string, sync bool) (*ackLog, uint64, error) {
-	p := filepath.Join(dir, ackName)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, 0, err
+// newAckLog returns the ack log of the queue in dir, empty. The file is
+// created by the first write and opened through files only while used.
+func newAckLog(dir string, files *fileCache, sync bool) *ackLog {
+	return &ackLog{dir: dir, files: files, h: files.handle(filepath.Join(dir, ackName), os.O_CREATE|os.O_RDWR), sync: sync}
+}
+
+// load reads the log and returns the persisted cursor (0 when there is
+// none).
+func (a *ackLog) load() (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(a.dir, ackName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
 	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	a := &ackLog{dir: dir, f: f, size: int64(len(b)) / ackEntryLen * ackEntryLen, sync: sync}
-	return a, parseAckLog(b), nil
+	a.size = int64(len(b)) / ackEntryLen * ackEntryLen
+	return parseAckLog(b), nil
 }
 
 // write records cursor. It does not fsync: a cursor lost in a machine crash
@@ -79,10 +81,17 @@ func (a *ackLog) write(cursor uint64) error {
 	if a.size >= ackLogCompact {
 		return a.compact(cursor)
 	}
-	if _, err := a.f.WriteAt(ackEntry(cursor), a.size); err != nil {
+	f, err := a.files.get(a.h)
+	if err != nil {
+		return fmt.Errorf("write ack log: %w", err)
+	}
+	_, err = f.WriteAt(ackEntry(cursor), a.size)
+	a.files.put(a.h)
+	if err != nil {
 		return fmt.Errorf("write ack log: %w", err)
 	}
 	a.size += ackEntryLen
+	a.dirty = true
 	return nil
 }
 
@@ -98,6 +107,9 @@ func (a *ackLog) compact(cursor uint64) error {
 		err = datasync(f)
 	}
 	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
 		err = os.Rename(tmp, p)
 	}
 	if err == nil && a.sync {
@@ -107,17 +119,26 @@ func (a *ackLog) compact(cursor uint64) error {
 		f.Close()
 		return fmt.Errorf("compact ack log: %w", err)
 	}
-	a.f.Close()
-	a.f = f
+	a.files.drop(a.h)
+	a.h = a.files.handle(p, os.O_CREATE|os.O_RDWR)
 	a.size = ackEntryLen
+	a.dirty = !a.sync
 	return nil
 }
 
-// close records cursor, fsyncs and closes the log.
-func (a *ackLog) close(cursor uint64) error {
-	err := a.write(cursor)
-	if a.sync {
-		err = errors.Join(err, datasync(a.f))
+// close records cursor unless the log already ends with it, fsyncs what
+// was written since the last fsync, and lets the file go.
+func (a *ackLog) close(cursor, written uint64) error {
+	var err error
+	if cursor != written {
+		err = a.write(cursor)
 	}
-	return errors.Join(err, a.f.Close())
+	if a.sync && a.dirty && err == nil {
+		var f *os.File
+		if f, err = a.files.get(a.h); err == nil {
+			err = datasync(f)
+			a.files.put(a.h)
+		}
+	}
+	return errors.Join(err, a.files.drop(a.h))
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ const crashDirEnv = "LRSBRIDGE_QUEUE_CRASH_DIR"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
-		crashChild(dir, os.Getenv("LRSBRIDGE_QUEUE_CRASH_ROUND"))
+		crashChild(dir, os.Getenv("LRSBRIDGE_QUEUE_CRASH_ROUND"), crashOptions(os.Getenv("LRSBRIDGE_QUEUE_CRASH_ROUND")))
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -30,6 +31,20 @@ var crashKeys = []Key{{"org-a", "lrs"}, {"org-b", "archive"}}
 
 const crashProducers = 4
 
+// crashOptions varies the store's options by round, so that the crash test
+// covers both group-committing policies and a descriptor budget so small
+// that files are closed and reopened between every use.
+func crashOptions(round string) Options {
+	opts := Options{SegmentBytes: 64 << 10}
+	switch n, _ := strconv.Atoi(round); n % 3 {
+	case 1:
+		opts.Sync = SyncGroup
+	case 2:
+		opts.MaxOpenFiles = 1
+	}
+	return opts
+}
+
 // crashChild appends to the crash queues until it is killed, printing
 //
 //	durable <id>   after the Append holding id returned
@@ -38,8 +53,9 @@ const crashProducers = 4
 //
 // Producer p of round r appends ids r<r>-p<p>-<n> with n increasing, now
 // and then three in one batch, alternating between the queues.
-func crashChild(dir, round string) {
-	s, err := Open(Options{Dir: dir, SegmentBytes: 64 << 10})
+func crashChild(dir, round string, opts Options) {
+	opts.Dir = dir
+	s, err := Open(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -100,7 +116,8 @@ func crashChild(dir, round string) {
 }
 
 // TestCrash kills a process appending to queues with SIGKILL at random
-// moments and checks what a restart finds: every id reported durable is
+// moments (under each group-committing policy and with a tiny descriptor
+// budget, see crashOptions) and checks what a restart finds: every id reported durable is
 // there (or was acknowledged), nothing acknowledged comes back, and nothing
 // appears that was not appended.
 func TestCrash(t *testing.T) {

@@ -8,6 +8,8 @@
 // A Store owns a directory. It holds a .lock file (an flock held while the
 // store is open) and one directory per queue, named by an injective,
 // file-system-safe escaping of the organization and sink (see Store.Queue).
+// A queue's directory is created by its first Append: opening the queues
+// of idle integrations writes nothing.
 // In a queue directory:
 //
 //   - meta.json: the original organization and sink, so that Store.Queues
@@ -27,19 +29,35 @@
 // # Durability
 //
 // With SyncAlways (the default) Append returns after fdatasync of the
-// segment. Producers of one queue share fsyncs: one of them syncs everything
-// written so far while the others write their records and wait; the next
-// sync covers them all (group commit). SyncGroup makes the syncing producer
-// wait Options.GroupWindow first to gather more. New files and removals are
-// made durable with a directory fsync. Next hands out only durable records.
+// segment. Producers of one queue commit in groups: the records of the
+// Append calls that arrive while a commit runs are gathered in one buffer
+// and go out together with one write and one fdatasync, done by the first
+// of them; each producer is woken once, by the commit that covers its
+// record. SyncGroup lets that first producer wait up to
+// Options.GroupWindow, but only while other producers are on their way
+// into Append: a lone producer never waits. New files and removals are made
+// durable with a directory fsync. Next hands out only durable records.
 //
 // Each queue has its own locks and files, so a slow disk write or fsync of
 // one queue never holds up another; the store-wide locks cover only the
-// table of open queues and the quota arithmetic.
+// table of open queues, the descriptor budget and the quota arithmetic.
+//
+// # Descriptors
+//
+// Queue files are opened when used and kept open among the most recently
+// used, up to Options.MaxOpenFiles; beyond it the least recently used idle
+// files are closed. An idle queue holds no descriptor, so the number of
+// open files is bounded by the budget, not by the number of queues. A
+// segment's writes and their fsync happen within one use of its file, so a
+// descriptor is never closed between a write and the fsync that reports
+// its errors.
 //
 // # Recovery
 //
-// Opening a queue reads its segments and checks every record. In the last
+// Opening a queue reads its segments and checks every record, then closes
+// them again. What it finds in the last segment is fsynced before Next
+// hands it out or a commit writes after it, not at open, so that starting
+// with many queues costs no fsync per queue. In the last
 // segment, a damaged or incomplete record followed by no valid record is a
 // torn tail, left by a crash in the middle of an Append that therefore never
 // returned: it is cut off and logged. Damage anywhere else (a bad checksum

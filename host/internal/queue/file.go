@@ -2,26 +2,23 @@ package queue
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
+	"sync/atomic"
 )
 
 // segment is one segment file of a queue.
 type segment struct {
-	first uint64   // sequence number of its first record, also in its name
-	end   uint64   // sequence number after its last record
-	size  int64    // bytes written
-	f     *os.File // write handle of the last segment; nil for the others
+	first uint64  // sequence number of its first record, also in its name
+	end   uint64  // sequence number after its last record
+	size  int64   // bytes written
+	h     *handle // its file, opened through the store's fileCache when used
 }
 
 func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
@@ -47,8 +44,17 @@ func (r *recMeta) itemSize(seq uint64) int64 {
 
 // fileQueue is the file-backed Queue.
 //
-// Lock order: Store.mu, fileQueue.mu, fileQueue.fmu, Store.quotaMu; readMu
-// is taken alone or after fileQueue.mu.
+// Appends are committed in groups (see commit.go): the records of
+// concurrent Append calls are gathered in one buffer and written with one
+// write and one fdatasync by one of the callers, the group's leader.
+// Groups commit one after the other, in order.
+//
+// A queue whose directory does not exist yet holds no file: the directory,
+// its meta.json and the first segment are created by the first commit.
+// Files are opened through the store's fileCache only while used, so an
+// idle queue holds no descriptor.
+//
+// Lock order: Store.mu, fileQueue.mu, fileCache.mu, Store.quotaMu.
 type fileQueue struct {
 	s    *Store
 	key  Key
@@ -57,58 +63,88 @@ type fileQueue struct {
 	pol  SyncPolicy
 
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled when a sync ends
 	closed    bool
 	err       error // sticky failure of a write that could not be undone, or of fsync
+	created   bool  // the directory exists
 	nextSeq   uint64
 	durable   uint64 // sequence numbers below it are durable and may be handed out
-	syncing   bool
-	segs      []*segment // the last one is written to
-	recs      []recMeta  // records holding sequence numbers >= cursor, in order
-	cursor    uint64     // lowest unacknowledged sequence number
+	segs      []*segment
+	recs      []recMeta // records holding sequence numbers >= cursor, in order
+	cursor    uint64    // lowest unacknowledged sequence number
 	acked     map[uint64]struct{}
 	inflight  map[uint64]struct{}
 	released  []uint64 // sorted, all below fresh
 	fresh     uint64   // lowest sequence number not handed out since open
 	pendingN  int
 	pendingB  int64
-	notify    chan struct{}
+	notify    chan struct{} // closed by wake; nil while nobody waits
 	ack       *ackLog
 	ackedDisk uint64 // cursor last written to the ack log
 
-	fmu sync.RWMutex // held for writing to close a segment's write handle, for reading to fsync it
+	cur      *group // the group new records join; nil when none is open
+	last     *group // the latest group, which commits after all others
+	flushing bool   // a group is being committed or its leader has its turn
+
+	// arriving counts SyncGroup producers between entering Append and
+	// joining a group, so that a leader knows whether waiting can gather
+	// more.
+	arriving atomic.Int32
+
+	// syncRecovered makes what recovery found in the last segment durable
+	// (a killed process may have left it in the page cache only), once,
+	// before any of it is handed out or anything is written after it; nil
+	// when there is nothing to sync. recoveredEnd is the sequence number
+	// after the recovered records.
+	syncRecovered func() error
+	recoveredEnd  uint64
+
+	// beforeSync, when set (by tests), runs before every fdatasync of a
+	// segment.
+	beforeSync func()
 
 	// quotaBytes is guarded by Store.quotaMu.
 	quotaBytes int64
-
-	readMu     sync.Mutex
-	readSeg    *segment
-	readF      *os.File
-	readClosed bool
 }
 
 var _ Queue = (*fileQueue)(nil)
 
-func openFileQueue(s *Store, k Key, dir, name string) (*fileQueue, error) {
-	q := &fileQueue{
+// newFileQueue returns the queue of k, which keeps its files in dir, with
+// no records.
+func newFileQueue(s *Store, k Key, dir, name string) *fileQueue {
+	return &fileQueue{
 		s: s, key: k, dir: dir, name: name, pol: s.opts.Sync,
-		acked: map[uint64]struct{}{}, inflight: map[uint64]struct{}{}, notify: make(chan struct{}),
+		nextSeq: 1, durable: 1, cursor: 1, fresh: 1, ackedDisk: 1,
+		ack: newAckLog(dir, s.files, s.opts.Sync != SyncNone),
 	}
-	q.cond = sync.NewCond(&q.mu)
-	ack, cursor, err := openAckLog(dir, q.pol != SyncNone)
+}
+
+// openFileQueue opens the queue of k from its existing directory and
+// recovers its state from its files.
+func openFileQueue(s *Store, k Key, dir, name string) (*fileQueue, error) {
+	q := newFileQueue(s, k, dir, name)
+	q.created = true
+	cursor, err := q.ack.load()
 	if err != nil {
 		return nil, err
 	}
-	q.ack = ack
 	if err := q.recover(max(cursor, 1)); err != nil {
-		ack.f.Close()
-		if q.tail() != nil && q.tail().f != nil {
-			q.tail().f.Close()
-		}
+		q.dropFiles()
 		return nil, err
 	}
+	q.ackedDisk = max(cursor, 1)
 	s.account(q, q.pendingB)
 	return q, nil
+}
+
+// dropFiles lets go of every file of the queue.
+func (q *fileQueue) dropFiles() error {
+	var err error
+	for _, seg := range q.segs {
+		if e := q.s.files.drop(seg.h); err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 func (q *fileQueue) tail() *segment {
@@ -123,7 +159,8 @@ func (q *fileQueue) corrupt(seg string, off int64, reason string) error {
 }
 
 // recover rebuilds the queue's state from its files, given the persisted
-// ack cursor.
+// ack cursor. It fsyncs only a last segment that holds unacknowledged
+// records, and creates no file: an idle queue costs no write at start.
 func (q *fileQueue) recover(cursor uint64) error {
 	ents, err := os.ReadDir(q.dir)
 	if err != nil {
@@ -165,6 +202,7 @@ func (q *fileQueue) recover(cursor uint64) error {
 	// Delete segments holding only acknowledged records, but the last.
 	removed := false
 	for len(q.segs) > 1 && q.segs[0].end <= cursor {
+		q.s.files.drop(q.segs[0].h)
 		if err := os.Remove(filepath.Join(q.dir, segName(q.segs[0].first))); err != nil {
 			return err
 		}
@@ -176,23 +214,25 @@ func (q *fileQueue) recover(cursor uint64) error {
 			return err
 		}
 	}
-	if t := q.tail(); t != nil && t.end >= q.nextSeq {
-		f, err := os.OpenFile(filepath.Join(q.dir, segName(t.first)), os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		t.f = f
-		// What a killed process wrote is in the page cache; make it
-		// durable before handing it out.
-		if q.pol != SyncNone {
-			if err := datasync(f); err != nil {
+	q.durable = q.nextSeq
+	if t := q.tail(); t != nil && t.end > cursor && q.pol != SyncNone {
+		// What a killed process wrote may be in the page cache only: it is
+		// made durable before it is handed out (by the first Next) or
+		// written after (by the first commit), not here, so that opening
+		// many queues costs no fsync.
+		q.durable, q.recoveredEnd = cursor, q.nextSeq
+		q.syncRecovered = sync.OnceValue(func() error {
+			f, err := q.s.files.get(t.h)
+			if err != nil {
 				return err
 			}
-		}
-	} else if err := q.newSegment(q.nextSeq); err != nil {
-		return err
+			defer q.s.files.put(t.h)
+			if err := datasync(f); err != nil {
+				return fmt.Errorf("sync recovered segment of queue %s: %w", q.name, err)
+			}
+			return nil
+		})
 	}
-	q.durable = q.nextSeq
 	for i := range q.recs {
 		r := &q.recs[i]
 		for s := max(r.first, cursor); s < r.first+uint64(r.count); s++ {
@@ -212,7 +252,7 @@ func (q *fileQueue) scanSegment(first uint64, last bool, cursor uint64) (*segmen
 	if err != nil {
 		return nil, err
 	}
-	seg := &segment{first: first, end: first}
+	seg := &segment{first: first, end: first, h: q.s.files.handle(path, os.O_RDWR)}
 	hf, ok := parseSegHeader(b)
 	if !ok || hf != first {
 		// A crash while the segment was created can leave it without a
@@ -280,13 +320,13 @@ func validRecordAfter(b []byte, off int) bool {
 	return false
 }
 
-// newSegment creates the segment whose first record will be first and
-// makes it the one written to. Its name is durable before it is used.
-func (q *fileQueue) newSegment(first uint64) error {
+// newSegment creates the segment whose first record will be first. Its
+// name is durable before it is used. It does not add it to q.segs.
+func (q *fileQueue) newSegment(first uint64) (*segment, error) {
 	path := filepath.Join(q.dir, segName(first))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("create segment: %w", err)
 	}
 	_, err = f.Write(segHeader(first))
 	if err == nil && q.pol != SyncNone {
@@ -298,479 +338,15 @@ func (q *fileQueue) newSegment(first uint64) error {
 	if err != nil {
 		f.Close()
 		os.Remove(path)
-		return fmt.Errorf("create segment: %w", err)
+		return nil, fmt.Errorf("create segment: %w", err)
 	}
-	q.segs = append(q.segs, &segment{first: first, end: first, size: segHeaderLen, f: f})
-	return nil
-}
-
-// roll makes everything written so far durable, then starts a new segment
-// at first. It is called with q.mu held.
-func (q *fileQueue) roll(first uint64) error {
-	old := q.tail()
-	if q.pol != SyncNone {
-		if err := datasync(old.f); err != nil {
-			q.err = fmt.Errorf("sync queue segment: %w", err)
-			return q.err
-		}
-		if q.durable < q.nextSeq {
-			q.durable = q.nextSeq
-			q.wake()
-			q.cond.Broadcast()
-		}
-	}
-	if err := q.newSegment(first); err != nil {
-		return err
-	}
-	q.fmu.Lock()
-	err := old.f.Close()
-	old.f = nil
-	q.fmu.Unlock()
-	if err != nil {
-		return fmt.Errorf("close segment: %w", err)
-	}
-	return nil
+	return &segment{first: first, end: first, size: segHeaderLen, h: q.s.files.adopt(f, os.O_RDWR)}, nil
 }
 
 // wake tells blocked Next calls to look again. Called with q.mu held.
 func (q *fileQueue) wake() {
-	close(q.notify)
-	q.notify = make(chan struct{})
-}
-
-// Append implements Queue.
-func (q *fileQueue) Append(ctx context.Context, items []Item) error {
-	if len(items) == 0 {
-		return nil
+	if q.notify != nil {
+		close(q.notify)
+		q.notify = nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	size, payload := recordSize(items)
-	if size > MaxRecordBytes {
-		return fmt.Errorf("append to queue %s: %w", q.name, ErrTooLarge)
-	}
-	buf := make([]byte, size)
-	now := time.Now()
-	encodeRecord(buf, items, now)
-	if err := q.s.reserve(q, payload); err != nil {
-		return fmt.Errorf("append to queue %s: %w", q.name, err)
-	}
-	q.mu.Lock()
-	if err := q.writeRecord(buf, items, now, payload); err != nil {
-		q.mu.Unlock()
-		q.s.account(q, -payload)
-		return err
-	}
-	target := q.nextSeq
-	if q.pol == SyncNone {
-		q.durable = target
-		q.wake()
-		q.mu.Unlock()
-		return nil
-	}
-	err := q.waitDurable(target)
-	q.mu.Unlock()
-	return err
-}
-
-// writeRecord writes the record in buf, called with q.mu held. On error
-// nothing is stored.
-func (q *fileQueue) writeRecord(buf []byte, items []Item, now time.Time, payload int64) error {
-	if q.closed {
-		return ErrClosed
-	}
-	if q.err != nil {
-		return fmt.Errorf("append to queue %s: %w", q.name, q.err)
-	}
-	first := q.nextSeq
-	sealRecord(buf, first)
-	seg := q.tail()
-	if seg.size > segHeaderLen && seg.size+int64(len(buf)) > q.s.opts.SegmentBytes {
-		if err := q.roll(first); err != nil {
-			return fmt.Errorf("append to queue %s: %w", q.name, err)
-		}
-		seg = q.tail()
-	}
-	off := seg.size
-	if _, err := seg.f.WriteAt(buf, off); err != nil {
-		// Undo a partial write so that the next record follows the last
-		// good one; if that fails too, stop taking records.
-		if terr := seg.f.Truncate(off); terr != nil {
-			q.err = fmt.Errorf("undo failed write: %w", terr)
-		}
-		return fmt.Errorf("append to queue %s: %w", q.name, err)
-	}
-	seg.size += int64(len(buf))
-	n := uint64(len(items))
-	r := recMeta{first: first, count: len(items), seg: seg, off: off, length: len(buf), appended: now.UnixNano(), size: payload}
-	if len(items) > 1 {
-		r.sizes = make([]int64, len(items))
-		for i, it := range items {
-			r.sizes[i] = int64(len(it.ID) + len(it.Data))
-		}
-	}
-	q.recs = append(q.recs, r)
-	q.nextSeq += n
-	seg.end = q.nextSeq
-	q.pendingN += len(items)
-	q.pendingB += payload
-	return nil
-}
-
-// waitDurable returns once every sequence number below target is durable,
-// taking its turn at leading an fsync. Called with q.mu held.
-func (q *fileQueue) waitDurable(target uint64) error {
-	for q.durable < target {
-		if q.err != nil {
-			return fmt.Errorf("append to queue %s: %w", q.name, q.err)
-		}
-		if q.syncing {
-			q.cond.Wait()
-			continue
-		}
-		q.syncOnce()
-	}
-	return nil
-}
-
-// syncOnce fsyncs what has been written so far, letting other producers
-// write meanwhile. Called with q.mu held; returns with it held.
-func (q *fileQueue) syncOnce() {
-	q.syncing = true
-	if q.pol == SyncGroup && !q.closed {
-		q.mu.Unlock()
-		time.Sleep(q.s.opts.GroupWindow)
-		q.mu.Lock()
-	}
-	upto, seg := q.nextSeq, q.tail()
-	q.mu.Unlock()
-	var err error
-	q.fmu.RLock()
-	if seg.f != nil { // else roll closed it after syncing it whole
-		err = datasync(seg.f)
-	}
-	q.fmu.RUnlock()
-	q.mu.Lock()
-	q.syncing = false
-	if err != nil {
-		if q.err == nil {
-			q.err = fmt.Errorf("sync queue segment: %w", err)
-		}
-	} else if upto > q.durable {
-		q.durable = upto
-		q.wake()
-	}
-	q.cond.Broadcast()
-}
-
-// find returns the index in q.recs of the record holding seq.
-func (q *fileQueue) find(seq uint64) int {
-	i := sort.Search(len(q.recs), func(i int) bool { return q.recs[i].first+uint64(q.recs[i].count) > seq })
-	if i == len(q.recs) || q.recs[i].first > seq {
-		panic(fmt.Sprintf("queue: sequence %d not indexed", seq))
-	}
-	return i
-}
-
-// pick is one record to read and the sequence numbers wanted from it.
-type pick struct {
-	rec  recMeta
-	seqs []uint64
-}
-
-// Next implements Queue.
-func (q *fileQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]Entry, error) {
-	for {
-		q.mu.Lock()
-		if q.closed {
-			q.mu.Unlock()
-			return nil, ErrClosed
-		}
-		picks := q.pick(maxItems, maxBytes)
-		if len(picks) > 0 {
-			q.mu.Unlock()
-			out, err := q.read(picks)
-			if err != nil {
-				var seqs []uint64
-				for _, p := range picks {
-					seqs = append(seqs, p.seqs...)
-				}
-				q.Release(seqs...)
-				return nil, err
-			}
-			return out, nil
-		}
-		ch := q.notify
-		q.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-ch:
-		}
-	}
-}
-
-// pick chooses the entries Next hands out and marks them in flight. Called
-// with q.mu held.
-func (q *fileQueue) pick(maxItems int, maxBytes int64) []pick {
-	var (
-		out   []pick
-		n     int
-		bytes int64
-	)
-	take := func(seq uint64) bool {
-		if maxItems > 0 && n >= maxItems {
-			return false
-		}
-		r := &q.recs[q.find(seq)]
-		z := r.itemSize(seq)
-		if maxBytes > 0 && n > 0 && bytes+z > maxBytes {
-			return false
-		}
-		n++
-		bytes += z
-		if len(out) == 0 || out[len(out)-1].rec.first != r.first {
-			out = append(out, pick{rec: *r})
-		}
-		p := &out[len(out)-1]
-		p.seqs = append(p.seqs, seq)
-		q.inflight[seq] = struct{}{}
-		return true
-	}
-	for len(q.released) > 0 {
-		if !take(q.released[0]) {
-			return out
-		}
-		q.released = q.released[1:]
-	}
-	for q.fresh < q.durable {
-		if _, ok := q.acked[q.fresh]; ok || q.fresh < q.cursor {
-			q.fresh++
-			continue
-		}
-		if !take(q.fresh) {
-			return out
-		}
-		q.fresh++
-	}
-	return out
-}
-
-// read reads the picked records, coalescing neighbours in one segment into
-// one read, and returns the wanted entries.
-func (q *fileQueue) read(picks []pick) ([]Entry, error) {
-	q.readMu.Lock()
-	defer q.readMu.Unlock()
-	if q.readClosed {
-		return nil, ErrClosed
-	}
-	var out []Entry
-	for i := 0; i < len(picks); {
-		j := i + 1
-		for j < len(picks) && picks[j].rec.seg == picks[i].rec.seg &&
-			picks[j].rec.off == picks[j-1].rec.off+int64(picks[j-1].rec.length) {
-			j++
-		}
-		seg := picks[i].rec.seg
-		if q.readSeg != seg {
-			if q.readF != nil {
-				q.readF.Close()
-				q.readF, q.readSeg = nil, nil
-			}
-			f, err := os.Open(filepath.Join(q.dir, segName(seg.first)))
-			if err != nil {
-				return nil, fmt.Errorf("read queue %s: %w", q.name, err)
-			}
-			q.readF, q.readSeg = f, seg
-		}
-		start := picks[i].rec.off
-		buf := make([]byte, picks[j-1].rec.off+int64(picks[j-1].rec.length)-start)
-		if _, err := q.readF.ReadAt(buf, start); err != nil {
-			return nil, fmt.Errorf("read queue %s: %w", q.name, err)
-		}
-		for _, p := range picks[i:j] {
-			b := buf[p.rec.off-start:]
-			ents, h, err := decodeRecord(b[:p.rec.length])
-			if err == nil && (h.first != p.rec.first || h.count != p.rec.count) {
-				err = errors.New("record moved")
-			}
-			if err != nil {
-				return nil, q.corrupt(segName(seg.first), p.rec.off, err.Error())
-			}
-			for _, s := range p.seqs {
-				out = append(out, ents[s-p.rec.first])
-			}
-		}
-		i = j
-	}
-	return out, nil
-}
-
-// Ack implements Queue.
-func (q *fileQueue) Ack(seqs ...uint64) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return ErrClosed
-	}
-	var (
-		freed   int64
-		unknown []uint64
-	)
-	for _, s := range seqs {
-		if _, ok := q.acked[s]; ok || s < q.cursor {
-			continue
-		}
-		if _, ok := q.inflight[s]; ok {
-			delete(q.inflight, s)
-		} else if i, ok := slices.BinarySearch(q.released, s); ok {
-			q.released = slices.Delete(q.released, i, i+1)
-		} else {
-			unknown = append(unknown, s)
-			continue
-		}
-		z := q.recs[q.find(s)].itemSize(s)
-		freed += z
-		q.pendingN--
-		q.pendingB -= z
-		q.acked[s] = struct{}{}
-	}
-	var err error
-	if _, ok := q.acked[q.cursor]; ok {
-		for {
-			if _, ok := q.acked[q.cursor]; !ok {
-				break
-			}
-			delete(q.acked, q.cursor)
-			q.cursor++
-		}
-		err = q.advance()
-	}
-	if freed != 0 {
-		q.s.account(q, -freed)
-	}
-	if len(unknown) > 0 {
-		err = errors.Join(err, fmt.Errorf("ack %v: %w", unknown, ErrUnknownSeq))
-	}
-	return err
-}
-
-// advance persists the moved cursor and reclaims what is behind it: index
-// entries and whole segments. Called with q.mu held.
-func (q *fileQueue) advance() error {
-	i := 0
-	for i < len(q.recs) && q.recs[i].first+uint64(q.recs[i].count) <= q.cursor {
-		i++
-	}
-	// Reslicing is amortised: when append next grows the array it copies
-	// only the live records.
-	clear(q.recs[:i])
-	q.recs = q.recs[i:]
-	if err := q.ack.write(q.cursor); err != nil {
-		return fmt.Errorf("ack queue %s: %w", q.name, err)
-	}
-	q.ackedDisk = q.cursor
-	removed := false
-	for len(q.segs) > 1 && q.segs[0].end <= q.cursor {
-		seg := q.segs[0]
-		q.readMu.Lock()
-		if q.readSeg == seg {
-			q.readF.Close()
-			q.readF, q.readSeg = nil, nil
-		}
-		q.readMu.Unlock()
-		if err := os.Remove(filepath.Join(q.dir, segName(seg.first))); err != nil {
-			return fmt.Errorf("ack queue %s: remove segment: %w", q.name, err)
-		}
-		q.segs = q.segs[1:]
-		removed = true
-	}
-	if removed && q.pol != SyncNone {
-		// Segments must disappear in order: recovery takes the first
-		// remaining one as a lower bound of the cursor.
-		if err := syncDir(q.dir); err != nil {
-			return fmt.Errorf("ack queue %s: %w", q.name, err)
-		}
-	}
-	return nil
-}
-
-// Release implements Queue.
-func (q *fileQueue) Release(seqs ...uint64) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	woke := false
-	for _, s := range seqs {
-		if _, ok := q.inflight[s]; !ok {
-			continue
-		}
-		delete(q.inflight, s)
-		if i, ok := slices.BinarySearch(q.released, s); !ok {
-			q.released = slices.Insert(q.released, i, s)
-		}
-		woke = true
-	}
-	if woke && !q.closed {
-		q.wake()
-	}
-}
-
-// Stats implements Queue.
-func (q *fileQueue) Stats() Stats {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	st := Stats{Pending: q.pendingN, PendingBytes: q.pendingB}
-	if q.pendingN > 0 && len(q.recs) > 0 {
-		st.Oldest = time.Unix(0, q.recs[0].appended)
-	}
-	return st
-}
-
-// Close implements Queue.
-func (q *fileQueue) Close() error {
-	err := q.shutdown()
-	q.s.forget(q)
-	return err
-}
-
-// shutdown waits for the fsyncs producers wait for, persists the cursor
-// and closes the files. It does not touch Store.mu.
-func (q *fileQueue) shutdown() error {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return nil
-	}
-	q.closed = true
-	q.wake()
-	for q.syncing || (q.pol != SyncNone && q.durable < q.nextSeq && q.err == nil) {
-		if q.syncing {
-			q.cond.Wait()
-			continue
-		}
-		q.syncOnce()
-	}
-	q.cond.Broadcast()
-	var errs []error
-	if q.err != nil {
-		errs = append(errs, fmt.Errorf("close queue %s: %w", q.name, q.err))
-	}
-	errs = append(errs, q.ack.close(q.cursor))
-	q.fmu.Lock()
-	if t := q.tail(); t != nil && t.f != nil {
-		errs = append(errs, t.f.Close())
-		t.f = nil
-	}
-	q.fmu.Unlock()
-	q.mu.Unlock()
-	q.readMu.Lock()
-	if q.readF != nil {
-		q.readF.Close()
-		q.readF, q.readSeg = nil, nil
-	}
-	q.readClosed = true
-	q.readMu.Unlock()
-	q.s.dropAccount(q)
-	return errors.Join(errs...)
 }

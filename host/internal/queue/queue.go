@@ -58,7 +58,10 @@ type Queue interface {
 	// yet acknowledged or released, so that the consumer can pipeline.
 	// Only durable entries are handed out. Next blocks until at least one
 	// entry is available, ctx is done (it returns ctx.Err()) or the queue
-	// is closed (ErrClosed). The returned entries are the caller's to keep.
+	// is closed (ErrClosed). The returned entries are the caller's to keep;
+	// to save a copy per entry, the entries of one call share the buffers
+	// they were read into (each Data is its own slice of them, with its
+	// capacity cut, so appending to one never touches another).
 	Next(ctx context.Context, maxItems int, maxBytes int64) ([]Entry, error)
 
 	// Ack marks entries delivered (or dead-lettered). Their space is

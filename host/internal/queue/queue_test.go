@@ -601,19 +601,14 @@ func TestNoHeadOfLineBlocking(t *testing.T) {
 	slow := openQueue(t, s, "org-a", "lrs")
 	fast := openQueue(t, s, "org-b", "lrs")
 	sq := slow.(*fileQueue)
-	sq.fmu.Lock() // the slow queue's fsync cannot start
+	entered, release := make(chan struct{}), make(chan struct{})
+	sq.beforeSync = func() { // the slow queue's fsync cannot start
+		close(entered)
+		<-release
+	}
 	slowDone := make(chan error, 1)
 	go func() { slowDone <- slow.Append(context.Background(), items("slow")) }()
-	// Wait until the slow Append is stuck in its sync.
-	for {
-		sq.mu.Lock()
-		syncing := sq.syncing
-		sq.mu.Unlock()
-		if syncing {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	<-entered // the slow Append is stuck before its fsync
 	appendIDs(t, fast, "f1", "f2")
 	if diff := cmp.Diff([]string{"f1", "f2"}, drain(t, fast)); diff != "" {
 		t.Errorf("other queue while one is stuck (-want +got):\n%s", diff)
@@ -623,7 +618,7 @@ func TestNoHeadOfLineBlocking(t *testing.T) {
 		t.Fatalf("slow Append returned %v before its fsync", err)
 	default:
 	}
-	sq.fmu.Unlock()
+	close(release)
 	if err := <-slowDone; err != nil {
 		t.Fatal(err)
 	}

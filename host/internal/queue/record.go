@@ -148,44 +148,51 @@ func checkRecord(b []byte) (recordHead, error) {
 	return h, nil
 }
 
-// decodeRecord checks the record at the start of b and returns its entries.
-// The entries' Data alias b.
-func decodeRecord(b []byte) ([]Entry, recordHead, error) {
+// appendEntries checks the record at the start of b and appends to out the
+// entries whose sequence numbers are in seqs (sorted), their Data aliasing
+// b. Their IDs are appended to ids, and where each ends to idEnd, for the
+// caller to turn into one string.
+func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64) ([]Entry, []byte, []int, recordHead, error) {
 	h, err := checkRecord(b)
 	if err != nil {
-		return nil, h, err
+		return out, ids, idEnd, h, err
 	}
-	body := b[recordHeaderLen:h.length]
 	at := time.Unix(0, h.appended)
+	walkItems(b, h, func(i int, id, data []byte) {
+		seq := h.first + uint64(i)
+		if len(seqs) == 0 || seqs[0] != seq {
+			return
+		}
+		seqs = seqs[1:]
+		ids = append(ids, id...)
+		idEnd = append(idEnd, len(ids))
+		out = append(out, Entry{Seq: seq, Data: data, Appended: at})
+	})
+	return out, ids, idEnd, h, nil
+}
+
+// walkItems calls f with the index, id and data of every item of a checked
+// record. data aliases b, with its capacity cut to its length.
+func walkItems(b []byte, h recordHead, f func(i int, id, data []byte)) {
+	body := b[recordHeaderLen:h.length]
 	_, k := binary.Uvarint(body[bodyFixedLen:])
 	p := bodyFixedLen + k
-	out := make([]Entry, h.count)
-	for i := range out {
+	for i := range h.count {
 		l, k := binary.Uvarint(body[p:])
 		p += k
-		id := string(body[p : p+int(l)])
+		id := body[p : p+int(l)]
 		p += int(l)
 		l, k = binary.Uvarint(body[p:])
 		p += k
-		out[i] = Entry{Seq: h.first + uint64(i), ID: id, Data: body[p : p+int(l) : p+int(l)], Appended: at}
+		f(i, id, body[p:p+int(l):p+int(l)])
 		p += int(l)
 	}
-	return out, h, nil
 }
 
 // itemSizes returns len(ID)+len(Data) of each item of a checked record.
 func itemSizes(b []byte, h recordHead) []int64 {
-	body := b[recordHeaderLen:h.length]
-	_, k := binary.Uvarint(body[bodyFixedLen:])
-	p := bodyFixedLen + k
 	out := make([]int64, h.count)
-	for i := range out {
-		for j := 0; j < 2; j++ {
-			l, k := binary.Uvarint(body[p:])
-			p += k + int(l)
-			out[i] += int64(l)
-		}
-	}
+	walkItems(b, h, func(i int, id, data []byte) { out[i] = int64(len(id) + len(data)) })
 	return out
 }
 

@@ -107,3 +107,18 @@ func FuzzRecord(f *testing.F) {
 		}
 	})
 }
+
+// decodeRecord checks the record at the start of b and returns its entries.
+// The entries' Data alias b.
+func decodeRecord(b []byte) ([]Entry, recordHead, error) {
+	h, err := checkRecord(b)
+	if err != nil {
+		return nil, h, err
+	}
+	at := time.Unix(0, h.appended)
+	out := make([]Entry, 0, h.count)
+	walkItems(b, h, func(i int, id, data []byte) {
+		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Appended: at})
+	})
+	return out, h, nil
+}

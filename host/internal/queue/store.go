@@ -23,13 +23,14 @@ type SyncPolicy int
 
 const (
 	// SyncAlways, the default, returns from Append only after the record
-	// has been fdatasync'ed. Concurrent producers of a queue share fsyncs
-	// (group commit): while one fsync runs, the records written meanwhile
-	// wait and are covered together by the next one.
+	// has been fdatasync'ed. Concurrent producers of a queue commit in
+	// groups: the records that arrive while one commit runs go out
+	// together in the next, with one write and one fdatasync.
 	SyncAlways SyncPolicy = iota
 	// SyncGroup is SyncAlways with a collection window: the producer that
-	// starts an fsync first waits GroupWindow so that more producers join
-	// it. It trades latency for fewer fsyncs.
+	// leads a commit first waits, up to GroupWindow, for the producers
+	// already inside Append to join it. A lone producer never waits. It
+	// trades a little latency for fewer fsyncs.
 	SyncGroup
 	// SyncNone never fsyncs. Records survive a crash of the process (they
 	// are in the kernel's page cache) but not of the machine. For tests.
@@ -56,8 +57,8 @@ type Options struct {
 	Dir string
 	// Sync is the durability policy of Append. Default SyncAlways.
 	Sync SyncPolicy
-	// GroupWindow is how long SyncGroup collects producers before an
-	// fsync. Default 2ms.
+	// GroupWindow is the longest a SyncGroup commit waits for producers
+	// on their way into Append. Default 2ms.
 	GroupWindow time.Duration
 	// SegmentBytes is the size at which a queue starts a new segment file.
 	// Default 16 MiB. A record is never split, so a segment may grow past it
@@ -69,6 +70,16 @@ type Options struct {
 	// of the store. 0 means unlimited. Data recovered when a queue is
 	// opened counts even when it exceeds a quota.
 	MaxQueueBytes, MaxOrgBytes, MaxTotalBytes int64
+	// MaxOpenFiles is the store's descriptor budget: how many queue files
+	// (segments and ack logs) it keeps open at most. Files are opened when a
+	// queue writes or reads them and stay open among the most recently
+	// used; beyond the budget the least recently used idle ones are
+	// closed, so idle queues hold no descriptor whatever their number.
+	// Files in use at one moment (a write and its fsync, a read) are never
+	// closed and may pass the budget briefly. Default 256; a budget below
+	// the number of queues appending at the same time costs an open and a
+	// close per commit.
+	MaxOpenFiles int
 	// Logger receives recovery notices (torn tails cut). Nil discards.
 	Logger *slog.Logger
 }
@@ -83,6 +94,7 @@ type Store struct {
 	opts  Options
 	log   *slog.Logger
 	lockf *os.File
+	files *fileCache
 
 	mu     sync.Mutex // guards queues and closed
 	queues map[Key]*fileQueue
@@ -120,6 +132,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.SegmentBytes < 4096 {
 		opts.SegmentBytes = 4096
 	}
+	if opts.MaxOpenFiles <= 0 {
+		opts.MaxOpenFiles = 256
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,7 +150,7 @@ func Open(opts Options) (*Store, error) {
 		lf.Close()
 		return nil, fmt.Errorf("open queue store %s: %w", filepath.Base(opts.Dir), err)
 	}
-	s := &Store{opts: opts, log: log, lockf: lf, queues: map[Key]*fileQueue{}, org: map[string]int64{}}
+	s := &Store{opts: opts, log: log, lockf: lf, files: newFileCache(opts.MaxOpenFiles), queues: map[Key]*fileQueue{}, org: map[string]int64{}}
 	ents, err := os.ReadDir(opts.Dir)
 	if err != nil {
 		lf.Close()
@@ -152,11 +167,15 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Queue opens the queue of (org, sink), creating it if needed, and
-// recovers it from its files: a torn tail is cut, and damage anywhere else
-// is returned as an error wrapping ErrCorrupt. Calls with the same key
-// return the same open queue until it is closed. org and sink may be any
-// non-empty strings.
+// Queue opens the queue of (org, sink) and recovers it from its files: a
+// torn tail is cut, and damage anywhere else is returned as an error
+// wrapping ErrCorrupt. A queue that does not exist yet is created lazily:
+// nothing is written until its first Append, so opening the queues of many
+// idle integrations costs no disk write and no descriptor. Opening an
+// existing queue reads its files and closes them again; it fsyncs only a
+// queue that holds unacknowledged records. Calls with the same key return
+// the same open queue until it is closed. org and sink may be any non-empty
+// strings.
 func (s *Store) Queue(org, sink string) (Queue, error) {
 	if org == "" || sink == "" {
 		return nil, errors.New("open queue: empty org or sink")
@@ -172,16 +191,22 @@ func (s *Store) Queue(org, sink string) (Queue, error) {
 	}
 	name := dirName(org, sink)
 	dir := filepath.Join(s.opts.Dir, name)
-	if err := s.ensureDir(k, name); err != nil {
-		return nil, fmt.Errorf("open queue %s: %w", name, err)
-	}
-	q, err := openFileQueue(s, k, dir, name)
+	exists, err := s.checkDir(k, dir)
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", name, err)
+	}
+	q := newFileQueue(s, k, dir, name)
+	if exists {
+		if q, err = openFileQueue(s, k, dir, name); err != nil {
+			return nil, fmt.Errorf("open queue %s: %w", name, err)
+		}
 	}
 	s.queues[k] = q
 	return q, nil
 }
+
+// OpenFiles returns the number of queue files the store has open now.
+func (s *Store) OpenFiles() int { return s.files.stats() }
 
 // meta is the content of a queue's meta.json: the original key, so that
 // Queues can list queues after a restart whatever their directory names.
@@ -191,23 +216,31 @@ type meta struct {
 	Sink    string `json:"sink"`
 }
 
-// ensureDir checks that the queue directory name belongs to k, creating it
-// atomically (a temporary directory renamed into place) if it does not
-// exist.
-func (s *Store) ensureDir(k Key, name string) error {
-	dir := filepath.Join(s.opts.Dir, name)
+// checkDir reports whether the queue directory dir exists, and checks
+// that it belongs to k.
+func (s *Store) checkDir(k Key, dir string) (bool, error) {
 	m, err := readMeta(dir)
 	if err == nil {
 		if m.Org != k.Org || m.Sink != k.Sink {
-			return fmt.Errorf("directory belongs to another queue")
+			return true, fmt.Errorf("directory belongs to another queue")
 		}
-		return nil
+		return true, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return false, err
 	}
 	if _, serr := os.Stat(dir); serr == nil {
-		return fmt.Errorf("directory without %s: %w", metaName, err)
+		return false, fmt.Errorf("directory without %s: %w", metaName, err)
+	}
+	return false, nil
+}
+
+// ensureDir creates the directory of the queue k, called name, atomically
+// (a temporary directory renamed into place) if it does not exist.
+func (s *Store) ensureDir(k Key, name string) error {
+	dir := filepath.Join(s.opts.Dir, name)
+	if exists, err := s.checkDir(k, dir); err != nil || exists {
+		return err
 	}
 	tmp := filepath.Join(s.opts.Dir, tmpPrefix+name+"-"+rand.Text()[:8])
 	if err := os.Mkdir(tmp, 0o700); err != nil {
