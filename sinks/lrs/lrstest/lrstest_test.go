@@ -226,7 +226,7 @@ func TestLRS(t *testing.T) {
 		},
 		{
 			name:  "wrong path",
-			calls: []call{{method: "GET", path: "/lms/about"}, {method: "GET", path: "/xapi/activities"}},
+			calls: []call{{method: "GET", path: "/lms/about"}, {method: "GET", path: "/xapi/activity"}},
 			want:  []int{404, 404},
 		},
 		{
