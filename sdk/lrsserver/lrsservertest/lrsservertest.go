@@ -169,7 +169,7 @@ const (
 	verbTried = "http://adlnet.gov/expapi/verbs/attempted"
 )
 
-func (k *kit) agentQ() string     { return url.QueryEscape(k.tg.Agent) }
+func (k *kit) agentQ() string { return url.QueryEscape(k.tg.Agent) }
 func (k *kit) stateQ(id string) string {
 	q := "activities/state?activityId=" + url.QueryEscape(k.act) + "&agent=" + k.agentQ() + "&registration=" + k.reg
 	if id != "" {
