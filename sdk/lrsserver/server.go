@@ -399,6 +399,9 @@ func (s *Server) prepare(q *request) error {
 			}
 		}
 	}
+	if v := q.header.Get("X-Experience-API-Version"); v != "" && v != "1.0" && !isPatch10(v) {
+		return statusErr(http.StatusBadRequest, "the alternate request syntax (method parameter) exists in xAPI 1.0.x only, not in %s; send the request itself", v)
+	}
 	content := form.Get("content")
 	delete(form, "content")
 	if q.header.Get("Content-Type") == "application/x-www-form-urlencoded" || q.header.Get("Content-Type") == "" {

@@ -151,6 +151,7 @@ func sha2Hex(want string, b []byte) (string, bool) {
 // incoming is a statement of a write request.
 type incoming struct {
 	st       *xapi.Statement
+	raw      []byte
 	received []byte
 	existing bool
 	atts     map[string]Attachment
@@ -211,12 +212,13 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		if err != nil {
 			return nil, statusErr(http.StatusBadRequest, "%s: %v", name(i, raw, putID != ""), err)
 		}
-		st.Stored, st.Authority, st.Version = time.Time{}, nil, ""
-		rb, err := xapi.Marshal(st, xapi.V200)
+		bare := *st
+		bare.Stored, bare.Authority, bare.Version = time.Time{}, nil, ""
+		rb, err := xapi.Marshal(&bare, xapi.V200)
 		if err != nil {
 			return nil, statusErr(http.StatusBadRequest, "%s: %v", name(i, raw, putID != ""), err)
 		}
-		in[i] = incoming{st: st, received: rb, atts: atts}
+		in[i] = incoming{st: st, raw: raw, received: rb, atts: atts}
 	}
 	for h := range parts {
 		if !used[h] {
@@ -257,7 +259,8 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		}
 		fresh = append(fresh, c.st)
 	}
-	if len(fresh) > 0 && s.opts.Recorder != nil {
+	recorded := len(fresh) > 0 && s.opts.Recorder != nil
+	if recorded {
 		out, err := s.opts.Recorder.Record(ctx, q.p, fresh)
 		if err != nil {
 			return nil, err
@@ -268,6 +271,11 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		fresh = out
 	}
 	now := s.opts.Now().UTC().Truncate(time.Millisecond)
+	authority := s.authority(q.p)
+	version := "1.0.0"
+	if q.version == xapi.V200 {
+		version = string(xapi.V200)
+	}
 	recs := make([]Record, 0, len(fresh))
 	k := 0
 	for _, c := range in {
@@ -276,18 +284,13 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		}
 		st := fresh[k]
 		k++
-		if st.Timestamp.IsZero() {
-			st.Timestamp = now
+		var full []byte
+		var err error
+		if recorded {
+			full, err = canonicalFull(st, now, authority, version)
+		} else {
+			full, err = exactFull(c.raw, st.ID, now, authority, version)
 		}
-		st.Stored = now
-		st.Authority = s.authority(q.p)
-		if st.Version == "" {
-			st.Version = "1.0.0"
-			if q.version == xapi.V200 {
-				st.Version = string(xapi.V200)
-			}
-		}
-		full, err := xapi.Marshal(st, xapi.V200)
 		if err != nil {
 			return nil, statusErr(http.StatusBadRequest, "statement %s: %v", st.ID, err)
 		}
@@ -615,4 +618,108 @@ func present(e *entry, format string, q *request) ([]byte, error) {
 		canonical(st, acceptLanguages(q.header.Get("Accept-Language")))
 	}
 	return xapi.Marshal(st, q.version)
+}
+
+// canonicalFull encodes a statement the Recorder replaced, with the
+// properties the LRS sets.
+func canonicalFull(st *xapi.Statement, now time.Time, authority *xapi.Actor, version string) ([]byte, error) {
+	if st.Timestamp.IsZero() {
+		st.Timestamp = now
+	}
+	st.Stored, st.Authority = now, authority
+	if st.Version == "" {
+		st.Version = version
+	}
+	return xapi.Marshal(st, xapi.V200)
+}
+
+// exactFull returns the statement as it was received, with the id, stored,
+// authority, version and timestamp the LRS sets, and contextActivities
+// values turned into arrays (a single activity object is allowed on input;
+// the LRS returns arrays).
+func exactFull(raw []byte, id string, now time.Time, authority *xapi.Actor, version string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	m["id"], _ = json.Marshal(id)
+	ts := xapi.FormatTimestamp(now)
+	m["stored"], _ = json.Marshal(ts)
+	if _, ok := m["timestamp"]; !ok {
+		m["timestamp"] = m["stored"]
+	}
+	if _, ok := m["version"]; !ok {
+		m["version"], _ = json.Marshal(version)
+	}
+	a, err := actorJSON(authority)
+	if err != nil {
+		return nil, err
+	}
+	m["authority"] = a
+	if c, ok := m["context"]; ok {
+		if m["context"], err = arrayContextActivities(c); err != nil {
+			return nil, err
+		}
+	}
+	if o, ok := m["object"]; ok {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(o, &obj) == nil && string(obj["objectType"]) == `"SubStatement"` {
+			if c, ok := obj["context"]; ok {
+				if obj["context"], err = arrayContextActivities(c); err != nil {
+					return nil, err
+				}
+				if m["object"], err = json.Marshal(obj); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return json.Marshal(m)
+}
+
+// arrayContextActivities wraps single contextActivities objects of a
+// context in arrays.
+func arrayContextActivities(c json.RawMessage) (json.RawMessage, error) {
+	var ctx map[string]json.RawMessage
+	if err := json.Unmarshal(c, &ctx); err != nil {
+		return nil, err
+	}
+	ca, ok := ctx["contextActivities"]
+	if !ok {
+		return c, nil
+	}
+	var lists map[string]json.RawMessage
+	if err := json.Unmarshal(ca, &lists); err != nil {
+		return nil, err
+	}
+	changed := false
+	for k, v := range lists {
+		if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '{' {
+			lists[k] = append(append([]byte{'['}, t...), ']')
+			changed = true
+		}
+	}
+	if !changed {
+		return c, nil
+	}
+	var err error
+	if ctx["contextActivities"], err = json.Marshal(lists); err != nil {
+		return nil, err
+	}
+	return json.Marshal(ctx)
+}
+
+// actorJSON encodes an agent in xapi's canonical form.
+func actorJSON(a *xapi.Actor) (json.RawMessage, error) {
+	b, err := xapi.Marshal(&xapi.Statement{Actor: *a, Verb: xapi.Verb{ID: "http://lrs.invalid/v"}, Object: &xapi.Activity{ID: "http://lrs.invalid/a"}}, xapi.V200)
+	if err != nil {
+		return nil, err
+	}
+	var w struct {
+		Actor json.RawMessage `json:"actor"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	return w.Actor, nil
 }

@@ -366,6 +366,19 @@ var cases = []testCase{
 		if !bytes.HasPrefix(raw.Context.ContextActivities.Parent, []byte("[")) {
 			k.t.Errorf("contextActivities.parent returned as %s, want an array", raw.Context.ContextActivities.Parent)
 		}
+		if !k.tg.Restricted {
+			// format=exact returns agents, verbs and activities as sent.
+			sent := decode[map[string]json.RawMessage](k, []byte(k.statement(id, verbDone, "")))
+			got := decode[map[string]json.RawMessage](k, a.body)
+			for _, key := range []string{"actor", "verb", "object"} {
+				var w, g any
+				_ = json.Unmarshal(sent[key], &w)
+				_ = json.Unmarshal(got[key], &g)
+				if fmt.Sprint(w) != fmt.Sprint(g) {
+					k.t.Errorf("exact %s = %s, sent %s", key, got[key], sent[key])
+				}
+			}
+		}
 		a = k.expect(req{method: "GET", path: "statements?statementId=" + id + "&format=ids"}, 200)
 		if bytes.Contains(a.body, []byte(`"display"`)) || bytes.Contains(a.body, []byte(`"definition"`)) {
 			k.t.Errorf("format=ids keeps display or definition: %s", a.body)
@@ -645,6 +658,14 @@ var cases = []testCase{
 			k.t.Errorf("state stored with the alternate syntax = %q", a.body)
 		}
 		k.expect(req{method: "POST", path: "statements?method=PUT&statementId=" + id, body: form.Encode(), ct: "application/x-www-form-urlencoded", version: "-", noAuth: true}, 400)
+		v2 := url.Values{}
+		for key, vs := range form {
+			v2[key] = vs
+		}
+		v2.Set("X-Experience-API-Version", "2.0.0")
+		v2.Set("statementId", xapi.NewUUID())
+		k.expect(req{method: "POST", path: "statements?method=PUT", body: v2.Encode(), ct: "application/x-www-form-urlencoded", version: "-", noAuth: true}, 400)
+		k.expect(req{method: "PUT", path: "statements?method=POST", body: k.statement("", verbDone, "")}, 400)
 		k.expect(req{method: "GET", path: "statements?method=GET"}, 400)
 	}},
 	{"CORS and paths", func(k *kit) {
