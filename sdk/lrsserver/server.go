@@ -393,14 +393,25 @@ func (s *Server) prepare(q *request) error {
 	q.header = q.r.Header.Clone()
 	for _, name := range formHeaders {
 		for k, vs := range form {
-			if strings.EqualFold(k, name) {
+			if !strings.EqualFold(k, name) {
+				continue
+			}
+			delete(form, k)
+			if v := vs[0]; name == "X-Experience-API-Version" && strings.HasPrefix(v, "2.") {
+				return statusErr(http.StatusBadRequest, "the alternate request syntax (method parameter) exists in xAPI 1.0.x only, not in %s; send the request itself", v)
+			}
+			// A version header sent as a real header wins over the form
+			// field; every other form field replaces its header.
+			if name != "X-Experience-API-Version" || q.header.Get(name) == "" {
 				q.header.Set(name, vs[0])
-				delete(form, k)
 			}
 		}
 	}
-	if v := q.header.Get("X-Experience-API-Version"); v != "" && v != "1.0" && !isPatch10(v) {
+	if v := q.r.Header.Get("X-Experience-API-Version"); strings.HasPrefix(v, "2.") {
 		return statusErr(http.StatusBadRequest, "the alternate request syntax (method parameter) exists in xAPI 1.0.x only, not in %s; send the request itself", v)
+	}
+	if _, ok := form["content"]; !ok && (m == http.MethodPut || m == http.MethodPost) {
+		return statusErr(http.StatusBadRequest, "the alternate request syntax carries the body of a %s in the content form field, which is missing", m)
 	}
 	content := form.Get("content")
 	delete(form, "content")

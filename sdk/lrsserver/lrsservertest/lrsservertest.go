@@ -666,6 +666,14 @@ var cases = []testCase{
 		v2.Set("statementId", xapi.NewUUID())
 		k.expect(req{method: "POST", path: "statements?method=PUT", body: v2.Encode(), ct: "application/x-www-form-urlencoded", version: "-", noAuth: true}, 400)
 		k.expect(req{method: "PUT", path: "statements?method=POST", body: k.statement("", verbDone, "")}, 400)
+		// Headers may also come as real headers; the form then carries only
+		// parameters and content.
+		a = k.expect(req{method: "POST", path: "statements?method=GET", body: "limit=1", ct: "application/x-www-form-urlencoded"}, 200)
+		if r := decode[map[string]json.RawMessage](k, a.body); r["statements"] == nil || r["more"] == nil {
+			k.t.Errorf("alternate GET statements = %s, want a StatementResult", a.body)
+		}
+		k.expect(req{method: "POST", path: "statements?method=PUT", body: "statementId=" + xapi.NewUUID(), ct: "application/x-www-form-urlencoded", noAuth: true}, 400)
+		k.expect(req{method: "POST", path: "statements?method=PUT", body: `{"statementId":"` + xapi.NewUUID() + `"}`, ct: "application/x-www-form-urlencoded", noAuth: true}, 400)
 		k.expect(req{method: "GET", path: "statements?method=GET"}, 400)
 	}},
 	{"CORS and paths", func(k *kit) {
