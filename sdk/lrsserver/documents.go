@@ -73,9 +73,7 @@ func (s *Server) parseDoc(q *request) (docRequest, error) {
 	}
 	d.hasID = q.has(d.idName)
 	d.key.ID = q.query.Get(d.idName)
-	if d.hasID && q.has("since") {
-		return d, statusErr(http.StatusBadRequest, "since lists documents; it does not go with %s", d.idName)
-	}
+	// since only filters lists; with an id it is checked and ignored.
 	if d.since, err = q.timeParam("since"); err != nil {
 		return d, err
 	}
@@ -131,9 +129,6 @@ func (s *Server) documents(q *request) error {
 			ct = "application/octet-stream"
 		}
 		isJSON := isJSONType(ct)
-		if q.method == http.MethodPost && (!isJSON || !isObject(body)) {
-			return statusErr(http.StatusBadRequest, "POST %s merges JSON: send a JSON object with Content-Type application/json", q.resource)
-		}
 		if isJSON && !json.Valid(body) {
 			return statusErr(http.StatusBadRequest, "the document has Content-Type application/json but is not valid JSON")
 		}
@@ -145,6 +140,9 @@ func (s *Server) documents(q *request) error {
 			}
 			next := &Document{ContentType: ct, Body: body, Updated: now}
 			if q.method == http.MethodPost && cur != nil {
+				if !isJSON || !isObject(body) {
+					return nil, statusErr(http.StatusBadRequest, "POST %s merges into the stored document: send a JSON object with Content-Type application/json, or PUT to replace it", q.resource)
+				}
 				if !isJSONType(cur.ContentType) || !isObject(cur.Body) {
 					return nil, statusErr(http.StatusBadRequest, "the stored document is not a JSON object, so it cannot be merged; PUT it instead")
 				}

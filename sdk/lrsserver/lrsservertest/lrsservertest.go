@@ -549,6 +549,9 @@ var cases = []testCase{
 			k.t.Errorf("merged state = %s, want a:1 b:2 c:3", a.body)
 		}
 		k.expect(req{method: "POST", path: j, body: `[1]`}, 400)
+		k.expect(req{method: "POST", path: k.stateQ("scalar"), body: `1`}, 204)
+		k.expect(req{method: "GET", path: j + "&since=" + url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339))}, 200)
+		k.expect(req{method: "DELETE", path: k.stateQ("scalar")}, 204)
 		k.expect(req{method: "POST", path: doc, body: `{"a":1}`}, 400)
 		a = k.expect(req{method: "GET", path: k.stateQ("")}, 200)
 		if got := decode[[]string](k, a.body); !sameList(got, []string{"bookmark", "suspend"}) {
