@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -273,98 +272,94 @@ func (s *Server) activities(q *request) error {
 	if err != nil {
 		return err
 	}
-	act := &xapi.Activity{ID: id}
+	// The activity as sent (format=exact), with the definitions of every
+	// statement that carries it merged in stored order.
+	act := map[string]any{"objectType": "Activity", "id": id}
+	var def map[string]any
 	for _, e := range visible {
-		for _, a := range activitiesOf(e.st) {
-			if a.ID == id && a.Definition != nil {
-				act.Definition = mergeDefinition(act.Definition, a.Definition)
+		var st map[string]any
+		if json.Unmarshal(e.rec.Full, &st) != nil {
+			continue
+		}
+		for _, a := range rawActivities(st) {
+			if a["id"] != id {
+				continue
+			}
+			if _, ok := a["objectType"]; !ok {
+				delete(act, "objectType")
+			} else {
+				act["objectType"] = a["objectType"]
+			}
+			if d, ok := a["definition"].(map[string]any); ok {
+				def = mergeRawDefinition(def, d)
 			}
 		}
 	}
-	// Encode the activity through a statement to get its canonical form.
-	st := &xapi.Statement{Actor: xapi.Actor{ObjectType: xapi.ObjectTypeAgent, Mbox: "mailto:a@lrs.invalid"},
-		Verb: xapi.Verb{ID: "http://lrs.invalid/v"}, Object: act}
-	b, err := xapi.Marshal(st, q.version)
-	if err != nil {
-		return err
+	if def != nil {
+		act["definition"] = def
 	}
-	var wrap struct {
-		Object json.RawMessage `json:"object"`
-	}
-	if err := json.Unmarshal(b, &wrap); err != nil {
-		return errors.New("cannot encode the activity")
-	}
-	writeBody(q.w, q.method, http.StatusOK, "application/json", wrap.Object)
+	writeJSON(q.w, q.method, http.StatusOK, act)
 	return nil
 }
 
-func activitiesOf(st *xapi.Statement) []*xapi.Activity {
-	var out []*xapi.Activity
-	add := func(o xapi.Object, c *xapi.Context) {
-		if a, ok := o.(*xapi.Activity); ok {
-			out = append(out, a)
+// rawActivities returns the activity objects of a decoded statement: its
+// object, its context activities and those of a SubStatement object.
+func rawActivities(st map[string]any) []map[string]any {
+	var out []map[string]any
+	add := func(node map[string]any) {
+		if o, ok := node["object"].(map[string]any); ok {
+			if t, _ := o["objectType"].(string); t == "" || t == xapi.ObjectTypeActivity {
+				out = append(out, o)
+			}
 		}
-		if c != nil && c.ContextActivities != nil {
-			ca := c.ContextActivities
-			for _, list := range [][]xapi.Activity{ca.Parent, ca.Grouping, ca.Category, ca.Other} {
-				for i := range list {
-					out = append(out, &list[i])
+		c, _ := node["context"].(map[string]any)
+		ca, _ := c["contextActivities"].(map[string]any)
+		for _, v := range ca {
+			switch list := v.(type) {
+			case []any:
+				for _, a := range list {
+					if m, ok := a.(map[string]any); ok {
+						out = append(out, m)
+					}
 				}
+			case map[string]any:
+				out = append(out, list)
 			}
 		}
 	}
-	add(st.Object, st.Context)
-	if sub, ok := st.Object.(*xapi.SubStatement); ok {
-		add(sub.Object, sub.Context)
+	add(st)
+	if o, ok := st["object"].(map[string]any); ok && o["objectType"] == xapi.ObjectTypeSubStatement {
+		add(o)
 	}
 	return out
 }
 
-// mergeDefinition lays next over cur: language maps merge by language,
-// other properties are replaced when next has them.
-func mergeDefinition(cur, next *xapi.ActivityDefinition) *xapi.ActivityDefinition {
-	if cur == nil {
-		c := *next
-		return &c
+// mergeRawDefinition lays next over cur: name and description merge by
+// language, other properties are replaced.
+func mergeRawDefinition(cur, next map[string]any) map[string]any {
+	out := make(map[string]any, len(cur)+len(next))
+	for k, v := range cur {
+		out[k] = v
 	}
-	out := *cur
-	mergeMap := func(a, b xapi.LanguageMap) xapi.LanguageMap {
-		if len(b) == 0 {
-			return a
+	for k, v := range next {
+		if k == "name" || k == "description" {
+			if old, ok := out[k].(map[string]any); ok {
+				if nm, ok := v.(map[string]any); ok {
+					merged := make(map[string]any, len(old)+len(nm))
+					for lk, lv := range old {
+						merged[lk] = lv
+					}
+					for lk, lv := range nm {
+						merged[lk] = lv
+					}
+					out[k] = merged
+					continue
+				}
+			}
 		}
-		m := make(xapi.LanguageMap, len(a)+len(b))
-		for k, v := range a {
-			m[k] = v
-		}
-		for k, v := range b {
-			m[k] = v
-		}
-		return m
+		out[k] = v
 	}
-	out.Name = mergeMap(cur.Name, next.Name)
-	out.Description = mergeMap(cur.Description, next.Description)
-	if next.Type != "" {
-		out.Type = next.Type
-	}
-	if next.MoreInfo != "" {
-		out.MoreInfo = next.MoreInfo
-	}
-	if next.InteractionType != "" {
-		out.InteractionType = next.InteractionType
-		out.CorrectResponsesPattern = next.CorrectResponsesPattern
-		out.Choices, out.Scale, out.Source, out.Target, out.Steps = next.Choices, next.Scale, next.Source, next.Target, next.Steps
-	}
-	if len(next.Extensions) > 0 {
-		ext := make(xapi.Extensions, len(cur.Extensions)+len(next.Extensions))
-		for k, v := range cur.Extensions {
-			ext[k] = v
-		}
-		for k, v := range next.Extensions {
-			ext[k] = v
-		}
-		out.Extensions = ext
-	}
-	return &out
+	return out
 }
 
 // agents answers GET agents: the Person object of an agent.
