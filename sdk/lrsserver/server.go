@@ -221,6 +221,17 @@ const (
 	ResAgents          = "agents"
 )
 
+// allowedMethods are the methods of each resource, as an Allow header.
+var allowedMethods = map[string]string{
+	ResAbout:           "GET, HEAD",
+	ResStatements:      "GET, HEAD, PUT, POST",
+	ResState:           "GET, HEAD, PUT, POST, DELETE",
+	ResActivityProfile: "GET, HEAD, PUT, POST, DELETE",
+	ResAgentProfile:    "GET, HEAD, PUT, POST, DELETE",
+	ResActivities:      "GET, HEAD",
+	ResAgents:          "GET, HEAD",
+}
+
 var resources = []string{ResAbout, ResStatements, ResState, ResActivityProfile, ResActivities, ResAgentProfile, ResAgents}
 
 // Resource returns the xAPI resource a path names under base ("" for
@@ -278,6 +289,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{w: w, r: r, resource: res, method: r.Method, header: r.Header, body: r.Body}
 	if err := s.prepare(q); err != nil {
 		s.fail(w, err)
+		return
+	}
+	if allow := allowedMethods[res]; !strings.Contains(", "+allow+",", ", "+q.method+",") {
+		h.Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s takes %s, not %s", res, allow, q.method))
 		return
 	}
 	if res == ResAbout {

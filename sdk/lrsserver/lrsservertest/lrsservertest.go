@@ -291,6 +291,14 @@ var cases = []testCase{
 		k.expect(req{method: "PUT", path: "statements", body: k.statement(xapi.NewUUID(), verbDone, "")}, 400)
 		k.expect(req{method: "PUT", path: "statements?statementId=nope", body: k.statement("", verbDone, "")}, 400)
 		k.expect(req{method: "DELETE", path: "statements"}, 405)
+		for _, r := range []req{
+			{method: "DELETE", path: "statements?statementId=" + id1, noAuth: true},
+			{method: "POST", path: "activities?activityId=" + url.QueryEscape(k.act)},
+			{method: "DELETE", path: "agents?agent=" + k.agentQ(), noAuth: true},
+			{method: "PATCH", path: k.stateQ("x")},
+		} {
+			k.expect(r, 405)
+		}
 	}},
 	{"statements resend and conflict", func(k *kit) {
 		id := xapi.NewUUID()
