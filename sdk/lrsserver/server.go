@@ -516,7 +516,24 @@ func (s *Server) about(q *request) {
 		writeError(q.w, http.StatusBadRequest, "about takes no parameters")
 		return
 	}
-	writeJSON(q.w, q.method, http.StatusOK, map[string]any{"version": s.versions})
+	writeJSON(q.w, q.method, http.StatusOK, map[string]any{"version": s.aboutVersions(q)})
+}
+
+// aboutVersions lists the supported versions. A request that names a
+// 1.0.x version gets the 1.0.x versions only, each patch spelled out (1.0.0
+// to 1.0.3): a 1.0.x client reads any other value as an error.
+func (s *Server) aboutVersions(q *request) []string {
+	h := q.header.Get("X-Experience-API-Version")
+	if h != "1.0" && !isPatch10(h) {
+		return s.versions
+	}
+	for _, v := range s.versions {
+		if strings.HasPrefix(v, "1.0.") {
+			q.w.Header().Set("X-Experience-API-Version", "1.0.3")
+			return []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3"}
+		}
+	}
+	return s.versions
 }
 
 // fail answers an error.

@@ -247,6 +247,23 @@ var cases = []testCase{
 			k.t.Errorf("about lists no version: %s", a.body)
 		}
 		k.expect(req{method: "DELETE", path: "about"}, 405)
+		allowed := map[string]bool{"1.0.0": true, "1.0.1": true, "1.0.2": true, "1.0.3": true, "2.0.0": true}
+		for _, hv := range []string{"1.0.3", "2.0.0"} {
+			a := k.expect(req{method: "GET", path: "about", version: hv, noAuth: true}, 200)
+			v := decode[struct{ Version []string }](k, a.body)
+			for _, x := range v.Version {
+				if !allowed[x] || (hv == "1.0.3" && !strings.HasPrefix(x, "1.0.")) {
+					k.t.Errorf("about to a %s client lists %q: %s", hv, x, a.body)
+				}
+			}
+			if hv == "1.0.3" && len(v.Version) > 0 && !contains(v.Version, "1.0.1") {
+				k.t.Errorf("about to a 1.0.3 client = %s, want every 1.0.x patch", a.body)
+			}
+		}
+		a = k.expect(req{method: "HEAD", path: "about", version: "-", noAuth: true}, 200)
+		if len(a.body) != 0 {
+			k.t.Errorf("HEAD about has a body: %s", a.body)
+		}
 	}},
 	{"version header rules", func(k *kit) {
 		k.expect(req{method: "GET", path: "statements", version: "-"}, 400)
