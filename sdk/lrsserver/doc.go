@@ -29,7 +29,10 @@
 //     canonical (by Accept-Language). Statements targeting a matching
 //     statement (StatementRef) match too. multipart/mixed bodies carry
 //     attachment data, checked against X-Experience-API-Hash;
-//     attachments=true returns it.
+//     attachments=true returns it. A signature attachment must be a JWS
+//     (RS256, RS384 or RS512) whose payload is the statement; with an x5c
+//     header the signature is verified. format=exact returns statements as
+//     received (contextActivities values as arrays).
 //   - Documents: state, activity profile and agent profile documents keep
 //     their Content-Type; GET answers ETag and Last-Modified; If-Match and
 //     If-None-Match are checked (412); a PUT over an existing document

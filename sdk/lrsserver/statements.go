@@ -209,6 +209,9 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 			return nil, statusErr(http.StatusForbidden, "%s: this credential may not void statements", name(i, raw, putID != ""))
 		}
 		atts, err := attachmentsOf(st, parts, used)
+		if err == nil {
+			err = checkSignatures(st, atts)
+		}
 		if err != nil {
 			return nil, statusErr(http.StatusBadRequest, "%s: %v", name(i, raw, putID != ""), err)
 		}
