@@ -56,17 +56,17 @@ const (
 // Options.Versions is empty.
 var DefaultVersions = []string{"1.0.3", "2.0.0"}
 
-// Access says what a credential may do.
-type Access int
+// Access says what a credential may do (lrsserver.Access).
+type Access = lrsserver.Access
 
 // The access levels.
 const (
-	// ReadWrite may read and write statements (the zero value).
-	ReadWrite Access = iota
-	// ReadOnly may read statements; writes get 403.
-	ReadOnly
-	// WriteOnly may write statements; reads get 403.
-	WriteOnly
+	// ReadWrite may read and write (the zero value).
+	ReadWrite = lrsserver.ReadWrite
+	// ReadOnly may read; writes get 403.
+	ReadOnly = lrsserver.ReadOnly
+	// WriteOnly may write; reads get 403.
+	WriteOnly = lrsserver.WriteOnly
 )
 
 // Credential is an HTTP Basic key and secret the LRS accepts.
@@ -80,18 +80,18 @@ type Credential struct {
 }
 
 // ResendPolicy chooses the answer to a statement whose id is already stored
-// with identical content.
-type ResendPolicy int
+// with identical content (lrsserver.ResendPolicy).
+type ResendPolicy = lrsserver.ResendPolicy
 
 // The resend policies.
 const (
 	// ResendAccept accepts the identical statement without storing it
 	// again: POST lists its id, PUT answers 204 (the zero value). This is
 	// what the specification describes for a matching statement.
-	ResendAccept ResendPolicy = iota
+	ResendAccept = lrsserver.ResendAccept
 	// ResendConflict answers 409 to any statement whose id is stored, as
 	// several LRSs do.
-	ResendConflict
+	ResendConflict = lrsserver.ResendConflict
 )
 
 // Options configure an LRS. The zero value is a usable LRS without
@@ -200,7 +200,7 @@ func New(opts Options) *LRS {
 		AuthorityHomePage: "https://lrstest.invalid/",
 		MaxBodyBytes:      maxBody,
 		MaxStatements:     opts.MaxStatements,
-		Resend:            lrsserver.ResendPolicy(opts.Resend),
+		Resend:            opts.Resend,
 		Validate:          opts.Validate,
 		PageSize:          opts.PageSize,
 		Now:               opts.Now,
@@ -426,7 +426,7 @@ func (l *LRS) authenticate(r *http.Request) (*lrsserver.Principal, error) {
 	for _, c := range l.opts.Credentials {
 		if subtle.ConstantTimeCompare([]byte(key), []byte(c.Key)) == 1 &&
 			subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) == 1 {
-			return &lrsserver.Principal{Name: c.Key, Access: lrsserver.Access(c.Access)}, nil
+			return &lrsserver.Principal{Name: c.Key, Access: c.Access}, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: unknown key or wrong secret", lrsserver.ErrUnauthorized)
