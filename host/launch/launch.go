@@ -284,6 +284,7 @@ func (s *Server) Launch(ctx context.Context, r Request) (*Launch, error) {
 		l.Authorization = "" // the package fetches it
 	}
 	s.mu.Lock()
+	s.prune()
 	s.sessions[id] = sess
 	s.mu.Unlock()
 	return l, nil
@@ -404,6 +405,21 @@ func randomHex(n int) string {
 func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// prune forgets expired launches and fetch tokens. s.mu is held.
+func (s *Server) prune() {
+	now := s.cfg.Now()
+	for id, sess := range s.sessions {
+		if !now.Before(sess.expires) {
+			delete(s.sessions, id)
+		}
+	}
+	for k, t := range s.fetch {
+		if !now.Before(t.expires) {
+			delete(s.fetch, k)
+		}
+	}
 }
 
 // authenticate finds the launch of a request's Basic credentials.

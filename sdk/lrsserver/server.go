@@ -543,5 +543,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		writeError(w, se.Status, se.Err.Error())
 		return
 	}
-	writeError(w, http.StatusServiceUnavailable, "the LRS cannot handle the request now; try again: "+err.Error())
+	// Other errors come from the store or the recorder: their text may
+	// name files or hosts, so the client gets a plain message.
+	writeError(w, http.StatusServiceUnavailable, "the LRS cannot handle the request now; try again later")
 }

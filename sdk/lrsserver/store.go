@@ -201,7 +201,10 @@ func (m *MemoryStore) apply(c Change) {
 		}
 		for _, id := range c.Voids {
 			if i, ok := n.byID[id]; ok {
-				n.list[i].Voided = true
+				// Replace the record: readers may hold the old one.
+				v := *n.list[i]
+				v.Voided = true
+				n.list[i] = &v
 			}
 		}
 	}
