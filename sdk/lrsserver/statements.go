@@ -297,7 +297,11 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		if err != nil {
 			return nil, statusErr(http.StatusBadRequest, "statement %s: %v", st.ID, err)
 		}
-		recs = append(recs, Record{ID: st.ID, Stored: now, Received: c.received, Full: full, Attachments: c.atts})
+		decoded, err := xapi.Parse(full)
+		if err != nil {
+			return nil, statusErr(http.StatusBadRequest, "statement %s: %s", st.ID, oneLine(err))
+		}
+		recs = append(recs, Record{ID: st.ID, Stored: now, Received: c.received, Full: full, Attachments: c.atts, decoded: decoded})
 	}
 	if len(recs) > 0 {
 		if err := s.store.AddStatements(ctx, ns, recs, voids); errors.Is(err, ErrConflict) {
@@ -559,6 +563,9 @@ type entry struct {
 }
 
 func newEntry(rec *Record) (*entry, error) {
+	if rec.decoded != nil {
+		return &entry{rec: rec, st: rec.decoded}, nil
+	}
 	st, err := xapi.Parse(rec.Full)
 	if err != nil {
 		return nil, fmt.Errorf("stored statement %s cannot be read: %w", rec.ID, err)

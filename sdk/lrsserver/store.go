@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 // ErrConflict is returned by StatementStore.AddStatements when a statement
@@ -35,6 +37,10 @@ type Record struct {
 	// Attachments holds the attachment data that came with the statement,
 	// by SHA-256 hash (hex).
 	Attachments map[string]Attachment
+
+	// decoded is Full decoded, when the Server made the record; it is
+	// never changed. A record read back from a journal has none.
+	decoded *xapi.Statement
 }
 
 // Attachment is the data of one statement attachment.
