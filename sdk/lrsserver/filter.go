@@ -1,6 +1,7 @@
 package lrsserver
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -179,65 +180,96 @@ func hasActivity(obj xapi.Object, c *xapi.Context, id string, related, top bool)
 	return false
 }
 
-// idsOnly reduces agents, groups, verbs and activities to what identifies
-// them (format=ids).
-func idsOnly(st *xapi.Statement) {
-	idsActor(&st.Actor)
-	st.Verb.Display = nil
-	idsObject(st.Object)
-	idsContext(st.Context)
-	if st.Authority != nil {
-		idsActor(st.Authority)
+// idsJSON reduces a stored statement to identifiers (format=ids): agents
+// and identified groups keep objectType and their identifier, anonymous
+// groups their members reduced the same way, verbs and activities their id.
+func idsJSON(full []byte) ([]byte, error) {
+	var st map[string]any
+	if err := json.Unmarshal(full, &st); err != nil {
+		return nil, err
 	}
-	if sub, ok := st.Object.(*xapi.SubStatement); ok {
-		idsActor(&sub.Actor)
-		sub.Verb.Display = nil
-		idsObject(sub.Object)
-		idsContext(sub.Context)
-	}
+	idsStatement(st)
+	return json.Marshal(st)
 }
 
-func idsActor(a *xapi.Actor) {
-	if a == nil {
+func idsStatement(st map[string]any) {
+	for _, k := range []string{"actor", "authority"} {
+		if a, ok := st[k].(map[string]any); ok {
+			st[k] = idsAgent(a)
+		}
+	}
+	if v, ok := st["verb"].(map[string]any); ok {
+		st["verb"] = map[string]any{"id": v["id"]}
+	}
+	if o, ok := st["object"].(map[string]any); ok {
+		switch o["objectType"] {
+		case xapi.ObjectTypeAgent, xapi.ObjectTypeGroup:
+			st["object"] = idsAgent(o)
+		case xapi.ObjectTypeSubStatement:
+			idsStatement(o)
+		case xapi.ObjectTypeStatementRef:
+		default:
+			st["object"] = map[string]any{"id": o["id"]}
+		}
+	}
+	c, ok := st["context"].(map[string]any)
+	if !ok {
 		return
 	}
-	a.Name = ""
-	if AgentKey(a) != "" {
-		a.Member = nil
+	for _, k := range []string{"instructor", "team"} {
+		if a, ok := c[k].(map[string]any); ok {
+			c[k] = idsAgent(a)
+		}
 	}
-	for i := range a.Member {
-		idsActor(&a.Member[i])
-	}
-}
-
-func idsObject(o xapi.Object) {
-	switch v := o.(type) {
-	case *xapi.Activity:
-		v.Definition = nil
-	case *xapi.Actor:
-		idsActor(v)
-	}
-}
-
-func idsContext(c *xapi.Context) {
-	if c == nil {
-		return
-	}
-	idsActor(c.Instructor)
-	idsActor(c.Team)
-	for i := range c.ContextAgents {
-		idsActor(&c.ContextAgents[i].Agent)
-	}
-	for i := range c.ContextGroups {
-		idsActor(&c.ContextGroups[i].Group)
-	}
-	if ca := c.ContextActivities; ca != nil {
-		for _, list := range [][]xapi.Activity{ca.Parent, ca.Grouping, ca.Category, ca.Other} {
-			for i := range list {
-				list[i].Definition = nil
+	if ca, ok := c["contextActivities"].(map[string]any); ok {
+		for k, v := range ca {
+			if list, ok := v.([]any); ok {
+				for i, a := range list {
+					if m, ok := a.(map[string]any); ok {
+						list[i] = map[string]any{"id": m["id"]}
+					}
+				}
+				ca[k] = list
 			}
 		}
 	}
+	for k, field := range map[string]string{"contextAgents": "agent", "contextGroups": "group"} {
+		if list, ok := c[k].([]any); ok {
+			for _, x := range list {
+				if m, ok := x.(map[string]any); ok {
+					if a, ok := m[field].(map[string]any); ok {
+						m[field] = idsAgent(a)
+					}
+				}
+			}
+		}
+	}
+}
+
+// idsAgent keeps what identifies an agent or group.
+func idsAgent(a map[string]any) map[string]any {
+	out := map[string]any{}
+	if t, ok := a["objectType"]; ok {
+		out["objectType"] = t
+	}
+	identified := false
+	for _, k := range []string{"mbox", "mbox_sha1sum", "openid", "account"} {
+		if v, ok := a[k]; ok {
+			out[k] = v
+			identified = true
+		}
+	}
+	if !identified {
+		if members, ok := a["member"].([]any); ok {
+			for i, m := range members {
+				if mm, ok := m.(map[string]any); ok {
+					members[i] = idsAgent(mm)
+				}
+			}
+			out["member"] = members
+		}
+	}
+	return out
 }
 
 // acceptLanguages returns the tags of an Accept-Language header, most

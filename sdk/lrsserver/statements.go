@@ -615,18 +615,17 @@ func (s *Server) sees(p *Principal, st *xapi.Statement) bool {
 
 // present encodes a stored statement in a format for the request version.
 func present(e *entry, format string, q *request) ([]byte, error) {
-	if format == "exact" {
+	switch format {
+	case "exact":
 		return e.rec.Full, nil
+	case "ids":
+		return idsJSON(e.rec.Full)
 	}
 	st, err := xapi.Parse(e.rec.Full)
 	if err != nil {
 		return nil, err
 	}
-	if format == "ids" {
-		idsOnly(st)
-	} else {
-		canonical(st, acceptLanguages(q.header.Get("Accept-Language")))
-	}
+	canonical(st, acceptLanguages(q.header.Get("Accept-Language")))
 	return xapi.Marshal(st, q.version)
 }
 
