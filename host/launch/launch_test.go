@@ -217,7 +217,9 @@ func TestIsolation(t *testing.T) {
 		{method: "GET", path: "statements?voidedStatementId=" + secretID2},
 		{method: "PUT", path: "activities/profile?activityId=" + url.QueryEscape(activity) + "&profileId=shared", body: `{}`},
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 17))
 	creds := []*launch.Launch{a, aOtherReg}
 	successes := 0
 	for i := 0; i < 200; i++ {
