@@ -42,8 +42,9 @@ var _ Host = (*host.Host)(nil)
 // Config configures a Server.
 type Config struct {
 	// Dir holds the file-backed store (statements and documents of
-	// launched content), for example "<data_dir>/launch". Required unless
-	// Store is set.
+	// launched content, lrs.jsonl) and the launches (launches.jsonl, the
+	// secrets only hashed), for example "<data_dir>/launch". Required
+	// unless Store is set; with Store, launches live in memory only.
 	Dir string
 	// Store replaces the file-backed store (for example with a shared
 	// one, or an lrsserver.MemoryStore in tests).
@@ -169,6 +170,8 @@ type Server struct {
 	closer   func() error
 	lrs      *lrsserver.Server
 
+	saved    *sessionFile // nil without Dir
+
 	mu       sync.Mutex
 	sessions map[string]*session
 	fetch    map[string]fetchToken // by token hash
@@ -208,7 +211,19 @@ func New(h Host, cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.store, s.closer = fs, fs.Close
+		sf, saved, err := openSessionFile(filepath.Join(cfg.Dir, "launches.jsonl"), cfg.Now(), !cfg.NoSync)
+		if err != nil {
+			fs.Close()
+			return nil, err
+		}
+		for _, v := range saved {
+			// A launch of an organization that is gone stays unusable.
+			if sess, err := restore(v, s.learnerOf); err == nil {
+				s.sessions[sess.id] = sess
+			}
+		}
+		s.store, s.saved = fs, sf
+		s.closer = func() error { return errors.Join(fs.Close(), sf.Close()) }
 	}
 	s.lrs = lrsserver.New(s.store, lrsserver.Options{
 		BasePath:          u.Path,
@@ -259,9 +274,7 @@ func (s *Server) Launch(ctx context.Context, r Request) (*Launch, error) {
 		id: id, secretHash: sha256.Sum256([]byte(secret)), org: r.Org, user: r.User, course: r.Course,
 		assignment: r.Assignment, activityID: r.ActivityID, reg: r.Registration, expires: s.cfg.Now().Add(life),
 	}
-	sess.principal = &lrsserver.Principal{
-		Name: "launch-" + id, Namespace: r.Org, Learner: actor, Registration: r.Registration, NoVoiding: true,
-	}
+	sess.principal = principalFor(sess, actor)
 	actorJSON, err := actorJSON(actor)
 	if err != nil {
 		return nil, err
@@ -283,11 +296,33 @@ func (s *Server) Launch(ctx context.Context, r Request) (*Launch, error) {
 		s.mu.Unlock()
 		l.Authorization = "" // the package fetches it
 	}
+	if s.saved != nil {
+		if err := s.saved.add(sess.saved()); err != nil {
+			return nil, fmt.Errorf("launch: cannot save the launch: %w", err)
+		}
+	}
 	s.mu.Lock()
 	s.prune()
 	s.sessions[id] = sess
 	s.mu.Unlock()
 	return l, nil
+}
+
+// principalFor is what a launch may reach: its learner and registration,
+// in its organization, without voiding.
+func principalFor(sess *session, learner *xapi.Actor) *lrsserver.Principal {
+	return &lrsserver.Principal{
+		Name: "launch-" + sess.id, Namespace: sess.org, Learner: learner, Registration: sess.reg, NoVoiding: true,
+	}
+}
+
+// learnerOf builds the agent of a user of an organization.
+func (s *Server) learnerOf(org string, u host.User) (*xapi.Actor, error) {
+	info, err := s.h.Org(org)
+	if err != nil {
+		return nil, err
+	}
+	return learner(info.Settings, u)
 }
 
 // cmi5 IRIs.

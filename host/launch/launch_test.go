@@ -315,21 +315,25 @@ func TestCMI5(t *testing.T) {
 	}
 }
 
-// TestStorePersists checks that state and statements survive a restart of
-// the launch Server over the same directory.
+// TestStorePersists checks that state, statements and launches survive a
+// restart of the launch Server over the same directory: the credential
+// issued before the restart still works after it.
 func TestStorePersists(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, envOptions{dir: dir, sync: "always"})
 	l := newLaunch(t, e, launch.Request{})
 	state := "activities/state?activityId=" + url.QueryEscape(l.ActivityID) + "&agent=" + url.QueryEscape(l.Actor) + "&registration=" + l.Registration + "&stateId=bookmark"
 	mustStatus(t, l.Endpoint, call{method: "PUT", path: state, body: "slide-4", ct: "text/plain", auth: l.Authorization}, 204)
+	id := xapi.NewUUID()
+	mustStatus(t, l.Endpoint, call{method: "POST", path: "statements", body: storylineStatement(id, l.Actor, l.ActivityID, "experienced"), auth: l.Authorization}, 200)
 	_ = e.srv.Close()
 
 	e2 := newEnv(t, envOptions{dir: dir})
-	l2 := newLaunch(t, e2, launch.Request{User: host.User{ID: strings.TrimSuffix(strings.SplitAfter(l.Actor, `"name":"`)[1], `"}}`)}, ActivityID: l.ActivityID, Registration: l.Registration})
-	state2 := strings.Replace(state, url.QueryEscape(l.Actor), url.QueryEscape(l2.Actor), 1)
-	body := mustStatus(t, l2.Endpoint, call{method: "GET", path: state2, auth: l2.Authorization}, 200)
+	body := mustStatus(t, e2.endpoint, call{method: "GET", path: state, auth: l.Authorization}, 200)
 	if string(body) != "slide-4" {
 		t.Errorf("bookmark after restart = %q, want slide-4", body)
 	}
+	mustStatus(t, e2.endpoint, call{method: "GET", path: "statements?statementId=" + id, auth: l.Authorization}, 200)
+	other := newLaunch(t, e2, launch.Request{})
+	mustStatus(t, e2.endpoint, call{method: "GET", path: "statements?statementId=" + id, auth: other.Authorization}, 404)
 }

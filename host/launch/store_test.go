@@ -91,3 +91,49 @@ func TestFileStoreCorrupt(t *testing.T) {
 		t.Fatal("openFileStore accepted a damaged journal")
 	}
 }
+
+// TestSessionFile checks that reopening keeps the launches still valid,
+// drops expired ones and a torn line, and appends after them.
+func TestSessionFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "launches.jsonl")
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	sf, got, err := openSessionFile(path, now, true)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("open empty: %v, %d launches", err, len(got))
+	}
+	for _, s := range []savedSession{
+		{ID: "live", Org: "acme", Expires: now.Add(time.Hour)},
+		{ID: "old", Org: "acme", Expires: now.Add(-time.Minute)},
+	} {
+		if err := sf.add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = sf.Close()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString(`{"id":"torn","org":`)
+	_ = f.Close()
+
+	sf, got, err = openSessionFile(path, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "live" {
+		t.Fatalf("reopened launches = %+v, want only live", got)
+	}
+	if err := sf.add(savedSession{ID: "new", Org: "acme", Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	_ = sf.Close()
+	sf, got, err = openSessionFile(path, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sf.Close()
+	if len(got) != 2 || got[1].ID != "new" {
+		t.Errorf("launches after an append = %+v, want live and new", got)
+	}
+}
