@@ -170,7 +170,7 @@ type Server struct {
 	closer   func() error
 	lrs      *lrsserver.Server
 
-	saved    *sessionFile // nil without Dir
+	saved *sessionFile // nil without Dir
 
 	mu       sync.Mutex
 	sessions map[string]*session

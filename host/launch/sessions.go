@@ -134,4 +134,3 @@ func restore(v savedSession, learnerOf func(org string, u host.User) (*xapi.Acto
 	sess.principal = principalFor(sess, a)
 	return sess, nil
 }
-
