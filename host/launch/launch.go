@@ -547,6 +547,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveFetch answers the cmi5 fetch URL: the first POST returns the
 // auth-token, later ones error code 1 (already used).
 func (s *Server) serveFetch(w http.ResponseWriter, r *http.Request) {
+	lrsserver.CORS(w, r, s.cfg.AllowOrigins)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")

@@ -282,6 +282,17 @@ func TestCMI5(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
+	pre, _ := http.NewRequest(http.MethodOptions, l.FetchURL, nil)
+	pre.Header.Set("Origin", "https://content.example")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	presp, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	presp.Body.Close()
+	if presp.StatusCode != http.StatusNoContent || presp.Header.Get("Access-Control-Allow-Origin") != "https://content.example" {
+		t.Errorf("fetch URL preflight = %d, Access-Control-Allow-Origin %q", presp.StatusCode, presp.Header.Get("Access-Control-Allow-Origin"))
+	}
 	status, m := fetch()
 	if status != 200 || m["auth-token"] == "" {
 		t.Fatalf("first fetch = %d %v", status, m)

@@ -343,12 +343,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // cors adds the CORS headers for an allowed Origin.
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
+	CORS(w, r, s.opts.AllowOrigins)
+}
+
+// CORS adds the CORS headers of an xAPI endpoint to the answer of r when
+// its Origin is one of origins ("*" allows any).
+func CORS(w http.ResponseWriter, r *http.Request, origins []string) {
 	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.opts.AllowOrigins) == 0 {
+	if origin == "" || len(origins) == 0 {
 		return
 	}
 	allowed := false
-	for _, o := range s.opts.AllowOrigins {
+	for _, o := range origins {
 		if o == "*" || strings.EqualFold(o, origin) {
 			allowed = true
 			break
