@@ -471,7 +471,7 @@ func (s *Server) version(h string) (xapi.Version, error) {
 	}
 	for _, v := range s.versions {
 		switch {
-		case v == string(xapi.V200) && (h == "2.0.0" || h == "2.0"):
+		case v == string(xapi.V200) && (h == "2.0" || isPatch(h, "2.0.")):
 			return xapi.V200, nil
 		case strings.HasPrefix(v, "1.0.") && (h == "1.0" || isPatch10(h)):
 			return xapi.V103, nil
@@ -481,8 +481,11 @@ func (s *Server) version(h string) (xapi.Version, error) {
 }
 
 // isPatch10 reports whether h is 1.0.N.
-func isPatch10(h string) bool {
-	rest, ok := strings.CutPrefix(h, "1.0.")
+func isPatch10(h string) bool { return isPatch(h, "1.0.") }
+
+// isPatch reports whether h is prefix followed by a patch number.
+func isPatch(h, prefix string) bool {
+	rest, ok := strings.CutPrefix(h, prefix)
 	if !ok || rest == "" {
 		return false
 	}

@@ -274,10 +274,14 @@ var cases = []testCase{
 				k.t.Errorf("request version %s: response version %q, want 1.0.3", v, got)
 			}
 		}
-		a := k.expect(req{method: "GET", path: "statements", version: "2.0.0"}, 200)
-		if got := a.header.Get("X-Experience-API-Version"); got != "2.0.0" {
-			k.t.Errorf("response version %q, want 2.0.0", got)
+		var a resp
+		for _, v := range []string{"2.0", "2.0.0", "2.0.1"} {
+			a = k.expect(req{method: "GET", path: "statements", version: v}, 200)
+			if got := a.header.Get("X-Experience-API-Version"); got != "2.0.0" {
+				k.t.Errorf("request version %s: response version %q, want 2.0.0", v, got)
+			}
 		}
+		k.expect(req{method: "GET", path: "statements", version: "2.1.0"}, 400)
 		if a.header.Get("X-Experience-API-Consistent-Through") == "" {
 			k.t.Error("no X-Experience-API-Consistent-Through header")
 		}
