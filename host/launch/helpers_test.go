@@ -67,7 +67,7 @@ type envOptions struct {
 	sync     string // queue.sync; "none" when empty
 	dir      string // launch store directory; a temp dir when empty
 	now      func() time.Time
-	memStore bool
+	identity string // the org's identity policy; account when empty
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -83,6 +83,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e := &env{record: filepath.Join(t.TempDir(), "delivered.ndjson")}
 	oc := host.OrgConfig{Sinks: []host.SinkConfig{{ID: "mock", Label: "Mock", Plugin: "mock", Config: map[string]any{"record_file": e.record}}}}
 	oc.BaseIRI = "https://acme.learningflow.example"
+	oc.Identity = o.identity
 	cfg.Orgs = map[string]host.OrgConfig{"acme": oc}
 	h, err := host.New(cfg)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
-	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -391,6 +390,14 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
+// Values of the host's public contracts: the identity policies of an
+// organization's settings and the event kind of statements content sent.
+const (
+	identityMbox        = "mbox"
+	identityMboxSHA1Sum = "mbox_sha1sum"
+	kindXAPIStatement   = "xapi.statement"
+)
+
 // learner builds the learner's agent the way the host's normalizer does,
 // from the org's identity policy.
 func learner(st host.OrgSettings, u host.User) (*xapi.Actor, error) {
@@ -399,12 +406,12 @@ func learner(st host.OrgSettings, u host.User) (*xapi.Actor, error) {
 		a.Name = u.Name
 	}
 	switch st.Identity {
-	case normalize.IdentityMbox, normalize.IdentityMboxSHA1Sum:
+	case identityMbox, identityMboxSHA1Sum:
 		mbox := "mailto:" + u.Email
 		if u.Email == "" || !xapi.IsMailto(mbox) {
 			return nil, fmt.Errorf("user %s: a valid email is required by the org's %s identity policy", u.ID, st.Identity)
 		}
-		if st.Identity == normalize.IdentityMbox {
+		if st.Identity == identityMbox {
 			a.Mbox = mbox
 		} else {
 			a.MboxSHA1Sum = xapi.MboxSHA1Sum(mbox)
@@ -505,7 +512,7 @@ func (s *Server) record(ctx context.Context, p *lrsserver.Principal, sts []*xapi
 	ev := host.Event{
 		ID:           "launch-" + sess.id + "-" + hashHex(strings.Join(ids, ","))[:16],
 		Org:          sess.org,
-		Kind:         normalize.KindXAPIStatement,
+		Kind:         kindXAPIStatement,
 		User:         &sess.user,
 		Course:       sess.course,
 		Assignment:   sess.assignment,
@@ -515,8 +522,6 @@ func (s *Server) record(ctx context.Context, p *lrsserver.Principal, sts []*xapi
 	out, err := s.h.RecordEvent(ctx, ev)
 	var ee *host.EventError
 	switch {
-	case errors.Is(err, normalize.ErrVoiding):
-		return nil, &lrsserver.StatusError{Status: http.StatusForbidden, Err: errors.New("content may not void statements")}
 	case errors.As(err, &ee):
 		return nil, &lrsserver.StatusError{Status: http.StatusBadRequest, Err: fmt.Errorf("%s: %v", strings.Replace(ee.Field, "payload.", "", 1), ee.Err)}
 	case errors.Is(err, host.ErrFull):

@@ -348,3 +348,32 @@ func TestStorePersists(t *testing.T) {
 	other := newLaunch(t, e2, launch.Request{})
 	mustStatus(t, e2.endpoint, call{method: "GET", path: "statements?statementId=" + id, auth: other.Authorization}, 404)
 }
+
+// TestIdentityPolicies checks that the launch's actor is the one the host's
+// normalizer puts on statements, for every identity policy: the content
+// reads back what it sent only when both agree.
+func TestIdentityPolicies(t *testing.T) {
+	for _, policy := range []string{"account", "mbox", "mbox_sha1sum"} {
+		t.Run(policy, func(t *testing.T) {
+			e := newEnv(t, envOptions{identity: policy})
+			l := newLaunch(t, e, launch.Request{User: host.User{ID: "u-9", Email: "jane.doe@acme.example"}})
+			id := xapi.NewUUID()
+			mustStatus(t, l.Endpoint, call{method: "POST", path: "statements", auth: l.Authorization, body: storylineStatement(id, l.Actor, l.ActivityID, "experienced")}, 200)
+			mustStatus(t, l.Endpoint, call{method: "GET", path: "statements?statementId=" + id, auth: l.Authorization}, 200)
+			raw, ok := e.delivered(t)[id]
+			if !ok {
+				t.Fatalf("statement %s not delivered", id)
+			}
+			var got struct{ Actor json.RawMessage }
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			var want, have any
+			_ = json.Unmarshal([]byte(l.Actor), &want)
+			_ = json.Unmarshal(got.Actor, &have)
+			if diff := cmp.Diff(want, have); diff != "" {
+				t.Errorf("delivered actor differs from the launch's actor (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
