@@ -1,6 +1,9 @@
-// Command devlrs runs a development Learning Record Store: the in-memory,
-// conformant xAPI 1.0.3 / 2.0.0 LRS of package sinks/lrs/lrstest behind an
-// HTTP server, for testers who want to point the lrs sink (or the settings
+// Command devlrs runs a development Learning Record Store: the conformant
+// xAPI 1.0.3 / 2.0.0 LRS of package sdk/lrsserver over its in-memory store
+// (through package sinks/lrs/lrstest, which adds credentials, latency and a
+// request log) behind an HTTP server, serving every xAPI resource
+// (statements, state, activity and agent profiles, activities, agents,
+// about), for testers who want to point the lrs sink (or the settings
 // panel of examples/learningflow) at a real endpoint without installing an
 // LRS.
 //

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/learningflow/lrsbridge/sdk/lrsserver/lrsservertest"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
@@ -170,4 +172,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestConformance runs the LRS conformance kit against devlrs over HTTP,
+// for every resource, with Basic credentials.
+func TestConformance(t *testing.T) {
+	lrsservertest.Run(t, func(t *testing.T) lrsservertest.Target {
+		s, err := start(options{listen: "127.0.0.1:0", key: "K", secret: "S", versions: lrstest.DefaultVersions, path: "/xapi/"}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		return lrsservertest.Target{
+			Endpoint:      s.Endpoint,
+			Authorization: "Basic " + base64.StdEncoding.EncodeToString([]byte("K:S")),
+			Agent:         `{"objectType":"Agent","account":{"homePage":"https://lms.example.com","name":"learner-1"}}`,
+		}
+	})
 }

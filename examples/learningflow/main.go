@@ -295,8 +295,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if demo != nil {
 		hint = fmt.Sprintf("Demo LRS: endpoint %s, API key %q; its secret is printed in the terminal.", demo.LRSEndpoint, demoLRSKey)
 	}
+	handler, closeLaunched := withLaunchedContent(newPanel(h, panelOptions{Logger: log, Hint: hint, Workers: o.workers}), h, cfg.DataDir, rn.panelURL, a.stderr)
+	defer closeLaunched()
 	srv := &http.Server{
-		Handler:           newPanel(h, panelOptions{Logger: log, Hint: hint, Workers: o.workers}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

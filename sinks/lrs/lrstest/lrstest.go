@@ -1,57 +1,39 @@
-// Package lrstest provides LRS, an in-memory Learning Record Store that
-// behaves like a conformant xAPI 1.0.3 / 2.0 LRS for what lrsbridge uses: the
-// about resource and the statements resource (POST, PUT and GET), with Basic
-// authentication, version headers, validation, conflicts and size limits,
-// plus knobs to inject faults (scripted status codes with Retry-After,
-// latency). It is an http.Handler: serve it with net/http/httptest in tests,
-// or with an http.Server in a development LRS.
+// Package lrstest provides LRS, an in-memory Learning Record Store for
+// tests: the conformant LRS of package sdk/lrsserver (every xAPI 1.0.3 and
+// 2.0.0 resource: about, statements with voiding, filters, paging and
+// attachments, state, activity and agent profiles, activities, agents) over
+// a lrsserver.MemoryStore, with HTTP Basic credentials and knobs to inject
+// faults (scripted status codes with Retry-After, latency) and a log of the
+// requests answered. It is an http.Handler: serve it with net/http/httptest
+// in tests, or with an http.Server in a development LRS.
 //
 // # Behaviour
 //
-// Requests other than GET about must carry X-Experience-API-Version with a
-// version the LRS supports (400 otherwise). With Credentials configured,
-// statement requests need HTTP Basic credentials (401 otherwise); a
-// read-only credential gets 403 on writes and a write-only one 403 on reads.
-//
-// POST statements takes a JSON array or a single statement. Each statement
-// is checked with xapi.Check for the request's version (or Options.Validate);
-// one invalid statement rejects the whole batch with 400 and a message naming
-// it (index and id). Duplicate ids within a batch are a 400. A statement
-// whose id is already stored with different content is a 409; a resend of
-// identical content is accepted without change (200 with its id) or answered
-// 409, as Options.Resend chooses: the specification lets an LRS do either.
-// Nothing of a rejected batch is stored. A body larger than
-// Options.MaxBodyBytes, or more statements than Options.MaxStatements, is a
-// 413. Stored statements get stored, authority and version properties.
-//
-// PUT statements?statementId= stores one statement (204). GET statements
-// returns one statement by statementId, or {"statements": [...], "more": ...}
-// filtered by since and until (on stored), limited by limit, in stored order
-// (ascending=true) or newest first, with more linking to the next page.
-// Every response carries X-Experience-API-Version and
-// X-Experience-API-Consistent-Through.
-//
-// Error answers are JSON objects {"message": "..."}.
+// See package sdk/lrsserver for the xAPI behaviour. With Credentials
+// configured, requests other than about need HTTP Basic credentials (401
+// otherwise); a read-only credential gets 403 on writes and a write-only one
+// 403 on reads. Options.MaxBodyBytes and Options.MaxStatements answer 413.
+// Options.Resend chooses between accepting an identical resend and a 409:
+// the specification lets an LRS do either. Faults queued with Fail replace
+// the answers of matching requests (Fault.Resource is a resource name such
+// as "statements" or "activities/state").
 //
 // LRS is safe for concurrent use.
 package lrstest
 
 import (
 	"bytes"
-	"crypto/rand"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -74,17 +56,17 @@ const (
 // Options.Versions is empty.
 var DefaultVersions = []string{"1.0.3", "2.0.0"}
 
-// Access says what a credential may do.
-type Access int
+// Access says what a credential may do (lrsserver.Access).
+type Access = lrsserver.Access
 
 // The access levels.
 const (
-	// ReadWrite may read and write statements (the zero value).
-	ReadWrite Access = iota
-	// ReadOnly may read statements; writes get 403.
-	ReadOnly
-	// WriteOnly may write statements; reads get 403.
-	WriteOnly
+	// ReadWrite may read and write (the zero value).
+	ReadWrite = lrsserver.ReadWrite
+	// ReadOnly may read; writes get 403.
+	ReadOnly = lrsserver.ReadOnly
+	// WriteOnly may write; reads get 403.
+	WriteOnly = lrsserver.WriteOnly
 )
 
 // Credential is an HTTP Basic key and secret the LRS accepts.
@@ -98,18 +80,18 @@ type Credential struct {
 }
 
 // ResendPolicy chooses the answer to a statement whose id is already stored
-// with identical content.
-type ResendPolicy int
+// with identical content (lrsserver.ResendPolicy).
+type ResendPolicy = lrsserver.ResendPolicy
 
 // The resend policies.
 const (
 	// ResendAccept accepts the identical statement without storing it
 	// again: POST lists its id, PUT answers 204 (the zero value). This is
 	// what the specification describes for a matching statement.
-	ResendAccept ResendPolicy = iota
+	ResendAccept = lrsserver.ResendAccept
 	// ResendConflict answers 409 to any statement whose id is stored, as
 	// several LRSs do.
-	ResendConflict
+	ResendConflict = lrsserver.ResendConflict
 )
 
 // Options configure an LRS. The zero value is a usable LRS without
@@ -186,24 +168,14 @@ type Request struct {
 	Status int
 }
 
-// stored is a statement in the store.
-type stored struct {
-	id       string
-	received map[string]json.RawMessage // as sent, for comparing resends
-	full     []byte                     // with stored, authority and version
-	at       time.Time
-}
-
 // LRS is an in-memory Learning Record Store; see the package documentation.
 // Create it with New.
 type LRS struct {
-	opts     Options
-	base     string
-	versions []string
+	opts   Options
+	store  *lrsserver.MemoryStore
+	server *lrsserver.Server
 
 	mu       sync.Mutex
-	byID     map[string]int // index into list
-	list     []*stored
 	faults   []Fault
 	latency  time.Duration
 	requests []Request
@@ -213,35 +185,36 @@ var _ http.Handler = (*LRS)(nil)
 
 // New returns an empty LRS configured by opts.
 func New(opts Options) *LRS {
-	l := &LRS{opts: opts, byID: make(map[string]int)}
-	l.base = opts.BasePath
-	if l.base == "" {
-		l.base = DefaultBasePath
+	l := &LRS{opts: opts, store: lrsserver.NewMemoryStore(nil)}
+	base := opts.BasePath
+	if base == "" {
+		base = DefaultBasePath
 	}
-	if !strings.HasSuffix(l.base, "/") {
-		l.base += "/"
+	maxBody := opts.MaxBodyBytes
+	if maxBody == 0 {
+		maxBody = -1
 	}
-	l.versions = append([]string(nil), opts.Versions...)
-	if len(l.versions) == 0 {
-		l.versions = append([]string(nil), DefaultVersions...)
+	so := lrsserver.Options{
+		BasePath:          base,
+		Versions:          opts.Versions,
+		AuthorityHomePage: "https://lrstest.invalid/",
+		MaxBodyBytes:      maxBody,
+		MaxStatements:     opts.MaxStatements,
+		Resend:            opts.Resend,
+		Validate:          opts.Validate,
+		PageSize:          opts.PageSize,
+		Now:               opts.Now,
+		AllowOrigins:      []string{"*"},
 	}
-	if l.opts.PageSize <= 0 {
-		l.opts.PageSize = DefaultPageSize
+	if len(opts.Credentials) > 0 {
+		so.Authenticate = l.authenticate
 	}
-	if l.opts.Now == nil {
-		l.opts.Now = time.Now
-	}
-	if l.opts.Validate == nil {
-		l.opts.Validate = func(b []byte, v xapi.Version) error {
-			_, probs := xapi.Check(b, v)
-			return probs.Err()
-		}
-	}
+	l.server = lrsserver.New(l.store, so)
 	return l
 }
 
 // BasePath returns the path of the xAPI endpoint, for example "/xapi/".
-func (l *LRS) BasePath() string { return l.base }
+func (l *LRS) BasePath() string { return l.server.BasePath() }
 
 // Fail queues a fault: the next f.Times requests matching f get f's answer
 // instead of the LRS's. Faults are applied in the order they were queued.
@@ -263,45 +236,39 @@ func (l *LRS) SetLatency(d time.Duration) {
 }
 
 // Len returns the number of stored statements.
-func (l *LRS) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.list)
+func (l *LRS) Len() int { return l.store.Len("") }
+
+// each calls fn with every stored statement in stored order.
+func (l *LRS) each(fn func(r *lrsserver.Record)) {
+	_ = l.store.Statements(context.Background(), "", func(r *lrsserver.Record) bool {
+		fn(r)
+		return true
+	})
 }
 
 // Statements returns the stored statements in the order they were stored,
 // as the LRS returns them (with stored, authority and version).
 func (l *LRS) Statements() []json.RawMessage {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]json.RawMessage, len(l.list))
-	for i, s := range l.list {
-		out[i] = s.full
-	}
+	var out []json.RawMessage
+	l.each(func(r *lrsserver.Record) { out = append(out, r.Full) })
 	return out
 }
 
 // IDs returns the ids of the stored statements in the order they were
 // stored.
 func (l *LRS) IDs() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]string, len(l.list))
-	for i, s := range l.list {
-		out[i] = s.id
-	}
+	out := []string{}
+	l.each(func(r *lrsserver.Record) { out = append(out, r.ID) })
 	return out
 }
 
 // Statement returns the stored statement with id, if any.
 func (l *LRS) Statement(id string) (json.RawMessage, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	i, ok := l.byID[strings.ToLower(id)]
+	r, ok, _ := l.store.Statement(context.Background(), "", strings.ToLower(id))
 	if !ok {
 		return nil, false
 	}
-	return l.list[i].full, true
+	return r.Full, true
 }
 
 // Requests returns the requests answered so far (the last MaxRequestLog),
@@ -312,13 +279,13 @@ func (l *LRS) Requests() []Request {
 	return append([]Request(nil), l.requests...)
 }
 
-// Reset empties the LRS: it forgets the stored statements, the queued
-// faults, the latency and the remembered requests.
+// Reset empties the LRS: it forgets the stored statements and documents,
+// the queued faults, the latency and the remembered requests.
 func (l *LRS) Reset() {
+	l.store.Reset()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.byID = make(map[string]int)
-	l.list, l.faults, l.requests, l.latency = nil, nil, nil, 0
+	l.faults, l.requests, l.latency = nil, nil, 0
 }
 
 // ClearFaults removes every scripted fault, ending an outage started with
@@ -356,21 +323,33 @@ func (l *LRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w = sw
 
-	h := w.Header()
-	h.Set("X-Experience-API-Version", l.versions[len(l.versions)-1])
-	h.Set("X-Experience-API-Consistent-Through", l.opts.Now().UTC().Format(time.RFC3339Nano))
-
-	resource := strings.TrimPrefix(r.URL.Path, l.base)
-	if !strings.HasPrefix(r.URL.Path, l.base) || (resource != "about" && resource != "statements") {
-		rec.Resource = r.URL.Path
-		writeError(w, http.StatusNotFound, "no xAPI resource at "+r.URL.Path)
-		return
-	}
+	resource := lrsserver.Resource(l.server.BasePath(), r.URL.Path)
 	rec.Resource = resource
+	if resource == "" {
+		rec.Resource = r.URL.Path
+	}
+	if resource == lrsserver.ResStatements && (r.Method == http.MethodPost || r.Method == http.MethodPut) && r.Body != nil {
+		// Read the body to remember its size and statement count; the
+		// server reads it again from the buffer.
+		var rd io.Reader = r.Body
+		if limit := l.opts.MaxBodyBytes; limit > 0 {
+			rd = io.LimitReader(r.Body, limit+1)
+		}
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "cannot read the request body")
+			return
+		}
+		rec.BodyBytes = len(b)
+		if raws, err := xapi.ParseStatements(b); err == nil && r.URL.Query().Get("method") == "" {
+			rec.Statements = len(raws)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
 
 	l.mu.Lock()
 	latency := l.latency
-	fault, faulted := l.takeFault(r.Method, resource)
+	fault, faulted := l.takeFault(r.Method, rec.Resource)
 	l.mu.Unlock()
 	if latency > 0 {
 		// Read the body first: the server notices a client that gives up
@@ -392,6 +371,8 @@ func (l *LRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if faulted {
+		h := w.Header()
+		h.Set("X-Experience-API-Version", l.latestVersion())
 		if fault.RetryAfter != "" {
 			h.Set("Retry-After", fault.RetryAfter)
 		}
@@ -403,56 +384,14 @@ func (l *LRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.Status, "injected fault: "+http.StatusText(fault.Status))
 		return
 	}
+	l.server.ServeHTTP(w, r)
+}
 
-	if resource == "about" {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			h.Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"version": l.versions})
-		return
+func (l *LRS) latestVersion() string {
+	if n := len(l.opts.Versions); n > 0 {
+		return l.opts.Versions[n-1]
 	}
-
-	v, ok := l.version(rec.Version)
-	if !ok {
-		msg := "missing X-Experience-API-Version header"
-		if rec.Version != "" {
-			msg = "unsupported X-Experience-API-Version " + strconv.Quote(rec.Version) + "; supported: " + strings.Join(l.versions, ", ")
-		}
-		writeError(w, http.StatusBadRequest, msg)
-		return
-	}
-	cred, ok := l.authenticate(r)
-	if !ok {
-		h.Set("WWW-Authenticate", `Basic realm="xAPI"`)
-		writeError(w, http.StatusUnauthorized, "authentication required: unknown key or wrong secret")
-		return
-	}
-
-	switch r.Method {
-	case http.MethodPost:
-		if cred.Access == ReadOnly {
-			writeError(w, http.StatusForbidden, "this credential may not write statements")
-			return
-		}
-		l.post(w, r, v, cred, &rec)
-	case http.MethodPut:
-		if cred.Access == ReadOnly {
-			writeError(w, http.StatusForbidden, "this credential may not write statements")
-			return
-		}
-		l.put(w, r, v, cred, &rec)
-	case http.MethodGet, http.MethodHead:
-		if cred.Access == WriteOnly {
-			writeError(w, http.StatusForbidden, "this credential may not read statements")
-			return
-		}
-		l.get(w, r)
-	default:
-		h.Set("Allow", "GET, HEAD, POST, PUT")
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-	}
+	return DefaultVersions[len(DefaultVersions)-1]
 }
 
 // takeFault returns and consumes the first fault matching a request. l.mu
@@ -477,386 +416,27 @@ func (l *LRS) takeFault(method, resource string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// version maps a version header to the xAPI version to validate for.
-func (l *LRS) version(h string) (xapi.Version, bool) {
-	for _, s := range l.versions {
-		switch {
-		case s == h && s == string(xapi.V200):
-			return xapi.V200, true
-		case strings.HasPrefix(s, "1.0.") && strings.HasPrefix(h, "1.0.") && len(h) == 5 && h[4] >= '0' && h[4] <= s[4]:
-			return xapi.V103, true
-		}
-	}
-	return "", false
-}
-
-// authenticate checks the Basic credentials of r. Without configured
-// credentials every request is accepted with ReadWrite access.
-func (l *LRS) authenticate(r *http.Request) (Credential, bool) {
-	if len(l.opts.Credentials) == 0 {
-		return Credential{Access: ReadWrite}, true
-	}
+// authenticate checks the Basic credentials of r against the configured
+// credentials.
+func (l *LRS) authenticate(r *http.Request) (*lrsserver.Principal, error) {
 	key, secret, ok := r.BasicAuth()
 	if !ok {
-		return Credential{}, false
+		return nil, fmt.Errorf("%w: send HTTP Basic credentials", lrsserver.ErrUnauthorized)
 	}
 	for _, c := range l.opts.Credentials {
 		if subtle.ConstantTimeCompare([]byte(key), []byte(c.Key)) == 1 &&
 			subtle.ConstantTimeCompare([]byte(secret), []byte(c.Secret)) == 1 {
-			return c, true
+			return &lrsserver.Principal{Name: c.Key, Access: c.Access}, nil
 		}
 	}
-	return Credential{}, false
-}
-
-// readBody reads a statements request body within MaxBodyBytes; it answers
-// 413 itself and returns false when the body is too large.
-func (l *LRS) readBody(w http.ResponseWriter, r *http.Request, rec *Request) ([]byte, bool) {
-	limit := l.opts.MaxBodyBytes
-	if limit > 0 && r.ContentLength > limit {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is larger than %d bytes", r.ContentLength, limit))
-		return nil, false
-	}
-	var rd io.Reader = r.Body
-	if limit > 0 {
-		rd = http.MaxBytesReader(w, r.Body, limit)
-	}
-	b, err := io.ReadAll(rd)
-	rec.BodyBytes = len(b)
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
-		return nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "cannot read the request body")
-		return nil, false
-	}
-	return b, true
-}
-
-// checked is a statement of a request that passed validation.
-type checked struct {
-	id       string
-	received map[string]json.RawMessage
-	existing bool // an identical statement is stored
-}
-
-// check validates the statements of a write request as one unit. It
-// answers the error itself and returns false when the request is rejected.
-func (l *LRS) check(w http.ResponseWriter, raws []json.RawMessage, v xapi.Version) ([]checked, bool) {
-	out := make([]checked, 0, len(raws))
-	seen := make(map[string]int, len(raws))
-	for i, raw := range raws {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("statement %d is not a JSON object", i))
-			return nil, false
-		}
-		var id string
-		if rawID, ok := m["id"]; ok {
-			_ = json.Unmarshal(rawID, &id)
-		}
-		if err := l.opts.Validate(raw, v); err != nil {
-			name := fmt.Sprintf("statement %d", i)
-			if id != "" {
-				name += " (id " + id + ")"
-			}
-			writeError(w, http.StatusBadRequest, name+" is invalid: "+strings.ReplaceAll(err.Error(), "\n", "; "))
-			return nil, false
-		}
-		if id == "" {
-			id = newUUID()
-			m["id"], _ = json.Marshal(id)
-		}
-		key := strings.ToLower(id)
-		if j, dup := seen[key]; dup {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("statements %d and %d have the same id %s", j, i, id))
-			return nil, false
-		}
-		seen[key] = i
-		out = append(out, checked{id: id, received: m})
-	}
-	return out, true
-}
-
-// store stores the checked statements as one unit, or answers 409 and
-// returns false if one of them conflicts with a stored statement.
-func (l *LRS) store(w http.ResponseWriter, cs []checked, v xapi.Version, cred Credential) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := range cs {
-		c := &cs[i]
-		j, ok := l.byID[strings.ToLower(c.id)]
-		if !ok {
-			continue
-		}
-		if l.opts.Resend == ResendConflict || !sameStatement(l.list[j].received, c.received) {
-			writeError(w, http.StatusConflict, "a statement with id "+c.id+" is already stored")
-			return false
-		}
-		c.existing = true
-	}
-	now := l.opts.Now().UTC()
-	for _, c := range cs {
-		if c.existing {
-			continue
-		}
-		full := make(map[string]json.RawMessage, len(c.received)+3)
-		for k, val := range c.received {
-			full[k] = val
-		}
-		full["stored"], _ = json.Marshal(now.Format("2006-01-02T15:04:05.000Z"))
-		full["authority"], _ = json.Marshal(map[string]any{
-			"objectType": "Agent",
-			"account":    map[string]string{"homePage": "https://lrstest.invalid/", "name": authorityName(cred)},
-		})
-		if _, ok := full["version"]; !ok {
-			ver := "1.0.0"
-			if v == xapi.V200 {
-				ver = "2.0.0"
-			}
-			full["version"], _ = json.Marshal(ver)
-		}
-		b, _ := json.Marshal(full)
-		l.byID[strings.ToLower(c.id)] = len(l.list)
-		l.list = append(l.list, &stored{id: c.id, received: c.received, full: b, at: now})
-	}
-	return true
-}
-
-func authorityName(c Credential) string {
-	if c.Key == "" {
-		return "anonymous"
-	}
-	return c.Key
-}
-
-// sameStatement compares two received statements, ignoring the properties
-// the LRS sets.
-func sameStatement(a, b map[string]json.RawMessage) bool {
-	norm := func(m map[string]json.RawMessage) any {
-		c := make(map[string]any, len(m))
-		for k, v := range m {
-			switch k {
-			case "stored", "authority", "version":
-				continue
-			}
-			var x any
-			_ = json.Unmarshal(v, &x)
-			c[k] = x
-		}
-		return c
-	}
-	return reflect.DeepEqual(norm(a), norm(b))
-}
-
-func (l *LRS) post(w http.ResponseWriter, r *http.Request, v xapi.Version, cred Credential, rec *Request) {
-	body, ok := l.readBody(w, r, rec)
-	if !ok {
-		return
-	}
-	raws, err := splitStatements(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	rec.Statements = len(raws)
-	if most := l.opts.MaxStatements; most > 0 && len(raws) > most {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d statements in one request, at most %d allowed", len(raws), most))
-		return
-	}
-	cs, ok := l.check(w, raws, v)
-	if !ok {
-		return
-	}
-	if !l.store(w, cs, v, cred) {
-		return
-	}
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.id
-	}
-	writeJSON(w, http.StatusOK, ids)
-}
-
-func (l *LRS) put(w http.ResponseWriter, r *http.Request, v xapi.Version, cred Credential, rec *Request) {
-	id := r.URL.Query().Get("statementId")
-	if id == "" {
-		writeError(w, http.StatusBadRequest, "PUT statements needs the statementId parameter")
-		return
-	}
-	body, ok := l.readBody(w, r, rec)
-	if !ok {
-		return
-	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		writeError(w, http.StatusBadRequest, "PUT statements takes one statement object")
-		return
-	}
-	rec.Statements = 1
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		writeError(w, http.StatusBadRequest, "the statement is not a JSON object")
-		return
-	}
-	if rawID, ok := m["id"]; ok {
-		var bodyID string
-		if json.Unmarshal(rawID, &bodyID) != nil || !strings.EqualFold(bodyID, id) {
-			writeError(w, http.StatusBadRequest, "the statement id does not match the statementId parameter")
-			return
-		}
-	} else {
-		// Validate the statement with the id the parameter gives it.
-		m["id"], _ = json.Marshal(id)
-		body, _ = json.Marshal(m)
-	}
-	cs, ok := l.check(w, []json.RawMessage{body}, v)
-	if !ok {
-		return
-	}
-	if !l.store(w, cs, v, cred) {
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (l *LRS) get(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if id := q.Get("statementId"); id != "" {
-		b, ok := l.Statement(id)
-		if !ok {
-			writeError(w, http.StatusNotFound, "no statement with id "+id)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
-		return
-	}
-	if q.Get("voidedStatementId") != "" {
-		writeError(w, http.StatusNotFound, "no voided statement with that id")
-		return
-	}
-	limit := l.opts.PageSize
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "limit must be a non-negative integer")
-			return
-		}
-		if n > 0 && n < limit {
-			limit = n
-		}
-	}
-	var since, until time.Time
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"since", &since}, {"until", &until}} {
-		if s := q.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, p.name+" must be an RFC 3339 timestamp")
-				return
-			}
-			*p.t = t
-		}
-	}
-	ascending := q.Get("ascending") == "true"
-	offset := 0
-	if s := q.Get("offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "offset must be a non-negative integer")
-			return
-		}
-		offset = n
-	}
-
-	l.mu.Lock()
-	var match []*stored
-	for _, s := range l.list {
-		if (!since.IsZero() && !s.at.After(since)) || (!until.IsZero() && s.at.After(until)) {
-			continue
-		}
-		match = append(match, s)
-	}
-	l.mu.Unlock()
-	if !ascending {
-		for i, j := 0, len(match)-1; i < j; i, j = i+1, j-1 {
-			match[i], match[j] = match[j], match[i]
-		}
-	}
-	if offset > len(match) {
-		offset = len(match)
-	}
-	page := match[offset:]
-	more := ""
-	if len(page) > limit {
-		page = page[:limit]
-		next := url.Values{}
-		for k, vs := range q {
-			next[k] = vs
-		}
-		next.Set("offset", strconv.Itoa(offset+limit))
-		more = l.base + "statements?" + next.Encode()
-	}
-	list := make([]json.RawMessage, len(page))
-	for i, s := range page {
-		list[i] = s.full
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"statements": list, "more": more})
-}
-
-// splitStatements reads a POST body: a JSON array of statements or one
-// statement object.
-func splitStatements(body []byte) ([]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, errors.New("empty request body")
-	}
-	switch body[0] {
-	case '[':
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, errors.New("the body is not a JSON array of statements")
-		}
-		if len(raws) == 0 {
-			return nil, errors.New("the array holds no statement")
-		}
-		return raws, nil
-	case '{':
-		if !json.Valid(body) {
-			return nil, errors.New("the body is not valid JSON")
-		}
-		return []json.RawMessage{body}, nil
-	}
-	return nil, errors.New("the body is neither a statement nor an array of statements")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"message":"cannot encode the answer"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	return nil, fmt.Errorf("%w: unknown key or wrong secret", lrsserver.ErrUnauthorized)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"message": msg})
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	b, _ := json.Marshal(map[string]string{"message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // statusWriter remembers the status of an answer.

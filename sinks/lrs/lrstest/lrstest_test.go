@@ -100,11 +100,11 @@ func TestLRS(t *testing.T) {
 			wantBodies: []string{`{"version":["1.0.3","2.0.0"]}`},
 		},
 		{
-			name:       "about lists configured versions",
+			name:       "about lists configured versions, 1.0.x patches to a 1.0.x client",
 			opts:       lrstest.Options{Versions: []string{"1.0.3"}},
-			calls:      []call{{method: "GET", path: "/xapi/about"}},
-			want:       []int{200},
-			wantBodies: []string{`{"version":["1.0.3"]}`},
+			calls:      []call{{method: "GET", path: "/xapi/about", version: "2.0.0"}, {method: "GET", path: "/xapi/about"}},
+			want:       []int{200, 200},
+			wantBodies: []string{`{"version":["1.0.3"]}`, `{"version":["1.0.0","1.0.1","1.0.2","1.0.3"]}`},
 		},
 		{
 			name:       "post array",
@@ -226,7 +226,7 @@ func TestLRS(t *testing.T) {
 		},
 		{
 			name:  "wrong path",
-			calls: []call{{method: "GET", path: "/lms/about"}, {method: "GET", path: "/xapi/activities"}},
+			calls: []call{{method: "GET", path: "/lms/about"}, {method: "GET", path: "/xapi/activity"}},
 			want:  []int{404, 404},
 		},
 		{

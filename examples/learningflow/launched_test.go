@@ -1,0 +1,107 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// courseState is what the test reads of the sample course page.
+type courseState struct {
+	Ready     bool     `json:"ready"`
+	Slide     int      `json:"slide"`
+	StartedAt int      `json:"startedAt"`
+	Saved     int      `json:"saved"`
+	Sent      []string `json:"sent"`
+	Errors    []string `json:"errors"`
+}
+
+// TestBrowserLaunchedCourse launches the sample course twice in headless
+// Chromium through the demo's launch route: the first launch starts at
+// slide 1, moves to the question and leaves; the second resumes at the
+// bookmark, answers and completes. The statements must reach the
+// organization's LRS through the host, with LearningFlow's actor.
+func TestBrowserLaunchedCourse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lrs, endpoint := testLRS(t)
+	var logs syncBuffer
+	var dataDir string
+	h := testHost(t, map[string]host.OrgConfig{
+		"acme": {
+			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
+			Sinks: []host.SinkConfig{{ID: "lrs", Label: "Acme LRS", Plugin: "lrs",
+				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": testKey, "secret": testSecret}}},
+		},
+	}, &logs, func(c *host.Config) { dataDir = c.DataDir })
+	srv := httptest.NewUnstartedServer(nil)
+	panel := newPanel(h, panelOptions{})
+	full, closeLaunched := withLaunchedContent(panel, h, dataDir, "http://"+srv.Listener.Addr().String()+"/", io.Discard)
+	t.Cleanup(closeLaunched)
+	srv.Config.Handler = full
+	srv.Start()
+	t.Cleanup(srv.Close)
+	page := startBrowser(t, ctx)
+
+	read := func() courseState {
+		t.Helper()
+		var st courseState
+		must(t, page.eval(ctx, `window.course || {}`, &st))
+		return st
+	}
+	open := func() courseState {
+		t.Helper()
+		must(t, page.call(ctx, "Page.navigate", map[string]any{"url": srv.URL + "/launch/sample?org=acme&user=u-42"}, nil))
+		page.waitFor(t, ctx, "the course to start", `window.course && (window.course.ready || window.course.errors.length > 0)`)
+		return read()
+	}
+
+	first := open()
+	if first.StartedAt != 1 || len(first.Errors) > 0 {
+		t.Fatalf("first launch: %+v, want a start at slide 1 without errors", first)
+	}
+	must(t, page.eval(ctx, `document.querySelector('.slide.current button.next').click(), true`, nil))
+	page.waitFor(t, ctx, "slide 2 saved", `window.course.saved === 2`)
+	must(t, page.eval(ctx, `document.querySelector('.slide.current button.next').click(), true`, nil))
+	page.waitFor(t, ctx, "slide 3 saved", `window.course.saved === 3`)
+
+	second := open()
+	if second.StartedAt != 3 || len(second.Errors) > 0 {
+		t.Fatalf("second launch: %+v, want a resume at slide 3 (the bookmark)", second)
+	}
+	must(t, page.eval(ctx, `document.querySelector('.slide.current button.answer[data-correct]').click(), true`, nil))
+	page.waitFor(t, ctx, "completion", `window.course.sent.includes("completed")`)
+	final := read()
+	if diff := cmp.Diff([]string{"initialized", "answered", "completed"}, final.Sent); diff != "" {
+		t.Errorf("second launch sent (-want +got):\n%s", diff)
+	}
+
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := h.WaitIdle(wctx); err != nil {
+		t.Fatal(err)
+	}
+	verbs := map[string]int{}
+	for _, raw := range lrs.Statements() {
+		st, err := xapi.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Actor.Account == nil || st.Actor.Account.Name != "u-42" {
+			t.Errorf("statement at the LRS has actor %s, want LearningFlow's learner u-42", raw)
+		}
+		verbs[st.Verb.ID[len("http://adlnet.gov/expapi/verbs/"):]]++
+	}
+	want := map[string]int{"initialized": 2, "experienced": 2, "answered": 1, "completed": 1}
+	if diff := cmp.Diff(want, verbs); diff != "" {
+		t.Errorf("statements at the LRS by verb (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,154 @@
+package launch_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/launch"
+)
+
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+// plugins builds plugins/mock into a directory shared by the tests.
+func plugins(t testing.TB) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lrsbridge-launch-plugins-")
+		if err != nil {
+			pluginErr = err
+			return
+		}
+		pluginDir = dir
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "mock"), "../../plugins/mock")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			pluginErr = fmt.Errorf("build plugin mock: %v\n%s", err, out)
+		}
+	})
+	if pluginErr != nil {
+		t.Fatal(pluginErr)
+	}
+	return pluginDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
+// env is a host with one organization "acme" whose mock integration
+// records delivered statements to a file, and a launch Server on loopback.
+type env struct {
+	host     *host.Host
+	srv      *launch.Server
+	http     *httptest.Server
+	record   string // the mock sink's record file
+	endpoint string
+}
+
+type envOptions struct {
+	sync     string // queue.sync; "none" when empty
+	dir      string // launch store directory; a temp dir when empty
+	now      func() time.Time
+	identity string // the org's identity policy; account when empty
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	cfg := host.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Plugins.Dir = plugins(t)
+	cfg.Queue.Sync = "none"
+	if o.sync != "" {
+		cfg.Queue.Sync = o.sync
+	}
+	cfg.Delivery.Linger = 5 * time.Millisecond
+	e := &env{record: filepath.Join(t.TempDir(), "delivered.ndjson")}
+	oc := host.OrgConfig{Sinks: []host.SinkConfig{{ID: "mock", Label: "Mock", Plugin: "mock", Config: map[string]any{"record_file": e.record}}}}
+	oc.BaseIRI = "https://acme.learningflow.example"
+	oc.Identity = o.identity
+	cfg.Orgs = map[string]host.OrgConfig{"acme": oc}
+	h, err := host.New(cfg)
+	if err != nil {
+		t.Fatalf("host.New: %v", err)
+	}
+	e.host = h
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	var ls *launch.Server
+	e.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ls.ServeHTTP(w, r) }))
+	t.Cleanup(e.http.Close)
+	e.endpoint = e.http.URL + "/xapi/"
+	dir := o.dir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "launch")
+	}
+	ls, err = launch.New(h, launch.Config{Dir: dir, Endpoint: e.endpoint, AllowOrigins: []string{"*"}, NoSync: o.sync == "", Now: o.now})
+	if err != nil {
+		t.Fatalf("launch.New: %v", err)
+	}
+	t.Cleanup(func() { _ = ls.Close() })
+	e.srv = ls
+	return e
+}
+
+// delivered returns the statements the mock integration received, by id.
+func (e *env) delivered(t testing.TB) map[string]json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.host.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle: %v", err)
+	}
+	out := make(map[string]json.RawMessage)
+	f, err := os.Open(e.record)
+	if os.IsNotExist(err) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var line struct {
+			ID        string          `json:"id"`
+			Statement json.RawMessage `json:"statement"`
+		}
+		raw := append([]byte(nil), sc.Bytes()...)
+		if err := json.Unmarshal(raw, &line); err != nil {
+			t.Fatalf("record line %s: %v", raw, err)
+		}
+		var st struct {
+			ID string `json:"id"`
+		}
+		body := line.Statement
+		if body == nil {
+			body = raw
+		}
+		_ = json.Unmarshal(body, &st)
+		out[st.ID] = body
+	}
+	return out
+}
