@@ -1,5 +1,7 @@
 package host
 
+import "github.com/learningflow/lrsbridge/host/internal/delivery"
+
 // Metrics receives the host's measurements. Wire it to OpenTelemetry,
 // Prometheus or anything else; the default discards. Implementations must be
 // safe for concurrent use and fast: they are called on the delivery path.
@@ -21,20 +23,20 @@ const (
 	MetricRecorded = "lrsbridge.statements.recorded"
 	// MetricDelivered counts statements a sink reported delivered,
 	// including those already stored.
-	MetricDelivered = "lrsbridge.statements.delivered"
+	MetricDelivered = delivery.MetricDelivered
 	// MetricConflicts counts statements a sink reported already stored.
-	MetricConflicts = "lrsbridge.statements.already_stored"
+	MetricConflicts = delivery.MetricConflicts
 	// MetricRetried counts statements handed back for a later retry.
-	MetricRetried = "lrsbridge.statements.retried"
+	MetricRetried = delivery.MetricRetried
 	// MetricDeadLettered counts statements moved to the dead-letter store.
-	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
+	MetricDeadLettered = delivery.MetricDeadLettered
 	// MetricRefusedEvents counts events refused by normalization
 	// (transformation errors, as opposed to delivery errors).
 	MetricRefusedEvents = "lrsbridge.events.refused"
 	// MetricBatchSeconds observes the duration of delivery calls.
-	MetricBatchSeconds = "lrsbridge.delivery.batch_seconds"
+	MetricBatchSeconds = delivery.MetricBatchSeconds
 	// MetricBatchSize observes the number of statements per delivery call.
-	MetricBatchSize = "lrsbridge.delivery.batch_size"
+	MetricBatchSize = delivery.MetricBatchSize
 	// MetricPluginRestarts counts plugin process starts after the first.
 	MetricPluginRestarts = "lrsbridge.plugin.restarts"
 )
