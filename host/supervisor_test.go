@@ -18,6 +18,7 @@ import (
 )
 
 func TestPluginProcessPolicies(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	for _, policy := range []ProcessPolicy{ProcessShared, ProcessPerOrg} {
 		t.Run(string(policy), func(t *testing.T) {
@@ -48,6 +49,7 @@ func TestPluginProcessPolicies(t *testing.T) {
 }
 
 func TestIdlePluginProcessesStop(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Plugins.IdleTimeout = 300 * time.Millisecond
@@ -70,6 +72,7 @@ func TestIdlePluginProcessesStop(t *testing.T) {
 }
 
 func TestPluginChecksumVerifiedBeforeStart(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	sum := func(path string) string {
 		f, err := os.Open(path)
@@ -157,11 +160,7 @@ func TestMetrics(t *testing.T) {
 	victim := statement("acme", 4)
 	addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"reject": []any{map[string]any{"id": victim.ID}}}))
 	m := &countMetrics{counts: map[string]int64{}, obs: map[string]int{}}
-	h, err := New(cfg, WithMetrics(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	h := newHost(t, cfg, WithMetrics(m))
 	if err := h.Record(context.Background(), "acme", statements("acme", 0, 10)...); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +185,7 @@ func TestMetrics(t *testing.T) {
 // outside (SIGKILL) while statements are being recorded and delivered:
 // the supervisor starts a new one and every statement arrives.
 func TestPluginKilledMidStreamIsRestarted(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Delivery.BatchSize = 5
