@@ -95,8 +95,17 @@ type Host struct {
 	queues queueStore
 	dead   deadLetterStore
 	reg    registryStore
+	counts registry.CountStore
 	sup    *supervise.Supervisor
 	norm   *normalize.Normalizer
+
+	// savedCounts are the delivery counts saved by the previous run,
+	// read once at start; countsMu serializes saving them, and
+	// stopCounts and countsDone end the goroutine that saves them.
+	savedCounts map[string]map[string]registry.Totals
+	countsMu    sync.Mutex
+	stopCounts  chan struct{}
+	countsDone  chan struct{}
 
 	// admin serializes changes of organizations and integrations with
 	// their persistence. Recording never takes it.

@@ -844,3 +844,30 @@ func TestLoadConfigYAML(t *testing.T) {
 		t.Error("LoadConfigYAML accepted malformed YAML")
 	}
 }
+
+// TestBacklogDrainsOnceTheBreakerLetsAProbeThrough is the regression test
+// of a stall after an outage: the breaker's refusals counted as delivery
+// failures and grew the backoff, and with parallel batches the half-open
+// breaker refused the second batch, so the worker slept a full backoff
+// although the probe had succeeded. The backoff here is an hour and the
+// breaker opens for 50 ms: the backlog drains only if the breaker, not the
+// backoff, decides when to try again.
+func TestBacklogDrainsOnceTheBreakerLetsAProbeThrough(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Delivery.Parallel = 2
+	cfg.Delivery.BatchSize = 20
+	cfg.Delivery.BreakerFailures = 1
+	cfg.Delivery.BreakerOpen = 50 * time.Millisecond
+	cfg.Delivery.BackoffInitial, cfg.Delivery.BackoffMax = time.Hour, time.Hour
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"fail_first": 1}))
+	h := newHost(t, cfg)
+	if err := h.Record(context.Background(), "acme", statements("acme", 0, 400)...); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, h, 30*time.Second)
+	if ids, _ := recordedIDs(t, rec); len(ids) != 400 {
+		t.Errorf("delivered %d distinct statements, want 400", len(ids))
+	}
+}

@@ -316,6 +316,7 @@ func (h *Host) RemoveIntegration(ctx context.Context, orgID, id string) error {
 	}
 	h.retiring[queue.Key{Org: orgID, Sink: id}] = done
 	h.mu.Unlock()
+	delete(h.savedCounts[orgID], id) // a new integration with this id counts from zero
 	h.admin.Unlock()
 	// The slow part (waiting for appends in progress, stopping the worker,
 	// closing the sink, draining the queue) runs without a lock.

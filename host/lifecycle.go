@@ -70,6 +70,10 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, fmt.Errorf("open queues: %w", err)
 	}
 	h.queues = qs
+	h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
+	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
+		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
+	}
 	h.dead = deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
 	h.norm = normalize.New(statefile.New(filepath.Join(cfg.DataDir, "state")), func() time.Time { return h.now() })
 	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, func(org, plugin string) {
@@ -86,6 +90,8 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		}
 		h.orgs[r.ID] = o
 	}
+	h.stopCounts, h.countsDone = make(chan struct{}), make(chan struct{})
+	go h.saveCountsEvery(countsEvery, h.stopCounts, h.countsDone)
 	for _, id := range ignored {
 		h.log.Warn("saved integrations for an organization that is not configured are ignored", "org", id)
 	}
@@ -109,7 +115,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 func (h *Host) startIntegration(orgID string, in Integration, source string, saved time.Time, counters *delivery.Counters, after <-chan struct{}) *integration {
 	it := &integration{in: in, source: source, saved: saved, counters: counters}
 	if it.counters == nil {
-		it.counters = &delivery.Counters{}
+		it.counters = h.counters(orgID, in.ID)
 	}
 	q, err := h.queues.Queue(orgID, in.ID)
 	if err != nil {
@@ -223,7 +229,8 @@ func (h *Host) doShutdown(ctx context.Context) error {
 	return drainErr
 }
 
-// closeAll stops workers, plugins and queues.
+// closeAll stops workers, saves their counts, and stops plugins and
+// queues.
 func (h *Host) closeAll() {
 	all := h.integrations()
 	var wg sync.WaitGroup
@@ -235,6 +242,9 @@ func (h *Host) closeAll() {
 		}()
 	}
 	wg.Wait()
+	close(h.stopCounts)
+	<-h.countsDone
+	h.saveCounts(context.Background())
 	h.sup.Close()
 	if err := h.queues.Close(); err != nil {
 		h.log.Warn("close queues", "error", err)

@@ -167,6 +167,7 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 		h.retiring[queue.Key{Org: id, Sink: it.in.ID}] = dones[i]
 	}
 	h.mu.Unlock()
+	delete(h.savedCounts, id)
 	h.admin.Unlock()
 	for i, it := range o.list {
 		h.retire(ctx, id, it, dones[i])
