@@ -38,13 +38,13 @@ type DeadLetter struct {
 // Dead-letter classes.
 const (
 	// DeadLetterRejected: the sink refused the statement permanently.
-	DeadLetterRejected = deadletter.ClassRejected
+	DeadLetterRejected = "rejected"
 	// DeadLetterExpired: it kept failing for longer than
 	// delivery.max_age.
-	DeadLetterExpired = deadletter.ClassExpired
+	DeadLetterExpired = "expired"
 	// DeadLetterRemoved: its integration was removed before it was
 	// delivered.
-	DeadLetterRemoved = deadletter.ClassRemoved
+	DeadLetterRemoved = "removed"
 )
 
 // DeadLetterFilter selects dead letters. Zero fields match everything.

@@ -105,9 +105,9 @@ type EventErrorKind int
 const (
 	// EventInvalid: the event or one of the statements it yields is not
 	// valid; re-sending the same event fails the same way.
-	EventInvalid EventErrorKind = EventErrorKind(normalize.InvalidEvent)
+	EventInvalid EventErrorKind = iota + 1
 	// EventUnknownKind: the event's kind is not one the host knows.
-	EventUnknownKind EventErrorKind = EventErrorKind(normalize.UnknownKind)
+	EventUnknownKind
 )
 
 // String returns "invalid event" or "unknown kind".

@@ -45,8 +45,8 @@ type IntegrationInfo struct {
 
 // Sources of integrations and organizations.
 const (
-	SourceConfig = registry.SourceConfig
-	SourceSaved  = registry.SourceSaved
+	SourceConfig = "config"
+	SourceSaved  = "saved"
 )
 
 // SaveOptions control SaveIntegration.

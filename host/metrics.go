@@ -1,7 +1,5 @@
 package host
 
-import "github.com/learningflow/lrsbridge/host/internal/delivery"
-
 // Metrics receives the host's measurements. Wire it to OpenTelemetry,
 // Prometheus or anything else; the default discards. Implementations must be
 // safe for concurrent use and fast: they are called on the delivery path.
@@ -23,20 +21,20 @@ const (
 	MetricRecorded = "lrsbridge.statements.recorded"
 	// MetricDelivered counts statements a sink reported delivered,
 	// including those already stored.
-	MetricDelivered = delivery.MetricDelivered
+	MetricDelivered = "lrsbridge.statements.delivered"
 	// MetricConflicts counts statements a sink reported already stored.
-	MetricConflicts = delivery.MetricConflicts
+	MetricConflicts = "lrsbridge.statements.already_stored"
 	// MetricRetried counts statements handed back for a later retry.
-	MetricRetried = delivery.MetricRetried
+	MetricRetried = "lrsbridge.statements.retried"
 	// MetricDeadLettered counts statements moved to the dead-letter store.
-	MetricDeadLettered = delivery.MetricDeadLettered
+	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
 	// MetricRefusedEvents counts events refused by normalization
 	// (transformation errors, as opposed to delivery errors).
 	MetricRefusedEvents = "lrsbridge.events.refused"
 	// MetricBatchSeconds observes the duration of delivery calls.
-	MetricBatchSeconds = delivery.MetricBatchSeconds
+	MetricBatchSeconds = "lrsbridge.delivery.batch_seconds"
 	// MetricBatchSize observes the number of statements per delivery call.
-	MetricBatchSize = delivery.MetricBatchSize
+	MetricBatchSize = "lrsbridge.delivery.batch_size"
 	// MetricPluginRestarts counts plugin process starts after the first.
 	MetricPluginRestarts = "lrsbridge.plugin.restarts"
 )

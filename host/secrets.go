@@ -5,7 +5,7 @@ import "github.com/learningflow/lrsbridge/host/internal/secret"
 // Masked is what listings and status show instead of a secret value. Saving
 // an integration whose secret field holds Masked (or is empty) keeps the
 // secret saved before.
-const Masked = secret.Masked
+const Masked = "********"
 
 // ErrPlaintextSecrets is returned when an integration with a secret would be
 // persisted without a secrets key and the configuration does not allow

@@ -4,31 +4,30 @@ import (
 	"context"
 	"time"
 
-	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
 )
 
 // States of an integration, as Status reports them.
 const (
 	// StateActive: delivering, or waiting for statements.
-	StateActive = delivery.StateActive
+	StateActive = "active"
 	// StateRetrying: the last batch failed transiently; retrying with
 	// backoff.
-	StateRetrying = delivery.StateRetrying
+	StateRetrying = "retrying"
 	// StatePausedAuth: the sink's credentials were rejected; delivery is
 	// paused (statements are kept) until the integration is saved again
 	// or resumed.
-	StatePausedAuth = delivery.StatePausedAuth
+	StatePausedAuth = "paused_auth"
 	// StatePausedConfig: the plugin rejected the configuration; paused
 	// until the integration is saved again or resumed.
-	StatePausedConfig = delivery.StatePausedConfig
+	StatePausedConfig = "paused_config"
 	// StateBreakerOpen: too many consecutive failures; the circuit breaker
 	// stops deliveries for delivery.breaker_open.
-	StateBreakerOpen = delivery.StateBreakerOpen
+	StateBreakerOpen = "breaker_open"
 	// StateBreakerHalfOpen: the breaker lets one probe batch through.
-	StateBreakerHalfOpen = delivery.StateBreakerHalfOpen
+	StateBreakerHalfOpen = "breaker_half_open"
 	// StateStopped: the host is shut down or the integration removed.
-	StateStopped = delivery.StateStopped
+	StateStopped = "stopped"
 	// StateQueueError: the integration's queue could not be opened (it is
 	// damaged on disk); recording for the organization fails until an
 	// operator repairs or removes it.
@@ -36,7 +35,8 @@ const (
 )
 
 // SinkStatus is the delivery status of one integration, for the settings
-// panel. It never holds secrets: LastError is redacted.
+// panel; its JSON form (the field tags) is what an admin API serves. It
+// never holds secrets: LastError is redacted.
 type SinkStatus struct {
 	// ID, Label and Plugin identify the integration.
 	ID     string `json:"id"`
@@ -52,7 +52,8 @@ type SinkStatus struct {
 	// InFlight is the number of statements being delivered.
 	InFlight int `json:"in_flight"`
 	// Delivered counts statements delivered, including AlreadyStored
-	// ones, since the host started; a re-save keeps the count.
+	// ones. This and the other counts run from the integration's first
+	// save (or configuration) across re-saves and restarts.
 	Delivered int64 `json:"delivered"`
 	// AlreadyStored counts statements the sink already had (an LRS 409).
 	AlreadyStored int64 `json:"already_stored"`

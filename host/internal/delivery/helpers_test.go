@@ -116,12 +116,25 @@ func newRig(t testing.TB, s Settings, sink *fakeSink, n int) *rig {
 	}
 	appendN(t, q, 0, n)
 	r := &rig{q: q, dead: deadletter.New(t.TempDir()), sink: sink}
-	r.w = Start(Params{
-		Org: "acme", ID: "lrs", Plugin: "fake", Queue: q, Settings: s, DeadLetters: r.dead,
-		Connector: ConnectorFunc(func(context.Context, int) (Conn, error) { return Conn{Sink: sink}, nil }),
-	})
-	t.Cleanup(r.w.Stop)
+	r.restart(t, func(p *Params) { p.Settings = s })
 	return r
+}
+
+// restart stops the rig's worker, if any, and starts a new one on the same
+// queue, sink and dead letters, with the changes change makes.
+func (r *rig) restart(t testing.TB, change func(*Params)) {
+	t.Helper()
+	p := Params{
+		Org: "acme", ID: "lrs", Plugin: "fake", Queue: r.q, Settings: fastSettings(), DeadLetters: r.dead,
+		Connector: ConnectorFunc(func(context.Context, int) (Conn, error) { return Conn{Sink: r.sink}, nil }),
+	}
+	if r.w != nil {
+		r.w.Stop()
+		p.Settings = r.w.p.Settings
+	}
+	change(&p)
+	r.w = Start(p)
+	t.Cleanup(r.w.Stop)
 }
 
 func appendN(t testing.TB, q queue.Queue, from, n int) {

@@ -239,13 +239,7 @@ func TestRejectedCredentialsPauseUntilResume(t *testing.T) {
 func pausedRig(t *testing.T, s Settings, sink *fakeSink) (Status, *rig) {
 	t.Helper()
 	r := newRig(t, s, sink, 0)
-	r.w.Stop()
-	r.w = Start(Params{
-		Org: "acme", ID: "lrs", Plugin: "fake", Queue: r.q, Settings: s, DeadLetters: r.dead,
-		Secrets:   []string{"secret-key-value"},
-		Connector: ConnectorFunc(func(context.Context, int) (Conn, error) { return Conn{Sink: sink}, nil }),
-	})
-	t.Cleanup(r.w.Stop)
+	r.restart(t, func(p *Params) { p.Secrets = []string{"secret-key-value"} })
 	appendN(t, r.q, 0, 5)
 	waitFor(t, "the pause", func() bool { return r.w.Status().State == StatePausedAuth })
 	return r.w.Status(), r
@@ -254,16 +248,13 @@ func pausedRig(t *testing.T, s Settings, sink *fakeSink) (Status, *rig) {
 func TestRefusedConfigurationPauses(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, fastSettings(), &fakeSink{}, 0)
-	r.w.Stop()
 	calls := 0
-	r.w = Start(Params{
-		Org: "acme", ID: "lrs", Plugin: "fake", Queue: r.q, Settings: fastSettings(), DeadLetters: r.dead,
-		Connector: ConnectorFunc(func(context.Context, int) (Conn, error) {
+	r.restart(t, func(p *Params) {
+		p.Connector = ConnectorFunc(func(context.Context, int) (Conn, error) {
 			calls++
 			return Conn{}, &sdk.ConfigError{Fields: []sdk.FieldError{{Field: "endpoint", Message: "required"}}}
-		}),
+		})
 	})
-	t.Cleanup(r.w.Stop)
 	appendN(t, r.q, 0, 2)
 	waitFor(t, "the pause", func() bool { return r.w.Status().State == StatePausedConfig })
 	r.w.Stop() // Connect is called from the worker's goroutine only
@@ -361,14 +352,8 @@ func TestCountersSurviveANewWorker(t *testing.T) {
 	sink := &fakeSink{}
 	r := newRig(t, fastSettings(), sink, 5)
 	waitFor(t, "the queue to drain", r.drained)
-	r.w.Stop()
-	counters := r.w.Counters()
-	r.w = Start(Params{
-		Org: "acme", ID: "lrs", Plugin: "fake", Queue: r.q, Settings: fastSettings(), DeadLetters: r.dead,
-		Counters: counters, After: r.w.Done(),
-		Connector: ConnectorFunc(func(context.Context, int) (Conn, error) { return Conn{Sink: sink}, nil }),
-	})
-	t.Cleanup(r.w.Stop)
+	old := r.w
+	r.restart(t, func(p *Params) { p.Counters, p.After = old.Counters(), old.Done() })
 	appendN(t, r.q, 5, 5)
 	waitFor(t, "the queue to drain", r.drained)
 	if got := r.w.Counters().Delivered.Load(); got != 10 {
