@@ -11,7 +11,7 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/statefile"
 )
 
-// The host keeps four kinds of data, each behind a small interface so that
+// The host keeps five kinds of data, each behind a small interface so that
 // a backend shared by several hosts can replace the files under data_dir:
 //
 //   - queues (queueStore): one durable FIFO per integration;
@@ -19,7 +19,8 @@ import (
 //     organization;
 //   - the registry (registryStore): organizations and integrations saved
 //     at run time, secrets sealed;
-//   - normalizer state (normalize.StateStore): SCORM attempts.
+//   - normalizer state (normalize.StateStore): SCORM attempts;
+//   - delivery counts (registry.CountStore): totals per integration.
 //
 // Every implementation must be safe for concurrent use; the call order
 // each method may rely on is stated on it.
@@ -67,4 +68,5 @@ var (
 	_ deadLetterStore      = (*deadletter.Dir)(nil)
 	_ registryStore        = (*registry.File)(nil)
 	_ normalize.StateStore = (*statefile.Dir)(nil)
+	_ registry.CountStore  = (*registry.CountsFile)(nil)
 )
