@@ -489,6 +489,11 @@ func slug(label, fallback string) string {
 // data_dir.
 const EnvPrefix = "LRSBRIDGE_"
 
+// sdkEnvPrefix starts the variables of package sdk's plugin protocol
+// (LRSBRIDGE_SINK_LOG_LEVEL, LRSBRIDGE_SINK_REATTACH, ...), which share
+// EnvPrefix but are not configuration keys.
+const sdkEnvPrefix = EnvPrefix + "SINK_"
+
 // LoadConfig loads the configuration in layers: defaults, then the YAML file
 // at path (skipped when path is empty), then LRSBRIDGE_ variables from
 // environ (os.Environ() when nil), and validates the result.
@@ -536,6 +541,9 @@ func loadConfig(layer koanf.Provider, name string, environ []string) (Config, er
 	if err := ek.Load(env.Provider(".", env.Opt{
 		Prefix: EnvPrefix,
 		TransformFunc: func(name, value string) (string, any) {
+			if strings.HasPrefix(name, sdkEnvPrefix) {
+				return "", nil // the plugin protocol's variables, not configuration
+			}
 			key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
 			key = strings.ReplaceAll(key, "__", ".")
 			vars[key] = name

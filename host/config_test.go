@@ -38,6 +38,11 @@ func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 			want:    []ConfigProblem{{"queue.sycn", "unknown key set by LRSBRIDGE_QUEUE__SYCN; did you mean queue.sync?"}},
 		},
 		{
+			name:    "the plugin protocol's variables are not configuration",
+			environ: []string{"LRSBRIDGE_SINK_LOG_LEVEL=debug", "LRSBRIDGE_SINK_REATTACH={}", "LRSBRIDGE_QUEU__SYNC=none"},
+			want:    []ConfigProblem{{"queu", "unknown key set by LRSBRIDGE_QUEU__SYNC; did you mean queue?"}},
+		},
+		{
 			name: "typo in an organization's settings",
 			yaml: "orgs:\n  acme:\n    base_iri: https://acme.example\n    send_name: true\n",
 			want: []ConfigProblem{{"orgs.acme.send_name", "unknown key in (yaml); did you mean orgs.acme.send_names?"}},

@@ -26,7 +26,7 @@ func checkKeys(raw map[string]any, where string, vars map[string]string) []Confi
 		out = append(out, ConfigProblem{Key: key, Message: err.Error()})
 	}, func(key string, siblings []string) {
 		msg := "unknown key " + where
-		if v, ok := vars[key]; ok {
+		if v := varOf(vars, key); v != "" {
 			msg = "unknown key set by " + v
 		}
 		last := key[strings.LastIndexAny(key, ".]")+1:]
@@ -39,6 +39,18 @@ func checkKeys(raw map[string]any, where string, vars map[string]string) []Confi
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// varOf returns the environment variable that set key or a key below it.
+func varOf(vars map[string]string, key string) string {
+	var names []string
+	for k, name := range vars {
+		if k == key || strings.HasPrefix(k, key+".") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
