@@ -27,7 +27,7 @@ import (
 // durability (fsync before returning, shared among concurrent callers),
 // while the mock sink delivers in the background.
 func BenchmarkRecord(b *testing.B) {
-	for _, policy := range []string{"always", "group", "none"} {
+	for _, policy := range []SyncPolicy{SyncAlways, SyncGroup, SyncNone} {
 		for _, producers := range []int{1, 8} {
 			b.Run(fmt.Sprintf("sync=%s/producers=%d", policy, producers), func(b *testing.B) {
 				cfg := testConfig(b)
@@ -153,7 +153,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		sts := fresh(b)
 		cpu0 := selfCPU()
 		var pcpu0 float64
-		for _, pid := range h.sup.running() {
+		for _, pid := range h.sup.Running() {
 			pcpu0 = procCPU(pid)
 		}
 		b.ResetTimer()
@@ -168,7 +168,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.ReportMetric(m.mean(MetricBatchSeconds)*1e3, "deliver-ms")
 		b.ReportMetric(m.mean(MetricBatchSize), "batch")
 		b.ReportMetric((selfCPU()-cpu0)*1e3/float64(b.N), "testproc-cpu-ms/batch")
-		for _, pid := range h.sup.running() {
+		for _, pid := range h.sup.Running() {
 			b.ReportMetric((procCPU(pid)-pcpu0)*1e3/float64(b.N), "plugin-cpu-ms/batch")
 		}
 		if lrs.Len() != b.N*batch+1 {
@@ -206,7 +206,7 @@ func BenchmarkThousandOrgs(b *testing.B) {
 		runtime.ReadMemStats(&ms)
 		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "host-heap-MiB")
 		b.ReportMetric(float64(runtime.NumGoroutine()), "host-goroutines")
-		for name, pid := range h.sup.running() {
+		for name, pid := range h.sup.Running() {
 			if name == "lrs" {
 				b.ReportMetric(rssMiB(pid), "plugin-rss-MiB")
 			}

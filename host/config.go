@@ -2,8 +2,10 @@ package host
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"regexp"
@@ -12,12 +14,14 @@ import (
 	"time"
 
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
+	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/registry"
+	"github.com/learningflow/lrsbridge/host/internal/supervise"
 )
 
 // Config is the host configuration. Build it in code, starting from
@@ -51,11 +55,9 @@ type PluginsConfig struct {
 	// executable; a plugin with a configured checksum is verified before
 	// every start and not started on mismatch.
 	SHA256 map[string]string `koanf:"sha256"`
-	// Process maps plugin names to their process policy: "shared" (one
-	// process serves every organization's instances; the default) or
-	// "per_org" (one process per organization, for isolation of untrusted
-	// plugins).
-	Process map[string]string `koanf:"process"`
+	// Process maps plugin names to their process policy: ProcessShared
+	// (the default) or ProcessPerOrg.
+	Process map[string]ProcessPolicy `koanf:"process"`
 	// IdleTimeout stops a plugin process that has had no instance for this
 	// long. Default 5m.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
@@ -81,11 +83,8 @@ type EgressConfig struct {
 
 // QueueConfig configures the durable queues.
 type QueueConfig struct {
-	// Sync is the durability policy of recording: "always" (the default:
-	// Record returns once the statements are fsynced; concurrent callers
-	// share fsyncs), "group" (wait up to GroupWindow to share an fsync with
-	// more callers) or "none" (no fsync; for tests only).
-	Sync string `koanf:"sync"`
+	// Sync is the durability policy of recording. Default SyncAlways.
+	Sync SyncPolicy `koanf:"sync"`
 	// GroupWindow is the wait of the "group" policy. Default 2ms.
 	GroupWindow time.Duration `koanf:"group_window"`
 	// MaxQueueBytes bounds the pending bytes of one sink instance's queue.
@@ -175,7 +174,7 @@ func DefaultConfig() Config {
 		DataDir: "./data",
 		Plugins: PluginsConfig{Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second},
 		Queue: QueueConfig{
-			Sync:          "always",
+			Sync:          SyncAlways,
 			GroupWindow:   2 * time.Millisecond,
 			MaxQueueBytes: 1 << 30,
 			MaxOrgBytes:   2 << 30,
@@ -231,7 +230,7 @@ func orgProblems(id string, s OrgSettings) []ConfigProblem {
 	if !orgIDPattern.MatchString(id) {
 		out = append(out, ConfigProblem{key, "organization id must be 1 to 128 letters, digits, '.', '_' or '-'"})
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.internal().Validate(); err != nil {
 		var se *normalize.SettingsError
 		if errors.As(err, &se) {
 			for _, p := range se.Problems {
@@ -263,13 +262,13 @@ func (c *Config) Validate() error {
 		add("plugins.dir", "is required")
 	}
 	for name, sum := range c.Plugins.SHA256 {
-		if b, err := decodeHexSum(sum); err != nil || len(b) != 32 {
-			add("plugins.sha256."+name, "is not a hex SHA-256 checksum")
+		if b, err := hex.DecodeString(strings.TrimSpace(sum)); err != nil || len(b) != 32 {
+			add("plugins.sha256."+name, "is not a hex SHA-256 checksum (64 hex digits)")
 		}
 	}
 	for name, p := range c.Plugins.Process {
-		if p != ProcessShared && p != ProcessPerOrg {
-			add("plugins.process."+name, "is %q, want %q or %q", p, ProcessShared, ProcessPerOrg)
+		if err := p.check(); err != nil {
+			add("plugins.process."+name, "%v", err)
 		}
 	}
 	for i, cidr := range c.Egress.AllowCIDRs {
@@ -277,10 +276,8 @@ func (c *Config) Validate() error {
 			add(fmt.Sprintf("egress.allow_cidrs[%d]", i), "%q is not a CIDR prefix", cidr)
 		}
 	}
-	switch c.Queue.Sync {
-	case "always", "group", "none":
-	default:
-		add("queue.sync", "is %q, want always, group or none", c.Queue.Sync)
+	if err := c.Queue.Sync.check(); err != nil {
+		add("queue.sync", "%v", err)
 	}
 	for key, v := range map[string]int64{
 		"queue.max_queue_bytes": c.Queue.MaxQueueBytes, "queue.max_org_bytes": c.Queue.MaxOrgBytes,
@@ -350,13 +347,110 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// ProcessPolicy says how many processes of a plugin run.
+type ProcessPolicy string
+
 // Process policies of plugins.
 const (
 	// ProcessShared runs one process of a plugin for every organization.
-	ProcessShared = "shared"
-	// ProcessPerOrg runs one process of a plugin per organization.
-	ProcessPerOrg = "per_org"
+	ProcessShared ProcessPolicy = "shared"
+	// ProcessPerOrg runs one process of a plugin per organization, for
+	// isolation of untrusted plugins.
+	ProcessPerOrg ProcessPolicy = "per_org"
 )
+
+// UnmarshalText accepts "shared" or "per_org".
+func (p *ProcessPolicy) UnmarshalText(b []byte) error {
+	v := ProcessPolicy(b)
+	if err := v.check(); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+func (p ProcessPolicy) check() error {
+	if p != ProcessShared && p != ProcessPerOrg {
+		return fmt.Errorf("is %q, want %q or %q", string(p), ProcessShared, ProcessPerOrg)
+	}
+	return nil
+}
+
+// SyncPolicy is the durability policy of recording.
+type SyncPolicy string
+
+// Durability policies.
+const (
+	// SyncAlways: Record returns once the statements are fsynced;
+	// concurrent callers share fsyncs.
+	SyncAlways SyncPolicy = "always"
+	// SyncGroup: wait up to queue.group_window to share an fsync with more
+	// callers.
+	SyncGroup SyncPolicy = "group"
+	// SyncNone: no fsync; for tests only.
+	SyncNone SyncPolicy = "none"
+)
+
+// UnmarshalText accepts "always", "group" or "none".
+func (p *SyncPolicy) UnmarshalText(b []byte) error {
+	v := SyncPolicy(b)
+	if err := v.check(); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+func (p SyncPolicy) check() error {
+	switch p {
+	case SyncAlways, SyncGroup, SyncNone:
+		return nil
+	}
+	return fmt.Errorf("is %q, want %q, %q or %q", string(p), SyncAlways, SyncGroup, SyncNone)
+}
+
+func (p SyncPolicy) policy() queue.SyncPolicy {
+	switch p {
+	case SyncGroup:
+		return queue.SyncGroup
+	case SyncNone:
+		return queue.SyncNone
+	}
+	return queue.SyncAlways
+}
+
+// supervisorOptions returns the options of the plugin supervisor; the
+// configuration is valid.
+func (c PluginsConfig) supervisorOptions(log *slog.Logger, onRestart func(org, plugin string)) supervise.Options {
+	o := supervise.Options{
+		Dir: c.Dir, SHA256: map[string][]byte{}, PerOrg: map[string]bool{},
+		IdleTimeout: c.IdleTimeout, StartTimeout: c.StartTimeout, Env: c.Env,
+		Logger: log, OnRestart: onRestart,
+	}
+	for name, sum := range c.SHA256 {
+		o.SHA256[name], _ = hex.DecodeString(strings.TrimSpace(sum))
+	}
+	for name, p := range c.Process {
+		o.PerOrg[name] = p == ProcessPerOrg
+	}
+	return o
+}
+
+// configured returns the organizations of the configuration for the
+// registry.
+func (c *Config) configured() map[string]registry.Configured {
+	out := make(map[string]registry.Configured, len(c.Orgs))
+	for id, oc := range c.Orgs {
+		r := registry.Configured{Settings: oc.OrgSettings.internal()}
+		for _, s := range oc.Sinks {
+			r.Integrations = append(r.Integrations, registry.Integration{
+				ID: s.id(), Label: s.Label, Plugin: s.Plugin, Config: registry.CloneConfig(s.Config),
+			})
+		}
+		out[id] = r
+	}
+	return out
+}
 
 func (s SinkConfig) id() string {
 	if s.ID != "" {
@@ -389,37 +483,16 @@ func slug(label, fallback string) string {
 	return s
 }
 
-func decodeHexSum(s string) ([]byte, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if len(s)%2 != 0 {
-		return nil, errors.New("odd length")
-	}
-	out := make([]byte, len(s)/2)
-	for i := range out {
-		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
-		if hi < 0 || lo < 0 {
-			return nil, errors.New("not hex")
-		}
-		out[i] = byte(hi<<4 | lo)
-	}
-	return out, nil
-}
-
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c - 'a' + 10)
-	}
-	return -1
-}
-
 // EnvPrefix is the prefix of environment variables that override
 // configuration keys. A double underscore separates levels:
 // LRSBRIDGE_QUEUE__SYNC=none sets queue.sync, LRSBRIDGE_DATA_DIR sets
 // data_dir.
 const EnvPrefix = "LRSBRIDGE_"
+
+// sdkEnvPrefix starts the variables of package sdk's plugin protocol
+// (LRSBRIDGE_SINK_LOG_LEVEL, LRSBRIDGE_SINK_REATTACH, ...), which share
+// EnvPrefix but are not configuration keys.
+const sdkEnvPrefix = EnvPrefix + "SINK_"
 
 // LoadConfig loads the configuration in layers: defaults, then the YAML file
 // at path (skipped when path is empty), then LRSBRIDGE_ variables from
@@ -449,54 +522,62 @@ func (b bytesProvider) Read() (map[string]any, error) {
 
 func loadConfig(layer koanf.Provider, name string, environ []string) (Config, error) {
 	k := koanf.New(".")
-	def := DefaultConfig()
-	if err := k.Load(confmap.Provider(map[string]any{
-		"data_dir":                  def.DataDir,
-		"plugins.dir":               def.Plugins.Dir,
-		"plugins.idle_timeout":      def.Plugins.IdleTimeout.String(),
-		"plugins.start_timeout":     def.Plugins.StartTimeout.String(),
-		"queue.sync":                def.Queue.Sync,
-		"queue.group_window":        def.Queue.GroupWindow.String(),
-		"queue.max_queue_bytes":     def.Queue.MaxQueueBytes,
-		"queue.max_org_bytes":       def.Queue.MaxOrgBytes,
-		"queue.max_total_bytes":     def.Queue.MaxTotalBytes,
-		"delivery.batch_size":       def.Delivery.BatchSize,
-		"delivery.batch_bytes":      def.Delivery.BatchBytes,
-		"delivery.linger":           def.Delivery.Linger.String(),
-		"delivery.parallel":         def.Delivery.Parallel,
-		"delivery.backoff_initial":  def.Delivery.BackoffInitial.String(),
-		"delivery.backoff_max":      def.Delivery.BackoffMax.String(),
-		"delivery.max_age":          def.Delivery.MaxAge.String(),
-		"delivery.breaker_failures": def.Delivery.BreakerFailures,
-		"delivery.breaker_open":     def.Delivery.BreakerOpen.String(),
-		"delivery.timeout":          def.Delivery.Timeout.String(),
-	}, "."), nil); err != nil {
-		return Config{}, fmt.Errorf("load defaults: %w", err)
-	}
+	var unknown []ConfigProblem // unknown keys and invalid enum values
 	if layer != nil {
-		if err := k.Load(layer, yaml.Parser()); err != nil {
+		fk := koanf.New(".")
+		if err := fk.Load(layer, yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("load configuration %s: %w", name, err)
+		}
+		unknown = append(unknown, checkKeys(fk.Raw(), "in "+name, nil)...)
+		if err := k.Merge(fk); err != nil {
 			return Config{}, fmt.Errorf("load configuration %s: %w", name, err)
 		}
 	}
 	if environ == nil {
 		environ = os.Environ()
 	}
-	if err := k.Load(env.Provider(".", env.Opt{
+	vars := map[string]string{} // configuration key -> variable name
+	ek := koanf.New(".")
+	if err := ek.Load(env.Provider(".", env.Opt{
 		Prefix: EnvPrefix,
-		TransformFunc: func(key, value string) (string, any) {
-			key = strings.ToLower(strings.TrimPrefix(key, EnvPrefix))
-			return strings.ReplaceAll(key, "__", "."), value
+		TransformFunc: func(name, value string) (string, any) {
+			if strings.HasPrefix(name, sdkEnvPrefix) {
+				return "", nil // the plugin protocol's variables, not configuration
+			}
+			key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+			key = strings.ReplaceAll(key, "__", ".")
+			vars[key] = name
+			return key, value
 		},
 		EnvironFunc: func() []string { return environ },
 	}), nil); err != nil {
 		return Config{}, fmt.Errorf("load environment: %w", err)
 	}
-	var c Config
-	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf", FlatPaths: false}); err != nil {
+	unknown = append(unknown, checkKeys(ek.Raw(), "from the environment", vars)...)
+	if err := k.Merge(ek); err != nil {
+		return Config{}, fmt.Errorf("load environment: %w", err)
+	}
+	// Keys found wrong are left out of decoding, so that every other
+	// problem is reported in the same error.
+	for _, p := range unknown {
+		k.Delete(p.Key)
+	}
+	// Defaults have one source: the file and the environment are decoded
+	// over DefaultConfig.
+	c := DefaultConfig()
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
 		return Config{}, fmt.Errorf("decode configuration: %w", err)
 	}
-	if err := c.Validate(); err != nil {
+	err := c.Validate()
+	var ce *ConfigError
+	switch {
+	case len(unknown) == 0 && err != nil:
 		return Config{}, err
+	case len(unknown) == 0:
+		return c, nil
+	case errors.As(err, &ce):
+		ce.Problems = append(unknown, ce.Problems...)
+		return Config{}, ce
 	}
-	return c, nil
+	return Config{}, &ConfigError{Problems: unknown}
 }

@@ -7,7 +7,9 @@
 // # Lifecycle
 //
 // Build a [Config] in code ([DefaultConfig]) or load it with [LoadConfig]
-// (defaults, a YAML file, then LRSBRIDGE_ environment variables), start a
+// (defaults, a YAML file, then LRSBRIDGE_ environment variables; a key the
+// configuration does not have is an error that names it and suggests the
+// closest known one), start a
 // host with [New], record with [Host.RecordEvent] or [Host.Record], and stop
 // with [Host.Shutdown], which drains queues within its deadline. A
 // *slog.Logger and a [Metrics] receiver are injected with options; the
@@ -33,8 +35,11 @@
 //     resumed.
 //
 // The breaker opens after delivery.breaker_failures consecutive failed
-// batches and lets one probe batch through after delivery.breaker_open;
-// permanent rejections and credential failures do not count as failures.
+// batches; while it is open the worker waits delivery.breaker_open (not a
+// growing backoff), then sends exactly one probe batch, and once the probe
+// succeeds the backlog drains at full speed. Permanent rejections and
+// credential failures do not count as failures, nor do the breaker's own
+// refusals.
 // Delivery is at least once: after a crash, statements that were in flight
 // are sent again, and LRSs recognize them by their deterministic ids.
 //
@@ -54,6 +59,8 @@
 // plugins.idle_timeout. Binaries with a configured sha256 are verified
 // before every start. Plugins get the operator's egress policy and only the
 // proxy and TLS trust variables of the host's environment.
+// [WithProvider] serves a plugin in the host's own process instead, for
+// sinks built into the embedding program and for fast tests.
 //
 // # Integrations and secrets
 //
@@ -80,6 +87,10 @@
 // # Status
 //
 // [Host.Status] reports per integration its state, queue depth and oldest
-// age, delivered / retried / dead-lettered counts, last success and last
-// error (redacted), for LearningFlow's settings panel.
+// age, delivered / retried / dead-lettered counts (kept across re-saves
+// and restarts), last success and last error (redacted), for
+// LearningFlow's settings panel. Saving, removing and re-saving
+// integrations or organizations never holds up recording for others: the
+// slow part of a removal (closing the sink, moving its queue to dead
+// letters) runs without the host's lock.
 package host

@@ -1,98 +1,168 @@
 package host
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
-	"sync/atomic"
+	"strconv"
 
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
-	"github.com/learningflow/lrsbridge/host/internal/queue"
-	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
-// Event is a LearningFlow event: the envelope the host turns into xAPI
-// statements (see the event documentation for the JSON form and kinds).
-type Event = normalize.Event
+// Event is one thing that happened in LearningFlow, the envelope that the
+// host turns into xAPI statements. Its JSON form is the LearningFlow event
+// contract: field names and meanings are those of the event documentation,
+// and the payload depends on Kind.
+type Event struct {
+	// ID is unique per event within the org. It seeds the deterministic
+	// statement ids, so a re-sent event yields the same statements.
+	// Required.
+	ID string `json:"id"`
+	// Org is the organization id; it selects the org's settings and
+	// integrations. Required.
+	Org string `json:"org"`
+	// Kind says what happened and how Payload reads: one of EventKinds
+	// ("h5p.statement", "xapi.statement", "scorm.runtime", "chat.message",
+	// "chat.reply", "chat.feedback", "quiz.completed"). An unknown kind is
+	// an error, not a silent drop. Required.
+	Kind string `json:"kind"`
+	// Time is when it happened, RFC 3339 with a zone (any zone). Optional;
+	// when empty the arrival time is used.
+	Time string `json:"time,omitempty"`
+	// User is the LearningFlow user the event is about. Required for
+	// learner events (every kind except chat.reply).
+	User *User `json:"user,omitempty"`
+	// Course becomes a grouping context activity under the org's base IRI.
+	// Optional.
+	Course *Course `json:"course,omitempty"`
+	// Assignment becomes a grouping context activity under the org's base
+	// IRI. Optional.
+	Assignment *Assignment `json:"assignment,omitempty"`
+	// Registration is the enrollment or attempt UUID. Optional; when empty
+	// a stable one is derived from the org, the user and the assignment.
+	Registration string `json:"registration,omitempty"`
+	// Payload is the kind-specific body. Required.
+	Payload json.RawMessage `json:"payload"`
+}
 
-// User is the LearningFlow user an event is about.
-type User = normalize.User
+// User is a LearningFlow user. Email and Name are used only where the org's
+// identity policy allows.
+type User struct {
+	// ID is the opaque user id, the actor's account name. Required.
+	ID string `json:"id"`
+	// Email is the user's address, used by the "mbox" and "mbox_sha1sum"
+	// identity policies.
+	Email string `json:"email,omitempty"`
+	// Name is the display name, sent only when the org sends names.
+	Name string `json:"name,omitempty"`
+}
 
 // Course is a LearningFlow course.
-type Course = normalize.Course
+type Course struct {
+	// ID identifies the course within the org. Required when Course is
+	// set.
+	ID string `json:"id"`
+	// Title is the course title, the activity's name.
+	Title string `json:"title,omitempty"`
+	// Lang is the RFC 5646 tag of the course language; it becomes
+	// context.language and the language of names.
+	Lang string `json:"lang,omitempty"`
+}
 
-// Assignment is a LearningFlow assignment.
-type Assignment = normalize.Assignment
+// Assignment is a LearningFlow assignment within a course.
+type Assignment struct {
+	// ID identifies the assignment within the org. Required when
+	// Assignment is set.
+	ID string `json:"id"`
+	// Title is the assignment title, the activity's name.
+	Title string `json:"title,omitempty"`
+}
 
-// EventError reports an event that was refused: its id, the field and the
-// problem. Retrieve it with errors.As.
-type EventError = normalize.EventError
+// internal returns ev as the normalizer takes it.
+func (ev Event) internal() normalize.Event {
+	out := normalize.Event{
+		ID: ev.ID, Org: ev.Org, Kind: ev.Kind, Time: ev.Time,
+		Registration: ev.Registration, Payload: ev.Payload,
+	}
+	if ev.User != nil {
+		u := normalize.User(*ev.User)
+		out.User = &u
+	}
+	if ev.Course != nil {
+		c := normalize.Course(*ev.Course)
+		out.Course = &c
+	}
+	if ev.Assignment != nil {
+		a := normalize.Assignment(*ev.Assignment)
+		out.Assignment = &a
+	}
+	return out
+}
+
+// EventErrorKind classifies an *EventError.
+type EventErrorKind int
+
+// The kinds of EventError.
+const (
+	// EventInvalid: the event or one of the statements it yields is not
+	// valid; re-sending the same event fails the same way.
+	EventInvalid EventErrorKind = iota + 1
+	// EventUnknownKind: the event's kind is not one the host knows.
+	EventUnknownKind
+)
+
+// String returns "invalid event" or "unknown kind".
+func (k EventErrorKind) String() string {
+	switch k {
+	case EventInvalid:
+		return "invalid event"
+	case EventUnknownKind:
+		return "unknown kind"
+	}
+	return "error kind " + strconv.Itoa(int(k))
+}
+
+// EventError reports an event that was refused. Retrieve it with
+// errors.As. Its message names the event id, the field and the problem; it
+// never quotes chat text, email addresses or names.
+type EventError struct {
+	// EventID is the id of the refused event.
+	EventID string
+	// Kind says whether the event is invalid or of an unknown kind.
+	Kind EventErrorKind
+	// Field is the JSON path of the offending value in the event, for
+	// example "payload.cmi.score.raw", "user.email" or
+	// "payload.statements[1].verb.id". SCORM CMI paths keep SCORM's dotted
+	// indexes ("payload.cmi.interactions.0.id"); other arrays use [i].
+	Field string
+	// Err is the problem. It may be ErrUnknownKind or an xapi.Problems,
+	// which errors.Is and errors.As find through EventError.
+	Err error
+}
+
+// Error returns the message of e.
+func (e *EventError) Error() string {
+	msg := "event " + strconv.Quote(e.EventID) + ": "
+	if e.Field != "" {
+		msg += e.Field + ": "
+	}
+	return msg + e.Err.Error()
+}
+
+// Unwrap returns e.Err.
+func (e *EventError) Unwrap() error { return e.Err }
+
+// publicEventError returns the *EventError for a refusal of the
+// normalizer, or nil when err is not one.
+func publicEventError(err error) *EventError {
+	var ne *normalize.EventError
+	if !errors.As(err, &ne) {
+		return nil
+	}
+	return &EventError{EventID: ne.EventID, Kind: EventErrorKind(ne.Kind), Field: ne.Field, Err: ne.Err}
+}
 
 // ErrUnknownKind is wrapped by the *EventError of an event of unknown kind.
 var ErrUnknownKind = normalize.ErrUnknownKind
 
 // EventKinds lists the event kinds the host understands.
 var EventKinds = normalize.Kinds
-
-// RecordEvent turns an event into statements (see the normalizer rules in
-// the package documentation), validates each for both xAPI versions and
-// queues them durably for every integration of the event's organization.
-// It returns the statements queued, with their deterministic ids. An invalid
-// event or one of unknown kind is refused with an *EventError naming the
-// event id, the field and the problem; nothing is queued for it and it is
-// counted as refused (a transformation error, distinct from delivery
-// errors). An event that yields no statement (for example a SCORM commit
-// that changed nothing) returns an empty list and no error.
-//
-// SCORM attempt state is saved by the normalizer before the statements are
-// queued. If queueing then fails (a full queue), the caller re-sends the
-// event: the normalizer answers a recently handled SCORM call with the same
-// statements again, so nothing is lost and nothing is duplicated.
-func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, error) {
-	h.mu.RLock()
-	if h.closed {
-		h.mu.RUnlock()
-		return nil, ErrClosed
-	}
-	o, ok := h.orgs[ev.Org]
-	h.mu.RUnlock()
-	if !ok {
-		h.countRefused(ev.Org)
-		return nil, &EventError{EventID: ev.ID, Kind: normalize.InvalidEvent, Field: "org",
-			Err: fmt.Errorf("%w: %q", ErrOrgUnknown, ev.Org)}
-	}
-	stmts, err := h.norm.Normalize(ctx, o.settings, ev)
-	if err != nil {
-		var ee *EventError
-		if errors.As(err, &ee) {
-			h.countRefused(ev.Org)
-		}
-		return nil, err
-	}
-	items := make([]queue.Item, len(stmts))
-	for i, st := range stmts {
-		data, err := xapi.Marshal(st, xapi.V200)
-		if err != nil {
-			h.countRefused(ev.Org)
-			return nil, &EventError{EventID: ev.ID, Kind: normalize.InvalidEvent, Err: err}
-		}
-		items[i] = queue.Item{ID: st.ID, Data: data}
-	}
-	if err := h.enqueue(ctx, ev.Org, items); err != nil {
-		return nil, err
-	}
-	return stmts, nil
-}
-
-func (h *Host) countRefused(org string) {
-	h.metrics.Count(MetricRefusedEvents, 1, org, "")
-	v, _ := h.refusedEvents.LoadOrStore(org, new(atomic.Int64))
-	v.(*atomic.Int64).Add(1)
-}
-
-func (h *Host) refused(org string) int64 {
-	if v, ok := h.refusedEvents.Load(org); ok {
-		return v.(*atomic.Int64).Load()
-	}
-	return 0
-}

@@ -57,7 +57,7 @@ func ExampleConfig_Validate() {
 		}
 	}
 	// Output:
-	// queue.sync: is "sometimes", want always, group or none
+	// queue.sync: is "sometimes", want "always", "group" or "none"
 	// orgs.acme.base_iri: required
 }
 

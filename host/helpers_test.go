@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/sdk/xapi"
+	"github.com/learningflow/lrsbridge/sinks/archive"
+	"github.com/learningflow/lrsbridge/sinks/lrs"
+	"github.com/learningflow/lrsbridge/sinks/mock"
 	"github.com/learningflow/lrsbridge/sinks/mock/mocktest"
 )
 
@@ -58,13 +61,47 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// The tests run in two tiers. The fast tier (go test -short) serves the
+// mock, lrs and archive sinks in the test's process (WithProvider), so that
+// delivery, recording and integration rules are checked in milliseconds.
+// The slow tier runs the same tests against the real plugin processes,
+// plus the tests that need processes (crashes, restarts, checksums, process
+// policies); those call needsProcesses.
+
+// needsProcesses skips a test that starts plugin processes in the fast
+// tier.
+func needsProcesses(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts plugin processes; not in the fast tier (-short)")
+	}
+}
+
+// tierOptions returns the options that put the sinks in the test's
+// process in the fast tier.
+func tierOptions() []Option {
+	if !testing.Short() {
+		return nil
+	}
+	return []Option{
+		WithProvider("mock", mock.NewProvider()),
+		WithProvider("lrs", lrs.NewProvider()),
+		WithProvider("archive", archive.NewProvider()),
+	}
+}
+
 // testConfig returns a configuration for tests: fast retries and breaker,
-// no fsync unless asked, plugins built from this repository.
+// no fsync unless asked, plugins built from this repository (in the slow
+// tier).
 func testConfig(t testing.TB) Config {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.Plugins.Dir = plugins(t)
+	if testing.Short() {
+		cfg.Plugins.Dir = t.TempDir() // no plugin executables
+	} else {
+		cfg.Plugins.Dir = plugins(t)
+	}
 	cfg.Plugins.IdleTimeout = time.Minute
 	cfg.Queue.Sync = "none"
 	cfg.Delivery.Linger = 5 * time.Millisecond
@@ -92,9 +129,10 @@ func mockSink(id, recordFile string, extra map[string]any) SinkConfig {
 	return SinkConfig{ID: id, Label: "Mock " + id, Plugin: "mock", Config: c}
 }
 
-func newHost(t testing.TB, cfg Config) *Host {
+// newHost starts a host that is shut down at the end of the test.
+func newHost(t testing.TB, cfg Config, opts ...Option) *Host {
 	t.Helper()
-	h, err := New(cfg)
+	h, err := New(cfg, append(tierOptions(), opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

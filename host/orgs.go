@@ -3,9 +3,44 @@ package host
 import (
 	"context"
 	"fmt"
-	"maps"
+	"sort"
 	"time"
+
+	"github.com/learningflow/lrsbridge/host/internal/normalize"
+	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/registry"
 )
+
+// OrgSettings are an organization's normalization settings, the keys under
+// orgs.<id> of the configuration. Empty fields take their defaults.
+type OrgSettings struct {
+	// BaseIRI is the org's base IRI, for example
+	// "https://acme.learningflow.example": an absolute http or https IRI
+	// with a host and without query or fragment. LearningFlow activity ids
+	// and the actor's account homePage are built from it; a trailing "/"
+	// is ignored. Required.
+	BaseIRI string `koanf:"base_iri"`
+	// Identity is the actor's identity policy: "account" (the default),
+	// "mbox" or "mbox_sha1sum". The mbox policies refuse events whose user
+	// has no valid email address.
+	Identity string `koanf:"identity"`
+	// SendNames adds the user's name to the actor. Default false.
+	SendNames bool `koanf:"send_names"`
+	// ChatText is what happens to chat text in statements: "send" (the
+	// default), "truncate" (to ChatTruncate characters) or "drop".
+	ChatText string `koanf:"chat_text"`
+	// ChatTruncate is the number of characters (Unicode code points) kept
+	// by the "truncate" chat text policy; it must be positive then.
+	ChatTruncate int `koanf:"chat_truncate"`
+	// ScormInteractionVerb is the verb of SCORM interaction statements:
+	// "responded" (the ADL SCORM profile's, the default) or "answered".
+	ScormInteractionVerb string `koanf:"scorm_interaction_verb"`
+	// Platform is context.platform of statements about activities.
+	// Default "LearningFlow".
+	Platform string `koanf:"platform"`
+}
+
+func (s OrgSettings) internal() normalize.Settings { return normalize.Settings(s) }
 
 // OrgInfo describes an organization.
 type OrgInfo struct {
@@ -19,22 +54,50 @@ type OrgInfo struct {
 	Source string `json:"source"`
 }
 
+// Orgs returns the ids of the organizations, sorted.
+func (h *Host) Orgs() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]string, 0, len(h.orgs))
+	for id := range h.orgs {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Org returns an organization's settings.
 func (h *Host) Org(id string) (OrgInfo, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed {
-		return OrgInfo{}, ErrClosed
-	}
-	o, ok := h.orgs[id]
-	if !ok {
-		return OrgInfo{}, fmt.Errorf("%w: %q", ErrOrgUnknown, id)
+	o, err := h.orgLocked(id)
+	if err != nil {
+		return OrgInfo{}, err
 	}
 	src := SourceConfig
-	if _, saved := h.savedOrgs[id]; saved {
+	if _, saved := h.saved.Orgs[id]; saved {
 		src = SourceSaved
 	}
 	return OrgInfo{ID: id, Settings: o.settings, Source: src}, nil
+}
+
+// orgLocked returns the organization id; h.mu must be held.
+func (h *Host) orgLocked(id string) (*org, error) {
+	if h.closed {
+		return nil, ErrClosed
+	}
+	o, ok := h.orgs[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrOrgUnknown, id)
+	}
+	return o, nil
+}
+
+// lookup returns the organization id.
+func (h *Host) lookup(id string) (*org, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.orgLocked(id)
 }
 
 // PutOrg creates an organization at run time, or changes the settings of an
@@ -48,22 +111,26 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 	if probs := orgProblems(id, s); len(probs) > 0 {
 		return &ConfigError{Problems: probs}
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
+	h.admin.Lock()
+	defer h.admin.Unlock()
+	h.mu.RLock()
+	closed, saved := h.closed, h.saved
+	h.mu.RUnlock()
+	if closed {
 		return ErrClosed
 	}
-	next := maps.Clone(h.savedOrgs)
-	next[id] = savedOrg{Settings: s, Saved: time.Now().UTC().Truncate(time.Second)}
-	if err := h.store.save(h.saved, next); err != nil {
+	next := saved.WithOrg(id, registry.Org{Settings: s.internal(), Saved: time.Now().UTC().Truncate(time.Second)})
+	if err := h.reg.Save(ctx, next); err != nil {
 		return fmt.Errorf("persist organization %s: %w", id, err)
 	}
-	h.savedOrgs = next
+	h.mu.Lock()
+	h.saved = next
 	if o, ok := h.orgs[id]; ok {
-		o.settings = s
+		h.orgs[id] = &org{id: id, settings: s, list: o.list}
 	} else {
-		h.orgs[id] = newOrg(id, s)
+		h.orgs[id] = &org{id: id, settings: s}
 	}
+	h.mu.Unlock()
 	h.log.Info("organization saved", "org", id)
 	return nil
 }
@@ -73,37 +140,38 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 // disk) and recording for it fails with ErrOrgUnknown. Removing an
 // organization of the configuration file persists the removal.
 func (h *Host) RemoveOrg(ctx context.Context, id string) error {
+	h.admin.Lock()
+	o, err := h.lookup(id)
+	if err != nil {
+		h.admin.Unlock()
+		return err
+	}
 	h.mu.RLock()
-	o, ok := h.orgs[id]
-	var sinks []string
-	if ok {
-		sinks = append(sinks, o.order...)
-	}
-	closed := h.closed
+	next := h.saved
 	h.mu.RUnlock()
-	if closed {
-		return ErrClosed
+	now := time.Now().UTC()
+	for _, it := range o.list {
+		next = next.WithIntegration(id, tombstone(it, now))
 	}
-	if !ok {
-		return fmt.Errorf("%w: %q", ErrOrgUnknown, id)
-	}
-	for _, sink := range sinks {
-		if err := h.RemoveIntegration(ctx, id, sink); err != nil {
-			return err
-		}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return ErrClosed
-	}
-	next := maps.Clone(h.savedOrgs)
-	next[id] = savedOrg{Settings: h.orgs[id].settings, Saved: time.Now().UTC().Truncate(time.Second), Removed: true}
-	if err := h.store.save(h.saved, next); err != nil {
+	next = next.WithOrg(id, registry.Org{Settings: o.settings.internal(), Saved: now.Truncate(time.Second), Removed: true})
+	if err := h.reg.Save(ctx, next); err != nil {
+		h.admin.Unlock()
 		return fmt.Errorf("persist removal of organization %s: %w", id, err)
 	}
-	h.savedOrgs = next
+	dones := make([]chan struct{}, len(o.list))
+	h.mu.Lock()
+	h.saved = next
 	delete(h.orgs, id)
+	for i, it := range o.list {
+		dones[i] = make(chan struct{})
+		h.retiring[queue.Key{Org: id, Sink: it.in.ID}] = dones[i]
+	}
+	h.mu.Unlock()
+	delete(h.savedCounts, id)
+	h.admin.Unlock()
+	for i, it := range o.list {
+		h.retire(ctx, id, it, dones[i])
+	}
 	h.log.Info("organization removed", "org", id)
 	return nil
 }

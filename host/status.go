@@ -1,12 +1,42 @@
 package host
 
 import (
-	"fmt"
+	"context"
 	"time"
+
+	"github.com/learningflow/lrsbridge/host/internal/secret"
+)
+
+// States of an integration, as Status reports them.
+const (
+	// StateActive: delivering, or waiting for statements.
+	StateActive = "active"
+	// StateRetrying: the last batch failed transiently; retrying with
+	// backoff.
+	StateRetrying = "retrying"
+	// StatePausedAuth: the sink's credentials were rejected; delivery is
+	// paused (statements are kept) until the integration is saved again
+	// or resumed.
+	StatePausedAuth = "paused_auth"
+	// StatePausedConfig: the plugin rejected the configuration; paused
+	// until the integration is saved again or resumed.
+	StatePausedConfig = "paused_config"
+	// StateBreakerOpen: too many consecutive failures; the circuit breaker
+	// stops deliveries for delivery.breaker_open.
+	StateBreakerOpen = "breaker_open"
+	// StateBreakerHalfOpen: the breaker lets one probe batch through.
+	StateBreakerHalfOpen = "breaker_half_open"
+	// StateStopped: the host is shut down or the integration removed.
+	StateStopped = "stopped"
+	// StateQueueError: the integration's queue could not be opened (it is
+	// damaged on disk); recording for the organization fails until an
+	// operator repairs or removes it.
+	StateQueueError = "queue_error"
 )
 
 // SinkStatus is the delivery status of one integration, for the settings
-// panel. It never holds secrets: LastError is redacted.
+// panel; its JSON form (the field tags) is what an admin API serves. It
+// never holds secrets: LastError is redacted.
 type SinkStatus struct {
 	// ID, Label and Plugin identify the integration.
 	ID     string `json:"id"`
@@ -19,16 +49,17 @@ type SinkStatus struct {
 	QueuedBytes int64 `json:"queued_bytes"`
 	// OldestAge is how long the oldest queued statement has waited.
 	OldestAge time.Duration `json:"oldest_age"`
-	// InFlight is the size of the batch being delivered.
+	// InFlight is the number of statements being delivered.
 	InFlight int `json:"in_flight"`
-	// Delivered counts statements delivered since the host started,
-	// including AlreadyStored ones.
+	// Delivered counts statements delivered, including AlreadyStored
+	// ones. This and the other counts run from the integration's first
+	// save (or configuration) across re-saves and restarts.
 	Delivered int64 `json:"delivered"`
 	// AlreadyStored counts statements the sink already had (an LRS 409).
 	AlreadyStored int64 `json:"already_stored"`
 	// Retried counts statements handed back for a retry.
 	Retried int64 `json:"retried"`
-	// DeadLettered counts statements dead-lettered since the host started.
+	// DeadLettered counts statements dead-lettered.
 	DeadLettered int64 `json:"dead_lettered"`
 	// DeadLetters is the number of dead letters stored for the
 	// integration now.
@@ -54,27 +85,41 @@ type OrgStatus struct {
 
 // Status returns the delivery status of an organization's integrations.
 func (h *Host) Status(orgID string) (OrgStatus, error) {
-	h.mu.RLock()
-	if h.closed {
-		h.mu.RUnlock()
-		return OrgStatus{}, ErrClosed
+	o, err := h.lookup(orgID)
+	if err != nil {
+		return OrgStatus{}, err
 	}
-	o, ok := h.orgs[orgID]
-	if !ok {
-		h.mu.RUnlock()
-		return OrgStatus{}, fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
-	}
-	ws := make([]*worker, 0, len(o.order))
-	for _, id := range o.order {
-		ws = append(ws, o.workers[id])
-	}
-	h.mu.RUnlock()
-	counts := h.dead.counts(orgID)
-	out := OrgStatus{Org: orgID, Sinks: make([]SinkStatus, 0, len(ws)), RefusedEvents: h.refused(orgID)}
-	for _, w := range ws {
-		s := w.status()
-		s.DeadLetters = counts[w.inst.ID]
+	counts, _ := h.dead.Counts(context.Background(), orgID) // a count that cannot be read shows as 0
+	out := OrgStatus{Org: orgID, Sinks: make([]SinkStatus, 0, len(o.list)), RefusedEvents: h.refused(orgID)}
+	for _, it := range o.list {
+		s := it.status()
+		s.DeadLetters = counts[it.in.ID]
 		out.Sinks = append(out.Sinks, s)
 	}
 	return out, nil
+}
+
+func (it *integration) status() SinkStatus {
+	c := it.counters
+	s := SinkStatus{
+		ID: it.in.ID, Label: it.in.Label, Plugin: it.in.Plugin,
+		Delivered:     c.Delivered.Load(),
+		AlreadyStored: c.AlreadyStored.Load(),
+		Retried:       c.Retried.Load(),
+		DeadLettered:  c.DeadLettered.Load(),
+	}
+	if it.w == nil {
+		s.State = StateQueueError
+		s.LastError = secret.Redact(it.qerr.Error(), secret.Values(it.in.Config))
+		return s
+	}
+	st := it.q.Stats()
+	s.Queued, s.QueuedBytes = st.Pending, st.PendingBytes
+	if !st.Oldest.IsZero() {
+		s.OldestAge = time.Since(st.Oldest)
+	}
+	ws := it.w.Status()
+	s.State, s.InFlight = ws.State, ws.InFlight
+	s.LastSuccess, s.LastError, s.LastErrorTime = ws.LastSuccess, ws.LastError, ws.LastErrorTime
+	return s
 }

@@ -18,12 +18,13 @@ import (
 )
 
 func TestPluginProcessPolicies(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
-	for _, policy := range []string{ProcessShared, ProcessPerOrg} {
-		t.Run(policy, func(t *testing.T) {
+	for _, policy := range []ProcessPolicy{ProcessShared, ProcessPerOrg} {
+		t.Run(string(policy), func(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig(t)
-			cfg.Plugins.Process = map[string]string{"mock": policy}
+			cfg.Plugins.Process = map[string]ProcessPolicy{"mock": policy}
 			dir := t.TempDir()
 			for _, org := range []string{"alpha", "beta", "gamma"} {
 				addOrg(&cfg, org, mockSink("m", filepath.Join(dir, org), nil))
@@ -35,7 +36,7 @@ func TestPluginProcessPolicies(t *testing.T) {
 				}
 			}
 			waitIdle(t, h, 30*time.Second)
-			running := h.sup.running()
+			running := h.sup.Running()
 			want := 1
 			if policy == ProcessPerOrg {
 				want = 3
@@ -48,6 +49,7 @@ func TestPluginProcessPolicies(t *testing.T) {
 }
 
 func TestIdlePluginProcessesStop(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Plugins.IdleTimeout = 300 * time.Millisecond
@@ -58,7 +60,7 @@ func TestIdlePluginProcessesStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIdle(t, h, 30*time.Second)
-	eventually(t, 20*time.Second, "the idle plugin process to stop", func() bool { return len(h.sup.running()) == 0 })
+	eventually(t, 20*time.Second, "the idle plugin process to stop", func() bool { return len(h.sup.Running()) == 0 })
 	// It starts again when there is work.
 	if err := h.Record(context.Background(), "acme", statement("acme", 2)); err != nil {
 		t.Fatal(err)
@@ -70,6 +72,7 @@ func TestIdlePluginProcessesStop(t *testing.T) {
 }
 
 func TestPluginChecksumVerifiedBeforeStart(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	sum := func(path string) string {
 		f, err := os.Open(path)
@@ -111,7 +114,7 @@ func TestPluginChecksumVerifiedBeforeStart(t *testing.T) {
 			eventually(t, 20*time.Second, "a checksum error", func() bool {
 				return strings.Contains(sinkStatus(t, h, "acme", "mock").LastError, "checksum")
 			})
-			if len(h.sup.running()) != 0 {
+			if len(h.sup.Running()) != 0 {
 				t.Error("a plugin with a wrong checksum is running")
 			}
 			if st := sinkStatus(t, h, "acme", "mock"); st.Queued != 1 {
@@ -157,11 +160,7 @@ func TestMetrics(t *testing.T) {
 	victim := statement("acme", 4)
 	addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"reject": []any{map[string]any{"id": victim.ID}}}))
 	m := &countMetrics{counts: map[string]int64{}, obs: map[string]int{}}
-	h, err := New(cfg, WithMetrics(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	h := newHost(t, cfg, WithMetrics(m))
 	if err := h.Record(context.Background(), "acme", statements("acme", 0, 10)...); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +185,7 @@ func TestMetrics(t *testing.T) {
 // outside (SIGKILL) while statements are being recorded and delivered:
 // the supervisor starts a new one and every statement arrives.
 func TestPluginKilledMidStreamIsRestarted(t *testing.T) {
+	needsProcesses(t)
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.Delivery.BatchSize = 5
@@ -199,8 +199,8 @@ func TestPluginKilledMidStreamIsRestarted(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 10 {
-			eventually(t, 20*time.Second, "the plugin to run", func() bool { return len(h.sup.running()) == 1 })
-			for _, pid := range h.sup.running() {
+			eventually(t, 20*time.Second, "the plugin to run", func() bool { return len(h.sup.Running()) == 1 })
+			for _, pid := range h.sup.Running() {
 				firstPid = pid
 				p, err := os.FindProcess(pid)
 				if err != nil {
@@ -217,7 +217,7 @@ func TestPluginKilledMidStreamIsRestarted(t *testing.T) {
 	if len(ids) != 200 {
 		t.Fatalf("delivered %d distinct statements after the kill, want 200", len(ids))
 	}
-	for _, pid := range h.sup.running() {
+	for _, pid := range h.sup.Running() {
 		if pid == firstPid {
 			t.Errorf("the killed process %d is still reported running", pid)
 		}

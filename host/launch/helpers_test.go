@@ -77,7 +77,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	cfg.Plugins.Dir = plugins(t)
 	cfg.Queue.Sync = "none"
 	if o.sync != "" {
-		cfg.Queue.Sync = o.sync
+		cfg.Queue.Sync = host.SyncPolicy(o.sync)
 	}
 	cfg.Delivery.Linger = 5 * time.Millisecond
 	e := &env{record: filepath.Join(t.TempDir(), "delivered.ndjson")}

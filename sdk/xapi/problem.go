@@ -146,18 +146,6 @@ func (ps Problems) Err() error {
 	return ps
 }
 
-// path builds JSON paths without allocating until a problem is recorded.
-func joinPath(base, key string) string {
-	if base == "" {
-		return key
-	}
-	return base + "." + key
-}
-
-func indexPath(base string, i int) string {
-	return base + "[" + strconv.Itoa(i) + "]"
-}
-
 func quote(s string) string {
 	if len(s) > 80 {
 		s = s[:77] + "..."

@@ -1,4 +1,7 @@
-package host
+// Package supervise runs sink plugin processes for the host: it starts them
+// lazily, one per plugin (shared) or per plugin and organization, restarts
+// dead ones with backoff and stops idle ones.
+package supervise
 
 import (
 	"context"
@@ -13,21 +16,37 @@ import (
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
-// ErrPluginNotFound is returned when a sink names a plugin that is not in
-// the plugins directory.
-var ErrPluginNotFound = errors.New("plugin not found")
+// ErrNotFound is returned when a plugin is not in the plugins directory.
+var ErrNotFound = errors.New("plugin not found")
 
-// launchFunc starts a plugin process; tests replace it.
-type launchFunc func(ctx context.Context, cfg sdk.LaunchConfig) (*sdk.Process, error)
+// ErrClosed is returned by Acquire after Close.
+var ErrClosed = errors.New("plugin supervisor closed")
 
-// supervisor starts plugin processes lazily, one per plugin (shared) or
-// per plugin and organization (per_org), restarts dead ones with backoff and
-// stops idle ones.
-type supervisor struct {
-	cfg     PluginsConfig
-	log     *slog.Logger
-	metrics Metrics
-	launch  launchFunc
+// Options configure a Supervisor.
+type Options struct {
+	// Dir holds the plugin executables by name.
+	Dir string
+	// SHA256 maps plugin names to the checksum their executable must have.
+	SHA256 map[string][]byte
+	// PerOrg names the plugins that get one process per organization.
+	PerOrg map[string]bool
+	// IdleTimeout stops a process that has had no user for this long.
+	IdleTimeout time.Duration
+	// StartTimeout bounds a start and handshake.
+	StartTimeout time.Duration
+	// Env lists extra environment variables for plugin processes.
+	Env []string
+	// Logger receives process events and the plugins' log lines.
+	Logger *slog.Logger
+	// OnRestart, when set, is called for every start after the first of a
+	// process (org is empty for shared processes).
+	OnRestart func(org, plugin string)
+}
+
+// Supervisor owns the plugin processes. It is safe for concurrent use.
+type Supervisor struct {
+	opts Options
+	log  *slog.Logger
 
 	mu     sync.Mutex
 	procs  map[procKey]*procEntry
@@ -51,7 +70,6 @@ func (k procKey) String() string {
 type procEntry struct {
 	proc      *sdk.Process
 	starting  chan struct{} // closed when a start attempt ends
-	err       error         // of the last start attempt
 	failures  int           // consecutive failed starts or crashes
 	notBefore time.Time     // restart backoff
 	users     int
@@ -59,38 +77,46 @@ type procEntry struct {
 	starts    int
 }
 
-func newSupervisor(cfg PluginsConfig, log *slog.Logger, m Metrics) *supervisor {
-	s := &supervisor{
-		cfg:     cfg,
-		log:     log,
-		metrics: m,
-		launch:  sdk.Launch,
-		procs:   map[procKey]*procEntry{},
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+// New returns a supervisor; Close stops it and its processes.
+func New(opts Options) *Supervisor {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Supervisor{
+		opts:  opts,
+		log:   opts.Logger,
+		procs: map[procKey]*procEntry{},
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	go s.janitor()
 	return s
 }
 
-func (s *supervisor) key(plugin, org string) procKey {
-	if s.cfg.Process[plugin] == ProcessPerOrg {
+func (s *Supervisor) key(plugin, org string) procKey {
+	if s.opts.PerOrg[plugin] {
 		return procKey{plugin: plugin, org: org}
 	}
 	return procKey{plugin: plugin}
 }
 
-// lease is one user's hold on a plugin process.
-type lease struct {
-	s    *supervisor
+// Lease is one user's hold on a plugin process.
+type Lease struct {
+	s    *Supervisor
 	key  procKey
 	proc *sdk.Process
 	once sync.Once
 }
 
-// release gives the lease back; a process without users is stopped after
-// the idle timeout.
-func (l *lease) release() {
+// Provider returns the process's provider of sink instances.
+func (l *Lease) Provider() sdk.Provider { return l.proc.Provider() }
+
+// Exited is closed when the process has exited.
+func (l *Lease) Exited() <-chan struct{} { return l.proc.Exited() }
+
+// Release gives the lease back; a process without users is stopped after
+// the idle timeout. It is idempotent.
+func (l *Lease) Release() {
 	l.once.Do(func() {
 		l.s.mu.Lock()
 		defer l.s.mu.Unlock()
@@ -103,10 +129,10 @@ func (l *lease) release() {
 	})
 }
 
-// acquire returns a running process for plugin and org, starting it if
-// needed. A process that died is restarted, after a backoff when it keeps
-// dying.
-func (s *supervisor) acquire(ctx context.Context, plugin, org string) (*lease, error) {
+// Acquire returns a lease on a running process for plugin and org,
+// starting it if needed. A process that died is restarted, after a backoff
+// when it keeps dying.
+func (s *Supervisor) Acquire(ctx context.Context, plugin, org string) (*Lease, error) {
 	key := s.key(plugin, org)
 	for {
 		s.mu.Lock()
@@ -128,7 +154,7 @@ func (s *supervisor) acquire(ctx context.Context, plugin, org string) (*lease, e
 				e.notBefore = time.Now().Add(restartBackoff(e.failures))
 			default:
 				e.users++
-				l := &lease{s: s, key: key, proc: e.proc}
+				l := &Lease{s: s, key: key, proc: e.proc}
 				s.mu.Unlock()
 				return l, nil
 			}
@@ -164,7 +190,6 @@ func (s *supervisor) acquire(ctx context.Context, plugin, org string) (*lease, e
 		e.starting = nil
 		close(ch)
 		if err != nil {
-			e.err = err
 			if ctx.Err() == nil {
 				e.failures++
 				e.notBefore = time.Now().Add(restartBackoff(e.failures))
@@ -172,11 +197,11 @@ func (s *supervisor) acquire(ctx context.Context, plugin, org string) (*lease, e
 			s.mu.Unlock()
 			return nil, err
 		}
-		if e.starts > 0 {
-			s.metrics.Count(MetricPluginRestarts, 1, key.org, key.plugin)
+		if e.starts > 0 && s.opts.OnRestart != nil {
+			s.opts.OnRestart(key.org, key.plugin)
 		}
 		e.starts++
-		e.proc, e.err = proc, nil
+		e.proc = proc
 		if s.closed {
 			s.mu.Unlock()
 			proc.Kill()
@@ -188,7 +213,7 @@ func (s *supervisor) acquire(ctx context.Context, plugin, org string) (*lease, e
 }
 
 // watch resets the failure count of a process that stays up.
-func (s *supervisor) watch(key procKey, proc *sdk.Process) {
+func (s *Supervisor) watch(key procKey, proc *sdk.Process) {
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	select {
@@ -211,33 +236,26 @@ func restartBackoff(failures int) time.Duration {
 	return min(d, time.Minute)
 }
 
-func (s *supervisor) start(ctx context.Context, key procKey) (*sdk.Process, error) {
-	path := filepath.Join(s.cfg.Dir, key.plugin)
+func (s *Supervisor) start(ctx context.Context, key procKey) (*sdk.Process, error) {
+	path := filepath.Join(s.opts.Dir, key.plugin)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("plugin %q: %w in %s", key.plugin, ErrPluginNotFound, s.cfg.Dir)
+		return nil, fmt.Errorf("plugin %q: %w in %s", key.plugin, ErrNotFound, s.opts.Dir)
 	}
-	var sum []byte
-	if hexSum, ok := s.cfg.SHA256[key.plugin]; ok {
-		var err error
-		if sum, err = decodeHexSum(hexSum); err != nil {
-			return nil, fmt.Errorf("plugin %q: bad sha256 in configuration", key.plugin)
-		}
-	}
-	env := append([]string(nil), s.cfg.Env...)
+	env := append([]string(nil), s.opts.Env...)
 	for _, name := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "TMPDIR"} {
 		if v, ok := os.LookupEnv(name); ok {
 			env = append(env, name+"="+v)
 		}
 	}
-	startCtx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	startCtx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
 	began := time.Now()
-	proc, err := s.launch(startCtx, sdk.LaunchConfig{
+	proc, err := sdk.Launch(startCtx, sdk.LaunchConfig{
 		Path:         path,
 		Env:          env,
-		SHA256:       sum,
+		SHA256:       s.opts.SHA256[key.plugin],
 		Logger:       s.log.With("plugin", key.String()),
-		StartTimeout: s.cfg.StartTimeout,
+		StartTimeout: s.opts.StartTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start plugin %q: %w", key.plugin, err)
@@ -247,9 +265,9 @@ func (s *supervisor) start(ctx context.Context, key procKey) (*sdk.Process, erro
 }
 
 // janitor stops processes that have had no users for the idle timeout.
-func (s *supervisor) janitor() {
+func (s *Supervisor) janitor() {
 	defer close(s.done)
-	tick := max(s.cfg.IdleTimeout/4, 50*time.Millisecond)
+	tick := max(s.opts.IdleTimeout/4, 50*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -261,7 +279,7 @@ func (s *supervisor) janitor() {
 		var idle []*sdk.Process
 		s.mu.Lock()
 		for key, e := range s.procs {
-			if e.proc != nil && e.users == 0 && e.starting == nil && time.Since(e.idleSince) >= s.cfg.IdleTimeout {
+			if e.proc != nil && e.users == 0 && e.starting == nil && time.Since(e.idleSince) >= s.opts.IdleTimeout {
 				idle = append(idle, e.proc)
 				s.log.Info("stopping idle plugin process", "plugin", key.String(), "pid", e.proc.Pid())
 				delete(s.procs, key)
@@ -274,8 +292,9 @@ func (s *supervisor) janitor() {
 	}
 }
 
-// running reports the running processes by key, for status and tests.
-func (s *supervisor) running() map[string]int {
+// Running reports the running processes, by plugin name ("name[org]" for
+// per-organization processes), with their pids.
+func (s *Supervisor) Running() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]int{}
@@ -291,8 +310,8 @@ func (s *supervisor) running() map[string]int {
 	return out
 }
 
-// close kills every process.
-func (s *supervisor) close() {
+// Close kills every process and stops the supervisor. It is idempotent.
+func (s *Supervisor) Close() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -1,8 +1,13 @@
-package host
+// Package deadletter keeps statements that could not be delivered, with the
+// reason, per organization: an append-only NDJSON file per organization,
+// fsynced before the statement leaves its queue. Removal (replay, purge)
+// rewrites the file atomically.
+package deadletter
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,86 +15,71 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
-// DeadLetter is a statement that could not be delivered to a sink instance
-// and was set aside with the reason.
-type DeadLetter struct {
-	// ID identifies the dead letter (not the statement).
-	ID string `json:"id"`
-	// Org is the organization.
-	Org string `json:"org"`
-	// Sink is the integration id the statement was for.
-	Sink string `json:"sink"`
-	// StatementID is the statement's id.
-	StatementID string `json:"statement_id"`
-	// Class is why it was set aside: "rejected" (the sink refused it
-	// permanently) or "expired" (it kept failing for longer than
-	// delivery.max_age).
-	Class string `json:"class"`
-	// Reason is the sink's message, for example the LRS's answer.
-	Reason string `json:"reason"`
-	// Time is when it was dead-lettered.
-	Time time.Time `json:"time"`
-	// Recorded is when the statement was recorded.
-	Recorded time.Time `json:"recorded"`
-	// Statement is the statement's canonical JSON.
-	Statement json.RawMessage `json:"statement"`
+// Letter is a statement set aside with the reason. Its fields are those of
+// the host's public DeadLetter, so that the two convert into each other.
+type Letter struct {
+	ID          string          `json:"id"`
+	Org         string          `json:"org"`
+	Sink        string          `json:"sink"`
+	StatementID string          `json:"statement_id"`
+	Class       string          `json:"class"`
+	Reason      string          `json:"reason"`
+	Time        time.Time       `json:"time"`
+	Recorded    time.Time       `json:"recorded"`
+	Statement   json.RawMessage `json:"statement"`
 }
 
-// Dead-letter classes.
+// Classes of dead letters.
 const (
-	DeadLetterRejected = "rejected"
-	DeadLetterExpired  = "expired"
+	ClassRejected = "rejected"
+	ClassExpired  = "expired"
+	ClassRemoved  = "removed"
 )
 
-// DeadLetterFilter selects dead letters. Zero fields match everything.
-type DeadLetterFilter struct {
-	// Sink selects one integration.
-	Sink string
-	// IDs selects dead letters by id.
-	IDs []string
-	// Limit caps the number returned (newest last). Zero means no cap.
+// Filter selects dead letters. Zero fields match everything. Its fields
+// are those of the host's public DeadLetterFilter.
+type Filter struct {
+	Sink  string
+	IDs   []string
 	Limit int
 }
 
-func (f DeadLetterFilter) match(d *DeadLetter) bool {
+func (f Filter) match(d *Letter) bool {
 	if f.Sink != "" && d.Sink != f.Sink {
 		return false
 	}
-	if len(f.IDs) > 0 {
-		for _, id := range f.IDs {
-			if id == d.ID {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+	return len(f.IDs) == 0 || slices.Contains(f.IDs, d.ID)
 }
 
-// deadLetters stores dead letters per organization in an append-only NDJSON
-// file, fsynced before the statement leaves its queue. Removal (replay,
-// purge) rewrites the file atomically.
-type deadLetters struct {
+// Dir is the file-backed store. It is safe for concurrent use; writers
+// are serialized (dead letters are rare).
+type Dir struct {
 	dir string
-	mu  sync.Mutex // serialises writers per store; dead letters are rare
+	mu  sync.Mutex
 	// counted holds the number of dead letters per organization and
 	// integration, read from the file on first use and kept up to date by
-	// add and remove, so that status does not read the file each time.
+	// Add and Remove, so that status does not read the file each time.
 	counted map[string]map[string]int
 }
 
-func (d *deadLetters) file(org string) string {
+// New returns a store under dir; the directory is created on first Add.
+func New(dir string) *Dir { return &Dir{dir: dir} }
+
+func (d *Dir) file(org string) string {
 	return filepath.Join(d.dir, org+".ndjson")
 }
 
-// add appends dead letters for org durably.
-func (d *deadLetters) add(org string, list []DeadLetter) error {
+// Add appends dead letters of org durably, giving each an id when it has
+// none. When it returns nil they survive a crash.
+func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 	if len(list) == 0 {
 		return nil
 	}
@@ -98,7 +88,7 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 			list[i].ID = xapi.NewUUID()
 		}
 	}
-	data, err := encodeDeadLetters(list)
+	data, err := encode(list)
 	if err != nil {
 		return err
 	}
@@ -113,7 +103,7 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 	}
 	// A crash during an earlier append can leave a last line without its
 	// newline; start on a new line so that the new dead letters do not
-	// merge into it (list skips the torn line and keeps them).
+	// merge into it (List skips the torn line and keeps them).
 	if torn, err := endsTorn(f); err != nil {
 		f.Close()
 		return fmt.Errorf("read dead letters of %s: %w", org, err)
@@ -136,8 +126,7 @@ func (d *deadLetters) add(org string, list []DeadLetter) error {
 	return f.Close()
 }
 
-// encodeDeadLetters returns list as NDJSON.
-func encodeDeadLetters(list []DeadLetter) ([]byte, error) {
+func encode(list []Letter) ([]byte, error) {
 	var buf bytes.Buffer
 	for i := range list {
 		line, err := json.Marshal(&list[i])
@@ -163,16 +152,17 @@ func endsTorn(f *os.File) (bool, error) {
 	return last[0] != '\n', nil
 }
 
-// list returns the dead letters of org matching f, oldest first. A torn
-// last line (a crash during add) is skipped.
-func (d *deadLetters) list(org string, f DeadLetterFilter) ([]DeadLetter, error) {
+// List returns the dead letters of org matching f, oldest first; with a
+// Limit, the newest Limit of them. A torn last line (a crash during Add) is
+// skipped.
+func (d *Dir) List(_ context.Context, org string, f Filter) ([]Letter, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	all, err := d.readLocked(org)
 	if err != nil {
 		return nil, err
 	}
-	var out []DeadLetter
+	var out []Letter
 	for i := range all {
 		if f.match(&all[i]) {
 			out = append(out, all[i])
@@ -184,7 +174,7 @@ func (d *deadLetters) list(org string, f DeadLetterFilter) ([]DeadLetter, error)
 	return out, nil
 }
 
-func (d *deadLetters) readLocked(org string) ([]DeadLetter, error) {
+func (d *Dir) readLocked(org string) ([]Letter, error) {
 	data, err := os.ReadFile(d.file(org))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -192,7 +182,7 @@ func (d *deadLetters) readLocked(org string) ([]DeadLetter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
 	}
-	var out []DeadLetter
+	var out []Letter
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 64<<20)
 	for sc.Scan() {
@@ -200,7 +190,7 @@ func (d *deadLetters) readLocked(org string) ([]DeadLetter, error) {
 		if len(line) == 0 {
 			continue
 		}
-		var dl DeadLetter
+		var dl Letter
 		if err := json.Unmarshal(line, &dl); err != nil {
 			continue // torn tail of an interrupted append
 		}
@@ -209,15 +199,16 @@ func (d *deadLetters) readLocked(org string) ([]DeadLetter, error) {
 	return out, sc.Err()
 }
 
-// remove deletes the dead letters of org matching f and returns them.
-func (d *deadLetters) remove(org string, f DeadLetterFilter) ([]DeadLetter, error) {
+// Remove deletes the dead letters of org matching f durably and returns
+// them.
+func (d *Dir) Remove(_ context.Context, org string, f Filter) ([]Letter, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	all, err := d.readLocked(org)
 	if err != nil {
 		return nil, err
 	}
-	var keep, removed []DeadLetter
+	var keep, removed []Letter
 	for i := range all {
 		if f.match(&all[i]) {
 			removed = append(removed, all[i])
@@ -228,11 +219,11 @@ func (d *deadLetters) remove(org string, f DeadLetterFilter) ([]DeadLetter, erro
 	if len(removed) == 0 {
 		return nil, nil
 	}
-	data, err := encodeDeadLetters(keep)
+	data, err := encode(keep)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(d.file(org), data, 0o600); err != nil {
+	if err := atomicfile.Write(d.file(org), data, 0o600); err != nil {
 		return nil, fmt.Errorf("rewrite dead letters of %s: %w", org, err)
 	}
 	if c := d.counted[org]; c != nil {
@@ -243,15 +234,15 @@ func (d *deadLetters) remove(org string, f DeadLetterFilter) ([]DeadLetter, erro
 	return removed, nil
 }
 
-// counts returns the number of dead letters per sink of org.
-func (d *deadLetters) counts(org string) map[string]int {
+// Counts returns the number of dead letters of org per integration.
+func (d *Dir) Counts(_ context.Context, org string) (map[string]int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c := d.counted[org]
 	if c == nil {
 		all, err := d.readLocked(org)
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		c = map[string]int{}
 		for _, dl := range all {
@@ -262,5 +253,5 @@ func (d *deadLetters) counts(org string) map[string]int {
 		}
 		d.counted[org] = c
 	}
-	return maps.Clone(c)
+	return maps.Clone(c), nil
 }

@@ -1,0 +1,101 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/learningflow/lrsbridge/host/internal/deadletter"
+	"github.com/learningflow/lrsbridge/sdk"
+)
+
+// Settings tune a Worker. They mirror the host's delivery configuration.
+type Settings struct {
+	// BatchSize and BatchBytes bound one batch.
+	BatchSize  int
+	BatchBytes int64
+	// Linger is how long to wait for a batch to fill.
+	Linger time.Duration
+	// Parallel is how many batches may be in flight at once (at least 1).
+	Parallel int
+	// BackoffInitial and BackoffMax bound the retry delay after a failed
+	// batch (exponential with jitter).
+	BackoffInitial, BackoffMax time.Duration
+	// MaxAge is how long a statement may keep failing transiently before
+	// it is dead-lettered as expired; 0 means never.
+	MaxAge time.Duration
+	// BreakerFailures consecutive failed batches open the breaker for
+	// BreakerOpen.
+	BreakerFailures int
+	BreakerOpen     time.Duration
+	// Timeout bounds one Deliver call.
+	Timeout time.Duration
+	// IdleTimeout closes the sink instance after this long without
+	// statements, so that its plugin process can stop.
+	IdleTimeout time.Duration
+	// ConnectTimeout bounds one Connect call.
+	ConnectTimeout time.Duration
+}
+
+// Conn is a configured sink instance.
+type Conn struct {
+	// Sink is the instance.
+	Sink sdk.Sink
+	// Exited, when not nil, is closed once the instance's process is gone:
+	// the instance is then dropped without Close and configured again.
+	Exited <-chan struct{}
+	// Release, when not nil, is called once the worker no longer uses the
+	// instance (after its Close, or when it was dropped).
+	Release func()
+}
+
+// Connector configures the sink instance of a worker's integration.
+//
+// Connect is called from the worker's goroutine only, never concurrently
+// for one worker; gen counts the instances of the worker from 1, so that
+// each has its own handle. It returns a *sdk.ConfigError when the
+// configuration is refused (the worker pauses) and any other error for a
+// failure worth retrying (a plugin that cannot start).
+type Connector interface {
+	Connect(ctx context.Context, gen int) (Conn, error)
+}
+
+// ConnectorFunc adapts a function to Connector.
+type ConnectorFunc func(ctx context.Context, gen int) (Conn, error)
+
+// Connect calls f(ctx, gen).
+func (f ConnectorFunc) Connect(ctx context.Context, gen int) (Conn, error) { return f(ctx, gen) }
+
+// DeadLetters is where a worker sets statements aside. Add is called
+// concurrently (one call per settled batch); it must be durable when it
+// returns nil: the statements leave the queue right after. When it fails,
+// the statements stay in the queue and are retried.
+type DeadLetters interface {
+	Add(ctx context.Context, org string, list []deadletter.Letter) error
+}
+
+// Metrics receives measurements; see the host's Metrics.
+type Metrics interface {
+	Count(name string, delta int64, org, sink string)
+	Observe(name string, value float64, org, sink string)
+}
+
+// Metric names.
+const (
+	MetricDelivered    = "lrsbridge.statements.delivered"
+	MetricConflicts    = "lrsbridge.statements.already_stored"
+	MetricRetried      = "lrsbridge.statements.retried"
+	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
+	MetricBatchSeconds = "lrsbridge.delivery.batch_seconds"
+	MetricBatchSize    = "lrsbridge.delivery.batch_size"
+)
+
+// States of a worker, as Status reports them.
+const (
+	StateActive          = "active"
+	StateRetrying        = "retrying"
+	StatePausedAuth      = "paused_auth"
+	StatePausedConfig    = "paused_config"
+	StateBreakerOpen     = "breaker_open"
+	StateBreakerHalfOpen = "breaker_half_open"
+	StateStopped         = "stopped"
+)

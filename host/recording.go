@@ -1,0 +1,181 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// RecordError reports statements Record refused; nothing of the call was
+// queued.
+type RecordError struct {
+	// Org is the organization.
+	Org string
+	// Index is the position of the first invalid statement in the call.
+	Index int
+	// Problems are that statement's problems, each with its JSON path.
+	Problems xapi.Problems
+}
+
+// Error returns the message of e.
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("org %s: statement %d is invalid: %v", e.Org, e.Index, e.Problems)
+}
+
+// Record validates statements and queues them durably for every
+// integration of the organization. It returns once they are durable per
+// queue.sync. Statements without an id get a random one (set on the
+// statement); callers that may record the same statement again should set
+// deterministic ids (xapi.UUIDv5) so that the LRS recognizes the resend.
+//
+// Every statement must be valid for both xAPI 1.0.3 and 2.0.0, except for
+// properties 1.0.3 does not define, which are left out for 1.0.3 sinks. An
+// invalid statement fails the whole call with a *RecordError and nothing is
+// queued. A full queue fails with an error wrapping ErrFull; with several
+// integrations, the statements may then have been queued for some of them
+// (recording them again is harmless: their ids are the same).
+func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) error {
+	items := make([]queue.Item, len(statements))
+	for i, st := range statements {
+		if st == nil {
+			return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleRequired, Message: "statement is nil"}}}
+		}
+		if st.ID == "" {
+			st.ID = xapi.NewUUID()
+		}
+		// Validating for 2.0.0 covers 1.0.3: the rules of 1.0.3 differ
+		// only for properties that encoding for 1.0.3 leaves out
+		// (contextAgents, contextGroups, a 2.0.0 version property).
+		if probs := xapi.Validate(st, xapi.V200); len(probs) > 0 {
+			return &RecordError{Org: orgID, Index: i, Problems: probs}
+		}
+		data, err := xapi.Marshal(st, xapi.V200)
+		if err != nil {
+			return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: err.Error()}}}
+		}
+		items[i] = queue.Item{ID: st.ID, Data: data}
+	}
+	return h.enqueue(ctx, orgID, items)
+}
+
+// enqueue appends items to every queue of the organization, in parallel
+// when it has several.
+func (h *Host) enqueue(ctx context.Context, orgID string, items []queue.Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	h.mu.RLock()
+	if h.closed {
+		h.mu.RUnlock()
+		return ErrClosed
+	}
+	o, ok := h.orgs[orgID]
+	if !ok {
+		h.mu.RUnlock()
+		return fmt.Errorf("%w: %q", ErrOrgUnknown, orgID)
+	}
+	list := o.list
+	for _, it := range list {
+		it.appends.Add(1)
+	}
+	h.recording.Add(1)
+	h.mu.RUnlock()
+	defer h.recording.Done()
+	if len(list) == 0 {
+		return fmt.Errorf("%w: %q", ErrNoSinks, orgID)
+	}
+	if len(list) == 1 {
+		return h.appendTo(ctx, orgID, list[0], items)
+	}
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for i, it := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = h.appendTo(ctx, orgID, it, items)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, items []queue.Item) error {
+	defer it.appends.Done()
+	if it.qerr != nil {
+		return it.qerr
+	}
+	if err := it.q.Append(ctx, items); err != nil {
+		return fmt.Errorf("org %s, integration %s: %w", orgID, it.in.ID, err)
+	}
+	h.metrics.Count(MetricRecorded, int64(len(items)), orgID, it.in.ID)
+	return nil
+}
+
+// RecordEvent turns an event into statements (see the normalizer rules in
+// the package documentation), validates each for both xAPI versions and
+// queues them durably for every integration of the event's organization.
+// It returns the statements queued, with their deterministic ids. An invalid
+// event or one of unknown kind is refused with an *EventError naming the
+// event id, the field and the problem; nothing is queued for it and it is
+// counted as refused (a transformation error, distinct from delivery
+// errors). An event that yields no statement (for example a SCORM commit
+// that changed nothing) returns an empty list and no error.
+//
+// SCORM attempt state is saved by the normalizer before the statements are
+// queued. If queueing then fails (a full queue), the caller re-sends the
+// event: the normalizer answers a recently handled SCORM call with the same
+// statements again, so nothing is lost and nothing is duplicated.
+func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, error) {
+	h.mu.RLock()
+	if h.closed {
+		h.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	o, ok := h.orgs[ev.Org]
+	h.mu.RUnlock()
+	if !ok {
+		h.countRefused(ev.Org)
+		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Field: "org",
+			Err: fmt.Errorf("%w: %q", ErrOrgUnknown, ev.Org)}
+	}
+	stmts, err := h.norm.Normalize(ctx, o.settings.internal(), ev.internal())
+	if err != nil {
+		if ee := publicEventError(err); ee != nil {
+			h.countRefused(ev.Org)
+			return nil, ee
+		}
+		return nil, err
+	}
+	items := make([]queue.Item, len(stmts))
+	for i, st := range stmts {
+		data, err := xapi.Marshal(st, xapi.V200)
+		if err != nil {
+			h.countRefused(ev.Org)
+			return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
+		}
+		items[i] = queue.Item{ID: st.ID, Data: data}
+	}
+	if err := h.enqueue(ctx, ev.Org, items); err != nil {
+		return nil, err
+	}
+	return stmts, nil
+}
+
+func (h *Host) countRefused(org string) {
+	h.metrics.Count(MetricRefusedEvents, 1, org, "")
+	v, _ := h.refusedEvents.LoadOrStore(org, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (h *Host) refused(org string) int64 {
+	if v, ok := h.refusedEvents.Load(org); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}

@@ -1,0 +1,72 @@
+package host
+
+import (
+	"context"
+
+	"github.com/learningflow/lrsbridge/host/internal/deadletter"
+	"github.com/learningflow/lrsbridge/host/internal/delivery"
+	"github.com/learningflow/lrsbridge/host/internal/normalize"
+	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/registry"
+	"github.com/learningflow/lrsbridge/host/internal/statefile"
+)
+
+// The host keeps five kinds of data, each behind a small interface so that
+// a backend shared by several hosts can replace the files under data_dir:
+//
+//   - queues (queueStore): one durable FIFO per integration;
+//   - dead letters (deadLetterStore): statements set aside, per
+//     organization;
+//   - the registry (registryStore): organizations and integrations saved
+//     at run time, secrets sealed;
+//   - normalizer state (normalize.StateStore): SCORM attempts;
+//   - delivery counts (registry.CountStore): totals per integration.
+//
+// Every implementation must be safe for concurrent use; the call order
+// each method may rely on is stated on it.
+
+// queueStore is what the host needs of a queue engine. The embedded
+// file-backed store (host/internal/queue) implements it.
+type queueStore interface {
+	// Queue opens or creates the queue of one integration. Calls with the
+	// same key return the same open queue until it is closed or removed.
+	// An error wrapping queue.ErrCorrupt says the queue's data is damaged:
+	// the host reports the integration as StateQueueError and carries on.
+	Queue(org, sink string) (queue.Queue, error)
+	// Remove closes and deletes a queue. The host calls it only after
+	// draining the queue, with no producer or consumer left.
+	Remove(org, sink string) error
+	// Queues lists the queues that exist, for recovery at start.
+	Queues() []queue.Key
+	// Close closes every queue; it is called once, last.
+	Close() error
+}
+
+// deadLetterStore keeps what could not be delivered, per organization.
+// Add is called concurrently by every worker and must be durable when it
+// returns nil (the statements leave their queue right after); List,
+// Remove and Counts are called by the embedder's requests at any time.
+// Errors name the organization and never quote a statement.
+type deadLetterStore interface {
+	delivery.DeadLetters
+	// List returns the dead letters of org matching f, oldest first.
+	List(ctx context.Context, org string, f deadletter.Filter) ([]deadletter.Letter, error)
+	// Remove deletes the dead letters of org matching f durably and
+	// returns them.
+	Remove(ctx context.Context, org string, f deadletter.Filter) ([]deadletter.Letter, error)
+	// Counts returns the number of dead letters of org per integration;
+	// it is called for every Status and must be cheap.
+	Counts(ctx context.Context, org string) (map[string]int, error)
+}
+
+// registryStore persists organizations and integrations saved at run
+// time; see registry.Store for its contract.
+type registryStore = registry.Store
+
+var (
+	_ queueStore           = (*queue.Store)(nil)
+	_ deadLetterStore      = (*deadletter.Dir)(nil)
+	_ registryStore        = (*registry.File)(nil)
+	_ normalize.StateStore = (*statefile.Dir)(nil)
+	_ registry.CountStore  = (*registry.CountsFile)(nil)
+)
