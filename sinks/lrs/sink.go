@@ -131,7 +131,7 @@ func newSink(_ context.Context, req sdk.ConfigureRequest, opts ...option) (*Sink
 		transport: tr,
 		tlsConfig: tlsConfig,
 		client: &http.Client{
-			Transport: tr,
+			Transport: traced(tr),
 			// Redirects are not followed: a redirected POST may lose its
 			// body or move the credentials elsewhere. A 3xx answer tells
 			// the admin to update the endpoint.
