@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Attribute keys, in OpenTelemetry semantic-convention style.
@@ -101,6 +102,8 @@ type folder struct {
 
 	mu   sync.Mutex
 	kept map[string]bool // organizations past the allow list that keep their values
+
+	orgSets sync.Map // org -> metric.MeasurementOption of orgOption
 }
 
 func newFolder(a Attributes) *folder {
@@ -151,6 +154,26 @@ func (f *folder) org(org string) []attribute.KeyValue {
 		org = Other
 	}
 	return []attribute.KeyValue{KeyOrg.String(org)}
+}
+
+// orgOption returns the organization attributes of org as a measurement
+// option, cached: one entry per organization with its own values, one for
+// the rest.
+func (f *folder) orgOption(org string) metric.MeasurementOption {
+	if f.mode == ModeOff {
+		org = ""
+	} else if !f.keeps(org) {
+		org = Other
+	}
+	if o, ok := f.orgSets.Load(org); ok {
+		return o.(metric.MeasurementOption)
+	}
+	var set attribute.Set
+	if org != "" {
+		set = attribute.NewSet(KeyOrg.String(org))
+	}
+	o, _ := f.orgSets.LoadOrStore(org, metric.WithAttributeSet(set))
+	return o.(metric.MeasurementOption)
 }
 
 // integration returns the organization and integration attributes of a

@@ -55,11 +55,12 @@ func (r *Record) SpanContext() trace.SpanContext { return r.span.SpanContext() }
 // error, and records the call's duration. Call it once.
 func (r *Record) End(statements int, err error) {
 	d := time.Since(r.began)
-	attrs := r.t.fold.org(r.org)
-	if err != nil {
-		attrs = with(attrs, KeyErrorType.String(recordErrorType(err)))
+	if err == nil {
+		r.t.recordDuration.Record(r.ctx, d.Seconds(), r.t.fold.orgOption(r.org))
+	} else {
+		attrs := with(r.t.fold.org(r.org), KeyErrorType.String(recordErrorType(err)))
+		r.t.recordDuration.Record(r.ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	}
-	r.t.recordDuration.Record(r.ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	if !r.span.IsRecording() {
 		r.span.End()
 		return
