@@ -56,8 +56,8 @@ func (discardMetrics) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregat
 	return sdkmetric.DefaultAggregationSelector(k)
 }
 func (discardMetrics) Export(context.Context, *metricdata.ResourceMetrics) error { return nil }
-func (discardMetrics) ForceFlush(context.Context) error                         { return nil }
-func (discardMetrics) Shutdown(context.Context) error                           { return nil }
+func (discardMetrics) ForceFlush(context.Context) error                          { return nil }
+func (discardMetrics) Shutdown(context.Context) error                            { return nil }
 
 // BenchmarkRecordPath measures what telemetry adds to one RecordEvent call
 // that queues 2 statements for one integration: the record span, the
