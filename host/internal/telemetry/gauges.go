@@ -11,8 +11,11 @@ import (
 
 // Breaker states, the values of [KeyBreakerState].
 const (
-	BreakerClosed   = "closed"
-	BreakerOpen     = "open"
+	// BreakerClosed: calls go through.
+	BreakerClosed = "closed"
+	// BreakerOpen: calls are refused until the open period ends.
+	BreakerOpen = "open"
+	// BreakerHalfOpen: a few trial calls go through.
 	BreakerHalfOpen = "half_open"
 )
 

@@ -17,22 +17,38 @@ const ScopeName = "github.com/learningflow/lrsbridge/host"
 
 // Metric names. The table in docs/operations.md says what moves each one.
 const (
-	MetricRecorded      = "lrsbridge.statements.recorded"
-	MetricDelivered     = "lrsbridge.statements.delivered"
+	// MetricRecorded counts statements queued, per integration.
+	MetricRecorded = "lrsbridge.statements.recorded"
+	// MetricDelivered counts statements delivered, already stored included.
+	MetricDelivered = "lrsbridge.statements.delivered"
+	// MetricAlreadyStored counts statements a sink had stored before.
 	MetricAlreadyStored = "lrsbridge.statements.already_stored"
-	MetricRetried       = "lrsbridge.statements.retried"
-	MetricDeadLettered  = "lrsbridge.statements.dead_lettered"
+	// MetricRetried counts statements handed back for a later attempt.
+	MetricRetried = "lrsbridge.statements.retried"
+	// MetricDeadLettered counts statements moved to the dead-letter store.
+	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
+	// MetricEventsRefused counts events RecordEvent refused.
 	MetricEventsRefused = "lrsbridge.events.refused"
+	// MetricBatchDuration is the histogram of delivery call durations.
 	MetricBatchDuration = "lrsbridge.delivery.batch.duration"
-	MetricBatchSize     = "lrsbridge.delivery.batch.size"
-	MetricRecordDur     = "lrsbridge.record.duration"
-	MetricQueueDepth    = "lrsbridge.queue.depth"
-	MetricQueueAge      = "lrsbridge.queue.oldest_age"
-	MetricBreakers      = "lrsbridge.breakers"
-	MetricIntegrations  = "lrsbridge.integrations"
-	MetricPluginStarts  = "lrsbridge.plugin.starts"
-	MetricPluginRestart = "lrsbridge.plugin.restarts"
-	MetricPluginExits   = "lrsbridge.plugin.exits"
+	// MetricBatchSize is the histogram of statements per delivery call.
+	MetricBatchSize = "lrsbridge.delivery.batch.size"
+	// MetricRecordDuration is the histogram of Record call durations.
+	MetricRecordDuration = "lrsbridge.record.duration"
+	// MetricQueueDepth is the gauge of statements waiting.
+	MetricQueueDepth = "lrsbridge.queue.depth"
+	// MetricQueueAge is the gauge of the oldest waiting statement's age.
+	MetricQueueAge = "lrsbridge.queue.oldest_age"
+	// MetricBreakers is the gauge of circuit breakers per state.
+	MetricBreakers = "lrsbridge.breakers"
+	// MetricIntegrations is the gauge of integrations per state.
+	MetricIntegrations = "lrsbridge.integrations"
+	// MetricPluginStarts counts plugin process starts.
+	MetricPluginStarts = "lrsbridge.plugin.starts"
+	// MetricPluginRestarts counts plugin process starts after an exit.
+	MetricPluginRestarts = "lrsbridge.plugin.restarts"
+	// MetricPluginExits counts plugin process exits.
+	MetricPluginExits = "lrsbridge.plugin.exits"
 )
 
 // Bucket boundaries: delivery calls take from milliseconds (a local
@@ -110,7 +126,7 @@ func New(opts Options) (*Telemetry, error) {
 	counter(&t.deadLettered, MetricDeadLettered, "{statement}", "Statements moved to the dead-letter store.")
 	counter(&t.refused, MetricEventsRefused, "{event}", "Events refused by RecordEvent before anything was queued.")
 	counter(&t.pluginStarts, MetricPluginStarts, "{start}", "Sink plugin processes started, including restarts.")
-	counter(&t.pluginRestarts, MetricPluginRestart, "{restart}", "Sink plugin processes started again after one of the same key exited.")
+	counter(&t.pluginRestarts, MetricPluginRestarts, "{restart}", "Sink plugin processes started again after one of the same key exited.")
 	counter(&t.pluginExits, MetricPluginExits, "{exit}", "Sink plugin processes that exited.")
 
 	var err error
@@ -118,7 +134,7 @@ func New(opts Options) (*Telemetry, error) {
 		metric.WithDescription("Duration of delivery calls to a sink, one per batch."),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	errs = append(errs, err)
-	t.recordDuration, err = m.Float64Histogram(MetricRecordDur, metric.WithUnit("s"),
+	t.recordDuration, err = m.Float64Histogram(MetricRecordDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of Record and RecordEvent calls, from the call to the statements being queued."),
 		metric.WithExplicitBucketBoundaries(recordBuckets...))
 	errs = append(errs, err)
