@@ -98,35 +98,29 @@ type Batch struct {
 // links to every distinct record span (up to 128). Pass the returned
 // context to the sink: the plugin connection carries it on.
 func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.SpanContext) (context.Context, *Batch) {
-	var links []trace.Link
-	var parent trace.SpanContext
 	for _, sc := range records {
-		if !sc.IsValid() {
-			continue
-		}
-		if !parent.IsValid() {
-			parent = sc
-		}
-		if len(links) < maxLinks && !linked(links, sc) {
-			links = append(links, trace.Link{SpanContext: sc})
+		if sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+			break
 		}
 	}
-	if parent.IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
-	}
-	attrs := with(i.spanAttrs, KeyStatementCount.Int(size))
 	ctx, span := i.t.tracer.Start(ctx, SpanDeliver, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithLinks(links...), trace.WithAttributes(attrs...))
-	return ctx, &Batch{i: i, ctx: ctx, span: span, size: size, began: time.Now()}
-}
-
-func linked(links []trace.Link, sc trace.SpanContext) bool {
-	for _, l := range links {
-		if l.SpanContext.SpanID() == sc.SpanID() && l.SpanContext.TraceID() == sc.TraceID() {
-			return true
+		trace.WithAttributes(with(i.spanAttrs, KeyStatementCount.Int(size))...))
+	if span.IsRecording() {
+		// Links are added after the start so that an unsampled batch
+		// does not pay for them.
+		linked := make(map[trace.SpanID]bool, min(len(records), maxLinks))
+		for _, sc := range records {
+			if len(linked) == maxLinks {
+				break
+			}
+			if sc.IsValid() && !linked[sc.SpanID()] {
+				linked[sc.SpanID()] = true
+				span.AddLink(trace.Link{SpanContext: sc})
+			}
 		}
 	}
-	return false
+	return ctx, &Batch{i: i, ctx: ctx, span: span, size: size, began: time.Now()}
 }
 
 // BatchResult is the outcome of a delivery call, per statement.
