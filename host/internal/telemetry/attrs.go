@@ -96,23 +96,20 @@ func (a Attributes) Validate() error {
 
 // folder decides which attribute values an organization's metrics carry.
 type folder struct {
-	mode  Mode
-	limit int
-	allow map[string]bool
-
-	mu   sync.Mutex
-	kept map[string]bool // organizations past the allow list that keep their values
-
+	mode    Mode
+	allow   map[string]bool
+	kept    *valueLimit // organizations past the allow list that keep their values
 	orgSets sync.Map // org -> metric.MeasurementOption of orgOption
 }
 
 func newFolder(a Attributes) *folder {
-	f := &folder{mode: a.Mode, limit: a.Limit, allow: make(map[string]bool, len(a.Allow)), kept: make(map[string]bool)}
+	limit := a.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	f := &folder{mode: a.Mode, allow: make(map[string]bool, len(a.Allow)), kept: newValueLimit(limit)}
 	if f.mode == "" {
 		f.mode = ModeLimited
-	}
-	if f.limit == 0 {
-		f.limit = DefaultLimit
 	}
 	for _, org := range a.Allow {
 		f.allow[org] = true
@@ -129,19 +126,7 @@ func (f *folder) keeps(org string) bool {
 	case ModeOff:
 		return false
 	}
-	if f.allow[org] {
-		return true
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.kept[org] {
-		return true
-	}
-	if len(f.kept) >= f.limit {
-		return false
-	}
-	f.kept[org] = true
-	return true
+	return f.allow[org] || f.kept.admit(org)
 }
 
 // org returns the organization attributes of a metric: none in ModeOff,
@@ -204,20 +189,26 @@ func newValueLimit(max int) *valueLimit {
 	return &valueLimit{max: max, seen: make(map[string]bool)}
 }
 
+// value returns v, or Other if v is too long or past the limit.
 func (l *valueLimit) value(v string) string {
-	if len(v) > maxValueLen {
+	if len(v) > maxValueLen || !l.admit(v) {
 		return Other
 	}
+	return v
+}
+
+// admit reports whether v is one of the first max distinct values seen.
+func (l *valueLimit) admit(v string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen[v] {
-		return v
+		return true
 	}
 	if len(l.seen) >= l.max {
-		return Other
+		return false
 	}
 	l.seen[v] = true
-	return v
+	return true
 }
 
 // with returns a new slice of attrs followed by more; attrs is never
