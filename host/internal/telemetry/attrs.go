@@ -99,7 +99,7 @@ type folder struct {
 	mode    Mode
 	allow   map[string]bool
 	kept    *valueLimit // organizations past the allow list that keep their values
-	orgSets sync.Map // org -> metric.MeasurementOption of orgOption
+	orgSets sync.Map    // org -> metric.MeasurementOption of orgOption
 }
 
 func newFolder(a Attributes) *folder {
