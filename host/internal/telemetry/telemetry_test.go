@@ -337,3 +337,52 @@ func TestErrorType(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse records from many goroutines while the metrics are
+// collected, for the race detector, and checks that nothing is lost.
+func TestConcurrentUse(t *testing.T) {
+	e := newEnv(t, telemetry.Attributes{Mode: telemetry.ModeLimited, Limit: 3})
+	unregister, err := e.tel.ObserveIntegrations(snapshots(telemetry.IntegrationSnapshot{Org: "o0", Integration: "o0/lrs", Sink: "lrs", State: "active", Breaker: telemetry.BreakerClosed}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unregister()
+	const workers, each = 8, 200
+	done := make(chan struct{})
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			org := fmt.Sprintf("o%d", w)
+			in := e.tel.Integration(org, org+"/lrs", "lrs")
+			for range each {
+				ctx, rec := e.tel.StartRecord(context.Background(), org, "quiz.completed")
+				in.Recorded(ctx, 1)
+				rec.End(1, nil)
+				_, b := in.StartBatch(ctx, 1, []trace.SpanContext{rec.SpanContext()})
+				in.Delivered(ctx, 1, 0)
+				b.End(nil, telemetry.BatchResult{Delivered: 1})
+				e.tel.EventRefused(ctx, org, fmt.Sprintf("kind-%d", w), "invalid_event")
+			}
+		}()
+	}
+	for range 5 {
+		e.collect(t)
+	}
+	for range workers {
+		<-done
+	}
+	var recorded float64
+	orgs := map[string]bool{}
+	for _, p := range e.collect(t) {
+		if p.Metric == telemetry.MetricRecorded {
+			recorded += p.Value
+			orgs[strings.Split(strings.Split(p.Attrs, "lrsbridge.org=")[1], ",")[0]] = true
+		}
+	}
+	if recorded != workers*each {
+		t.Errorf("recorded %v statements; want %d", recorded, workers*each)
+	}
+	if len(orgs) != 4 || !orgs[telemetry.Other] {
+		t.Errorf("organizations on the recorded counter: %v; want 3 and _other", orgs)
+	}
+}
