@@ -37,26 +37,37 @@ type Record struct {
 // call for an event of the given kind. The span carries the organization
 // and the event kind, never the event's content. End it with
 // [Record.End]; store [Record.SpanContext] with each queued statement.
-func (t *Telemetry) StartRecord(ctx context.Context, org, kind string) (context.Context, *Record) {
-	name, attrs := SpanRecord, []attribute.KeyValue{KeyOrg.String(org)}
+//
+// The attributes are set once the span is known to record, so that
+// telemetry turned off costs next to nothing here.
+func (t *Telemetry) StartRecord(ctx context.Context, org, kind string) (context.Context, Record) {
+	name := SpanRecord
 	if kind != "" {
 		name = SpanRecordEvent
-		attrs = append(attrs, KeyEventKind.String(kind))
 	}
-	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
-	return ctx, &Record{t: t, ctx: ctx, span: span, org: org, began: time.Now()}
+	ctx, span := t.tracer.Start(ctx, name, producer...)
+	if span.IsRecording() {
+		span.SetAttributes(KeyOrg.String(org))
+		if kind != "" {
+			span.SetAttributes(KeyEventKind.String(kind))
+		}
+	}
+	return ctx, Record{t: t, ctx: ctx, span: span, org: org, began: time.Now()}
 }
+
+// producer holds the start option of record spans, made once.
+var producer = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // SpanContext returns the span context to store with the statements the
 // call queues.
-func (r *Record) SpanContext() trace.SpanContext { return r.span.SpanContext() }
+func (r Record) SpanContext() trace.SpanContext { return r.span.SpanContext() }
 
 // End ends the span with the number of statements queued and the call's
 // error, and records the call's duration. Call it once.
-func (r *Record) End(statements int, err error) {
+func (r Record) End(statements int, err error) {
 	d := time.Since(r.began)
 	if err == nil {
-		r.t.recordDuration.Record(r.ctx, d.Seconds(), r.t.fold.orgOption(r.org))
+		r.t.recordDuration.Record(r.ctx, d.Seconds(), r.t.fold.orgOption(r.org)...)
 	} else {
 		attrs := with(r.t.fold.org(r.org), KeyErrorType.String(recordErrorType(err)))
 		r.t.recordDuration.Record(r.ctx, d.Seconds(), metric.WithAttributes(attrs...))

@@ -173,9 +173,10 @@ func (t *Telemetry) Integration(org, id, sink string) *Integration {
 		id:        id,
 		sink:      sink,
 		attrs:     attrs,
-		set:       metric.WithAttributeSet(set),
-		rejected:  metric.WithAttributeSet(attribute.NewSet(with(attrs, KeyDeadLetterReason.String(DeadLetterRejected))...)),
-		expired:   metric.WithAttributeSet(attribute.NewSet(with(attrs, KeyDeadLetterReason.String(DeadLetterExpired))...)),
+		add:       []metric.AddOption{metric.WithAttributeSet(set)},
+		rec:       []metric.RecordOption{metric.WithAttributeSet(set)},
+		rejected:  []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(with(attrs, KeyDeadLetterReason.String(DeadLetterRejected))...))},
+		expired:   []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(with(attrs, KeyDeadLetterReason.String(DeadLetterExpired))...))},
 		spanAttrs: []attribute.KeyValue{KeyOrg.String(org), KeyIntegration.String(id), KeySink.String(sink)},
 	}
 }
@@ -235,27 +236,30 @@ func (t *Telemetry) pluginAttrs(plugin, org string) []attribute.KeyValue {
 // Integration records the metrics and spans of one integration. Its
 // methods do not allocate on the metric path.
 type Integration struct {
-	t                 *Telemetry
-	org, id, sink     string
-	attrs             []attribute.KeyValue
-	set               metric.MeasurementOption
-	rejected, expired metric.MeasurementOption
+	t             *Telemetry
+	org, id, sink string
+	attrs         []attribute.KeyValue
+	// The measurement options are kept as slices: passing a slice on
+	// does not allocate, a single variadic argument does.
+	add               []metric.AddOption
+	rec               []metric.RecordOption
+	rejected, expired []metric.AddOption
 	spanAttrs         []attribute.KeyValue
 }
 
 // Recorded counts n statements queued for the integration.
 func (i *Integration) Recorded(ctx context.Context, n int) {
-	i.t.recorded.Add(ctx, int64(n), i.set)
+	i.t.recorded.Add(ctx, int64(n), i.add...)
 }
 
 // Delivered counts n statements the sink reported delivered, of which
 // alreadyStored were stored before.
 func (i *Integration) Delivered(ctx context.Context, n, alreadyStored int) {
 	if n > 0 {
-		i.t.delivered.Add(ctx, int64(n), i.set)
+		i.t.delivered.Add(ctx, int64(n), i.add...)
 	}
 	if alreadyStored > 0 {
-		i.t.alreadyStored.Add(ctx, int64(alreadyStored), i.set)
+		i.t.alreadyStored.Add(ctx, int64(alreadyStored), i.add...)
 	}
 }
 
@@ -272,14 +276,14 @@ func (i *Integration) DeadLettered(ctx context.Context, n int, reason string) {
 	if reason == DeadLetterExpired {
 		opt = i.expired
 	}
-	i.t.deadLettered.Add(ctx, int64(n), opt)
+	i.t.deadLettered.Add(ctx, int64(n), opt...)
 }
 
 // observeBatch records the duration and size of one delivery call.
 func (i *Integration) observeBatch(ctx context.Context, size int, d time.Duration, err error) {
-	i.t.batchSize.Record(ctx, int64(size), i.set)
+	i.t.batchSize.Record(ctx, int64(size), i.rec...)
 	if err == nil {
-		i.t.batchDuration.Record(ctx, d.Seconds(), i.set)
+		i.t.batchDuration.Record(ctx, d.Seconds(), i.rec...)
 		return
 	}
 	i.t.batchDuration.Record(ctx, d.Seconds(), metric.WithAttributes(with(i.attrs, KeyErrorType.String(ErrorType(err)))...))
