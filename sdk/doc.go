@@ -52,4 +52,9 @@
 //
 // The package sdk/sinktest checks a sink against this contract, directly and
 // across a real gRPC connection.
+//
+// Traces: when the host delivers under a sampled span, a sink's own spans
+// join the host's trace with no setup in the plugin; start them from the
+// call's context with [Tracer]. They travel back with the call's response
+// and the host exports them.
 package sdk

@@ -74,6 +74,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		StartTimeout:     cfg.StartTimeout,
 		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stdout"},
 		SyncStderr:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stderr"},
+		GRPCDialOptions:  traceDialOptions(),
 	}
 	if cfg.Reattach != nil {
 		rc, err := reattachToPlugin(*cfg.Reattach)

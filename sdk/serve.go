@@ -96,11 +96,12 @@ func Serve(p Provider, opts ...ServeOption) {
 		cfg.logger = Logger()
 	}
 	srv := newServer(p, cfg.logger)
+	tracing := newPluginTracing(cfg.test == nil)
 	sc := &plugin.ServeConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(srv),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessageSize))...)
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessageSize), tracing.serverOption())...)
 		},
 		Logger: newHCLogger(cfg.logger, "go-plugin"),
 	}

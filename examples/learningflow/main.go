@@ -119,6 +119,7 @@ type options struct {
 	progress     time.Duration
 	workers      int
 	verbose      bool
+	trace        bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -138,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.progress, "progress", 2*time.Second, "interval of progress lines while recording -events (0: none)")
 	fs.IntVar(&o.workers, "workers", 8, "events recorded at once (events of one learner stay in order)")
 	fs.BoolVar(&o.verbose, "v", false, "log at debug level")
+	fs.BoolVar(&o.trace, "trace", false, "trace events: print finished spans to stderr, or send them by OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -231,6 +233,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stderr, "learningflow:", err)
 		return 1
 	}
+	tel, err := setupTelemetry(ctx, o.trace, a.environ, a.stderr)
+	if err != nil {
+		fmt.Fprintln(a.stderr, "learningflow:", err)
+		return 1
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
 	h, err := host.New(cfg, host.WithLogger(log))
 	if err != nil {
 		fmt.Fprintln(a.stderr, "learningflow: start the host:", err)
@@ -298,7 +306,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	handler, closeLaunched := withLaunchedContent(newPanel(h, panelOptions{Logger: log, Hint: hint, Workers: o.workers}), h, cfg.DataDir, rn.panelURL, a.stderr)
 	defer closeLaunched()
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           tel.withMetrics(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

@@ -141,6 +141,7 @@ func newClient(egress sdk.EgressPolicy, proxy func(*http.Request) (*url.URL, err
 	})
 	tr := d.Transport()
 	client := d.Client(tr)
+	client.Transport = traced(client.Transport)
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return d, tr, client
 }

@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -116,6 +119,9 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 	if s.closed.Load() {
 		return sdk.DeliverResponse{}, ErrClosed
 	}
+	ctx, span := sdk.Tracer(ctx, "github.com/learningflow/lrsbridge/sinks/mock").Start(ctx, "mock deliver",
+		trace.WithAttributes(attribute.Int("lrsbridge.statement.count", len(req.Statements))))
+	defer span.End()
 	n := s.batches.Add(1)
 	if s.cfg.Latency > 0 {
 		t := time.NewTimer(s.cfg.Latency)

@@ -244,6 +244,65 @@ func (Condition) EnumDescriptor() ([]byte, []int) {
 	return file_sink_v1_sink_proto_rawDescGZIP(), []int{2}
 }
 
+// SpanKind is the kind of a span, as in OpenTelemetry.
+type SpanKind int32
+
+const (
+	SpanKind_SPAN_KIND_UNSPECIFIED SpanKind = 0
+	SpanKind_SPAN_KIND_INTERNAL    SpanKind = 1
+	SpanKind_SPAN_KIND_SERVER      SpanKind = 2
+	SpanKind_SPAN_KIND_CLIENT      SpanKind = 3
+	SpanKind_SPAN_KIND_PRODUCER    SpanKind = 4
+	SpanKind_SPAN_KIND_CONSUMER    SpanKind = 5
+)
+
+// Enum value maps for SpanKind.
+var (
+	SpanKind_name = map[int32]string{
+		0: "SPAN_KIND_UNSPECIFIED",
+		1: "SPAN_KIND_INTERNAL",
+		2: "SPAN_KIND_SERVER",
+		3: "SPAN_KIND_CLIENT",
+		4: "SPAN_KIND_PRODUCER",
+		5: "SPAN_KIND_CONSUMER",
+	}
+	SpanKind_value = map[string]int32{
+		"SPAN_KIND_UNSPECIFIED": 0,
+		"SPAN_KIND_INTERNAL":    1,
+		"SPAN_KIND_SERVER":      2,
+		"SPAN_KIND_CLIENT":      3,
+		"SPAN_KIND_PRODUCER":    4,
+		"SPAN_KIND_CONSUMER":    5,
+	}
+)
+
+func (x SpanKind) Enum() *SpanKind {
+	p := new(SpanKind)
+	*p = x
+	return p
+}
+
+func (x SpanKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SpanKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sink_v1_sink_proto_enumTypes[3].Descriptor()
+}
+
+func (SpanKind) Type() protoreflect.EnumType {
+	return &file_sink_v1_sink_proto_enumTypes[3]
+}
+
+func (x SpanKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SpanKind.Descriptor instead.
+func (SpanKind) EnumDescriptor() ([]byte, []int) {
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{3}
+}
+
 // ConfigureRequest asks for one sink instance.
 type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1123,6 +1182,391 @@ func (x *FieldError) GetMessage() string {
 	return ""
 }
 
+// SpanBatch is the content of the trailer "lrsbridge-spans-bin".
+type SpanBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// spans are finished spans, in any order.
+	Spans []*Span `protobuf:"bytes,1,rep,name=spans,proto3" json:"spans,omitempty"`
+	// dropped counts spans the plugin left out to keep the trailer small.
+	Dropped       uint32 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanBatch) Reset() {
+	*x = SpanBatch{}
+	mi := &file_sink_v1_sink_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanBatch) ProtoMessage() {}
+
+func (x *SpanBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_sink_v1_sink_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanBatch.ProtoReflect.Descriptor instead.
+func (*SpanBatch) Descriptor() ([]byte, []int) {
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SpanBatch) GetSpans() []*Span {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+func (x *SpanBatch) GetDropped() uint32 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+// Span is one finished span of a plugin.
+type Span struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// trace_id is the 16-byte trace id: the one of the call's traceparent.
+	TraceId []byte `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// span_id is the plugin's 8-byte id of the span.
+	SpanId []byte `protobuf:"bytes,2,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	// parent_span_id is the 8-byte id of the parent: the span id of the
+	// call's traceparent or of another span of the batch.
+	ParentSpanId []byte `protobuf:"bytes,3,opt,name=parent_span_id,json=parentSpanId,proto3" json:"parent_span_id,omitempty"`
+	// name is the span name.
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// kind is the span kind.
+	Kind SpanKind `protobuf:"varint,5,opt,name=kind,proto3,enum=lrsbridge.sink.v1.SpanKind" json:"kind,omitempty"`
+	// start_unix_nanos and end_unix_nanos are the start and end times, in
+	// nanoseconds since the Unix epoch.
+	StartUnixNanos uint64 `protobuf:"fixed64,6,opt,name=start_unix_nanos,json=startUnixNanos,proto3" json:"start_unix_nanos,omitempty"`
+	EndUnixNanos   uint64 `protobuf:"fixed64,7,opt,name=end_unix_nanos,json=endUnixNanos,proto3" json:"end_unix_nanos,omitempty"`
+	// attributes describe the span; never secrets or personal data.
+	Attributes []*SpanAttribute `protobuf:"bytes,8,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	// events are the span's timed events.
+	Events []*SpanEvent `protobuf:"bytes,9,rep,name=events,proto3" json:"events,omitempty"`
+	// status_error is true if the span ended in error, with status_message
+	// saying why.
+	StatusError   bool   `protobuf:"varint,10,opt,name=status_error,json=statusError,proto3" json:"status_error,omitempty"`
+	StatusMessage string `protobuf:"bytes,11,opt,name=status_message,json=statusMessage,proto3" json:"status_message,omitempty"`
+	// scope is the name of the instrumentation scope (the tracer's name).
+	Scope         string `protobuf:"bytes,12,opt,name=scope,proto3" json:"scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Span) Reset() {
+	*x = Span{}
+	mi := &file_sink_v1_sink_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Span) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Span) ProtoMessage() {}
+
+func (x *Span) ProtoReflect() protoreflect.Message {
+	mi := &file_sink_v1_sink_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Span.ProtoReflect.Descriptor instead.
+func (*Span) Descriptor() ([]byte, []int) {
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Span) GetTraceId() []byte {
+	if x != nil {
+		return x.TraceId
+	}
+	return nil
+}
+
+func (x *Span) GetSpanId() []byte {
+	if x != nil {
+		return x.SpanId
+	}
+	return nil
+}
+
+func (x *Span) GetParentSpanId() []byte {
+	if x != nil {
+		return x.ParentSpanId
+	}
+	return nil
+}
+
+func (x *Span) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Span) GetKind() SpanKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SpanKind_SPAN_KIND_UNSPECIFIED
+}
+
+func (x *Span) GetStartUnixNanos() uint64 {
+	if x != nil {
+		return x.StartUnixNanos
+	}
+	return 0
+}
+
+func (x *Span) GetEndUnixNanos() uint64 {
+	if x != nil {
+		return x.EndUnixNanos
+	}
+	return 0
+}
+
+func (x *Span) GetAttributes() []*SpanAttribute {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *Span) GetEvents() []*SpanEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *Span) GetStatusError() bool {
+	if x != nil {
+		return x.StatusError
+	}
+	return false
+}
+
+func (x *Span) GetStatusMessage() string {
+	if x != nil {
+		return x.StatusMessage
+	}
+	return ""
+}
+
+func (x *Span) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+// SpanAttribute is one attribute of a span or event.
+type SpanAttribute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Types that are valid to be assigned to Value:
+	//
+	//	*SpanAttribute_StringValue
+	//	*SpanAttribute_IntValue
+	//	*SpanAttribute_DoubleValue
+	//	*SpanAttribute_BoolValue
+	Value         isSpanAttribute_Value `protobuf_oneof:"value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanAttribute) Reset() {
+	*x = SpanAttribute{}
+	mi := &file_sink_v1_sink_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanAttribute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanAttribute) ProtoMessage() {}
+
+func (x *SpanAttribute) ProtoReflect() protoreflect.Message {
+	mi := &file_sink_v1_sink_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanAttribute.ProtoReflect.Descriptor instead.
+func (*SpanAttribute) Descriptor() ([]byte, []int) {
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SpanAttribute) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SpanAttribute) GetValue() isSpanAttribute_Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *SpanAttribute) GetStringValue() string {
+	if x != nil {
+		if x, ok := x.Value.(*SpanAttribute_StringValue); ok {
+			return x.StringValue
+		}
+	}
+	return ""
+}
+
+func (x *SpanAttribute) GetIntValue() int64 {
+	if x != nil {
+		if x, ok := x.Value.(*SpanAttribute_IntValue); ok {
+			return x.IntValue
+		}
+	}
+	return 0
+}
+
+func (x *SpanAttribute) GetDoubleValue() float64 {
+	if x != nil {
+		if x, ok := x.Value.(*SpanAttribute_DoubleValue); ok {
+			return x.DoubleValue
+		}
+	}
+	return 0
+}
+
+func (x *SpanAttribute) GetBoolValue() bool {
+	if x != nil {
+		if x, ok := x.Value.(*SpanAttribute_BoolValue); ok {
+			return x.BoolValue
+		}
+	}
+	return false
+}
+
+type isSpanAttribute_Value interface {
+	isSpanAttribute_Value()
+}
+
+type SpanAttribute_StringValue struct {
+	StringValue string `protobuf:"bytes,2,opt,name=string_value,json=stringValue,proto3,oneof"`
+}
+
+type SpanAttribute_IntValue struct {
+	IntValue int64 `protobuf:"varint,3,opt,name=int_value,json=intValue,proto3,oneof"`
+}
+
+type SpanAttribute_DoubleValue struct {
+	DoubleValue float64 `protobuf:"fixed64,4,opt,name=double_value,json=doubleValue,proto3,oneof"`
+}
+
+type SpanAttribute_BoolValue struct {
+	BoolValue bool `protobuf:"varint,5,opt,name=bool_value,json=boolValue,proto3,oneof"`
+}
+
+func (*SpanAttribute_StringValue) isSpanAttribute_Value() {}
+
+func (*SpanAttribute_IntValue) isSpanAttribute_Value() {}
+
+func (*SpanAttribute_DoubleValue) isSpanAttribute_Value() {}
+
+func (*SpanAttribute_BoolValue) isSpanAttribute_Value() {}
+
+// SpanEvent is one timed event of a span.
+type SpanEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	TimeUnixNanos uint64                 `protobuf:"fixed64,2,opt,name=time_unix_nanos,json=timeUnixNanos,proto3" json:"time_unix_nanos,omitempty"`
+	Attributes    []*SpanAttribute       `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanEvent) Reset() {
+	*x = SpanEvent{}
+	mi := &file_sink_v1_sink_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanEvent) ProtoMessage() {}
+
+func (x *SpanEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_sink_v1_sink_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanEvent.ProtoReflect.Descriptor instead.
+func (*SpanEvent) Descriptor() ([]byte, []int) {
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SpanEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SpanEvent) GetTimeUnixNanos() uint64 {
+	if x != nil {
+		return x.TimeUnixNanos
+	}
+	return 0
+}
+
+func (x *SpanEvent) GetAttributes() []*SpanAttribute {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
 var File_sink_v1_sink_proto protoreflect.FileDescriptor
 
 const file_sink_v1_sink_proto_rawDesc = "" +
@@ -1186,7 +1630,40 @@ const file_sink_v1_sink_proto_rawDesc = "" +
 	"\n" +
 	"FieldError\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\x9b\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"T\n" +
+	"\tSpanBatch\x12-\n" +
+	"\x05spans\x18\x01 \x03(\v2\x17.lrsbridge.sink.v1.SpanR\x05spans\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\rR\adropped\"\xcd\x03\n" +
+	"\x04Span\x12\x19\n" +
+	"\btrace_id\x18\x01 \x01(\fR\atraceId\x12\x17\n" +
+	"\aspan_id\x18\x02 \x01(\fR\x06spanId\x12$\n" +
+	"\x0eparent_span_id\x18\x03 \x01(\fR\fparentSpanId\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12/\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1b.lrsbridge.sink.v1.SpanKindR\x04kind\x12(\n" +
+	"\x10start_unix_nanos\x18\x06 \x01(\x06R\x0estartUnixNanos\x12$\n" +
+	"\x0eend_unix_nanos\x18\a \x01(\x06R\fendUnixNanos\x12@\n" +
+	"\n" +
+	"attributes\x18\b \x03(\v2 .lrsbridge.sink.v1.SpanAttributeR\n" +
+	"attributes\x124\n" +
+	"\x06events\x18\t \x03(\v2\x1c.lrsbridge.sink.v1.SpanEventR\x06events\x12!\n" +
+	"\fstatus_error\x18\n" +
+	" \x01(\bR\vstatusError\x12%\n" +
+	"\x0estatus_message\x18\v \x01(\tR\rstatusMessage\x12\x14\n" +
+	"\x05scope\x18\f \x01(\tR\x05scope\"\xb4\x01\n" +
+	"\rSpanAttribute\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12#\n" +
+	"\fstring_value\x18\x02 \x01(\tH\x00R\vstringValue\x12\x1d\n" +
+	"\tint_value\x18\x03 \x01(\x03H\x00R\bintValue\x12#\n" +
+	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12\x1f\n" +
+	"\n" +
+	"bool_value\x18\x05 \x01(\bH\x00R\tboolValueB\a\n" +
+	"\x05value\"\x89\x01\n" +
+	"\tSpanEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
+	"\x0ftime_unix_nanos\x18\x02 \x01(\x06R\rtimeUnixNanos\x12@\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v2 .lrsbridge.sink.v1.SpanAttributeR\n" +
+	"attributes*\x9b\x01\n" +
 	"\n" +
 	"ErrorClass\x12\x1b\n" +
 	"\x17ERROR_CLASS_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1204,7 +1681,14 @@ const file_sink_v1_sink_proto_rawDesc = "" +
 	"\tCondition\x12\x19\n" +
 	"\x15CONDITION_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aCONDITION_UNKNOWN_INSTANCE\x10\x01\x12\x1b\n" +
-	"\x17CONDITION_SINK_PANICKED\x10\x022\xea\x02\n" +
+	"\x17CONDITION_SINK_PANICKED\x10\x02*\x99\x01\n" +
+	"\bSpanKind\x12\x19\n" +
+	"\x15SPAN_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SPAN_KIND_INTERNAL\x10\x01\x12\x14\n" +
+	"\x10SPAN_KIND_SERVER\x10\x02\x12\x14\n" +
+	"\x10SPAN_KIND_CLIENT\x10\x03\x12\x16\n" +
+	"\x12SPAN_KIND_PRODUCER\x10\x04\x12\x16\n" +
+	"\x12SPAN_KIND_CONSUMER\x10\x052\xea\x02\n" +
 	"\vSinkService\x12V\n" +
 	"\tConfigure\x12#.lrsbridge.sink.v1.ConfigureRequest\x1a$.lrsbridge.sink.v1.ConfigureResponse\x12P\n" +
 	"\aDeliver\x12!.lrsbridge.sink.v1.DeliverRequest\x1a\".lrsbridge.sink.v1.DeliverResponse\x12e\n" +
@@ -1223,52 +1707,62 @@ func file_sink_v1_sink_proto_rawDescGZIP() []byte {
 	return file_sink_v1_sink_proto_rawDescData
 }
 
-var file_sink_v1_sink_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sink_v1_sink_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_sink_v1_sink_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_sink_v1_sink_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sink_v1_sink_proto_goTypes = []any{
 	(ErrorClass)(0),                // 0: lrsbridge.sink.v1.ErrorClass
 	(StepStatus)(0),                // 1: lrsbridge.sink.v1.StepStatus
 	(Condition)(0),                 // 2: lrsbridge.sink.v1.Condition
-	(*ConfigureRequest)(nil),       // 3: lrsbridge.sink.v1.ConfigureRequest
-	(*EgressPolicy)(nil),           // 4: lrsbridge.sink.v1.EgressPolicy
-	(*ConfigureResponse)(nil),      // 5: lrsbridge.sink.v1.ConfigureResponse
-	(*Capabilities)(nil),           // 6: lrsbridge.sink.v1.Capabilities
-	(*Statement)(nil),              // 7: lrsbridge.sink.v1.Statement
-	(*DeliverRequest)(nil),         // 8: lrsbridge.sink.v1.DeliverRequest
-	(*DeliverResponse)(nil),        // 9: lrsbridge.sink.v1.DeliverResponse
-	(*Verdict)(nil),                // 10: lrsbridge.sink.v1.Verdict
-	(*TestConnectionRequest)(nil),  // 11: lrsbridge.sink.v1.TestConnectionRequest
-	(*TestConnectionResponse)(nil), // 12: lrsbridge.sink.v1.TestConnectionResponse
-	(*Step)(nil),                   // 13: lrsbridge.sink.v1.Step
-	(*CloseRequest)(nil),           // 14: lrsbridge.sink.v1.CloseRequest
-	(*CloseResponse)(nil),          // 15: lrsbridge.sink.v1.CloseResponse
-	(*ErrorDetail)(nil),            // 16: lrsbridge.sink.v1.ErrorDetail
-	(*FieldError)(nil),             // 17: lrsbridge.sink.v1.FieldError
+	(SpanKind)(0),                  // 3: lrsbridge.sink.v1.SpanKind
+	(*ConfigureRequest)(nil),       // 4: lrsbridge.sink.v1.ConfigureRequest
+	(*EgressPolicy)(nil),           // 5: lrsbridge.sink.v1.EgressPolicy
+	(*ConfigureResponse)(nil),      // 6: lrsbridge.sink.v1.ConfigureResponse
+	(*Capabilities)(nil),           // 7: lrsbridge.sink.v1.Capabilities
+	(*Statement)(nil),              // 8: lrsbridge.sink.v1.Statement
+	(*DeliverRequest)(nil),         // 9: lrsbridge.sink.v1.DeliverRequest
+	(*DeliverResponse)(nil),        // 10: lrsbridge.sink.v1.DeliverResponse
+	(*Verdict)(nil),                // 11: lrsbridge.sink.v1.Verdict
+	(*TestConnectionRequest)(nil),  // 12: lrsbridge.sink.v1.TestConnectionRequest
+	(*TestConnectionResponse)(nil), // 13: lrsbridge.sink.v1.TestConnectionResponse
+	(*Step)(nil),                   // 14: lrsbridge.sink.v1.Step
+	(*CloseRequest)(nil),           // 15: lrsbridge.sink.v1.CloseRequest
+	(*CloseResponse)(nil),          // 16: lrsbridge.sink.v1.CloseResponse
+	(*ErrorDetail)(nil),            // 17: lrsbridge.sink.v1.ErrorDetail
+	(*FieldError)(nil),             // 18: lrsbridge.sink.v1.FieldError
+	(*SpanBatch)(nil),              // 19: lrsbridge.sink.v1.SpanBatch
+	(*Span)(nil),                   // 20: lrsbridge.sink.v1.Span
+	(*SpanAttribute)(nil),          // 21: lrsbridge.sink.v1.SpanAttribute
+	(*SpanEvent)(nil),              // 22: lrsbridge.sink.v1.SpanEvent
 }
 var file_sink_v1_sink_proto_depIdxs = []int32{
-	4,  // 0: lrsbridge.sink.v1.ConfigureRequest.egress:type_name -> lrsbridge.sink.v1.EgressPolicy
-	6,  // 1: lrsbridge.sink.v1.ConfigureResponse.capabilities:type_name -> lrsbridge.sink.v1.Capabilities
-	7,  // 2: lrsbridge.sink.v1.DeliverRequest.statements:type_name -> lrsbridge.sink.v1.Statement
-	10, // 3: lrsbridge.sink.v1.DeliverResponse.verdicts:type_name -> lrsbridge.sink.v1.Verdict
+	5,  // 0: lrsbridge.sink.v1.ConfigureRequest.egress:type_name -> lrsbridge.sink.v1.EgressPolicy
+	7,  // 1: lrsbridge.sink.v1.ConfigureResponse.capabilities:type_name -> lrsbridge.sink.v1.Capabilities
+	8,  // 2: lrsbridge.sink.v1.DeliverRequest.statements:type_name -> lrsbridge.sink.v1.Statement
+	11, // 3: lrsbridge.sink.v1.DeliverResponse.verdicts:type_name -> lrsbridge.sink.v1.Verdict
 	0,  // 4: lrsbridge.sink.v1.Verdict.error_class:type_name -> lrsbridge.sink.v1.ErrorClass
-	13, // 5: lrsbridge.sink.v1.TestConnectionResponse.steps:type_name -> lrsbridge.sink.v1.Step
+	14, // 5: lrsbridge.sink.v1.TestConnectionResponse.steps:type_name -> lrsbridge.sink.v1.Step
 	1,  // 6: lrsbridge.sink.v1.Step.status:type_name -> lrsbridge.sink.v1.StepStatus
 	0,  // 7: lrsbridge.sink.v1.ErrorDetail.error_class:type_name -> lrsbridge.sink.v1.ErrorClass
-	17, // 8: lrsbridge.sink.v1.ErrorDetail.field_errors:type_name -> lrsbridge.sink.v1.FieldError
+	18, // 8: lrsbridge.sink.v1.ErrorDetail.field_errors:type_name -> lrsbridge.sink.v1.FieldError
 	2,  // 9: lrsbridge.sink.v1.ErrorDetail.condition:type_name -> lrsbridge.sink.v1.Condition
-	3,  // 10: lrsbridge.sink.v1.SinkService.Configure:input_type -> lrsbridge.sink.v1.ConfigureRequest
-	8,  // 11: lrsbridge.sink.v1.SinkService.Deliver:input_type -> lrsbridge.sink.v1.DeliverRequest
-	11, // 12: lrsbridge.sink.v1.SinkService.TestConnection:input_type -> lrsbridge.sink.v1.TestConnectionRequest
-	14, // 13: lrsbridge.sink.v1.SinkService.Close:input_type -> lrsbridge.sink.v1.CloseRequest
-	5,  // 14: lrsbridge.sink.v1.SinkService.Configure:output_type -> lrsbridge.sink.v1.ConfigureResponse
-	9,  // 15: lrsbridge.sink.v1.SinkService.Deliver:output_type -> lrsbridge.sink.v1.DeliverResponse
-	12, // 16: lrsbridge.sink.v1.SinkService.TestConnection:output_type -> lrsbridge.sink.v1.TestConnectionResponse
-	15, // 17: lrsbridge.sink.v1.SinkService.Close:output_type -> lrsbridge.sink.v1.CloseResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	20, // 10: lrsbridge.sink.v1.SpanBatch.spans:type_name -> lrsbridge.sink.v1.Span
+	3,  // 11: lrsbridge.sink.v1.Span.kind:type_name -> lrsbridge.sink.v1.SpanKind
+	21, // 12: lrsbridge.sink.v1.Span.attributes:type_name -> lrsbridge.sink.v1.SpanAttribute
+	22, // 13: lrsbridge.sink.v1.Span.events:type_name -> lrsbridge.sink.v1.SpanEvent
+	21, // 14: lrsbridge.sink.v1.SpanEvent.attributes:type_name -> lrsbridge.sink.v1.SpanAttribute
+	4,  // 15: lrsbridge.sink.v1.SinkService.Configure:input_type -> lrsbridge.sink.v1.ConfigureRequest
+	9,  // 16: lrsbridge.sink.v1.SinkService.Deliver:input_type -> lrsbridge.sink.v1.DeliverRequest
+	12, // 17: lrsbridge.sink.v1.SinkService.TestConnection:input_type -> lrsbridge.sink.v1.TestConnectionRequest
+	15, // 18: lrsbridge.sink.v1.SinkService.Close:input_type -> lrsbridge.sink.v1.CloseRequest
+	6,  // 19: lrsbridge.sink.v1.SinkService.Configure:output_type -> lrsbridge.sink.v1.ConfigureResponse
+	10, // 20: lrsbridge.sink.v1.SinkService.Deliver:output_type -> lrsbridge.sink.v1.DeliverResponse
+	13, // 21: lrsbridge.sink.v1.SinkService.TestConnection:output_type -> lrsbridge.sink.v1.TestConnectionResponse
+	16, // 22: lrsbridge.sink.v1.SinkService.Close:output_type -> lrsbridge.sink.v1.CloseResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sink_v1_sink_proto_init() }
@@ -1278,13 +1772,19 @@ func file_sink_v1_sink_proto_init() {
 	}
 	file_sink_v1_sink_proto_msgTypes[7].OneofWrappers = []any{}
 	file_sink_v1_sink_proto_msgTypes[13].OneofWrappers = []any{}
+	file_sink_v1_sink_proto_msgTypes[17].OneofWrappers = []any{
+		(*SpanAttribute_StringValue)(nil),
+		(*SpanAttribute_IntValue)(nil),
+		(*SpanAttribute_DoubleValue)(nil),
+		(*SpanAttribute_BoolValue)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sink_v1_sink_proto_rawDesc), len(file_sink_v1_sink_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   15,
+			NumEnums:      4,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

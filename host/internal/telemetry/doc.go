@@ -1,0 +1,26 @@
+// Package telemetry holds the host's OpenTelemetry instruments and span
+// helpers: every metric of the host is created here, from a
+// metric.MeterProvider and a trace.TracerProvider handed in by the
+// embedder (the API only; the embedder picks the SDK and exporters).
+//
+// The host creates one [Telemetry] per host, one [Integration] handle per
+// delivery worker (it caches the folded attribute set, so that recording on
+// the delivery path does not allocate) and registers one callback with
+// [Telemetry.ObserveIntegrations] for the gauges.
+//
+// Cardinality: the organization and integration attributes of metrics are
+// governed by [Attributes]. With [ModeOff] no metric carries them; with
+// [ModeLimited] (the default) the allow-listed organizations and the first
+// Limit other organizations seen keep their own values and every other
+// organization is folded into the value "_other"; with [ModeAll] every
+// organization keeps its own. Spans always carry the organization: they are
+// not aggregated, so they cost nothing per organization.
+//
+// Traces: [Telemetry.StartRecord] starts the span of one Record or
+// RecordEvent call; its span context is stored with each queued statement
+// ([AppendSpanContext], 26 bytes) and handed back to
+// [Integration.StartBatch], whose span is a child of the first statement's
+// record span and linked to all of them.
+//
+// All methods are safe for concurrent use.
+package telemetry

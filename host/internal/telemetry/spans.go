@@ -1,0 +1,172 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span names. They are fixed: what varies goes into attributes.
+const (
+	// SpanRecord is the span of one Record call.
+	SpanRecord = "lrsbridge.record"
+	// SpanRecordEvent is the span of one RecordEvent call.
+	SpanRecordEvent = "lrsbridge.record_event"
+	// SpanDeliver is the span of one delivery call (a batch).
+	SpanDeliver = "lrsbridge.deliver"
+)
+
+// maxLinks caps the links of a batch span: one per distinct record span of
+// the batch's statements.
+const maxLinks = 128
+
+// Record is the span and timer of one Record or RecordEvent call.
+type Record struct {
+	t     *Telemetry
+	ctx   context.Context
+	span  trace.Span
+	org   string
+	began time.Time
+}
+
+// StartRecord starts the span of a Record call (kind "") or a RecordEvent
+// call for an event of the given kind. The span carries the organization
+// and the event kind, never the event's content. End it with
+// [Record.End]; store [Record.SpanContext] with each queued statement.
+//
+// The attributes are set once the span is known to record, so that
+// telemetry turned off costs next to nothing here.
+func (t *Telemetry) StartRecord(ctx context.Context, org, kind string) (context.Context, Record) {
+	name := SpanRecord
+	if kind != "" {
+		name = SpanRecordEvent
+	}
+	ctx, span := t.tracer.Start(ctx, name, producer...)
+	if span.IsRecording() {
+		span.SetAttributes(KeyOrg.String(org))
+		if kind != "" {
+			span.SetAttributes(KeyEventKind.String(kind))
+		}
+	}
+	return ctx, Record{t: t, ctx: ctx, span: span, org: org, began: time.Now()}
+}
+
+// producer holds the start option of record spans, made once.
+var producer = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+
+// SpanContext returns the span context to store with the statements the
+// call queues.
+func (r Record) SpanContext() trace.SpanContext { return r.span.SpanContext() }
+
+// End ends the span with the number of statements queued and the call's
+// error, and records the call's duration. Call it once.
+func (r Record) End(statements int, err error) {
+	d := time.Since(r.began)
+	if err == nil {
+		r.t.recordDuration.Record(r.ctx, d.Seconds(), r.t.fold.orgOption(r.org)...)
+	} else {
+		attrs := with(r.t.fold.org(r.org), KeyErrorType.String(recordErrorType(err)))
+		r.t.recordDuration.Record(r.ctx, d.Seconds(), metric.WithAttributes(attrs...))
+	}
+	if !r.span.IsRecording() {
+		r.span.End()
+		return
+	}
+	r.span.SetAttributes(KeyStatementCount.Int(statements))
+	if err != nil {
+		r.span.SetStatus(codes.Error, recordErrorType(err))
+		r.span.SetAttributes(KeyErrorType.String(recordErrorType(err)))
+	}
+	r.span.End()
+}
+
+// recordErrorType classifies the error of a Record call. The error text
+// may hold the event's content, so it stays out of the span.
+func recordErrorType(err error) string {
+	if t := ErrorType(err); t != "retryable" {
+		return t
+	}
+	return "refused"
+}
+
+// Batch is the span and timer of one delivery call.
+type Batch struct {
+	i     *Integration
+	ctx   context.Context
+	span  trace.Span
+	size  int
+	began time.Time
+}
+
+// StartBatch starts the span of a delivery call of size statements whose
+// record spans are records (the span contexts stored with them; invalid
+// ones are skipped). The span is a child of the first valid record span, so
+// that a batch of one record's statements is in that record's trace, and
+// links to every distinct record span (up to 128). Pass the returned
+// context to the sink: the plugin connection carries it on.
+func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.SpanContext) (context.Context, *Batch) {
+	for _, sc := range records {
+		if sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+			break
+		}
+	}
+	ctx, span := i.t.tracer.Start(ctx, SpanDeliver, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(with(i.spanAttrs, KeyStatementCount.Int(size))...))
+	if span.IsRecording() {
+		// Links are added after the start so that an unsampled batch
+		// does not pay for them.
+		linked := make(map[trace.SpanID]bool, min(len(records), maxLinks))
+		for _, sc := range records {
+			if len(linked) == maxLinks {
+				break
+			}
+			if sc.IsValid() && !linked[sc.SpanID()] {
+				linked[sc.SpanID()] = true
+				span.AddLink(trace.Link{SpanContext: sc})
+			}
+		}
+	}
+	return ctx, &Batch{i: i, ctx: ctx, span: span, size: size, began: time.Now()}
+}
+
+// BatchResult is the outcome of a delivery call, per statement.
+type BatchResult struct {
+	// Delivered counts statements delivered, already stored included.
+	Delivered int
+	// AlreadyStored counts statements the sink reported stored before.
+	AlreadyStored int
+	// Retried counts statements handed back for a later attempt.
+	Retried int
+	// DeadLettered counts statements moved to the dead-letter store.
+	DeadLettered int
+}
+
+// End ends the span and records the call's duration and the batch's size.
+// err is the error of the call as a whole (nil when the sink answered per
+// statement); res says what became of the statements. End does not count
+// the statements: the host does that where it settles them, with the
+// Integration's methods. Call it once.
+func (b *Batch) End(err error, res BatchResult) {
+	b.i.observeBatch(b.ctx, b.size, time.Since(b.began), err)
+	if !b.span.IsRecording() {
+		b.span.End()
+		return
+	}
+	b.span.SetAttributes(
+		attribute.Int("lrsbridge.statements.delivered", res.Delivered),
+		attribute.Int("lrsbridge.statements.already_stored", res.AlreadyStored),
+		attribute.Int("lrsbridge.statements.retried", res.Retried),
+		attribute.Int("lrsbridge.statements.dead_lettered", res.DeadLettered),
+	)
+	if err != nil {
+		et := ErrorType(err)
+		b.span.SetAttributes(KeyErrorType.String(et))
+		b.span.SetStatus(codes.Error, et)
+	}
+	b.span.End()
+}

@@ -1,0 +1,228 @@
+package telemetry_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
+	"github.com/learningflow/lrsbridge/sdk"
+)
+
+func hasAttr(attrs []attribute.KeyValue, key attribute.Key) bool {
+	for _, kv := range attrs {
+		if kv.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func attrMap(attrs []attribute.KeyValue) map[string]string {
+	m := make(map[string]string, len(attrs))
+	for _, kv := range attrs {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	return m
+}
+
+func spanNamed(t *testing.T, spans []sdktrace.ReadOnlySpan, name string) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if s.Name() == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestBatchSpanLinksRecordSpans follows two recorded events through the
+// queue encoding into one batch: the batch span is in the first record's
+// trace, links both record spans, and carries no event content.
+func TestBatchSpanLinksRecordSpans(t *testing.T) {
+	e := newEnv(t, telemetry.Attributes{Mode: telemetry.ModeOff})
+	ctx := context.Background()
+
+	var stored [][]byte // what the queue keeps per statement
+	for _, kind := range []string{"lesson_completed", "quiz_answered"} {
+		_, rec := e.tel.StartRecord(ctx, "acme", kind)
+		for range 2 {
+			stored = append(stored, telemetry.AppendSpanContext(nil, rec.SpanContext()))
+		}
+		rec.End(2, nil)
+	}
+	var records []trace.SpanContext
+	for _, b := range stored {
+		sc, err := telemetry.ParseSpanContext(b)
+		if err != nil {
+			t.Fatalf("ParseSpanContext = %v", err)
+		}
+		records = append(records, sc)
+	}
+	in := e.tel.Integration("acme", "acme/lrs-1", "lrs")
+	bctx, batch := in.StartBatch(ctx, len(records), records)
+	if got, want := trace.SpanContextFromContext(bctx).TraceID(), records[0].TraceID(); got != want {
+		t.Errorf("batch context trace id = %s; want the first record's %s", got, want)
+	}
+	batch.End(errors.New("connection reset"), telemetry.BatchResult{Retried: 4})
+
+	ended := e.spans.Ended()
+	recs := spanNamed(t, ended, telemetry.SpanRecordEvent)
+	batches := spanNamed(t, ended, telemetry.SpanDeliver)
+	if len(recs) != 2 || len(batches) != 1 {
+		t.Fatalf("ended %d record spans and %d batch spans; want 2 and 1", len(recs), len(batches))
+	}
+	bs := batches[0]
+	if bs.Parent().SpanID() != recs[0].SpanContext().SpanID() || bs.SpanContext().TraceID() != recs[0].SpanContext().TraceID() {
+		t.Errorf("batch span parent = %s/%s; want the first record span %s/%s", bs.Parent().TraceID(), bs.Parent().SpanID(),
+			recs[0].SpanContext().TraceID(), recs[0].SpanContext().SpanID())
+	}
+	var linked []trace.SpanID
+	for _, l := range bs.Links() {
+		linked = append(linked, l.SpanContext.SpanID())
+	}
+	wantLinks := []trace.SpanID{recs[0].SpanContext().SpanID(), recs[1].SpanContext().SpanID()}
+	if diff := cmp.Diff(wantLinks, linked); diff != "" {
+		t.Errorf("batch span links (-want +got):\n%s", diff)
+	}
+	wantBatch := map[string]string{
+		"lrsbridge.org": "acme", "lrsbridge.integration": "acme/lrs-1", "lrsbridge.sink": "lrs",
+		"lrsbridge.statement.count": "4", "error.type": "retryable",
+		"lrsbridge.statements.delivered": "0", "lrsbridge.statements.already_stored": "0",
+		"lrsbridge.statements.retried": "4", "lrsbridge.statements.dead_lettered": "0",
+	}
+	if diff := cmp.Diff(wantBatch, attrMap(bs.Attributes())); diff != "" {
+		t.Errorf("batch span attributes (-want +got):\n%s", diff)
+	}
+	if bs.Status().Code != codes.Error || bs.Status().Description != "retryable" {
+		t.Errorf("batch span status = %+v; want an error described by its class only", bs.Status())
+	}
+	wantRec := map[string]string{"lrsbridge.org": "acme", "lrsbridge.event.kind": "lesson_completed", "lrsbridge.statement.count": "2"}
+	if diff := cmp.Diff(wantRec, attrMap(recs[0].Attributes())); diff != "" {
+		t.Errorf("record span attributes (-want +got):\n%s", diff)
+	}
+	if recs[0].SpanKind() != trace.SpanKindProducer || bs.SpanKind() != trace.SpanKindClient {
+		t.Errorf("span kinds = %v, %v; want producer, client", recs[0].SpanKind(), bs.SpanKind())
+	}
+}
+
+// TestRecordSpanErrorHidesText checks that a refused record names the
+// class of its error, never the error's text (which can quote the event).
+func TestRecordSpanErrorHidesText(t *testing.T) {
+	e := newEnv(t, telemetry.Attributes{})
+	_, rec := e.tel.StartRecord(context.Background(), "acme", "")
+	rec.End(0, errors.New(`field "actor.mbox": "mailto:learner@example.com" is not valid`))
+	spans := spanNamed(t, e.spans.Ended(), telemetry.SpanRecord)
+	if len(spans) != 1 {
+		t.Fatalf("%d record spans; want 1", len(spans))
+	}
+	s := spans[0]
+	if s.Status().Code != codes.Error || s.Status().Description != "refused" {
+		t.Errorf("status = %+v; want error %q", s.Status(), "refused")
+	}
+	for _, kv := range s.Attributes() {
+		if bytes.Contains([]byte(kv.Value.Emit()), []byte("learner")) {
+			t.Errorf("attribute %s carries the error text", kv.Key)
+		}
+	}
+	if len(s.Events()) != 0 {
+		t.Errorf("span has %d events; want none (no recorded error text)", len(s.Events()))
+	}
+}
+
+func TestBatchWithoutRecordsIsARoot(t *testing.T) {
+	e := newEnv(t, telemetry.Attributes{})
+	in := e.tel.Integration("acme", "acme/lrs-1", "lrs")
+	_, b := in.StartBatch(context.Background(), 1, []trace.SpanContext{{}})
+	b.End(sdk.Permanent(errors.New("400")), telemetry.BatchResult{DeadLettered: 1})
+	spans := spanNamed(t, e.spans.Ended(), telemetry.SpanDeliver)
+	if len(spans) != 1 || spans[0].Parent().IsValid() || len(spans[0].Links()) != 0 {
+		t.Fatalf("batch spans = %d, want 1 root span without links", len(spans))
+	}
+}
+
+func TestSpanContextRoundTrip(t *testing.T) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		SpanID:     trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+		TraceFlags: trace.FlagsSampled,
+	})
+	b := telemetry.AppendSpanContext([]byte("prefix"), sc)
+	if len(b) != len("prefix")+telemetry.SpanContextLen {
+		t.Fatalf("encoded length %d; want %d", len(b)-len("prefix"), telemetry.SpanContextLen)
+	}
+	got, err := telemetry.ParseSpanContext(b[len("prefix"):])
+	if err != nil {
+		t.Fatalf("ParseSpanContext = %v", err)
+	}
+	if !got.Equal(sc.WithRemote(true)) {
+		t.Errorf("round trip = %v; want %v", got, sc)
+	}
+	if b := telemetry.AppendSpanContext(nil, trace.SpanContext{}); len(b) != 0 {
+		t.Errorf("an invalid span context encodes to %d bytes; want 0", len(b))
+	}
+}
+
+func TestParseSpanContextErrors(t *testing.T) {
+	valid := telemetry.AppendSpanContext(nil, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2},
+	}))
+	badVersion := bytes.Clone(valid)
+	badVersion[0] = 1
+	zeroTrace := make([]byte, telemetry.SpanContextLen)
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"short", valid[:25]},
+		{"long", append(bytes.Clone(valid), 0)},
+		{"version", badVersion},
+		{"zero ids", zeroTrace},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := telemetry.ParseSpanContext(tt.in); !errors.Is(err, telemetry.ErrSpanContext) {
+				t.Errorf("ParseSpanContext = %v; want ErrSpanContext", err)
+			}
+		})
+	}
+}
+
+// FuzzParseSpanContext: any input either fails cleanly or encodes back to
+// itself (up to flags other than sampled, which are not kept).
+func FuzzParseSpanContext(f *testing.F) {
+	f.Add(telemetry.AppendSpanContext(nil, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled,
+	})))
+	f.Add([]byte{})
+	f.Add(make([]byte, telemetry.SpanContextLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sc, err := telemetry.ParseSpanContext(b)
+		if err != nil {
+			if !errors.Is(err, telemetry.ErrSpanContext) {
+				t.Fatalf("error %v does not wrap ErrSpanContext", err)
+			}
+			return
+		}
+		out := telemetry.AppendSpanContext(nil, sc)
+		if len(b) == 0 {
+			if len(out) != 0 {
+				t.Fatalf("empty input encodes back to %x", out)
+			}
+			return
+		}
+		want := bytes.Clone(b)
+		want[25] &= byte(trace.FlagsSampled)
+		if !bytes.Equal(out, want) {
+			t.Fatalf("round trip of %x = %x", b, out)
+		}
+	})
+}
