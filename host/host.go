@@ -636,6 +636,9 @@ func (e *redactedError) Unwrap() error { return e.err }
 type SaveOptions struct {
 	// Force saves even when the connection test fails.
 	Force bool
+	// CreateOnly refuses, with ErrIntegrationExists, to replace an
+	// integration with the same id (see admin.go).
+	CreateOnly bool
 }
 
 // SaveIntegration tests a candidate integration and, if the test passes
@@ -649,6 +652,9 @@ func (h *Host) SaveIntegration(ctx context.Context, orgID string, in Integration
 	if err != nil {
 		return sdk.Report{}, err
 	}
+	if err := h.refuseExisting(orgID, in.ID, opts); err != nil {
+		return sdk.Report{}, err
+	}
 	rep, err := h.testCandidate(ctx, orgID, in)
 	if err != nil && !opts.Force {
 		return rep, err
@@ -660,6 +666,9 @@ func (h *Host) SaveIntegration(ctx context.Context, orgID string, in Integration
 	defer h.mu.Unlock()
 	o, err := h.orgLocked(orgID)
 	if err != nil {
+		return rep, err
+	}
+	if err := o.refuseExisting(in.ID, opts); err != nil {
 		return rep, err
 	}
 	now := time.Now().UTC().Truncate(time.Second)

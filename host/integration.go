@@ -226,7 +226,7 @@ func sameDestination(a, b map[string]any) bool {
 			if !isDestinationKey(k) {
 				continue
 			}
-			if fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
+			if !sameAddress(a[k], b[k]) {
 				return false
 			}
 		}
