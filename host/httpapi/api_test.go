@@ -274,4 +274,3 @@ func TestReplayDeadLettersIntoAnotherIntegration(t *testing.T) {
 		t.Errorf("purge after the replay = %d %v, want 200 and nothing purged", code, purged)
 	}
 }
-
