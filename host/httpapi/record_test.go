@@ -144,7 +144,6 @@ func TestRecordStopsWithContext(t *testing.T) {
 	}
 }
 
-
 // FuzzRecord feeds arbitrary bodies to Record: it never panics, and every
 // non-empty line gets exactly one result, recorded or refused with a code.
 func FuzzRecord(f *testing.F) {
