@@ -19,6 +19,8 @@
 //
 // -config FILE runs the host of that configuration instead (YAML plus
 // LRSBRIDGE_ environment variables), without development LRS or generator.
+// It uses the plugins of its plugins.dir (or -plugins) as they are and
+// never runs the go command.
 //
 // -events FILE records the NDJSON event envelopes of FILE ("-" for stdin),
 // with the demo configuration unless -config is given. Every line that is
@@ -31,45 +33,18 @@
 // queued, 1 otherwise. Without -drain it prints the recording counts and
 // shuts down, or with -listen keeps serving.
 //
-// The panel has no login and no TLS: it is for loopback. Its API accepts
-// only JSON bodies (NDJSON for POST /events) and refuses cross-origin
-// browser requests (Sec-Fetch-Site and Origin, net/http's
-// CrossOriginProtection). Secrets are never part of an answer or a log.
+// The panel (package host/panel) and its JSON API (package host/httpapi,
+// under /api/, described by /api/openapi.yaml) are served with an
+// authorizer that allows everything: the demo has no login and no TLS and
+// is for loopback. The API accepts only JSON bodies (NDJSON for POST
+// /api/events) and refuses cross-origin browser requests. Secrets are
+// never part of an answer or a log. The server cuts off requests whose
+// body is not sent within 30 seconds.
 //
-// # API
-//
-// The panel's page uses this JSON API, which LearningFlow's own UI could
-// call the same way (behind its own authentication):
-//
-//	GET    /api/orgs                                  organizations
-//	GET    /api/orgs/{org}                            settings: {"id", "source", "settings": {"base_iri", "identity", "send_names", "chat_text", "chat_truncate", "scorm_interaction_verb", "platform"}}
-//	PUT    /api/orgs/{org}                            {"settings": {...}} -> create or update; answers like GET
-//	DELETE /api/orgs/{org}                            remove with its integrations (queued statements move to the dead letters)
-//	GET    /api/orgs/{org}/integrations               integrations; secret values left out, "secrets_set" names them
-//	POST   /api/orgs/{org}/integrations/test          run the connection test of the body's settings: {"ok", "steps": [{"name", "title", "status", "message", "duration_ms"}]}
-//	POST   /api/orgs/{org}/integrations               test again and save when it passes (422 "test_failed" with the report otherwise)
-//	DELETE /api/orgs/{org}/integrations/{id}          remove (queued statements move to the dead letters)
-//	POST   /api/orgs/{org}/integrations/{id}/resume   lift a pause after rejected credentials
-//	GET    /api/orgs/{org}/status                     delivery status per integration
-//	GET    /api/orgs/{org}/deadletters?sink=&limit=   newest dead letters first, with the total
-//	POST   /api/orgs/{org}/deadletters/replay         {"sink", "ids"} (empty: all) -> {"replayed": n}
-//	POST   /api/orgs/{org}/deadletters/purge          {"sink", "ids"} (empty: all) -> {"purged": n}
-//	POST   /events                                    NDJSON envelopes -> counts and one result per line
-//
-// The body of test and save is the LRS Set Up form: {"id", "label",
-// "plugin" (default "lrs"), "config": {"xapi_version", "endpoint", "key",
-// "secret"}}. Without an id it is a new integration whose id is made from
-// the label. An empty secret keeps the stored one, unless the endpoint
-// changed. Errors are {"error": {"code", "message", "fields": [{"field",
-// "message"}]}} with fields named as in the body ("config.endpoint").
-//
-// The settings of PUT /api/orgs/{org} are named as the configuration keys
-// under orgs.<id> and replace the stored ones as a whole: a field left out
-// or empty takes its default; base_iri is required. Invalid settings or a
-// bad id answer 422 "invalid_config", like invalid integration settings, with fields such as
-// "settings.base_iri" or "id". Organizations created or changed here are
-// persisted in the data directory and take precedence over the
-// configuration file.
+// While serving, a progress line every -status-every says how many events
+// came in, how many statements were delivered and how many are queued. At
+// exit it waits up to 10 seconds for the queues to drain and says what
+// happens to what is left.
 //
 // Exit codes: 0 success, 1 failure (or refused / undelivered events), 2
 // bad usage.
@@ -84,14 +59,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sort"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/httpapi"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 func main() {
@@ -117,6 +94,7 @@ type options struct {
 	generate     int
 	seed         uint64
 	progress     time.Duration
+	statusEvery  time.Duration
 	workers      int
 	verbose      bool
 }
@@ -136,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.generate, "generate", 0, "write `n` generated events as NDJSON to stdout and exit")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of -generate")
 	fs.DurationVar(&o.progress, "progress", 2*time.Second, "interval of progress lines while recording -events (0: none)")
+	fs.DurationVar(&o.statusEvery, "status-every", 30*time.Second, "interval of progress lines while serving (0: none)")
 	fs.IntVar(&o.workers, "workers", 8, "events recorded at once (events of one learner stay in order)")
 	fs.BoolVar(&o.verbose, "v", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
@@ -156,6 +135,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-rate must be 0 to 1000")
 	case o.workers < 1 || o.workers > 256:
 		return o, errors.New("-workers must be 1 to 256")
+	case o.statusEvery < 0:
+		return o, errors.New("-status-every must not be negative")
 	case o.drainTimeout <= 0:
 		return o, errors.New("-drain-timeout must be positive")
 	}
@@ -170,6 +151,8 @@ type app struct {
 	// started, when set, is called once the host runs (and the panel
 	// listens, when it is served).
 	started func(*running)
+	// serverTimeouts, when set, replace defaultTimeouts (tests).
+	serverTimeouts *serverTimeouts
 }
 
 // running is what a started program runs.
@@ -179,6 +162,16 @@ type running struct {
 	demo *demoEnv
 	// panelURL is the panel's base URL, when it is served.
 	panelURL string
+	// events counts the events recorded while serving (generated and
+	// posted), recorded or refused.
+	events atomic.Int64
+}
+
+// RecordEvent records ev with the host and counts it: the demo's
+// httpapi.Recorder.
+func (rn *running) RecordEvent(ctx context.Context, ev host.Event) ([]*xapi.Statement, error) {
+	rn.events.Add(1)
+	return rn.host.RecordEvent(ctx, ev)
 }
 
 // run runs the program and returns its exit code.
@@ -227,7 +220,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 			demo.Close(cctx)
 		}()
 	}
-	if err := ensurePlugins(ctx, cfg.Plugins.Dir, configuredPlugins(cfg), a.stderr); err != nil {
+	if demo != nil {
+		err = ensurePlugins(ctx, cfg.Plugins.Dir, configuredPlugins(cfg, "lrs"), a.stderr)
+	} else {
+		err = checkPlugins(cfg.Plugins.Dir, configuredPlugins(cfg))
+	}
+	if err != nil {
 		fmt.Fprintln(a.stderr, "learningflow:", err)
 		return 1
 	}
@@ -271,9 +269,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 		if o.listen == "" {
 			_ = json.NewEncoder(a.stdout).Encode(st)
-			if err := shutdown(30 * time.Second); err != nil {
-				fmt.Fprintln(a.stderr, "learningflow: statements left queued on disk:", err)
-			}
+			a.stop(a.stderr, h, demo, shutdown) // stdout carries the counts
 			return code
 		}
 	}
@@ -291,24 +287,23 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		fmt.Fprintln(a.stderr, "learningflow: WARNING: the panel has no login and is now reachable beyond this machine; use a loopback address")
 	}
-	hint := ""
-	if demo != nil {
-		hint = fmt.Sprintf("Demo LRS: endpoint %s, API key %q; its secret is printed in the terminal.", demo.LRSEndpoint, demoLRSKey)
+	handler, err := newMux(rn, o, log)
+	if err != nil {
+		fmt.Fprintln(a.stderr, "learningflow:", err)
+		return 1
 	}
-	srv := &http.Server{
-		Handler:           newPanel(h, panelOptions{Logger: log, Hint: hint, Workers: o.workers}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := newServer(handler, a.timeouts(), log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(a.stdout, "settings panel: %s (no login: keep it on loopback; Ctrl-C stops)\n", rn.panelURL)
+	stopProgress := a.reportProgress(rn, o.statusEvery)
 
 	genDone := make(chan struct{})
 	genCtx, stopGen := context.WithCancel(ctx)
 	if demo != nil && o.events == "" && o.rate > 0 {
 		go func() {
 			defer close(genDone)
-			a.generateLive(genCtx, h, log, o.rate)
+			a.generateLive(genCtx, rn, log, o.rate)
 		}()
 	} else {
 		close(genDone)
@@ -324,20 +319,103 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	stopGen()
 	<-genDone
+	stopProgress()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = srv.Shutdown(sctx)
 	cancel()
-	fmt.Fprintln(a.stdout, "stopping: delivering what is queued (at most 10s; the rest stays on disk)")
-	if err := shutdown(10 * time.Second); err != nil {
-		fmt.Fprintln(a.stderr, "learningflow:", err)
-	}
+	a.stop(a.stdout, h, demo, shutdown)
 	return code
 }
 
+// timeouts are the server's timeouts: the defaults unless a test set
+// others.
+func (a *app) timeouts() serverTimeouts {
+	if a.serverTimeouts != nil {
+		return *a.serverTimeouts
+	}
+	return defaultTimeouts
+}
+
+// reportProgress prints a progress line on stdout every interval until the
+// returned function is called (which waits for the reporter to end).
+func (a *app) reportProgress(rn *running, every time.Duration) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if s, err := collectSummary(rn.host, httpapi.RecordStats{}); err == nil {
+				fmt.Fprintln(a.stdout, progressLine(s, rn.events.Load()))
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
+}
+
+// progressLine is the progress line of a running server.
+func progressLine(s summary, eventsIn int64) string {
+	return fmt.Sprintf("progress: %d events in, %d statements delivered, %d queued, %d dead-lettered", eventsIn, s.Delivered, s.Queued, s.DeadLettered)
+}
+
+// stop waits up to 10 seconds for the queues to drain, shuts the host
+// down and says truthfully what happens to what was not delivered.
+func (a *app) stop(w io.Writer, h *host.Host, demo *demoEnv, shutdown func(time.Duration) error) {
+	fmt.Fprintln(w, "stopping: delivering what is queued (at most 10s)")
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = h.WaitIdle(wctx)
+	cancel()
+	s, err := collectSummary(h, httpapi.RecordStats{})
+	if err != nil {
+		fmt.Fprintln(a.stderr, "learningflow:", err)
+	}
+	if err := shutdown(5 * time.Second); err != nil {
+		fmt.Fprintln(a.stderr, "learningflow:", err)
+	}
+	fmt.Fprintln(w, exitMessage(s.Queued, deadLetterCount(s), demo))
+}
+
+// exitMessage says what happens to queued statements and dead letters at
+// exit: kept in the data directory for the next start, or removed with a
+// temporary one.
+func exitMessage(queued, dead int, demo *demoEnv) string {
+	if queued == 0 && dead == 0 {
+		return "stopped: every statement was delivered."
+	}
+	left := fmt.Sprintf("%d statements not delivered (%d queued, %d dead letters)", queued+dead, queued, dead)
+	if demo != nil && demo.tempData {
+		return "stopped: " + left + " are removed with the temporary data directory; run with -data DIR to keep them."
+	}
+	dir := "the data directory"
+	if demo != nil {
+		dir = demo.DataDir
+	}
+	return "stopped: " + left + " stay in " + dir + "; queued ones are delivered at the next start with the same data directory."
+}
+
+func deadLetterCount(s summary) int {
+	n := 0
+	for _, in := range s.Integrations {
+		n += in.DeadLetters
+	}
+	return n
+}
+
 // configuredPlugins lists the plugins the configuration's integrations
-// use, and lrs (which the panel adds).
-func configuredPlugins(cfg host.Config) []string {
-	seen := map[string]bool{"lrs": true}
+// use, and extra ones (the demo adds lrs, which its panel offers).
+func configuredPlugins(cfg host.Config, extra ...string) []string {
+	seen := map[string]bool{}
+	for _, p := range extra {
+		seen[p] = true
+	}
 	for _, o := range cfg.Orgs {
 		for _, s := range o.Sinks {
 			seen[s.Plugin] = true
@@ -375,26 +453,26 @@ func (a *app) printDemo(d *demoEnv, o options) {
 
 // recordFile records o.events, reporting refused lines and progress on
 // stderr.
-func (a *app) recordFile(ctx context.Context, h *host.Host, o options) (recordStats, error) {
+func (a *app) recordFile(ctx context.Context, h *host.Host, o options) (httpapi.RecordStats, error) {
 	var r io.Reader = a.stdin
 	name := "stdin"
 	if o.events != "-" {
 		f, err := os.Open(o.events)
 		if err != nil {
-			return recordStats{}, err
+			return httpapi.RecordStats{}, err
 		}
 		defer f.Close()
 		r, name = f, o.events
 	}
-	return recordNDJSON(ctx, h, r, recordOptions{
+	return httpapi.Record(ctx, h, r, httpapi.RecordOptions{
 		Workers: o.workers,
-		OnResult: func(res lineResult) {
-			if res.Status == statusRefused {
+		OnResult: func(res httpapi.LineResult) {
+			if res.Status == httpapi.StatusRefused {
 				fmt.Fprintf(a.stderr, "learningflow: %s:%d: refused: %s\n", name, res.Line, res.Error)
 			}
 		},
 		ProgressEvery: o.progress,
-		Progress: func(s recordStats, elapsed time.Duration, final bool) {
+		Progress: func(s httpapi.RecordStats, elapsed time.Duration, final bool) {
 			rate := 0.0
 			if elapsed > 0 {
 				rate = float64(s.Events) / elapsed.Seconds()
@@ -411,7 +489,7 @@ func (a *app) recordFile(ctx context.Context, h *host.Host, o options) (recordSt
 
 // summary is the one-line JSON result of -drain.
 type summary struct {
-	recordStats
+	httpapi.RecordStats
 	// Delivered, AlreadyStored and DeadLettered add up the statements of
 	// every integration since the start (a statement of an organization
 	// with two integrations counts twice).
@@ -435,12 +513,13 @@ type integrationSummary struct {
 	State        string `json:"state"`
 	Delivered    int64  `json:"delivered"`
 	DeadLettered int64  `json:"dead_lettered"`
+	DeadLetters  int    `json:"dead_letters"`
 	Queued       int    `json:"queued"`
 }
 
 // drain waits until the host is idle, prints the summary and returns the
 // exit code.
-func (a *app) drain(ctx context.Context, h *host.Host, st recordStats, start time.Time, timeout time.Duration) int {
+func (a *app) drain(ctx context.Context, h *host.Host, st httpapi.RecordStats, start time.Time, timeout time.Duration) int {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	waitErr := h.WaitIdle(wctx)
@@ -462,8 +541,8 @@ func (a *app) drain(ctx context.Context, h *host.Host, st recordStats, start tim
 	return 0
 }
 
-func collectSummary(h *host.Host, st recordStats) (summary, error) {
-	s := summary{recordStats: st, Integrations: []integrationSummary{}}
+func collectSummary(h *host.Host, st httpapi.RecordStats) (summary, error) {
+	s := summary{RecordStats: st, Integrations: []integrationSummary{}}
 	for _, org := range h.Orgs() {
 		status, err := h.Status(org)
 		if err != nil {
@@ -475,7 +554,7 @@ func collectSummary(h *host.Host, st recordStats) (summary, error) {
 			s.DeadLettered += x.DeadLettered
 			s.Queued += x.Queued
 			s.Integrations = append(s.Integrations, integrationSummary{
-				Org: org, ID: x.ID, Plugin: x.Plugin, State: x.State, Delivered: x.Delivered, DeadLettered: x.DeadLettered, Queued: x.Queued,
+				Org: org, ID: x.ID, Plugin: x.Plugin, State: x.State, Delivered: x.Delivered, DeadLettered: x.DeadLettered, DeadLetters: x.DeadLetters, Queued: x.Queued,
 			})
 		}
 	}
@@ -484,7 +563,7 @@ func collectSummary(h *host.Host, st recordStats) (summary, error) {
 
 // generateLive records generated demo events at about rate per second
 // until ctx ends.
-func (a *app) generateLive(ctx context.Context, h *host.Host, log *slog.Logger, rate float64) {
+func (a *app) generateLive(ctx context.Context, h httpapi.Recorder, log *slog.Logger, rate float64) {
 	g := newGenerator(demoOrgs, uint64(time.Now().UnixNano()), "demo-"+randomHex(3), time.Now)
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
