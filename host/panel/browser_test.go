@@ -3,421 +3,273 @@
 package panel
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"image/png"
 	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
-	"golang.org/x/net/websocket"
+	"github.com/learningflow/lrsbridge/host/httpapi"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
-// The browser test drives the settings panel in headless Chromium through
-// the Chrome DevTools Protocol (CDP) over its websocket: no npm, no
-// WebDriver. It needs Debian's chromium package (or LEARNINGFLOW_CHROMIUM
-// naming a Chromium or Chrome binary). Without it the test is skipped,
-// unless CI is set: then it fails. LEARNINGFLOW_SCREENSHOT=FILE.png saves a
-// screenshot of the panel at the end.
+// TestBrowserPanel drives the panel in headless Chromium, as an admin
+// would: a wrong secret, the right one (one click: saved and active, and
+// statements reach the LRS), a version the LRS does not speak, an outage
+// and its recovery, dead letters replayed, and the page at 400 px. The
+// page must log no error.
+func TestBrowserPanel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lrs, endpoint := testLRS(t, lrstest.Options{})
+	_, oldEndpoint := testLRS(t, lrstest.Options{Versions: []string{"1.0.3"}})
+	h := testHost(t, map[string]host.OrgConfig{"acme": org("acme")})
+	const prefix = "/admin/lrs"
+	srv := servePanel(t, h, prefix, httpapi.AllowAll())
+	page := startBrowser(t, ctx)
+	must(t, page.call(ctx, "Page.navigate", map[string]any{"url": srv.URL + prefix + "/orgs/acme"}, nil))
+	page.waitFor(t, ctx, "the panel script", `window.lrsPanel && window.lrsPanel.ready`)
 
-// chromiumFlags are the flags that work in containers, also as root.
-var chromiumFlags = []string{
-	"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-	"--disable-background-networking", "--disable-component-update", "--disable-sync",
-	"--disable-dev-shm-usage", "--remote-debugging-port=0", "--remote-allow-origins=*",
-	"--window-size=1280,1000",
-}
+	var defaults struct{ Version, Auth, Icon string }
+	must(t, page.eval(ctx, `({Version: document.getElementById("xapi_version").value, Auth: document.getElementById("auth").value,
+		Icon: document.querySelector('link[rel="icon"]').href})`, &defaults))
+	if diff := cmp.Diff(struct{ Version, Auth, Icon string }{"1.0.3", "basic", srv.URL + prefix + "/static/favicon.svg"}, defaults); diff != "" {
+		t.Errorf("form defaults (-want +got):\n%s", diff)
+	}
+	resp, err := http.Get(srv.URL + prefix + "/favicon.ico")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("favicon = %d %s, want 200 image/svg+xml", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 
-// chromium returns the browser binary, or skips (fails under CI) the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	candidates := []string{os.Getenv("LEARNINGFLOW_CHROMIUM"), "/usr/bin/chromium"}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			candidates = append(candidates, p)
+	t.Run("wrong secret: a clear message and nothing saved", func(t *testing.T) {
+		must(t, page.eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": endpoint, "key": testKey, "secret": "wrong-secret"}), nil))
+		must(t, page.eval(ctx, click("test-btn"), nil))
+		page.waitFor(t, ctx, "the test report", `document.getElementById("report").dataset.ok`)
+		got := readForm(t, ctx, page)
+		want := formState{ReportOK: "false", AuthStatus: "failed",
+			AuthMessage: "The LRS rejected the credentials: the API key or secret is wrong.",
+			Message:     "Nothing was saved. Check the key and secret: The LRS rejected the credentials: the API key or secret is wrong."}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("page after a failing test (-want +got):\n%s", diff)
 		}
-	}
-	for _, p := range candidates {
-		if p != "" && isExecutable(p) {
-			return p
+		if list, _ := h.Integrations("acme"); len(list) != 0 {
+			t.Errorf("integrations after a failed test: %+v", list)
 		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("CI is set but Chromium is not installed: the browser test needs Debian's chromium package (apt-get install -y chromium) or LEARNINGFLOW_CHROMIUM")
-	}
-	t.Skip("Chromium is not installed (apt-get install -y chromium, or set LEARNINGFLOW_CHROMIUM); skipping the browser test")
-	return ""
-}
-
-var devtoolsLine = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
-
-// startBrowser starts headless Chromium and connects to its first page.
-func startBrowser(t *testing.T, ctx context.Context) *cdp {
-	t.Helper()
-	bin := chromium(t)
-	profile := t.TempDir()
-	cmd := exec.Command(bin, append(chromiumFlags, "--user-data-dir="+profile, "about:blank")...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stop its helpers with it
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
 	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := devtoolsLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
-			}
-		}
-		for sc.Scan() { // keep the pipe drained
-		}
-	}()
-	var browserURL string
-	select {
-	case browserURL = <-found:
-	case <-ctx.Done():
-		t.Fatal("Chromium did not print its DevTools address")
-	}
-	// The page targets are listed over plain HTTP on the same port.
-	hostPort := strings.TrimPrefix(browserURL, "ws://")
-	hostPort = hostPort[:strings.IndexByte(hostPort, '/')]
-	var pageWS string
-	for pageWS == "" {
-		var targets []struct {
-			Type string `json:"type"`
-			WS   string `json:"webSocketDebuggerUrl"`
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+hostPort+"/json/list", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("list Chromium's pages: %v", err)
-		}
-		err = json.NewDecoder(resp.Body).Decode(&targets)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatalf("list Chromium's pages: %v", err)
-		}
-		for _, tg := range targets {
-			if tg.Type == "page" {
-				pageWS = tg.WS
-				break
-			}
-		}
-		if pageWS == "" {
-			select {
-			case <-ctx.Done():
-				t.Fatal("Chromium has no page")
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	ws, err := websocket.Dial(pageWS, "", "http://"+hostPort)
-	if err != nil {
-		t.Fatalf("connect to the page: %v", err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	return &cdp{ws: ws}
-}
 
-// cdp is a minimal Chrome DevTools Protocol client: one call at a time,
-// events are skipped.
-type cdp struct {
-	ws   *websocket.Conn
-	next int
-}
+	t.Run("right secret: one click saves and activates", func(t *testing.T) {
+		must(t, page.eval(ctx, fill(map[string]string{"secret": testSecret}), nil))
+		must(t, page.eval(ctx, click("test-btn"), nil))
+		page.waitFor(t, ctx, "the save", `document.getElementById("form-message").textContent.startsWith("Saved and active")`)
+		got := readForm(t, ctx, page)
+		want := formState{ReportOK: "true", AuthStatus: "passed", AuthMessage: "The LRS accepts the key and secret.",
+			Message: "Saved and active. Statements of this organization now go to Acme LRS."}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("page after saving (-want +got):\n%s", diff)
+		}
+		list, err := h.Integrations("acme")
+		must(t, err)
+		if len(list) != 1 || list[0].ID != "acme-lrs" {
+			t.Fatalf("integrations after saving: %+v", list)
+		}
+		var after struct {
+			ID, Placeholder         string
+			HintShown, SecretInPage bool
+		}
+		must(t, page.eval(ctx, `({ID: document.getElementById("id").value, Placeholder: document.getElementById("secret").placeholder,
+			HintShown: !document.getElementById("secret-hint").hidden,
+			SecretInPage: document.documentElement.outerHTML.includes(`+strconv.Quote(testSecret)+`)})`, &after))
+		if diff := cmp.Diff(struct {
+			ID, Placeholder         string
+			HintShown, SecretInPage bool
+		}{ID: "acme-lrs", Placeholder: "saved (leave empty to keep it)", HintShown: true}, after); diff != "" {
+			t.Errorf("form after saving (-want +got):\n%s", diff)
+		}
+		n := postEvents(t, srv.URL+prefix, "acme", "saved", 4)
+		page.waitFor(t, ctx, "the delivered count", deliveredCount("acme-lrs")+` >= `+strconv.Itoa(n))
+		if lrs.Len() != n {
+			t.Errorf("the LRS stored %d statements, want %d", lrs.Len(), n)
+		}
+		page.waitFor(t, ctx, "the active state", stateText("acme-lrs")+` === "Active"`)
+		if path := os.Getenv("LEARNINGFLOW_SCREENSHOT"); path != "" {
+			must(t, os.WriteFile(path, screenshot(t, ctx, page), 0o644))
+		}
+	})
 
-func (c *cdp) call(ctx context.Context, method string, params, result any) error {
-	c.next++
-	id := c.next
-	if params == nil {
-		params = struct{}{}
-	}
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.ws.SetDeadline(d)
-	}
-	if err := websocket.JSON.Send(c.ws, map[string]any{"id": id, "method": method, "params": params}); err != nil {
-		return fmt.Errorf("cdp %s: %w", method, err)
-	}
-	for {
-		var msg struct {
-			ID     int             `json:"id"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Message string `json:"message"`
-			} `json:"error"`
+	t.Run("a version the LRS does not speak is not blamed on the credentials", func(t *testing.T) {
+		must(t, page.eval(ctx, click("new-btn"), nil))
+		must(t, page.eval(ctx, fill(map[string]string{"label": "Old LRS", "xapi_version": "2.0.0", "endpoint": oldEndpoint, "key": testKey, "secret": testSecret}), nil))
+		must(t, page.eval(ctx, click("test-btn"), nil))
+		page.waitFor(t, ctx, "the version advice", `document.getElementById("form-message").textContent.includes("speaks xAPI")`)
+		var got struct{ About, Auth, Version, Message string }
+		must(t, page.eval(ctx, `({About: document.querySelector('#report li[data-name="about"]').dataset.status,
+			Auth: document.querySelector('#report li[data-name="auth"]').dataset.status,
+			Version: document.getElementById("xapi_version").value, Message: document.getElementById("form-message").textContent})`, &got))
+		want := struct{ About, Auth, Version, Message string }{About: "failed", Auth: "passed", Version: "1.0.3",
+			Message: "Nothing was saved. This LRS speaks xAPI 1.0.3, not 2.0.0: the xAPI Version is now set to 1.0.3. Press Test Connection again."}
+		if got.Auth == "skipped" {
+			want.Auth = "skipped" // the LRS refused the credentials check for the version: shown as not judged
 		}
-		if err := websocket.JSON.Receive(c.ws, &msg); err != nil {
-			return fmt.Errorf("cdp %s: %w", method, err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("page after a version failure (-want +got):\n%s", diff)
 		}
-		if msg.ID != id {
-			continue // an event, or an answer to an abandoned call
+		if list, _ := h.Integrations("acme"); len(list) != 1 {
+			t.Errorf("a failed test saved something: %+v", list)
 		}
-		if msg.Error != nil {
-			return fmt.Errorf("cdp %s: %s", method, msg.Error.Message)
-		}
-		if result != nil {
-			return json.Unmarshal(msg.Result, result)
-		}
-		return nil
-	}
-}
+		must(t, page.eval(ctx, click("new-btn"), nil))
+	})
 
-// eval evaluates a JavaScript expression in the page (awaiting promises)
-// and decodes its value into out.
-func (c *cdp) eval(ctx context.Context, expr string, out any) error {
-	var res struct {
-		Result struct {
-			Value json.RawMessage `json:"value"`
-		} `json:"result"`
-		Exception *struct {
-			Text      string `json:"text"`
-			Exception struct {
-				Description string `json:"description"`
-			} `json:"exception"`
-		} `json:"exceptionDetails"`
-	}
-	err := c.call(ctx, "Runtime.evaluate", map[string]any{"expression": expr, "awaitPromise": true, "returnByValue": true}, &res)
-	if err != nil {
-		return err
-	}
-	if res.Exception != nil {
-		return fmt.Errorf("javascript: %s %s", res.Exception.Text, res.Exception.Exception.Description)
-	}
-	if out != nil && len(res.Result.Value) > 0 {
-		return json.Unmarshal(res.Result.Value, out)
-	}
-	return nil
-}
+	t.Run("an outage in plain words, then recovery", func(t *testing.T) {
+		lrs.Fail(lrstest.Fault{Status: http.StatusServiceUnavailable, Resource: "statements", Times: 1 << 30})
+		n := postEvents(t, srv.URL+prefix, "acme", "outage", 3)
+		page.waitFor(t, ctx, "the outage on the page", `document.querySelector('#status-list li[data-id="acme-lrs"] .last-error')`)
+		var during struct{ State, Text, Next, Error string }
+		must(t, page.eval(ctx, `(() => { const li = document.querySelector('#status-list li[data-id="acme-lrs"]');
+			return {State: li.dataset.state, Text: li.querySelector(".badge").textContent, Next: li.querySelector(".next").textContent,
+				Error: li.querySelector(".last-error p").textContent}; })()`, &during))
+		text, next := httpapi.StateText(during.State)
+		if during.State == host.StateActive || during.Text != text || during.Next != next || !strings.HasPrefix(during.Error, "Last error at ") {
+			t.Errorf("page during the outage: %+v, want a failing state in plain words with the last error", during)
+		}
+		if strings.Contains(during.Text, "_") {
+			t.Errorf("state shown as a raw name: %q", during.Text)
+		}
+		before := lrs.Len()
+		lrs.ClearFaults()
+		page.waitFor(t, ctx, "the recovery", stateText("acme-lrs")+` === "Active" && document.querySelector('#status-list li[data-id="acme-lrs"] .recovered') !== null && !document.querySelector('#status-list li[data-id="acme-lrs"] .last-error')`)
+		page.waitFor(t, ctx, "the queued statements delivered", `document.querySelector('#status-list li[data-id="acme-lrs"] .queued').textContent === "0"`)
+		if lrs.Len() != before+n {
+			t.Errorf("the LRS stored %d statements after the outage, want %d", lrs.Len(), before+n)
+		}
+	})
 
-// waitFor evaluates cond until it is true or ctx ends; then it fails with
-// what and the page's form message.
-func (c *cdp) waitFor(t *testing.T, ctx context.Context, what, cond string) {
-	t.Helper()
-	for {
-		var ok bool
-		err := c.eval(ctx, "Boolean("+cond+")", &ok)
-		if err == nil && ok {
-			return
+	t.Run("dead letters replayed", func(t *testing.T) {
+		lrs.Fail(lrstest.Fault{Status: http.StatusBadRequest, Method: http.MethodPost, Resource: "statements", Times: 1 << 30})
+		n := postEvents(t, srv.URL+prefix, "acme", "dead", 2)
+		page.waitFor(t, ctx, "the dead letters", `Number(document.getElementById("dead-total").textContent) === `+strconv.Itoa(n))
+		lrs.ClearFaults()
+		before := lrs.Len()
+		must(t, page.eval(ctx, click("replay-all-btn"), nil))
+		page.waitFor(t, ctx, "the replay", `document.getElementById("dead-message").textContent === "Replayed `+strconv.Itoa(n)+`."`)
+		page.waitFor(t, ctx, "no dead letters left", `document.getElementById("dead-total").textContent === "0"`)
+		waitFor(t, ctx, "replayed statements at the LRS", func() bool { return lrs.Len() == before+n })
+	})
+
+	t.Run("usable at 400 px", func(t *testing.T) {
+		must(t, page.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": true}, nil))
+		must(t, page.call(ctx, "Page.reload", map[string]any{}, nil))
+		page.waitFor(t, ctx, "the reloaded panel", `window.lrsPanel && window.lrsPanel.ready && document.getElementById("status-list").querySelector("li[data-id]")`)
+		var layout struct {
+			ScrollWidth, FormWidth int
+			Unlabelled            []string
 		}
-		select {
-		case <-ctx.Done():
-			var msg string
-			_ = c.eval(context.Background(), `(document.getElementById("form-message")||{}).textContent`, &msg)
-			t.Fatalf("waiting for %s: %v (last error %v); form message %q", what, ctx.Err(), err, msg)
-		case <-time.After(100 * time.Millisecond):
+		must(t, page.eval(ctx, `({ScrollWidth: document.documentElement.scrollWidth,
+			FormWidth: Math.round(document.getElementById("setup").getBoundingClientRect().right),
+			Unlabelled: [...document.querySelectorAll("#lrs-form input:not([type=hidden]), #lrs-form select")].filter(e => e.labels.length === 0).map(e => e.id)})`, &layout))
+		if layout.ScrollWidth > 400 || layout.FormWidth > 400 || len(layout.Unlabelled) > 0 {
+			t.Errorf("layout at 400 px: %+v, want nothing wider than 400 px and every field labelled", layout)
 		}
+		shot := screenshot(t, ctx, page)
+		img, err := png.DecodeConfig(bytes.NewReader(shot))
+		must(t, err)
+		if img.Width != 400 {
+			t.Errorf("screenshot is %d px wide, want 400", img.Width)
+		}
+		path := os.Getenv("LEARNINGFLOW_SCREENSHOT_NARROW")
+		if path == "" {
+			path = filepath.Join(t.TempDir(), "panel-400.png")
+		}
+		must(t, os.WriteFile(path, shot, 0o644))
+	})
+
+	// Flush the events of the last calls, then look at the page's errors.
+	must(t, page.eval(ctx, "true", nil))
+	if len(page.problems) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(page.problems, "\n"))
 	}
 }
 
-// formState is what the test reads back from the page.
+// formState is what the test reads back from the form.
 type formState struct {
-	ReportOK     string `json:"reportOK"`
-	AuthStatus   string `json:"authStatus"`
-	AuthMessage  string `json:"authMessage"`
-	Message      string `json:"message"`
-	SaveDisabled bool   `json:"saveDisabled"`
+	ReportOK    string `json:"reportOK"`
+	AuthStatus  string `json:"authStatus"`
+	AuthMessage string `json:"authMessage"`
+	Message     string `json:"message"`
 }
 
-const readForm = `(() => {
+func readForm(t *testing.T, ctx context.Context, page *cdp) formState {
+	t.Helper()
+	var f formState
+	must(t, page.eval(ctx, `(() => {
   const auth = document.querySelector('#report li[data-name="auth"]');
   return {
     reportOK: document.getElementById("report").dataset.ok || "",
     authStatus: auth ? auth.dataset.status : "",
     authMessage: auth ? auth.querySelector(".msg").textContent : "",
     message: document.getElementById("form-message").textContent,
-    saveDisabled: document.getElementById("save-btn").disabled,
   };
-})()`
-
-// fill sets form fields as typing would, firing input events.
-func fill(fields map[string]string) string {
-	data, _ := json.Marshal(fields)
-	return `(() => { for (const [id, v] of Object.entries(` + string(data) + `)) {
-    const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event("input", {bubbles: true})); }
-  return true; })()`
+})()`, &f))
+	return f
 }
 
-func click(id string) string {
-	return `document.getElementById(` + strconv.Quote(id) + `).click(), true`
+func deliveredCount(id string) string {
+	return `Number((document.querySelector('#status-list li[data-id="` + id + `"] .delivered') || {}).textContent)`
 }
 
-// TestBrowserSetUpAndDelivery fills the LRS Set Up form in a real browser
-// against a development LRS: a wrong secret fails Test Connection at the
-// credentials step with its message and keeps Save disabled; the right one
-// passes, Save enables and saves; then recorded events raise the delivered
-// count that the page refreshes by itself.
-func TestBrowserSetUpAndDelivery(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	lrs, endpoint := testLRS(t)
-	var logs syncBuffer
-	h := testHost(t, map[string]host.OrgConfig{
-		"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}},
-	}, &logs)
-	srv := testPanel(t, h, &logs)
-	page := startBrowser(t, ctx)
-
-	if err := page.call(ctx, "Page.navigate", map[string]any{"url": srv.URL + "/orgs/acme"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	page.waitFor(t, ctx, "the panel script", `window.lrsPanel && window.lrsPanel.ready`)
-
-	t.Run("wrong secret", func(t *testing.T) {
-		must(t, page.eval(ctx, fill(map[string]string{"label": "Acme LRS", "xapi_version": "1.0.3", "endpoint": endpoint, "key": testKey, "secret": "wrong-secret"}), nil))
-		must(t, page.eval(ctx, click("test-btn"), nil))
-		page.waitFor(t, ctx, "the test report", `document.getElementById("report").dataset.ok`)
-		var got formState
-		must(t, page.eval(ctx, readForm, &got))
-		want := formState{
-			ReportOK: "false", AuthStatus: "failed",
-			AuthMessage:  "The LRS rejected the credentials: the API key or secret is wrong.",
-			Message:      "The connection test failed: The LRS rejected the credentials: the API key or secret is wrong.",
-			SaveDisabled: true,
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("page after a failing test mismatch (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("right secret, test and save", func(t *testing.T) {
-		must(t, page.eval(ctx, fill(map[string]string{"secret": testSecret}), nil))
-		must(t, page.eval(ctx, click("test-btn"), nil))
-		page.waitFor(t, ctx, "a passing test", `document.getElementById("report").dataset.ok === "true"`)
-		var got formState
-		must(t, page.eval(ctx, readForm, &got))
-		want := formState{ReportOK: "true", AuthStatus: "passed", AuthMessage: "The LRS accepts the key and secret.",
-			Message: "The connection works. You can save.", SaveDisabled: false}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("page after a passing test mismatch (-want +got):\n%s", diff)
-		}
-
-		// Changing a value after the test disables Save until it is tested again.
-		must(t, page.eval(ctx, fill(map[string]string{"key": testKey + "x"}), nil))
-		must(t, page.eval(ctx, readForm, &got))
-		if !got.SaveDisabled {
-			t.Errorf("Save stays enabled after the key changed")
-		}
-		must(t, page.eval(ctx, fill(map[string]string{"key": testKey}), nil))
-		must(t, page.eval(ctx, readForm, &got))
-		if got.SaveDisabled {
-			t.Errorf("Save is disabled with the tested values back")
-		}
-
-		must(t, page.eval(ctx, click("save-btn"), nil))
-		page.waitFor(t, ctx, "the save", `document.getElementById("form-message").textContent.startsWith("Saved.")`)
-		page.waitFor(t, ctx, "the new integration in the table", `document.querySelector('#integrations-body tr[data-id="acme-lrs"]')`)
-		page.waitFor(t, ctx, "its status row", `document.querySelector('#status-body tr[data-id="acme-lrs"]')`)
-		var after struct {
-			ID, Secret, Placeholder string
-			HintShown, SecretInPage bool
-		}
-		must(t, page.eval(ctx, `({ID: document.getElementById("id").value, Secret: document.getElementById("secret").value,
-			Placeholder: document.getElementById("secret").placeholder, HintShown: !document.getElementById("secret-hint").hidden,
-			SecretInPage: document.documentElement.outerHTML.includes(`+strconv.Quote(testSecret)+`)})`, &after))
-		wantAfter := struct {
-			ID, Secret, Placeholder string
-			HintShown, SecretInPage bool
-		}{ID: "acme-lrs", Placeholder: "saved (leave empty to keep it)", HintShown: true}
-		if diff := cmp.Diff(wantAfter, after); diff != "" {
-			t.Errorf("form after saving mismatch (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("delivered count rises", func(t *testing.T) {
-		var lines []string
-		for i := range 5 {
-			lines = append(lines, quizEvent("acme", fmt.Sprintf("browser-%d", i)))
-		}
-		var posted eventsResponse
-		status, raw := call(t, ctx, http.MethodPost, srv.URL+"/events", "application/x-ndjson", strings.Join(lines, "\n"), &posted)
-		if status != http.StatusOK || posted.Recorded != 5 {
-			t.Fatalf("POST /events = %d: %s", status, raw)
-		}
-		cell := `Number((document.querySelector('#status-body tr[data-id="acme-lrs"] td.delivered') || {}).textContent)`
-		page.waitFor(t, ctx, fmt.Sprintf("%d delivered statements on the page", posted.Statements), cell+` >= `+strconv.FormatInt(posted.Statements, 10))
-		var state string
-		must(t, page.eval(ctx, `document.querySelector('#status-body tr[data-id="acme-lrs"] .badge').textContent`, &state))
-		if state != host.StateActive {
-			t.Errorf("state on the page = %q, want %q", state, host.StateActive)
-		}
-		if lrs.Len() != int(posted.Statements) {
-			t.Errorf("the LRS stored %d statements, want %d", lrs.Len(), posted.Statements)
-		}
-	})
-
-	if path := os.Getenv("LEARNINGFLOW_SCREENSHOT"); path != "" {
-		var shot struct {
-			Data string `json:"data"`
-		}
-		must(t, page.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true}, &shot))
-		png, err := base64.StdEncoding.DecodeString(shot.Data)
-		must(t, err)
-		must(t, os.WriteFile(path, png, 0o644))
-	}
-
-	t.Run("add organization", func(t *testing.T) {
-		idError := `document.querySelector('#org-form .field-error[data-field="id"]').textContent`
-		iriError := `document.querySelector('#org-form .field-error[data-field="settings.base_iri"]').textContent`
-		must(t, page.eval(ctx, `document.getElementById("add-org").open = true`, nil))
-		must(t, page.eval(ctx, fill(map[string]string{"org-id": "acme", "org-base-iri": "https://acme.learningflow.example"}), nil))
-		must(t, page.eval(ctx, click("org-add-btn"), nil))
-		page.waitFor(t, ctx, "the error of an existing id", idError+` !== ""`)
-		must(t, page.eval(ctx, fill(map[string]string{"org-id": "globex", "org-base-iri": "globex"}), nil))
-		must(t, page.eval(ctx, click("org-add-btn"), nil))
-		page.waitFor(t, ctx, "the base IRI's error", iriError+` !== ""`)
-		var errs struct{ ID, IRI string }
-		must(t, page.eval(ctx, `({ID: `+idError+`, IRI: `+iriError+`})`, &errs))
-		if diff := cmp.Diff(struct{ ID, IRI string }{IRI: "not an absolute http or https IRI with a host"}, errs); diff != "" {
-			t.Errorf("field errors of an invalid base IRI mismatch (-want +got):\n%s", diff)
-		}
-
-		must(t, page.eval(ctx, fill(map[string]string{"org-base-iri": "https://globex.learningflow.example"}), nil))
-		must(t, page.eval(ctx, click("org-add-btn"), nil))
-		page.waitFor(t, ctx, "the new organization's tab", `location.pathname === "/orgs/globex" && window.lrsPanel && window.lrsPanel.ready`)
-		var tab string
-		must(t, page.eval(ctx, `document.querySelector('nav a[aria-current="page"]').textContent`, &tab))
-		if tab != "globex" {
-			t.Errorf("current tab = %q, want globex", tab)
-		}
-		o, err := h.Org("globex")
-		must(t, err)
-		if o.Settings.BaseIRI != "https://globex.learningflow.example" {
-			t.Errorf("base IRI of the new organization = %q", o.Settings.BaseIRI)
-		}
-	})
-
-	if strings.Contains(logs.String(), testSecret) || strings.Contains(logs.String(), "wrong-secret") {
-		t.Errorf("the logs hold a secret")
-	}
+func stateText(id string) string {
+	return `(document.querySelector('#status-list li[data-id="` + id + `"] .badge') || {}).textContent`
 }
 
-func must(t *testing.T, err error) {
+// postEvents posts n quiz events of org through the API and returns the
+// number of statements they yielded.
+func postEvents(t *testing.T, base, org, prefix string, n int) int {
 	t.Helper()
-	if err != nil {
-		var ne interface{ Timeout() bool }
-		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("timed out: %v", err)
+	var lines []string
+	for i := range n {
+		lines = append(lines, quizEvent(org, fmt.Sprintf("%s-%d", prefix, i)))
+	}
+	resp, err := http.Post(base+"/api/events", "application/x-ndjson", strings.NewReader(strings.Join(lines, "\n")))
+	must(t, err)
+	defer resp.Body.Close()
+	var res httpapi.EventsResponse
+	must(t, json.NewDecoder(resp.Body).Decode(&res))
+	if resp.StatusCode != http.StatusOK || res.Recorded != int64(n) {
+		t.Fatalf("POST /api/events = %d %+v", resp.StatusCode, res)
+	}
+	return int(res.Statements)
+}
+
+func screenshot(t *testing.T, ctx context.Context, page *cdp) []byte {
+	t.Helper()
+	var shot struct {
+		Data string `json:"data"`
+	}
+	must(t, page.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true}, &shot))
+	data, err := base64.StdEncoding.DecodeString(shot.Data)
+	must(t, err)
+	return data
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
-		t.Fatal(err)
 	}
 }
