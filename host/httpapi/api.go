@@ -37,6 +37,9 @@ type Options struct {
 	// Logger receives server-side failures; never secrets. Default:
 	// discard.
 	Logger *slog.Logger
+	// Recorder, when set, records the events of POST /events instead of
+	// the host itself (to count or observe them). Default: the host.
+	Recorder Recorder
 }
 
 // Defaults of Options.
@@ -83,6 +86,9 @@ func New(h *host.Host, opts Options) (http.Handler, error) {
 	}
 	if opts.TestTimeout <= 0 {
 		opts.TestTimeout = DefaultTestTimeout
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = h
 	}
 	a := &api{h: h, auth: opts.Authorizer, opts: opts, log: opts.Logger}
 	if a.log == nil {
@@ -535,7 +541,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	var results []LineResult
 	body := http.MaxBytesReader(w, r.Body, a.opts.MaxEventsBytes)
-	st, err := Record(r.Context(), a.h, body, RecordOptions{
+	st, err := Record(r.Context(), a.opts.Recorder, body, RecordOptions{
 		Workers:  a.opts.Workers,
 		Allow:    func(org string) error { return a.auth.Authorize(r, org, ActionIngest) },
 		OnResult: func(res LineResult) { results = append(results, res) },

@@ -173,7 +173,7 @@ func TestBrowserPanel(t *testing.T) {
 		page.waitFor(t, ctx, "the reloaded panel", `window.lrsPanel && window.lrsPanel.ready && document.getElementById("status-list").querySelector("li[data-id]")`)
 		var layout struct {
 			ScrollWidth, FormWidth int
-			Unlabelled            []string
+			Unlabelled             []string
 		}
 		must(t, page.eval(ctx, `({ScrollWidth: document.documentElement.scrollWidth,
 			FormWidth: Math.round(document.getElementById("setup").getBoundingClientRect().right),
