@@ -132,6 +132,10 @@ func (p *panel) index(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p.opts.Prefix+"/orgs/"+orgs[0], http.StatusSeeOther)
 		return
 	}
+	if len(p.h.Orgs()) > 0 {
+		http.Error(w, "You may not see the LRS settings of any organization. Log in as an organization's admin.", http.StatusForbidden)
+		return
+	}
 	// Nothing to show: offer to add an organization (the API decides
 	// whether the caller may).
 	p.render(w, p.new, struct{ common }{p.common()})
