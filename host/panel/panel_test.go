@@ -69,6 +69,7 @@ func TestPagesFollowTheAuthorizer(t *testing.T) {
 		want              answer
 	}{
 		{"index goes to the admin's organization", "/", "beacon", answer{http.StatusSeeOther, "/admin/lrs/orgs/beacon"}},
+		{"index for an admin of no organization", "/", "nobody", answer{Code: http.StatusForbidden}},
 		{"own organization", "/orgs/acme", "acme", answer{Code: http.StatusOK}},
 		{"another organization", "/orgs/beacon", "acme", answer{Code: http.StatusForbidden}},
 		{"an organization that does not exist", "/orgs/nobody", "nobody", answer{Code: http.StatusNotFound}},
