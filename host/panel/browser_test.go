@@ -167,6 +167,36 @@ func TestBrowserPanel(t *testing.T) {
 		waitFor(t, ctx, "replayed statements at the LRS", func() bool { return lrs.Len() == before+n })
 	})
 
+	t.Run("dead letters of a removed integration replayed into another one", func(t *testing.T) {
+		spare := filepath.Join(t.TempDir(), "spare.ndjson")
+		if _, err := h.SaveIntegration(ctx, "acme", host.Integration{Label: "Spare", Plugin: "mock", Config: map[string]any{"record_file": spare}}, host.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		lrs.Fail(lrstest.Fault{Status: http.StatusUnauthorized, Resource: "statements", Times: 1 << 30})
+		n := postEvents(t, srv.URL+prefix, "acme", "orphan", 2)
+		page.waitFor(t, ctx, "the pause in plain words", stateText("acme-lrs")+` === "Paused: the LRS refused the credentials"`)
+		var next string
+		must(t, page.eval(ctx, `document.querySelector('#status-list li[data-id="acme-lrs"] .next').textContent`, &next))
+		if next != "Enter the new secret and test again." {
+			t.Errorf("next step of a pause = %q", next)
+		}
+		must(t, page.eval(ctx, `window.confirm = () => true, true`, nil))
+		must(t, page.eval(ctx, `document.querySelector('#integrations-body button.remove-btn[data-id="acme-lrs"]').click(), true`, nil))
+		page.waitFor(t, ctx, "the letters of the removed integration", `document.querySelectorAll('#dead-body tr[data-orphan="true"]').length === `+strconv.Itoa(n))
+		must(t, page.eval(ctx, click("replay-all-btn"), nil))
+		page.waitFor(t, ctx, "the advice to choose an integration", `document.getElementById("dead-message").textContent.includes("Choose an integration")`)
+		must(t, page.eval(ctx, `(() => { const s = document.getElementById("replay-into"); s.value = "spare"; return s.value === "spare"; })()`, nil))
+		must(t, page.eval(ctx, click("replay-all-btn"), nil))
+		page.waitFor(t, ctx, "the replay into Spare", `document.getElementById("dead-message").textContent === "Replayed `+strconv.Itoa(n)+`."`)
+		// Spare got the statements once as they were recorded, and once more
+		// from the replay.
+		waitFor(t, ctx, "the letters delivered by Spare", func() bool {
+			data, _ := os.ReadFile(spare)
+			return strings.Count(string(data), "\n") == 2*n
+		})
+		lrs.ClearFaults()
+	})
+
 	t.Run("usable at 400 px", func(t *testing.T) {
 		must(t, page.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": true}, nil))
 		must(t, page.call(ctx, "Page.reload", map[string]any{}, nil))
