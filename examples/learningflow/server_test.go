@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,19 @@ import (
 // returns what runs; extra flags are appended.
 func serveDemo(t *testing.T, stdout, stderr io.Writer, timeouts *serverTimeouts, extra ...string) *running {
 	t.Helper()
+	rn, stop := startDemoServer(t, stdout, stderr, timeouts, extra...)
+	t.Cleanup(func() {
+		if code := stop(); code != 0 {
+			t.Errorf("the demo exited with %d", code)
+		}
+	})
+	return rn
+}
+
+// startDemoServer runs the demo server (no generator); stop ends it (as
+// Ctrl-C does) and returns its exit code.
+func startDemoServer(t *testing.T, stdout, stderr io.Writer, timeouts *serverTimeouts, extra ...string) (rn *running, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *running, 1)
 	a := &app{stdout: stdout, stderr: stderr, environ: []string{}, serverTimeouts: timeouts,
@@ -29,20 +43,49 @@ func serveDemo(t *testing.T, stdout, stderr io.Writer, timeouts *serverTimeouts,
 	done := make(chan int, 1)
 	args := append([]string{"-listen", "127.0.0.1:0", "-rate", "0", "-plugins", plugins(t), "-data", t.TempDir()}, extra...)
 	go func() { done <- a.run(ctx, args) }()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("the demo exited with %d", code)
-		}
-	})
+	var once sync.Once
+	code := 0
+	stop = func() int {
+		once.Do(func() { cancel(); code = <-done })
+		return code
+	}
+	t.Cleanup(func() { stop() })
 	select {
-	case rn := <-started:
-		return rn
+	case rn = <-started:
+		return rn, stop
 	case code := <-done:
 		done <- code
 		t.Fatalf("the demo exited with %d before serving", code)
 	}
-	return nil
+	return nil, stop
+}
+
+// TestDemoProgressAndExitMessage serves with frequent progress lines,
+// posts an event, and stops: the progress line counts it, and the exit
+// message says what became of the statements.
+func TestDemoProgressAndExitMessage(t *testing.T) {
+	var stdout, stderr syncBuffer
+	rn, stop := startDemoServer(t, &stdout, &stderr, nil, "-status-every", "20ms")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var posted httpapi.EventsResponse
+	if code, raw := call(t, ctx, http.MethodPost, rn.panelURL+"api/events", "application/x-ndjson", quizEvent("acme", "p1"), &posted); code != http.StatusOK || posted.Recorded != 1 {
+		t.Fatalf("POST /api/events = %d %s", code, raw)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stdout.String(), "progress: 1 events in, ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line counts the event:\n%s", stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "stopped: ") {
+		t.Errorf("last line %q, want the exit message", last)
+	}
 }
 
 func TestDemoServesPanelAndAPI(t *testing.T) {
