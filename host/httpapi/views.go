@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/learningflow/lrsbridge/host"
 	"github.com/learningflow/lrsbridge/sdk"
@@ -145,12 +147,13 @@ func StateText(state string) (text, next string) {
 }
 
 // ErrorSummary returns the cause of an error message as one short
-// sentence: the last part of a chain of "context: cause", capitalized,
-// at most 160 characters.
+// sentence: the last part of a chain of "context: cause" (unless that part
+// is too short to say anything), capitalized, ending in a period, at most
+// 160 characters.
 func ErrorSummary(msg string) string {
-	msg = strings.TrimSpace(msg)
-	if i := strings.LastIndex(msg, ": "); i >= 0 && len(msg)-i > 12 {
-		msg = msg[i+2:]
+	msg = strings.TrimSpace(strings.ToValidUTF8(msg, "\uFFFD"))
+	if i := strings.LastIndex(msg, ": "); i >= 0 && len(strings.TrimSpace(msg[i+2:])) > 12 {
+		msg = strings.TrimSpace(msg[i+2:])
 	}
 	if r := []rune(msg); len(r) > 160 {
 		msg = string(r[:159]) + "…"
@@ -158,7 +161,8 @@ func ErrorSummary(msg string) string {
 	if msg == "" {
 		return ""
 	}
-	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	first, size := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(first)) + msg[size:]
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "…") {
 		msg += "."
 	}
