@@ -107,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.events, "events", "", "record the NDJSON event envelopes of `file` (- for stdin)")
 	fs.BoolVar(&o.drain, "drain", false, "with -events: wait until everything is delivered or dead-lettered, print a JSON summary and exit")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Minute, "longest wait of -drain")
-	fs.StringVar(&o.listen, "listen", "", "serve the settings panel, its API and POST /events on `address` (default "+defaultListen+" when serving)")
+	fs.StringVar(&o.listen, "listen", "", "serve the settings panel and its API (with POST /api/events) on `address` (default "+defaultListen+" when serving)")
 	fs.StringVar(&o.data, "data", "", "demo data `directory`, kept at exit (default: a new temporary directory, removed at exit)")
 	fs.StringVar(&o.plugins, "plugins", "", "plugin `directory` (built there from ./plugins when the go command is found); default: the configuration's, or the user cache for the demo")
 	fs.Float64Var(&o.rate, "rate", 2, "demo: generated events per second (0 turns the generator off)")
