@@ -172,6 +172,9 @@ func (a *api) authorized(action Action, next http.HandlerFunc) http.Handler {
 // allow asks the Authorizer and answers a refusal itself.
 func (a *api) allow(w http.ResponseWriter, r *http.Request, org string, action Action) bool {
 	err := a.auth.Authorize(r, org, action)
+	if err != nil {
+		a.log.Info("request refused by the authorizer", "method", r.Method, "path", r.URL.Path, "org", org, "action", string(action))
+	}
 	switch {
 	case err == nil:
 		return true

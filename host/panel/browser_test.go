@@ -53,6 +53,18 @@ func TestBrowserPanel(t *testing.T) {
 		t.Errorf("favicon = %d %s, want 200 image/svg+xml", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 
+	t.Run("the chosen authentication shows its fields", func(t *testing.T) {
+		visible := `[...document.querySelectorAll(".auth-fields")].filter(f => !f.hidden).map(f => f.dataset.auth)`
+		for _, mode := range []string{"oauth2", "bearer", "basic"} {
+			var shown []string
+			must(t, page.eval(ctx, `(() => { const s = document.getElementById("auth"); s.value = `+strconv.Quote(mode)+`;
+				s.dispatchEvent(new Event("change", {bubbles: true})); return `+visible+`; })()`, &shown))
+			if diff := cmp.Diff([]string{mode}, shown); diff != "" {
+				t.Errorf("fields shown for %s (-want +got):\n%s", mode, diff)
+			}
+		}
+	})
+
 	t.Run("wrong secret: a clear message and nothing saved", func(t *testing.T) {
 		must(t, page.eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": endpoint, "key": testKey, "secret": "wrong-secret"}), nil))
 		must(t, page.eval(ctx, click("test-btn"), nil))
