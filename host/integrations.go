@@ -53,6 +53,9 @@ const (
 type SaveOptions struct {
 	// Force saves even when the connection test fails.
 	Force bool
+	// CreateOnly refuses, with ErrIntegrationExists, to replace an
+	// integration with the same id.
+	CreateOnly bool
 }
 
 // Integrations lists an organization's integrations, secrets masked.
@@ -219,6 +222,9 @@ func (h *Host) SaveIntegration(ctx context.Context, orgID string, in Integration
 	if err != nil {
 		return sdk.Report{}, err
 	}
+	if err := h.refuseExisting(orgID, in.ID, opts); err != nil {
+		return sdk.Report{}, err
+	}
 	rep, err := h.testCandidate(ctx, orgID, in)
 	if err != nil && !opts.Force {
 		return rep, err
@@ -238,6 +244,9 @@ func (h *Host) SaveIntegration(ctx context.Context, orgID string, in Integration
 	}
 	o, err := h.lookup(orgID)
 	if err != nil {
+		return rep, err
+	}
+	if err := o.refuseExisting(in.ID, opts); err != nil {
 		return rep, err
 	}
 	h.mu.RLock()

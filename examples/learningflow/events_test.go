@@ -4,149 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
-	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
-
-// fakeRecorder records events in memory: it refuses kind "bad" with an
-// EventError and remembers the order of events per user.
-type fakeRecorder struct {
-	mu     sync.Mutex
-	byUser map[string][]string
-}
-
-func (f *fakeRecorder) RecordEvent(ctx context.Context, ev host.Event) ([]*xapi.Statement, error) {
-	if ev.Kind == "bad" {
-		return nil, &host.EventError{EventID: ev.ID, Field: "kind", Err: host.ErrUnknownKind}
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	user := ""
-	if ev.User != nil {
-		user = ev.User.ID
-	}
-	f.byUser[ev.Org+"/"+user] = append(f.byUser[ev.Org+"/"+user], ev.ID)
-	return make([]*xapi.Statement, 2), nil
-}
-
-func TestRecordNDJSON(t *testing.T) {
-	long := `{"id":"` + strings.Repeat("x", maxLineBytes) + `"}`
-	tests := []struct {
-		name  string
-		input string
-		want  []lineResult
-		stats recordStats
-	}{
-		{
-			name:  "empty input",
-			input: "",
-			stats: recordStats{},
-		},
-		{
-			name:  "blank lines are skipped but counted, CRLF and a last line without newline",
-			input: "\n" + `{"id":"a","org":"o","kind":"k"}` + "\r\n  \n" + `{"id":"b","org":"o","kind":"k"}`,
-			want: []lineResult{
-				{Line: 2, ID: "a", Org: "o", Kind: "k", Status: statusRecorded, Statements: 2},
-				{Line: 4, ID: "b", Org: "o", Kind: "k", Status: statusRecorded, Statements: 2},
-			},
-			stats: recordStats{Events: 2, Recorded: 2, Statements: 4},
-		},
-		{
-			name:  "malformed lines and refused events do not stop the others",
-			input: `{"id":"a",` + "\n" + `["x"]` + "\n" + `{"id":"b","org":"o","kind":"bad"}` + "\n" + `{"id":1}` + "\n" + `{"id":"c","org":"o","kind":"k"}` + "\n",
-			want: []lineResult{
-				{Line: 1, Status: statusRefused, Error: "malformed event: not valid JSON at byte 10: unexpected end of JSON input"},
-				{Line: 2, Status: statusRefused, Error: "malformed event: want a JSON object, got array"},
-				{Line: 3, ID: "b", Org: "o", Kind: "bad", Status: statusRefused, Field: "kind", Error: `event "b": kind: unknown event kind`},
-				{Line: 4, Status: statusRefused, Error: "malformed event: id: want a JSON string, got number"},
-				{Line: 5, ID: "c", Org: "o", Kind: "k", Status: statusRecorded, Statements: 2},
-			},
-			stats: recordStats{Events: 5, Recorded: 1, Refused: 4, Statements: 2},
-		},
-		{
-			name:  "a line over the limit is refused without stopping",
-			input: long + "\n" + `{"id":"c","org":"o","kind":"k"}` + "\n",
-			want: []lineResult{
-				{Line: 1, Status: statusRefused, Error: fmt.Sprintf("line is longer than %d bytes", maxLineBytes)},
-				{Line: 2, ID: "c", Org: "o", Kind: "k", Status: statusRecorded, Statements: 2},
-			},
-			stats: recordStats{Events: 2, Recorded: 1, Refused: 1, Statements: 2},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			rec := &fakeRecorder{byUser: map[string][]string{}}
-			var got []lineResult
-			st, err := recordNDJSON(ctx, rec, strings.NewReader(tt.input), recordOptions{Workers: 3, OnResult: func(r lineResult) { got = append(got, r) }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sort.Slice(got, func(i, j int) bool { return got[i].Line < got[j].Line })
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("results mismatch (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tt.stats, st); diff != "" {
-				t.Errorf("counts mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-// TestRecordNDJSONKeepsOrderPerLearner checks that events of one learner
-// are recorded in file order however many workers record at once.
-func TestRecordNDJSONKeepsOrderPerLearner(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var in bytes.Buffer
-	want := map[string][]string{}
-	for i := range 2000 {
-		org, user := fmt.Sprintf("org%d", i%3), fmt.Sprintf("u%d", i%17)
-		id := fmt.Sprintf("e%d", i)
-		fmt.Fprintf(&in, `{"id":%q,"org":%q,"kind":"k","user":{"id":%q}}`+"\n", id, org, user)
-		want[org+"/"+user] = append(want[org+"/"+user], id)
-	}
-	rec := &fakeRecorder{byUser: map[string][]string{}}
-	var progress []recordStats
-	st, err := recordNDJSON(ctx, rec, &in, recordOptions{Workers: 8, ProgressEvery: time.Hour,
-		Progress: func(s recordStats, _ time.Duration, final bool) {
-			if final {
-				progress = append(progress, s)
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, rec.byUser); diff != "" {
-		t.Errorf("order per learner mismatch (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]recordStats{st}, progress); diff != "" {
-		t.Errorf("final progress mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func TestRecordNDJSONStopsWithContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	rec := &fakeRecorder{byUser: map[string][]string{}}
-	_, err := recordNDJSON(ctx, rec, strings.NewReader(`{"id":"a","org":"o","kind":"k"}`+"\n"), recordOptions{})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("error = %v, want context.Canceled", err)
-	}
-}
 
 func TestGeneratorIsDeterministicAndValid(t *testing.T) {
 	var a, b bytes.Buffer

@@ -120,14 +120,6 @@ func testHost(t testing.TB, orgs map[string]host.OrgConfig, logs io.Writer, muta
 	return h
 }
 
-// testPanel serves the panel of h.
-func testPanel(t testing.TB, h *host.Host, logs io.Writer) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(newPanel(h, panelOptions{Logger: slog.New(slog.NewTextHandler(logs, nil))}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // call sends a request to the panel and decodes a JSON answer into out
 // (when not nil). It returns the status and the raw body.
 func call(t testing.TB, ctx context.Context, method, url, contentType string, body any, out any, header ...string) (int, string) {
@@ -169,15 +161,6 @@ func call(t testing.TB, ctx context.Context, method, url, contentType string, bo
 		}
 	}
 	return resp.StatusCode, string(data)
-}
-
-// lrsForm is the LRS Set Up form as the page sends it.
-func lrsForm(id, label, endpoint, key, secret string) integrationRequest {
-	cfg := map[string]any{"xapi_version": "2.0.0", "endpoint": endpoint, "key": key}
-	if secret != "" {
-		cfg["secret"] = secret
-	}
-	return integrationRequest{ID: id, Label: label, Plugin: "lrs", Config: cfg}
 }
 
 // quizEvent returns a valid quiz.completed event envelope as NDJSON.

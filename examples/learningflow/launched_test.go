@@ -5,12 +5,14 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/panel/paneltest"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -43,24 +45,23 @@ func TestBrowserLaunchedCourse(t *testing.T) {
 		},
 	}, &logs, func(c *host.Config) { dataDir = c.DataDir })
 	srv := httptest.NewUnstartedServer(nil)
-	panel := newPanel(h, panelOptions{})
-	full, closeLaunched := withLaunchedContent(panel, h, dataDir, "http://"+srv.Listener.Addr().String()+"/", io.Discard)
+	full, closeLaunched := withLaunchedContent(http.NotFoundHandler(), h, dataDir, "http://"+srv.Listener.Addr().String()+"/", io.Discard)
 	t.Cleanup(closeLaunched)
 	srv.Config.Handler = full
 	srv.Start()
 	t.Cleanup(srv.Close)
-	page := startBrowser(t, ctx)
+	page := paneltest.Start(t, ctx)
 
 	read := func() courseState {
 		t.Helper()
 		var st courseState
-		must(t, page.eval(ctx, `window.course || {}`, &st))
+		must(t, page.Eval(ctx, `window.course || {}`, &st))
 		return st
 	}
 	open := func() courseState {
 		t.Helper()
-		must(t, page.call(ctx, "Page.navigate", map[string]any{"url": srv.URL + "/launch/sample?org=acme&user=u-42"}, nil))
-		page.waitFor(t, ctx, "the course to start", `window.course && (window.course.ready || window.course.errors.length > 0)`)
+		must(t, page.Call(ctx, "Page.navigate", map[string]any{"url": srv.URL + "/launch/sample?org=acme&user=u-42"}, nil))
+		page.WaitFor(t, ctx, "the course to start", `window.course && (window.course.ready || window.course.errors.length > 0)`)
 		return read()
 	}
 
@@ -68,17 +69,17 @@ func TestBrowserLaunchedCourse(t *testing.T) {
 	if first.StartedAt != 1 || len(first.Errors) > 0 {
 		t.Fatalf("first launch: %+v, want a start at slide 1 without errors", first)
 	}
-	must(t, page.eval(ctx, `document.querySelector('.slide.current button.next').click(), true`, nil))
-	page.waitFor(t, ctx, "slide 2 saved", `window.course.saved === 2`)
-	must(t, page.eval(ctx, `document.querySelector('.slide.current button.next').click(), true`, nil))
-	page.waitFor(t, ctx, "slide 3 saved", `window.course.saved === 3`)
+	must(t, page.Eval(ctx, `document.querySelector('.slide.current button.next').click(), true`, nil))
+	page.WaitFor(t, ctx, "slide 2 saved", `window.course.saved === 2`)
+	must(t, page.Eval(ctx, `document.querySelector('.slide.current button.next').click(), true`, nil))
+	page.WaitFor(t, ctx, "slide 3 saved", `window.course.saved === 3`)
 
 	second := open()
 	if second.StartedAt != 3 || len(second.Errors) > 0 {
 		t.Fatalf("second launch: %+v, want a resume at slide 3 (the bookmark)", second)
 	}
-	must(t, page.eval(ctx, `document.querySelector('.slide.current button.answer[data-correct]').click(), true`, nil))
-	page.waitFor(t, ctx, "completion", `window.course.sent.includes("completed")`)
+	must(t, page.Eval(ctx, `document.querySelector('.slide.current button.answer[data-correct]').click(), true`, nil))
+	page.WaitFor(t, ctx, "completion", `window.course.sent.includes("completed")`)
 	final := read()
 	if diff := cmp.Diff([]string{"initialized", "answered", "completed"}, final.Sent); diff != "" {
 		t.Errorf("second launch sent (-want +got):\n%s", diff)
@@ -103,5 +104,12 @@ func TestBrowserLaunchedCourse(t *testing.T) {
 	want := map[string]int{"initialized": 2, "experienced": 2, "answered": 1, "completed": 1}
 	if diff := cmp.Diff(want, verbs); diff != "" {
 		t.Errorf("statements at the LRS by verb (-want +got):\n%s", diff)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

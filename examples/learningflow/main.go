@@ -19,6 +19,8 @@
 //
 // -config FILE runs the host of that configuration instead (YAML plus
 // LRSBRIDGE_ environment variables), without development LRS or generator.
+// It uses the plugins of its plugins.dir (or -plugins) as they are and
+// never runs the go command.
 //
 // -events FILE records the NDJSON event envelopes of FILE ("-" for stdin),
 // with the demo configuration unless -config is given. Every line that is
@@ -31,45 +33,18 @@
 // queued, 1 otherwise. Without -drain it prints the recording counts and
 // shuts down, or with -listen keeps serving.
 //
-// The panel has no login and no TLS: it is for loopback. Its API accepts
-// only JSON bodies (NDJSON for POST /events) and refuses cross-origin
-// browser requests (Sec-Fetch-Site and Origin, net/http's
-// CrossOriginProtection). Secrets are never part of an answer or a log.
+// The panel (package host/panel) and its JSON API (package host/httpapi,
+// under /api/, described by /api/openapi.yaml) are served with an
+// authorizer that allows everything: the demo has no login and no TLS and
+// is for loopback. The API accepts only JSON bodies (NDJSON for POST
+// /api/events) and refuses cross-origin browser requests. Secrets are
+// never part of an answer or a log. The server cuts off requests whose
+// body is not sent within 30 seconds.
 //
-// # API
-//
-// The panel's page uses this JSON API, which LearningFlow's own UI could
-// call the same way (behind its own authentication):
-//
-//	GET    /api/orgs                                  organizations
-//	GET    /api/orgs/{org}                            settings: {"id", "source", "settings": {"base_iri", "identity", "send_names", "chat_text", "chat_truncate", "scorm_interaction_verb", "platform"}}
-//	PUT    /api/orgs/{org}                            {"settings": {...}} -> create or update; answers like GET
-//	DELETE /api/orgs/{org}                            remove with its integrations (queued statements move to the dead letters)
-//	GET    /api/orgs/{org}/integrations               integrations; secret values left out, "secrets_set" names them
-//	POST   /api/orgs/{org}/integrations/test          run the connection test of the body's settings: {"ok", "steps": [{"name", "title", "status", "message", "duration_ms"}]}
-//	POST   /api/orgs/{org}/integrations               test again and save when it passes (422 "test_failed" with the report otherwise)
-//	DELETE /api/orgs/{org}/integrations/{id}          remove (queued statements move to the dead letters)
-//	POST   /api/orgs/{org}/integrations/{id}/resume   lift a pause after rejected credentials
-//	GET    /api/orgs/{org}/status                     delivery status per integration
-//	GET    /api/orgs/{org}/deadletters?sink=&limit=   newest dead letters first, with the total
-//	POST   /api/orgs/{org}/deadletters/replay         {"sink", "ids"} (empty: all) -> {"replayed": n}
-//	POST   /api/orgs/{org}/deadletters/purge          {"sink", "ids"} (empty: all) -> {"purged": n}
-//	POST   /events                                    NDJSON envelopes -> counts and one result per line
-//
-// The body of test and save is the LRS Set Up form: {"id", "label",
-// "plugin" (default "lrs"), "config": {"xapi_version", "endpoint", "key",
-// "secret"}}. Without an id it is a new integration whose id is made from
-// the label. An empty secret keeps the stored one, unless the endpoint
-// changed. Errors are {"error": {"code", "message", "fields": [{"field",
-// "message"}]}} with fields named as in the body ("config.endpoint").
-//
-// The settings of PUT /api/orgs/{org} are named as the configuration keys
-// under orgs.<id> and replace the stored ones as a whole: a field left out
-// or empty takes its default; base_iri is required. Invalid settings or a
-// bad id answer 422 "invalid_config", like invalid integration settings, with fields such as
-// "settings.base_iri" or "id". Organizations created or changed here are
-// persisted in the data directory and take precedence over the
-// configuration file.
+// While serving, a progress line every -status-every says how many events
+// came in, how many statements were delivered and how many are queued. At
+// exit it waits up to 10 seconds for the queues to drain and says what
+// happens to what is left.
 //
 // Exit codes: 0 success, 1 failure (or refused / undelivered events), 2
 // bad usage.
@@ -84,14 +59,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sort"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/httpapi"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 func main() {
@@ -117,6 +94,7 @@ type options struct {
 	generate     int
 	seed         uint64
 	progress     time.Duration
+	statusEvery  time.Duration
 	workers      int
 	verbose      bool
 	trace        bool
@@ -130,13 +108,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.events, "events", "", "record the NDJSON event envelopes of `file` (- for stdin)")
 	fs.BoolVar(&o.drain, "drain", false, "with -events: wait until everything is delivered or dead-lettered, print a JSON summary and exit")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Minute, "longest wait of -drain")
-	fs.StringVar(&o.listen, "listen", "", "serve the settings panel, its API and POST /events on `address` (default "+defaultListen+" when serving)")
+	fs.StringVar(&o.listen, "listen", "", "serve the settings panel and its API (with POST /api/events) on `address` (default "+defaultListen+" when serving)")
 	fs.StringVar(&o.data, "data", "", "demo data `directory`, kept at exit (default: a new temporary directory, removed at exit)")
 	fs.StringVar(&o.plugins, "plugins", "", "plugin `directory` (built there from ./plugins when the go command is found); default: the configuration's, or the user cache for the demo")
 	fs.Float64Var(&o.rate, "rate", 2, "demo: generated events per second (0 turns the generator off)")
 	fs.IntVar(&o.generate, "generate", 0, "write `n` generated events as NDJSON to stdout and exit")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of -generate")
 	fs.DurationVar(&o.progress, "progress", 2*time.Second, "interval of progress lines while recording -events (0: none)")
+	fs.DurationVar(&o.statusEvery, "status-every", 30*time.Second, "interval of progress lines while serving (0: none)")
 	fs.IntVar(&o.workers, "workers", 8, "events recorded at once (events of one learner stay in order)")
 	fs.BoolVar(&o.verbose, "v", false, "log at debug level")
 	fs.BoolVar(&o.trace, "trace", false, "trace events: print finished spans to stderr, or send them by OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set")
@@ -158,6 +137,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-rate must be 0 to 1000")
 	case o.workers < 1 || o.workers > 256:
 		return o, errors.New("-workers must be 1 to 256")
+	case o.statusEvery < 0:
+		return o, errors.New("-status-every must not be negative")
 	case o.drainTimeout <= 0:
 		return o, errors.New("-drain-timeout must be positive")
 	}
@@ -172,6 +153,8 @@ type app struct {
 	// started, when set, is called once the host runs (and the panel
 	// listens, when it is served).
 	started func(*running)
+	// serverTimeouts, when set, replace defaultTimeouts (tests).
+	serverTimeouts *serverTimeouts
 }
 
 // running is what a started program runs.
@@ -181,6 +164,16 @@ type running struct {
 	demo *demoEnv
 	// panelURL is the panel's base URL, when it is served.
 	panelURL string
+	// events counts the events recorded while serving (generated and
+	// posted), recorded or refused.
+	events atomic.Int64
+}
+
+// RecordEvent records ev with the host and counts it: the demo's
+// httpapi.Recorder.
+func (rn *running) RecordEvent(ctx context.Context, ev host.Event) ([]*xapi.Statement, error) {
+	rn.events.Add(1)
+	return rn.host.RecordEvent(ctx, ev)
 }
 
 // run runs the program and returns its exit code.
@@ -229,7 +222,12 @@ func (a *app) run(ctx context.Context, args []string) int {
 			demo.Close(cctx)
 		}()
 	}
-	if err := ensurePlugins(ctx, cfg.Plugins.Dir, configuredPlugins(cfg), a.stderr); err != nil {
+	if demo != nil {
+		err = ensurePlugins(ctx, cfg.Plugins.Dir, configuredPlugins(cfg, "lrs"), a.stderr)
+	} else {
+		err = checkPlugins(cfg.Plugins.Dir, configuredPlugins(cfg))
+	}
+	if err != nil {
 		fmt.Fprintln(a.stderr, "learningflow:", err)
 		return 1
 	}
@@ -279,9 +277,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 		if o.listen == "" {
 			_ = json.NewEncoder(a.stdout).Encode(st)
-			if err := shutdown(30 * time.Second); err != nil {
-				fmt.Fprintln(a.stderr, "learningflow: statements left queued on disk:", err)
-			}
+			a.stop(a.stderr, h, demo, shutdown) // stdout carries the counts
 			return code
 		}
 	}
@@ -299,26 +295,26 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		fmt.Fprintln(a.stderr, "learningflow: WARNING: the panel has no login and is now reachable beyond this machine; use a loopback address")
 	}
-	hint := ""
-	if demo != nil {
-		hint = fmt.Sprintf("Demo LRS: endpoint %s, API key %q; its secret is printed in the terminal.", demo.LRSEndpoint, demoLRSKey)
+	handler, err := newMux(rn, o, log)
+	if err != nil {
+		fmt.Fprintln(a.stderr, "learningflow:", err)
+		return 1
 	}
-	handler, closeLaunched := withLaunchedContent(newPanel(h, panelOptions{Logger: log, Hint: hint, Workers: o.workers}), h, cfg.DataDir, rn.panelURL, a.stderr)
+	handler, closeLaunched := withLaunchedContent(handler, h, cfg.DataDir, rn.panelURL, a.stderr)
 	defer closeLaunched()
-	srv := &http.Server{
-		Handler:           tel.withMetrics(handler),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	handler = tel.withMetrics(handler)
+	srv := newServer(handler, a.timeouts(), log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(a.stdout, "settings panel: %s (no login: keep it on loopback; Ctrl-C stops)\n", rn.panelURL)
+	stopProgress := a.reportProgress(rn, o.statusEvery)
 
 	genDone := make(chan struct{})
 	genCtx, stopGen := context.WithCancel(ctx)
 	if demo != nil && o.events == "" && o.rate > 0 {
 		go func() {
 			defer close(genDone)
-			a.generateLive(genCtx, h, log, o.rate)
+			a.generateLive(genCtx, rn, log, o.rate)
 		}()
 	} else {
 		close(genDone)
@@ -334,20 +330,21 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	stopGen()
 	<-genDone
+	stopProgress()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = srv.Shutdown(sctx)
 	cancel()
-	fmt.Fprintln(a.stdout, "stopping: delivering what is queued (at most 10s; the rest stays on disk)")
-	if err := shutdown(10 * time.Second); err != nil {
-		fmt.Fprintln(a.stderr, "learningflow:", err)
-	}
+	a.stop(a.stdout, h, demo, shutdown)
 	return code
 }
 
 // configuredPlugins lists the plugins the configuration's integrations
-// use, and lrs (which the panel adds).
-func configuredPlugins(cfg host.Config) []string {
-	seen := map[string]bool{"lrs": true}
+// use, and extra ones (the demo adds lrs, which its panel offers).
+func configuredPlugins(cfg host.Config, extra ...string) []string {
+	seen := map[string]bool{}
+	for _, p := range extra {
+		seen[p] = true
+	}
 	for _, o := range cfg.Orgs {
 		for _, s := range o.Sinks {
 			seen[s.Plugin] = true
@@ -383,118 +380,9 @@ func (a *app) printDemo(d *demoEnv, o options) {
 	}
 }
 
-// recordFile records o.events, reporting refused lines and progress on
-// stderr.
-func (a *app) recordFile(ctx context.Context, h *host.Host, o options) (recordStats, error) {
-	var r io.Reader = a.stdin
-	name := "stdin"
-	if o.events != "-" {
-		f, err := os.Open(o.events)
-		if err != nil {
-			return recordStats{}, err
-		}
-		defer f.Close()
-		r, name = f, o.events
-	}
-	return recordNDJSON(ctx, h, r, recordOptions{
-		Workers: o.workers,
-		OnResult: func(res lineResult) {
-			if res.Status == statusRefused {
-				fmt.Fprintf(a.stderr, "learningflow: %s:%d: refused: %s\n", name, res.Line, res.Error)
-			}
-		},
-		ProgressEvery: o.progress,
-		Progress: func(s recordStats, elapsed time.Duration, final bool) {
-			rate := 0.0
-			if elapsed > 0 {
-				rate = float64(s.Events) / elapsed.Seconds()
-			}
-			word := "recording"
-			if final {
-				word = "recorded"
-			}
-			fmt.Fprintf(a.stderr, "learningflow: %s %s: %d events read, %d recorded, %d refused, %d statements, %.0f events/s\n",
-				word, name, s.Events, s.Recorded, s.Refused, s.Statements, rate)
-		},
-	})
-}
-
-// summary is the one-line JSON result of -drain.
-type summary struct {
-	recordStats
-	// Delivered, AlreadyStored and DeadLettered add up the statements of
-	// every integration since the start (a statement of an organization
-	// with two integrations counts twice).
-	Delivered     int64 `json:"delivered"`
-	AlreadyStored int64 `json:"already_stored"`
-	DeadLettered  int64 `json:"dead_lettered"`
-	// Queued counts statements left undelivered: paused integrations
-	// (rejected credentials) or the drain timeout.
-	Queued int `json:"queued"`
-	// Seconds is the time from the start of recording to the summary.
-	Seconds float64 `json:"seconds"`
-	// Integrations breaks the counts down.
-	Integrations []integrationSummary `json:"integrations"`
-}
-
-// integrationSummary is one integration's counts in the summary.
-type integrationSummary struct {
-	Org          string `json:"org"`
-	ID           string `json:"id"`
-	Plugin       string `json:"plugin"`
-	State        string `json:"state"`
-	Delivered    int64  `json:"delivered"`
-	DeadLettered int64  `json:"dead_lettered"`
-	Queued       int    `json:"queued"`
-}
-
-// drain waits until the host is idle, prints the summary and returns the
-// exit code.
-func (a *app) drain(ctx context.Context, h *host.Host, st recordStats, start time.Time, timeout time.Duration) int {
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	waitErr := h.WaitIdle(wctx)
-	s, err := collectSummary(h, st)
-	if err != nil {
-		fmt.Fprintln(a.stderr, "learningflow:", err)
-		return 1
-	}
-	s.Seconds = time.Since(start).Seconds()
-	if waitErr != nil {
-		fmt.Fprintf(a.stderr, "learningflow: gave up waiting for delivery: %v\n", waitErr)
-	}
-	if err := json.NewEncoder(a.stdout).Encode(s); err != nil {
-		return 1
-	}
-	if s.Refused > 0 || s.DeadLettered > 0 || s.Queued > 0 || waitErr != nil {
-		return 1
-	}
-	return 0
-}
-
-func collectSummary(h *host.Host, st recordStats) (summary, error) {
-	s := summary{recordStats: st, Integrations: []integrationSummary{}}
-	for _, org := range h.Orgs() {
-		status, err := h.Status(org)
-		if err != nil {
-			return s, err
-		}
-		for _, x := range status.Sinks {
-			s.Delivered += x.Delivered
-			s.AlreadyStored += x.AlreadyStored
-			s.DeadLettered += x.DeadLettered
-			s.Queued += x.Queued
-			s.Integrations = append(s.Integrations, integrationSummary{
-				Org: org, ID: x.ID, Plugin: x.Plugin, State: x.State, Delivered: x.Delivered, DeadLettered: x.DeadLettered, Queued: x.Queued,
-			})
-		}
-	}
-	return s, nil
-}
-
 // generateLive records generated demo events at about rate per second
 // until ctx ends.
-func (a *app) generateLive(ctx context.Context, h *host.Host, log *slog.Logger, rate float64) {
+func (a *app) generateLive(ctx context.Context, h httpapi.Recorder, log *slog.Logger, rate float64) {
 	g := newGenerator(demoOrgs, uint64(time.Now().UnixNano()), "demo-"+randomHex(3), time.Now)
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()

@@ -134,3 +134,19 @@ func defaultPluginDir(dataDir string) string {
 	}
 	return filepath.Join(dataDir, "plugins")
 }
+
+// checkPlugins checks that dir holds an executable for every name of
+// needed, without building anything (a -config run uses its plugins as
+// they are).
+func checkPlugins(dir string, needed []string) error {
+	var missing []string
+	for _, name := range needed {
+		if !isExecutable(filepath.Join(dir, name)) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("plugins missing from %s (plugins.dir): %s; install them there, or run the demo without -config to build the built-in ones", dir, strings.Join(missing, ", "))
+	}
+	return nil
+}

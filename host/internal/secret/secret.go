@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -123,7 +124,7 @@ func Merge(next, prev map[string]any) (merged map[string]any, missing []string, 
 func sameDestination(a, b map[string]any) bool {
 	for _, m := range []map[string]any{a, b} {
 		for k := range m {
-			if isDestinationKey(k) && fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
+			if isDestinationKey(k) && !sameAddress(a[k], b[k]) {
 				return false
 			}
 		}
@@ -225,4 +226,46 @@ func (b *Box) Open(org, id string, cfg map[string]any) (map[string]any, error) {
 		out[k] = string(plain)
 	}
 	return out, nil
+}
+
+// sameAddress reports whether two values of a destination setting name the
+// same place, so that a saved secret may be reused: URLs compare by
+// scheme, host (case-insensitively) and path, where a trailing xAPI
+// resource ("statements" or "about"), a query after it and trailing
+// slashes do not count (an admin pasting .../statements or .../about of
+// the same LRS has not changed its address). Other values compare as
+// text.
+func sameAddress(a, b any) bool {
+	as, bs := fmt.Sprint(a), fmt.Sprint(b)
+	if as == bs {
+		return true
+	}
+	an, aok := addressKey(as)
+	bn, bok := addressKey(bs)
+	return aok && bok && an == bn
+}
+
+// addressKey reduces a URL to what sameAddress compares; ok is false for
+// a value that is not an absolute http(s) URL.
+func addressKey(raw string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		switch strings.ToLower(path[i+1:]) {
+		case "statements", "about":
+			path = strings.TrimRight(path[:i], "/")
+		default:
+			if u.RawQuery != "" {
+				return "", false // a query on the base is a different address
+			}
+		}
+	}
+	return scheme + "://" + strings.ToLower(u.Host) + path + "/", true
 }

@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"bufio"
@@ -17,23 +17,38 @@ import (
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
-// maxLineBytes is the longest NDJSON line accepted; a longer line is
+// MaxLineBytes is the longest NDJSON line Record accepts; a longer line is
 // refused (and skipped) without being held in memory.
-const maxLineBytes = 8 << 20
+const MaxLineBytes = 8 << 20
 
-// recorder is what recording needs of the host.
-type recorder interface {
+// Recorder is what Record needs of the host.
+type Recorder interface {
 	RecordEvent(ctx context.Context, ev host.Event) ([]*xapi.Statement, error)
 }
 
-// Line outcomes.
+var _ Recorder = (*host.Host)(nil)
+
+// Line statuses.
 const (
-	statusRecorded = "recorded"
-	statusRefused  = "refused"
+	StatusRecorded = "recorded"
+	StatusRefused  = "refused"
 )
 
-// lineResult is the outcome of one NDJSON line.
-type lineResult struct {
+// Refusal codes of LineResult.Code.
+const (
+	CodeMalformed      = "malformed"       // the line is not a JSON event envelope
+	CodeTooLong        = "too_long"        // the line is longer than MaxLineBytes
+	CodeInvalid        = "invalid"         // the event is not valid (Field says where)
+	CodeUnknownKind    = "unknown_kind"    // no normalizer knows the event's kind
+	CodeUnknownOrg     = "unknown_org"     // the organization does not exist
+	CodeNoIntegrations = "no_integrations" // the organization has no integration yet
+	CodeQueueFull      = "queue_full"      // a queue quota is reached; send again later
+	CodeForbidden      = "forbidden"       // the caller may not send events for the organization
+	CodeUnavailable    = "unavailable"     // the server is shutting down; send again later
+)
+
+// LineResult is the outcome of one NDJSON line.
+type LineResult struct {
 	// Line is the line number, from 1.
 	Line int `json:"line"`
 	// ID, Org and Kind are the event's, when the line could be read.
@@ -42,68 +57,72 @@ type lineResult struct {
 	Kind string `json:"kind,omitempty"`
 	// Status is "recorded" or "refused".
 	Status string `json:"status"`
+	// Code is the machine-readable reason of a refusal (the Code...
+	// constants).
+	Code string `json:"code,omitempty"`
 	// Statements is the number of statements the event yielded.
 	Statements int `json:"statements"`
-	// Field is the JSON path of the offending value of a refused event,
+	// Field is the JSON path of the offending value of an invalid event,
 	// when known.
 	Field string `json:"field,omitempty"`
 	// Error says why the event was refused.
 	Error string `json:"error,omitempty"`
 }
 
-// recordStats counts what recordNDJSON did.
-type recordStats struct {
+// RecordStats counts what Record did.
+type RecordStats struct {
 	// Events counts the non-empty lines read.
 	Events int64 `json:"events"`
 	// Recorded counts events turned into statements and queued (including
 	// events that yielded no statement).
 	Recorded int64 `json:"recorded"`
-	// Refused counts lines that were not recorded: malformed JSON, invalid
-	// events, unknown organizations or kinds, full queues.
+	// Refused counts lines that were not recorded.
 	Refused int64 `json:"refused"`
 	// Statements counts the statements queued, per organization (each is
 	// delivered to every integration of its organization).
 	Statements int64 `json:"statements"`
 }
 
-// counters are recordStats updated concurrently, read by the progress
-// reporter.
+// counters are RecordStats updated concurrently.
 type counters struct {
 	events, recorded, refused, statements atomic.Int64
 }
 
-func (c *counters) stats() recordStats {
-	return recordStats{Events: c.events.Load(), Recorded: c.recorded.Load(), Refused: c.refused.Load(), Statements: c.statements.Load()}
+func (c *counters) stats() RecordStats {
+	return RecordStats{Events: c.events.Load(), Recorded: c.recorded.Load(), Refused: c.refused.Load(), Statements: c.statements.Load()}
 }
 
-// recordOptions configure recordNDJSON.
-type recordOptions struct {
+// RecordOptions configure Record.
+type RecordOptions struct {
 	// Workers is the number of events recorded at once. Events of the same
-	// organization and user always go to the same worker, in file order,
+	// organization and user always go to the same worker, in input order,
 	// so that sequences (a SCORM attempt) keep their order. Default 8.
 	Workers int
+	// Allow, when set, is asked for every event's organization before it
+	// is recorded; an error refuses the line with CodeForbidden.
+	Allow func(org string) error
 	// OnResult, when set, receives every line's result, from one goroutine
 	// at a time, not necessarily in line order.
-	OnResult func(lineResult)
+	OnResult func(LineResult)
 	// Progress, when set, is called every ProgressEvery with the counts so
-	// far and once at the end.
-	Progress      func(s recordStats, elapsed time.Duration, final bool)
+	// far, and once at the end with final set.
+	Progress      func(s RecordStats, elapsed time.Duration, final bool)
 	ProgressEvery time.Duration
 }
 
-// recordNDJSON reads NDJSON event envelopes from r and records each with
-// rec. A malformed line or an event the host refuses is reported with its
-// line number and reason and counted as refused; it never stops the other
-// lines. It returns when r is exhausted and every event read was handled,
-// or with ctx's error when ctx ends (events not yet handled then are not
-// counted), or with a read error of r.
-func recordNDJSON(ctx context.Context, rec recorder, r io.Reader, opts recordOptions) (recordStats, error) {
+// Record reads NDJSON event envelopes from r and records each with rec. A
+// malformed line or an event that is refused is reported with its line
+// number, code and reason; it never stops the other lines. It returns when
+// r is exhausted and every event read was handled, or with ctx's error
+// when ctx ends (events not yet handled then are not counted), or with a
+// read error of r.
+func Record(ctx context.Context, rec Recorder, r io.Reader, opts RecordOptions) (RecordStats, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = 8
 	}
 	var c counters
-	results := make(chan lineResult, 64)
+	results := make(chan LineResult, 64)
 	collected := make(chan struct{})
 	go func() {
 		defer close(collected)
@@ -150,19 +169,18 @@ func recordNDJSON(ctx context.Context, rec recorder, r io.Reader, opts recordOpt
 				if ctx.Err() != nil {
 					continue // drain without recording
 				}
-				res := lineResult{Line: j.line, ID: j.ev.ID, Org: j.ev.Org, Kind: j.ev.Kind}
+				res := LineResult{Line: j.line, ID: j.ev.ID, Org: j.ev.Org, Kind: j.ev.Kind}
 				stmts, err := rec.RecordEvent(ctx, j.ev)
 				switch {
 				case err == nil:
-					res.Status = statusRecorded
+					res.Status = StatusRecorded
 					res.Statements = len(stmts)
 					c.recorded.Add(1)
 					c.statements.Add(int64(len(stmts)))
 				case ctx.Err() != nil:
 					continue
 				default:
-					res.Status = statusRefused
-					res.Error = err.Error()
+					res.Status, res.Code, res.Error = StatusRefused, refusalCode(err), err.Error()
 					var ee *host.EventError
 					if errors.As(err, &ee) {
 						res.Field = ee.Field
@@ -176,18 +194,25 @@ func recordNDJSON(ctx context.Context, rec recorder, r io.Reader, opts recordOpt
 
 	readErr := readLines(ctx, r, func(line int, data []byte, tooLong bool) {
 		c.events.Add(1)
-		refuse := func(msg string) {
+		refuse := func(res LineResult) {
 			c.refused.Add(1)
-			results <- lineResult{Line: line, Status: statusRefused, Error: msg}
+			res.Line, res.Status = line, StatusRefused
+			results <- res
 		}
 		if tooLong {
-			refuse(fmt.Sprintf("line is longer than %d bytes", maxLineBytes))
+			refuse(LineResult{Code: CodeTooLong, Error: fmt.Sprintf("line is longer than %d bytes", MaxLineBytes)})
 			return
 		}
 		var ev host.Event
 		if err := json.Unmarshal(data, &ev); err != nil {
-			refuse("malformed event: " + jsonReason(err))
+			refuse(LineResult{Code: CodeMalformed, Error: "malformed event: " + jsonReason(err)})
 			return
+		}
+		if opts.Allow != nil {
+			if err := opts.Allow(ev.Org); err != nil {
+				refuse(LineResult{ID: ev.ID, Org: ev.Org, Kind: ev.Kind, Code: CodeForbidden, Error: "you may not send events for this organization"})
+				return
+			}
 		}
 		h := fnv.New32a()
 		h.Write([]byte(ev.Org))
@@ -218,35 +243,30 @@ func recordNDJSON(ctx context.Context, rec recorder, r io.Reader, opts recordOpt
 	return st, ctx.Err()
 }
 
-// jsonReason describes a JSON decoding error without quoting the input.
-func jsonReason(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+// refusalCode classifies an error of RecordEvent.
+func refusalCode(err error) string {
+	var ee *host.EventError
+	var re *host.RecordError
 	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("not valid JSON at byte %d: %v", se.Offset, se)
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return fmt.Sprintf("%s: want a JSON %s, got %s", te.Field, jsonKindOf(te.Type.Kind().String()), te.Value)
-		}
-		return fmt.Sprintf("want a JSON object, got %s", te.Value)
+	case errors.Is(err, host.ErrOrgUnknown):
+		return CodeUnknownOrg
+	case errors.Is(err, host.ErrNoSinks):
+		return CodeNoIntegrations
+	case errors.Is(err, host.ErrFull):
+		return CodeQueueFull
+	case errors.Is(err, host.ErrUnknownKind):
+		return CodeUnknownKind
+	case errors.Is(err, host.ErrClosed):
+		return CodeUnavailable
+	case errors.As(err, &ee), errors.As(err, &re):
+		return CodeInvalid
 	}
-	return err.Error()
-}
-
-func jsonKindOf(goKind string) string {
-	switch goKind {
-	case "struct", "map", "ptr":
-		return "object"
-	case "slice", "array":
-		return "array"
-	}
-	return goKind
+	return CodeInvalid
 }
 
 // readLines calls fn for every non-empty line of r, numbered from 1, with
 // the line's bytes (valid until fn returns) or tooLong for a line over
-// maxLineBytes. A "\r" before the newline is dropped.
+// MaxLineBytes. A "\r" before the newline is dropped.
 func readLines(ctx context.Context, r io.Reader, fn func(line int, data []byte, tooLong bool)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
@@ -258,7 +278,7 @@ func readLines(ctx context.Context, r io.Reader, fn func(line int, data []byte, 
 		}
 		chunk, err := br.ReadSlice('\n')
 		if len(chunk) > 0 && !tooLong {
-			if len(buf)+len(chunk) > maxLineBytes+2 {
+			if len(buf)+len(chunk) > MaxLineBytes+2 {
 				tooLong = true
 				buf = buf[:0]
 			} else {

@@ -1,0 +1,86 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/learningflow/lrsbridge/host/internal/deadletter"
+	"github.com/learningflow/lrsbridge/host/internal/queue"
+)
+
+// The rules an admin API needs, kept here so that every API over the host
+// applies them the same way.
+
+// ErrIntegrationExists is returned by SaveIntegration with
+// SaveOptions.CreateOnly, and by NewIntegrationID, when the organization
+// already has an integration with that id.
+var ErrIntegrationExists = errors.New("integration exists already")
+
+// IntegrationID returns the id an integration saved without one gets: its
+// label in lower case letters and digits, other runs of characters as '-',
+// at most 48 characters; the plugin name when nothing is left.
+func IntegrationID(label, plugin string) string { return slug(label, plugin) }
+
+// NewIntegrationID returns the id a new integration of orgID with this
+// label and plugin would get, or an error wrapping ErrIntegrationExists
+// when that id is taken (an integration with the same label exists), or
+// ErrOrgUnknown.
+func (h *Host) NewIntegrationID(orgID, label, plugin string) (string, error) {
+	id := IntegrationID(label, plugin)
+	if err := h.refuseExisting(orgID, id, SaveOptions{CreateOnly: true}); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// refuseExisting returns an error wrapping ErrIntegrationExists when
+// opts.CreateOnly and orgID has an integration id.
+func (h *Host) refuseExisting(orgID, id string, opts SaveOptions) error {
+	o, err := h.lookup(orgID)
+	if err != nil {
+		return err
+	}
+	return o.refuseExisting(id, opts)
+}
+
+// refuseExisting is refuseExisting for an organization already looked up.
+func (o *org) refuseExisting(id string, opts SaveOptions) error {
+	if opts.CreateOnly && o.find(id) != nil {
+		return fmt.Errorf("%w: %s/%s", ErrIntegrationExists, o.id, id)
+	}
+	return nil
+}
+
+// ReplayDeadLettersInto queues the dead letters of orgID matching f for
+// the integration into, whatever integration they were dead-lettered
+// for: the way to deliver the letters of a removed integration. The
+// letters are queued first and removed from the dead-letter store after
+// (a crash in between leaves a harmless duplicate, never a loss). It
+// returns how many were queued; an unknown into is ErrIntegrationUnknown.
+func (h *Host) ReplayDeadLettersInto(ctx context.Context, orgID string, f DeadLetterFilter, into string) (int, error) {
+	it, err := h.find(orgID, into)
+	if err != nil {
+		return 0, err
+	}
+	if it.q == nil {
+		return 0, fmt.Errorf("replay into %s: the integration has no queue", into)
+	}
+	list, err := h.dead.List(ctx, orgID, deadletter.Filter(f))
+	if err != nil || len(list) == 0 {
+		return 0, err
+	}
+	items := make([]queue.Item, len(list))
+	ids := make([]string, len(list))
+	for i, d := range list {
+		items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
+		ids[i] = d.ID
+	}
+	if err := it.q.Append(ctx, items); err != nil {
+		return 0, fmt.Errorf("replay into %s: %w", into, err)
+	}
+	if _, err := h.dead.Remove(context.WithoutCancel(ctx), orgID, deadletter.Filter{IDs: ids}); err != nil {
+		return len(list), fmt.Errorf("replayed %d letters into %s, but they stay listed as dead letters: %w", len(list), into, err)
+	}
+	return len(list), nil
+}

@@ -1,0 +1,289 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+)
+
+// Credentials of the test LRS.
+const (
+	testKey    = "lf-key"
+	testSecret = "correct-horse-battery-staple"
+)
+
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginDir != "" {
+		os.RemoveAll(pluginDir)
+	}
+	os.Exit(code)
+}
+
+// plugins builds the repository's plugins once per test binary.
+func plugins(t testing.TB) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		if pluginDir, pluginErr = os.MkdirTemp("", "lrsbridge-httpapi-plugins-"); pluginErr != nil {
+			return
+		}
+		for _, name := range []string{"lrs", "mock"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginDir, name), "../../plugins/"+name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				pluginErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if pluginErr != nil {
+		t.Fatal(pluginErr)
+	}
+	return pluginDir
+}
+
+// testLRS starts a development LRS with the test credentials.
+func testLRS(t testing.TB) (*lrstest.LRS, string) {
+	t.Helper()
+	l := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: testKey, Secret: testSecret}}})
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	return l, srv.URL + l.BasePath()
+}
+
+// testHost starts a host with orgs and fast delivery; mutate functions
+// change the configuration last.
+func testHost(t testing.TB, orgs map[string]host.OrgConfig, mutate ...func(*host.Config)) *host.Host {
+	t.Helper()
+	cfg := host.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Plugins.Dir = plugins(t)
+	cfg.Queue.Sync = "none"
+	cfg.Delivery.Linger = 5 * time.Millisecond
+	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
+	cfg.Delivery.BackoffMax = 100 * time.Millisecond
+	cfg.Delivery.Timeout = 10 * time.Second
+	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
+	cfg.Egress.AllowHTTP = true
+	cfg.Secrets.Key = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	cfg.Orgs = orgs
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	h, err := host.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	return h
+}
+
+// mockOrg is an organization delivering to the mock plugin, recording
+// into a file of dir.
+func mockOrg(id, dir string) host.OrgConfig {
+	var oc host.OrgConfig
+	oc.BaseIRI = "https://" + id + ".learningflow.example"
+	oc.Sinks = []host.SinkConfig{{ID: "mock", Label: "Mock", Plugin: "mock", Config: map[string]any{"record_file": filepath.Join(dir, id+".ndjson")}}}
+	return oc
+}
+
+// serve serves the API of h with opts (AllowAll when opts has no
+// Authorizer).
+func serve(t testing.TB, h *host.Host, opts Options) *httptest.Server {
+	t.Helper()
+	if opts.Authorizer == nil {
+		opts.Authorizer = AllowAll()
+	}
+	handler, err := New(h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func init() {
+	// NDJSON bodies are checked as text: their lines are the API's to
+	// judge (a malformed line is a result, not a bad request).
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
+}
+
+// spec is the OpenAPI document and its router, loaded once.
+var spec = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, err
+	}
+	return legacy.NewRouter(doc)
+})
+
+// client sends requests to an API server and checks every request it
+// sends to a documented route, and every answer, against the OpenAPI
+// document.
+type client struct {
+	t      testing.TB
+	base   string // server URL plus prefix
+	prefix string
+	header http.Header
+}
+
+func newClient(t testing.TB, srv *httptest.Server, prefix string) *client {
+	return &client{t: t, base: srv.URL + prefix, prefix: prefix, header: http.Header{}}
+}
+
+// as returns a copy of c that sends header name: value.
+func (c *client) as(name, value string) *client {
+	d := *c
+	d.header = c.header.Clone()
+	d.header.Set(name, value)
+	return &d
+}
+
+// do sends a request; body is a string (sent as is, Content-Type ct) or a
+// value (sent as JSON). It decodes a JSON answer into out when not nil and
+// returns the status and the raw answer.
+func (c *client) do(method, path string, body any, out any) (int, string) {
+	c.t.Helper()
+	ct := ""
+	var data []byte
+	switch b := body.(type) {
+	case nil:
+	case ndjson:
+		data, ct = []byte(b), "application/x-ndjson"
+	case string:
+		data, ct = []byte(b), "application/json"
+	default:
+		var err error
+		if data, err = json.Marshal(b); err != nil {
+			c.t.Fatal(err)
+		}
+		ct = "application/json"
+	}
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(data))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	if ct != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.validate(req, data, resp, answer)
+	if out != nil && len(answer) > 0 {
+		if err := json.Unmarshal(answer, out); err != nil {
+			c.t.Fatalf("%s %s: answer is not JSON (%v): %s", method, path, err, answer)
+		}
+	}
+	return resp.StatusCode, string(answer)
+}
+
+// ndjson is a body sent as application/x-ndjson.
+type ndjson string
+
+// validate checks a request to a documented route and its answer against
+// the OpenAPI document. Requests to routes or methods the document does
+// not have are the tests of refusals; their answers must be errors.
+func (c *client) validate(req *http.Request, body []byte, resp *http.Response, answer []byte) {
+	c.t.Helper()
+	router, err := spec()
+	if err != nil {
+		c.t.Fatalf("OpenAPI document: %v", err)
+	}
+	// The document's paths are relative to the prefix.
+	vreq := req.Clone(context.Background())
+	vreq.URL.Path = strings.TrimPrefix(req.URL.Path, c.prefix)
+	vreq.URL.RawPath = ""
+	vreq.Body = io.NopCloser(bytes.NewReader(body))
+	route, params, err := router.FindRoute(vreq)
+	if err != nil {
+		if resp.StatusCode < 400 {
+			c.t.Errorf("%s %s is not documented but answered %d", req.Method, req.URL.Path, resp.StatusCode)
+		}
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	if resp.StatusCode < 400 {
+		// Only accepted requests must match the document; refused ones
+		// are the tests of bad input.
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			c.t.Errorf("%s %s: the request does not match the OpenAPI document: %v", req.Method, req.URL.Path, err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	out.SetBodyBytes(answer)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		c.t.Errorf("%s %s: the answer (%d) does not match the OpenAPI document: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, answer)
+	}
+}
+
+// lrsForm is the LRS Set Up form as the panel sends it.
+func lrsForm(id, label, endpoint, key, secret string) IntegrationRequest {
+	cfg := map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": key}
+	if secret != "" {
+		cfg["secret"] = secret
+	}
+	return IntegrationRequest{ID: id, Label: label, Plugin: "lrs", Config: cfg}
+}
+
+// quizEvent returns a valid quiz.completed event envelope as NDJSON.
+func quizEvent(org, id string) string {
+	return fmt.Sprintf(`{"id":%q,"org":%q,"kind":"quiz.completed","time":"2025-03-14T09:12:30Z","user":{"id":"u-1"},`+
+		`"payload":{"quiz_id":"qz-5","title":"Cell biology check","attempt_id":%q,"score":7,"max_score":10,`+
+		`"started_at":"2025-03-14T09:00:00Z","finished_at":"2025-03-14T09:12:30Z"}}`, id, org, "att-"+id)
+}
+
+// eventually polls cond until it holds, for at most 20 seconds.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
