@@ -26,6 +26,7 @@ const (
 	crashRunEnv   = "LRSBRIDGE_ARCHIVE_CRASH_RUN"
 	crashDayEnv   = "LRSBRIDGE_ARCHIVE_CRASH_DAY"
 	crashResend   = "LRSBRIDGE_ARCHIVE_CRASH_RESEND"
+	crashSeedEnv  = "LRSBRIDGE_ARCHIVE_CRASH_SEED"
 	crashRotate   = 4096
 )
 
@@ -100,6 +101,14 @@ func TestCrash(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	seed := time.Now().UnixNano()
+	if v := os.Getenv(crashSeedEnv); v != "" {
+		// Replays a logged run.
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", crashSeedEnv, err)
+		}
+		seed = n
+	}
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	days := []string{"2026-05-01T10:00:00Z", "2026-05-02T10:00:00Z", "2026-05-03T10:00:00Z", "2026-05-04T10:00:00Z"}
@@ -154,7 +163,10 @@ func TestCrash(t *testing.T) {
 			}
 			begun = append(begun, l)
 		}
-		for oks < killAfter {
+		// Wait at least for the first "begin": the writer prints it only
+		// after it opened (and locked) the archive, so the lock check below
+		// and a kill with killAfter 0 both find a writer that holds it.
+		for oks < killAfter || len(begun) == 0 {
 			l, ok := <-lines
 			if !ok {
 				t.Fatalf("run %d: writer exited early: %v\n%s", run, cmd.Wait(), stderr.String())
