@@ -27,6 +27,9 @@ import (
 var pluginPath string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(hostChildEnv) != "" {
+		os.Exit(hostChild(os.Getenv(hostChildEnv)))
+	}
 	dir, err := os.MkdirTemp("", "sdk-testplugin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
