@@ -86,10 +86,16 @@
 //
 // scorm.runtime: state is kept per attempt (org, user, package, SCO and
 // LearningFlow attempt id) in the [StateStore] and statements describe only
-// what changed since the last call. A call whose event id is among the
-// last 4 handled yields the same statements again, byte for byte (so a host
-// that failed to queue them gets them back by re-sending the call, and the
-// LRS recognises them by id); one among the 64 before yields nothing. The
+// what changed since the last call. The host queues a call's statements
+// before the state is saved ([Normalizer.Prepare], [Prepared.Commit]); a
+// call whose queueing failed leaves the state untouched ([Prepared.Abort]),
+// so re-sending it later, after any other calls, yields its statements. A
+// handled call re-sent is recognised by its event id: one among the last 4
+// calls that yielded statements yields the same statements again, byte for
+// byte (the LRS recognises them by id), any other among the last 64 calls
+// yields nothing; calls that yielded nothing do not push the 4 out. The
+// state of one attempt is bounded (1 MiB): the replayable statements give
+// way first, then the call is refused. The
 // xAPI attempt id is a UUIDv5 of the attempt, so a resumed
 // session keeps it. Per call, in this order: initialized, or resumed when
 // entry is "resume" (Initialize only); one statement per interaction that
