@@ -43,3 +43,26 @@ func TestEventRefusesDuplicateKeys(t *testing.T) {
 		t.Errorf("Unmarshal(truncated) = %v; want a syntax error", err)
 	}
 }
+
+// FuzzEventUnmarshal checks that decoding any bytes as an event neither
+// panics nor accepts what encoding/json alone would refuse.
+func FuzzEventUnmarshal(f *testing.F) {
+	f.Add([]byte(`{"id":"e1","org":"acme","kind":"quiz.completed","user":{"id":"u1"},"payload":{}}`))
+	f.Add([]byte(`{"id":"e1","org":"acme","Org":"x"}`))
+	f.Add([]byte(`{"user":{"id":"a","ID":"b"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev Event
+		err := json.Unmarshal(b, &ev)
+		type plain Event
+		var p plain
+		plainErr := json.Unmarshal(b, &p)
+		if err == nil && plainErr != nil {
+			t.Fatalf("accepted what encoding/json refuses: %v", plainErr)
+		}
+		if err == nil {
+			if diff := cmp.Diff(Event(p), ev); diff != "" {
+				t.Errorf("decoded event differs from encoding/json's (-plain +got):\n%s", diff)
+			}
+		}
+	})
+}
