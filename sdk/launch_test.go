@@ -432,7 +432,8 @@ func TestLaunch_logFloodIsLimited(t *testing.T) {
 // its Provider is usable, with this package's mutual TLS (Ed25519
 // certificates, the plugin's key sent over its standard input) and, as the
 // baseline, go-plugin's AutoMTLS (ECDSA P-521 certificates made on each
-// side). It reports the median and 99th percentile start time.
+// side), beside the floor of starting the process at all. It reports the
+// median and 99th percentile start time.
 func BenchmarkLaunch(b *testing.B) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -448,6 +449,26 @@ func BenchmarkLaunch(b *testing.B) {
 			return p.Kill, nil
 		}},
 		{"mtls=auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
+		// The floor: starting the process until it prints its handshake
+		// line, without TLS, connection or killing it gracefully.
+		{"floor=exec-to-handshake", func() (func(), error) {
+			cmd := exec.Command(pluginPath)
+			cmd.Env = []string{"LRSBRIDGE_SINK_PLUGIN=d2b3b8f1-lrsbridge-sink", "PLUGIN_PROTOCOL_VERSIONS=1"}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return nil, err
+			}
+			if err := cmd.Start(); err != nil {
+				return nil, err
+			}
+			_, err = bufio.NewReader(out).ReadString('\n')
+			kill := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+			if err != nil {
+				kill()
+				return nil, err
+			}
+			return kill, nil
+		}},
 	}
 	for _, w := range ways {
 		b.Run(w.name, func(b *testing.B) {
