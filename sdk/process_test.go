@@ -355,4 +355,10 @@ func TestLaunch_relevelsPluginLogs(t *testing.T) {
 	if r.Level != slog.LevelDebug {
 		t.Errorf("plugin log line re-levelled at %v; want %v", r.Level, slog.LevelDebug)
 	}
+	// The plugin used the certificate the host sent, not go-plugin's own.
+	for _, s := range []string{"reading the host's TLS line failed", "configuring server automatic mTLS"} {
+		if _, ok := rec.find(s); ok {
+			t.Errorf("the plugin logged %q; want it to use the host's TLS line", s)
+		}
+	}
 }
