@@ -51,8 +51,11 @@ func (h *hclogger) Log(level hclog.Level, msg string, args ...any) {
 	if !h.l.Enabled(ctx, lv) {
 		return
 	}
-	if h.limit != nil && h.limitName == "" && !h.limit.allow() {
-		return
+	if h.limit != nil && h.limitName == "" {
+		if !h.limit.allow() {
+			return
+		}
+		msg = clipLine(msg)
 	}
 	all := make([]any, 0, 2+len(h.args)+len(args))
 	if h.name != "" {
@@ -172,5 +175,5 @@ func (w *lineLogger) emit(line []byte) {
 	if w.limit != nil && !w.limit.allow() {
 		return
 	}
-	w.l.Log(context.Background(), w.level, "plugin output", "stream", w.stream, "line", string(line))
+	w.l.Log(context.Background(), w.level, "plugin output", "stream", w.stream, "line", clipLine(string(line)))
 }

@@ -3,13 +3,15 @@ package sdk
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // LogLimit bounds how many log lines of one plugin process reach the host's
 // logger: a token bucket of Burst lines refilled at PerSecond lines a
-// second. Lines over the limit are dropped and counted; the count is logged
+// second. Each line is also cut at 4 KiB. Lines over the limit are dropped and counted; the count is logged
 // at WARN ("plugin log lines suppressed") before the next line that passes,
 // and when the process ends.
 type LogLimit struct {
@@ -79,4 +81,21 @@ func (r *lineLimiter) report(n int) {
 	if n > 0 {
 		r.l.Log(context.Background(), slog.LevelWarn, "plugin log lines suppressed", "suppressed", n)
 	}
+}
+
+// maxLogLine bounds the length of one line of a plugin's output in the
+// host's log; the rest is cut, and the cut said.
+const maxLogLine = 4 << 10
+
+// clipLine cuts s to maxLogLine bytes (at a rune boundary) and says how much
+// was cut.
+func clipLine(s string) string {
+	if len(s) <= maxLogLine {
+		return s
+	}
+	n := maxLogLine
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + " [" + strconv.Itoa(len(s)-n) + " bytes cut]"
 }

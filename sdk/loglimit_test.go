@@ -3,6 +3,8 @@ package sdk
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,5 +54,23 @@ func TestLineLimiter(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int64{2, 1}, sum.counts); diff != "" {
 		t.Errorf("suppressed summaries (-want +got):\n%s", diff)
+	}
+}
+
+func TestClipLine(t *testing.T) {
+	long := strings.Repeat("é", maxLogLine) // two bytes each
+	tests := []struct {
+		name, in, want string
+	}{
+		{"short", "hello", "hello"},
+		{"at the bound", strings.Repeat("a", maxLogLine), strings.Repeat("a", maxLogLine)},
+		{"over, cut at a rune", long, strings.Repeat("é", maxLogLine/2) + " [" + strconv.Itoa(maxLogLine) + " bytes cut]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, clipLine(tt.in)); diff != "" {
+				t.Errorf("clipLine (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
