@@ -89,6 +89,9 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 	if err := prep.Commit(ctx); err != nil {
 		return nil, err
 	}
+	for _, r := range prep.Repairs {
+		h.log.Debug("content statement repaired", "org", ev.Org, "event", ev.ID, "rule", r.Rule, "field", r.Field)
+	}
 	return stmts, nil
 }
 
