@@ -77,6 +77,41 @@ type Assignment struct {
 	Title string `json:"title,omitempty"`
 }
 
+// ErrDuplicateKey is wrapped by the error of decoding an event whose
+// envelope (or user, course or assignment object) holds the same key twice,
+// also when the keys differ only in case: readers that keep the first value
+// and readers that keep the last would see different events, so an
+// authorization layer could check one organization while the host records
+// for another.
+var ErrDuplicateKey = normalize.ErrDuplicateKey
+
+// UnmarshalJSON decodes the JSON form of an event, refusing duplicate keys
+// with an error wrapping ErrDuplicateKey that names the key. The payload is
+// checked by the normalizer of the event's kind.
+func (ev *Event) UnmarshalJSON(b []byte) error {
+	var in normalize.Event
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*ev = Event{
+		ID: in.ID, Org: in.Org, Kind: in.Kind, Time: in.Time,
+		Registration: in.Registration, Payload: in.Payload,
+	}
+	if in.User != nil {
+		u := User(*in.User)
+		ev.User = &u
+	}
+	if in.Course != nil {
+		c := Course(*in.Course)
+		ev.Course = &c
+	}
+	if in.Assignment != nil {
+		a := Assignment(*in.Assignment)
+		ev.Assignment = &a
+	}
+	return nil
+}
+
 // internal returns ev as the normalizer takes it.
 func (ev Event) internal() normalize.Event {
 	out := normalize.Event{

@@ -127,10 +127,12 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 // errors). An event that yields no statement (for example a SCORM commit
 // that changed nothing) returns an empty list and no error.
 //
-// SCORM attempt state is saved by the normalizer before the statements are
-// queued. If queueing then fails (a full queue), the caller re-sends the
-// event: the normalizer answers a recently handled SCORM call with the same
-// statements again, so nothing is lost and nothing is duplicated.
+// SCORM attempt state is saved only once the statements are queued: if
+// queueing fails (a full queue), the attempt stays as it was, and the call
+// re-sent later, after any other calls of the attempt, yields its statements
+// again, so nothing is lost. Invalid optional properties of content
+// statements (H5P, xAPI packages) are repaired or dropped rather than
+// refused; the rules are in the package documentation.
 func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, error) {
 	h.mu.RLock()
 	if h.closed {
@@ -144,7 +146,7 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Field: "org",
 			Err: fmt.Errorf("%w: %q", ErrOrgUnknown, ev.Org)}
 	}
-	stmts, err := h.norm.Normalize(ctx, o.settings.internal(), ev.internal())
+	prep, err := h.norm.Prepare(ctx, o.settings.internal(), ev.internal())
 	if err != nil {
 		if ee := publicEventError(err); ee != nil {
 			h.countRefused(ev.Org)
@@ -152,17 +154,28 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 		}
 		return nil, err
 	}
+	stmts := prep.Statements
 	items := make([]queue.Item, len(stmts))
 	for i, st := range stmts {
 		data, err := xapi.Marshal(st, xapi.V200)
 		if err != nil {
+			prep.Abort()
 			h.countRefused(ev.Org)
 			return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
 		}
 		items[i] = queue.Item{ID: st.ID, Data: data}
 	}
 	if err := h.enqueue(ctx, ev.Org, items); err != nil {
+		prep.Abort() // the attempt stays as it was: a re-sent call yields these statements again
 		return nil, err
+	}
+	// Queued: a failure to save the state now makes the caller re-send,
+	// which queues the same statements (same ids) again; nothing is lost.
+	if err := prep.Commit(ctx); err != nil {
+		return nil, err
+	}
+	for _, r := range prep.Repairs {
+		h.log.Debug("content statement repaired", "org", ev.Org, "event", ev.ID, "rule", r.Rule, "field", r.Field)
 	}
 	return stmts, nil
 }

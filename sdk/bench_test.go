@@ -3,7 +3,6 @@ package sdk_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/learningflow/lrsbridge/sdk"
@@ -42,22 +41,5 @@ func BenchmarkDeliver(b *testing.B) {
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "statements/s")
 			})
 		}
-	}
-}
-
-// BenchmarkLaunch measures starting a plugin process through the handshake
-// (with mutual TLS) until its Provider is usable, and killing it.
-func BenchmarkLaunch(b *testing.B) {
-	ctx := context.Background()
-	logger := slog.New(slog.DiscardHandler)
-	b.ReportAllocs()
-	for b.Loop() {
-		proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: logger})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		proc.Kill()
-		b.StartTimer()
 	}
 }

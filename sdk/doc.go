@@ -46,6 +46,23 @@
 // sinks it configures there implement [ConnectionTester] and
 // [VersionReporter] exactly when the plugin's sinks do.
 //
+// # Plugin processes
+//
+// Host and plugin talk over a mutually authenticated TLS connection: per
+// launch, the host makes an Ed25519 certificate for itself and one for the
+// plugin, whose key reaches the plugin over its standard input, and each
+// side accepts only the other's certificate. (go-plugin's AutoMTLS made
+// ECDSA P-521 certificates on both sides, one after the other, which cost
+// most of a plugin's start.) The plugin's standard input stays a pipe from
+// the host: when the host ends, however it ends, the plugin sees it close,
+// and on Linux also gets the parent-death signal, and exits after closing
+// its sinks, so no plugin outlives its host or keeps a lock a restarted
+// host needs. With a checksum, Launch runs exactly the bytes it verified
+// (see [LaunchConfig].SHA256); a missing or mismatching binary is a
+// [*BinaryError], which retrying does not heal. A plugin's log lines and
+// prints reach the host's logger at a bounded rate ([LogLimit]), with a
+// count of the lines held back.
+//
 // The wire protocol is the gRPC service in sdk/proto/sink/v1/sink.proto,
 // versioned through the plugin handshake; [ProtocolVersion] is the version
 // this package speaks.

@@ -18,6 +18,11 @@ type hclogger struct {
 	l    *slog.Logger
 	name string
 	args []any
+
+	// The logger go-plugin names limitName (after the plugin binary) logs
+	// the plugin's own lines; they pass limit.
+	limitName string
+	limit     *lineLimiter
 }
 
 var _ hclog.Logger = (*hclogger)(nil)
@@ -45,6 +50,12 @@ func (h *hclogger) Log(level hclog.Level, msg string, args ...any) {
 	ctx := context.Background()
 	if !h.l.Enabled(ctx, lv) {
 		return
+	}
+	if h.limit != nil && h.limitName == "" {
+		if !h.limit.allow() {
+			return
+		}
+		msg = clipLine(msg)
 	}
 	all := make([]any, 0, 2+len(h.args)+len(args))
 	if h.name != "" {
@@ -83,6 +94,9 @@ func (h *hclogger) Name() string { return h.name }
 
 func (h *hclogger) Named(name string) hclog.Logger {
 	c := *h
+	if h.limitName != "" && name == h.limitName {
+		c.limitName = ""
+	}
 	if c.name != "" {
 		c.name += "." + name
 	} else {
@@ -126,6 +140,7 @@ type lineLogger struct {
 	l      *slog.Logger
 	level  slog.Level
 	stream string
+	limit  *lineLimiter // nil: no limit
 
 	mu  sync.Mutex
 	buf []byte
@@ -154,8 +169,11 @@ func (w *lineLogger) Write(p []byte) (int, error) {
 
 func (w *lineLogger) emit(line []byte) {
 	line = bytes.TrimRight(line, "\r")
-	if len(line) == 0 {
+	if len(line) == 0 || !w.l.Enabled(context.Background(), w.level) {
 		return
 	}
-	w.l.Log(context.Background(), w.level, "plugin output", "stream", w.stream, "line", string(line))
+	if w.limit != nil && !w.limit.allow() {
+		return
+	}
+	w.l.Log(context.Background(), w.level, "plugin output", "stream", w.stream, "line", clipLine(string(line)))
 }

@@ -2,20 +2,23 @@ package sdk
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 )
 
 // ErrChecksumMismatch reports that a plugin binary does not have the
-// SHA-256 checksum the host was configured with; it is not started.
-var ErrChecksumMismatch = errors.New("sdk: plugin binary checksum mismatch")
+// SHA-256 checksum the host was configured with; it is not started. Launch
+// returns it inside a [*BinaryError].
+var ErrChecksumMismatch = errors.New("checksum mismatch")
 
 // LaunchConfig says which plugin to start and how.
 type LaunchConfig struct {
@@ -29,7 +32,10 @@ type LaunchConfig struct {
 	Env []string
 	// SHA256, if not empty, is the expected SHA-256 checksum of the file at
 	// Path. A binary that does not match is not started: Launch fails with
-	// [ErrChecksumMismatch].
+	// a [*BinaryError] wrapping [ErrChecksumMismatch]. On Linux the bytes
+	// executed are exactly the bytes checked, even if the file is replaced
+	// or rewritten meanwhile: they are copied into a sealed memory file as
+	// they are hashed, and the process is started from that copy.
 	SHA256 []byte
 	// Logger receives the plugin's log lines at the levels the plugin logged
 	// them, what it wrote to stdout and stderr, and go-plugin's messages.
@@ -38,6 +44,9 @@ type LaunchConfig struct {
 	// StartTimeout bounds the wait for the plugin's handshake. Zero means
 	// one minute.
 	StartTimeout time.Duration
+	// LogLimit bounds the rate of the plugin's log lines; see [LogLimit]
+	// for the defaults.
+	LogLimit LogLimit
 	// Reattach, if set, attaches to a plugin already serving (in test or
 	// debug mode, see [WithTestMode] and [WithDebug]) instead of starting
 	// one.
@@ -49,6 +58,7 @@ type LaunchConfig struct {
 type Process struct {
 	client   *plugin.Client
 	provider *remoteProvider
+	limit    *lineLimiter
 	pid      int
 	test     bool
 
@@ -59,23 +69,34 @@ type Process struct {
 
 // Launch starts the plugin described by cfg, performs the handshake
 // (protocol version negotiation, mutual TLS) and returns the running
-// process. If ctx is done before the handshake completes, the process is
-// killed and Launch returns ctx.Err().
+// process. If ctx is done before the handshake completes, Launch returns
+// ctx.Err() and leaves no process behind: none is started, or the one
+// started is killed and waited for.
+//
+// A binary that is missing or does not have the configured checksum is not
+// started: the error is a [*BinaryError] (see [ErrPluginNotFound] and
+// [ErrChecksumMismatch]), which retrying does not heal.
+//
+// The plugin watches its host: it exits when the host process ends,
+// however it ends (see [Serve]).
 func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	limit := newLineLimiter(logger, cfg.LogLimit, nil)
+	hl := newHCLogger(logger, "plugin")
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(nil),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           newHCLogger(logger, "plugin"),
+		Logger:           hl,
 		StartTimeout:     cfg.StartTimeout,
-		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stdout"},
-		SyncStderr:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stderr"},
+		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stdout", limit: limit},
+		SyncStderr:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stderr", limit: limit},
 		GRPCDialOptions:  traceDialOptions(),
 	}
+	var run *procRunner
 	if cfg.Reattach != nil {
 		rc, err := reattachToPlugin(*cfg.Reattach)
 		if err != nil {
@@ -91,14 +112,32 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		if cfg.Path == "" {
 			return nil, errors.New("sdk: launch: no plugin path")
 		}
-		cmd := exec.Command(cfg.Path, cfg.Args...)
-		cmd.Env = append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger))
-		cc.Cmd = cmd
-		cc.SkipHostEnv = true
-		cc.AutoMTLS = true
-		if len(cfg.SHA256) > 0 {
-			cc.SecureConfig = &plugin.SecureConfig{Checksum: cfg.SHA256, Hash: sha256.New()}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sdk: launch plugin: %w", err)
 		}
+		exe, err := prepareExecutable(cfg.Path, cfg.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		defer exe.close()
+		mtls, err := newLaunchTLS()
+		if err != nil {
+			return nil, fmt.Errorf("sdk: launch plugin: make TLS certificates: %w", err)
+		}
+		run = &procRunner{
+			name:  cfg.Path,
+			args:  cfg.Args,
+			env:   append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger), "PLUGIN_CLIENT_CERT="+string(mtls.cert)),
+			exe:   exe,
+			stdin: mtls.line,
+		}
+		cc.RunnerFunc = func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
+			return run.bind(cmd, socketDir), nil
+		}
+		cc.SkipHostEnv = true
+		cc.TLSConfig = &mtls.host
+		hl.limitName = filepath.Base(cfg.Path)
+		hl.limit = limit
 	}
 	client := plugin.NewClient(cc)
 
@@ -129,34 +168,41 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	select {
 	case res = <-done:
 	case <-ctx.Done():
-		client.Kill()
+		// Keep the process from starting, or kill it if it did; then
+		// wait for go-plugin to give up and clean up after it.
+		if run != nil {
+			run.abort()
+		}
 		<-done
+		client.Kill()
 		return nil, fmt.Errorf("sdk: launch plugin: %w", ctx.Err())
 	}
 	if res.err != nil {
 		client.Kill()
-		if errors.Is(res.err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fmt.Errorf("sdk: launch plugin: %w", ErrChecksumMismatch)
-		}
 		return nil, fmt.Errorf("sdk: launch plugin: %w", res.err)
 	}
 
 	proc := &Process{
 		client:   client,
 		provider: res.p,
+		limit:    limit,
 		test:     cfg.Reattach != nil && cfg.Reattach.Test,
 		exited:   make(chan struct{}),
 		killed:   make(chan struct{}),
 	}
-	if rc := client.ReattachConfig(); rc != nil {
-		proc.pid = rc.Pid
-	} else if cfg.Reattach != nil {
+	switch {
+	case run != nil:
+		proc.pid = run.processID()
+	case cfg.Reattach != nil:
 		proc.pid = cfg.Reattach.Pid
 	}
 	res.p.exited = proc.exited
 	go func() {
 		select {
 		case <-res.p.pluginDone.Done():
+			// go-plugin ends this context once the process's output
+			// was read to its end.
+			limit.flush()
 		case <-proc.killed:
 		}
 		close(proc.exited)
@@ -188,6 +234,7 @@ func (p *Process) ProtocolVersion() int { return p.client.NegotiatedVersion() }
 // to [WithTestMode]. Kill may be called more than once.
 func (p *Process) Kill() {
 	p.killOnce.Do(func() {
+		defer p.limit.flush()
 		if p.test {
 			// Only disconnect: the test that serves the plugin owns its
 			// end (the context given to WithTestMode).

@@ -27,6 +27,9 @@ import (
 var pluginPath string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(hostChildEnv) != "" {
+		os.Exit(hostChild(os.Getenv(hostChildEnv)))
+	}
 	dir, err := os.MkdirTemp("", "sdk-testplugin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -351,5 +354,11 @@ func TestLaunch_relevelsPluginLogs(t *testing.T) {
 	}
 	if r.Level != slog.LevelDebug {
 		t.Errorf("plugin log line re-levelled at %v; want %v", r.Level, slog.LevelDebug)
+	}
+	// The plugin used the certificate the host sent, not go-plugin's own.
+	for _, s := range []string{"reading the host's TLS line failed", "configuring server automatic mTLS"} {
+		if _, ok := rec.find(s); ok {
+			t.Errorf("the plugin logged %q; want it to use the host's TLS line", s)
+		}
 	}
 }

@@ -2,12 +2,14 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -85,6 +87,11 @@ func WithDebug(debug bool) ServeOption {
 // [Logger]. Once serving ends Serve closes the instances still open and
 // returns.
 //
+// A plugin started by a host exits when that host ends, however it ends
+// (killed, crashed): on Linux through the parent-death signal, everywhere
+// through its standard input, a pipe from the host that closes with it. It
+// first closes its sink instances, for at most five seconds.
+//
 // Run directly rather than by a host, the program prints an explanation and
 // exits with status 1.
 func Serve(p Provider, opts ...ServeOption) {
@@ -97,6 +104,7 @@ func Serve(p Provider, opts ...ServeOption) {
 	}
 	srv := newServer(p, cfg.logger)
 	tracing := newPluginTracing(cfg.test == nil)
+	closeAll := sync.OnceFunc(func() { srv.closeAll(context.Background()) })
 	sc := &plugin.ServeConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(srv),
@@ -117,14 +125,43 @@ func Serve(p Provider, opts ...ServeOption) {
 			fmt.Fprintf(pluginStderr, "lrsbridge sink plugin serving in debug mode; attach with:\nLRSBRIDGE_SINK_REATTACH='%s'\n", b)
 		})
 	default:
+		watch := &hostWatch{logger: cfg.logger, closeAll: closeAll}
+		if tc := watch.start(); tc != nil {
+			sc.TLSProvider = func() (*tls.Config, error) { return tc, nil }
+		}
 		if handshakeStdout != nil {
 			// go-plugin writes the handshake line to os.Stdout and then
 			// points os.Stdout at its own pipe.
 			os.Stdout = handshakeStdout
+			base := sc.GRPCServer
+			sc.GRPCServer = func(opts []grpc.ServerOption) *grpc.Server {
+				return base(append(opts, rerouteStdout()...))
+			}
 		}
 		plugin.Serve(sc)
 	}
-	srv.closeAll(context.Background())
+	closeAll()
+}
+
+// rerouteStdout returns gRPC server options that, at the first call, point
+// os.Stdout back at file descriptor 1, which leads to standard error since
+// this package initialized. go-plugin would otherwise forward what the
+// plugin prints through a gRPC stream that it cuts when the host kills the
+// plugin, losing the last lines; standard error is read to its end. The
+// first call comes after go-plugin pointed os.Stdout at its pipe.
+func rerouteStdout() []grpc.ServerOption {
+	var once sync.Once
+	swap := func() { once.Do(func() { os.Stdout = stdoutToStderr }) }
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			swap()
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			swap()
+			return h(srv, ss)
+		}),
+	}
 }
 
 // serveAttachable serves in go-plugin's test mode, which is also what debug

@@ -15,13 +15,22 @@ import "os"
 // host logs.
 var handshakeStdout *os.File
 
+// stdoutToStderr is file descriptor 1 once it points at standard error, nil
+// when it does not. Serve makes it os.Stdout again after go-plugin's
+// handshake (see rerouteStdout).
+var stdoutToStderr *os.File
+
 func init() {
 	if os.Getenv(magicCookieKey) != magicCookieValue {
 		return
+	}
+	if os.Getenv(hostPidEnv) != "" {
+		setParentDeathSignal()
 	}
 	fd, err := redirectStdout()
 	if err != nil {
 		return
 	}
 	handshakeStdout = os.NewFile(uintptr(fd), "stdout")
+	stdoutToStderr = os.Stdout
 }

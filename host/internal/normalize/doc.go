@@ -61,6 +61,39 @@
 // Content statements (h5p.statement, xapi.statement) are cleaned of empty
 // language maps and empty lists rather than refused for them.
 //
+// # Repairs of content statements
+//
+// A statement from H5P or an xAPI package is not refused for an invalid
+// optional property: the property is repaired or dropped, the statement
+// kept, and the repair reported in [Prepared.Repairs] (rule and field) for
+// the host to count and log. Only what has no meaning without the property
+// (verb, object, an activity id, JSON the decoder cannot read) refuses the
+// event. The rules, applied to the statement, its sub-statement and every
+// activity in them (object and context activities):
+//
+//   - interaction-type-unknown: an interactionType outside the xAPI
+//     vocabulary is dropped, with the correct responses and the component
+//     lists, which cannot be read without it (as for SCORM);
+//   - interaction-components-not-allowed: a component list the interaction
+//     type does not allow, or correctResponsesPattern without an
+//     interactionType, is dropped;
+//   - interaction-component-ids-invalid: a component list with an empty,
+//     repeated or white-space id is dropped;
+//   - language-tag-invalid: a language map entry (verb display, names,
+//     descriptions) whose key is not an RFC 5646 tag is dropped, as is an
+//     invalid context.language (the course language then applies);
+//   - activity-type-invalid, more-info-invalid: a definition type that is
+//     not an absolute IRI, a moreInfo that is not an IRL, are dropped;
+//   - score-scaled-out-of-range: a scaled score outside [-1, 1] is dropped;
+//   - score-range-invalid: min and max are dropped when min >= max or raw
+//     lies outside them (raw is kept);
+//   - duration-invalid: a result duration that is not an ISO 8601
+//     duration is dropped;
+//   - context-activity-only: context.platform and context.revision are
+//     dropped when the object is not an activity.
+//
+// A result left empty by the repairs is dropped.
+//
 // h5p.statement: the actor, id and timestamp H5P sent are replaced (the
 // browser's actor is forgeable); stored, authority and version are dropped;
 // everything else is parsed strictly, so unknown keys are refused. The
@@ -86,10 +119,16 @@
 //
 // scorm.runtime: state is kept per attempt (org, user, package, SCO and
 // LearningFlow attempt id) in the [StateStore] and statements describe only
-// what changed since the last call. A call whose event id is among the
-// last 4 handled yields the same statements again, byte for byte (so a host
-// that failed to queue them gets them back by re-sending the call, and the
-// LRS recognises them by id); one among the 64 before yields nothing. The
+// what changed since the last call. The host queues a call's statements
+// before the state is saved ([Normalizer.Prepare], [Prepared.Commit]); a
+// call whose queueing failed leaves the state untouched ([Prepared.Abort]),
+// so re-sending it later, after any other calls, yields its statements. A
+// handled call re-sent is recognised by its event id: one among the last 4
+// calls that yielded statements yields the same statements again, byte for
+// byte (the LRS recognises them by id), any other among the last 64 calls
+// yields nothing; calls that yielded nothing do not push the 4 out. The
+// state of one attempt is bounded (1 MiB): the replayable statements give
+// way first, then the call is refused. The
 // xAPI attempt id is a UUIDv5 of the attempt, so a resumed
 // session keeps it. Per call, in this order: initialized, or resumed when
 // entry is "resume" (Initialize only); one statement per interaction that

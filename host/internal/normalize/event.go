@@ -1,9 +1,12 @@
 package normalize
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Event is one thing that happened in LearningFlow, the envelope that the
@@ -154,3 +157,65 @@ func (e *EventError) Error() string {
 
 // Unwrap returns e.Err.
 func (e *EventError) Unwrap() error { return e.Err }
+
+// ErrDuplicateKey is wrapped by the error of decoding an event envelope
+// that holds the same key twice: readers that keep the first value and
+// readers that keep the last would see different events (an auth layer
+// could check one org while the host records for another).
+var ErrDuplicateKey = errors.New("duplicate key")
+
+// UnmarshalJSON decodes the JSON form of an event. It refuses an envelope,
+// or a user, course or assignment object in it, that holds a key twice
+// (ignoring case, as encoding/json does), with an error wrapping
+// ErrDuplicateKey that names the key. The payload is the kind's to check.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	if err := checkDuplicates(b, "", true); err != nil {
+		return err
+	}
+	type plain Event // without this method
+	return json.Unmarshal(b, (*plain)(e))
+}
+
+// envelopeObjects are the members of the envelope that are objects checked
+// for duplicate keys themselves.
+var envelopeObjects = map[string]bool{"user": true, "course": true, "assignment": true}
+
+// checkDuplicates reports the first key that appears twice in the JSON
+// object b (path names it in errors), and, when nested, in the envelope's
+// user, course and assignment objects. Anything that is not an object is
+// left to the decoder to judge.
+func checkDuplicates(b []byte, path string, nested bool) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		field := key
+		if path != "" {
+			field = path + "." + key
+		}
+		// encoding/json matches keys to fields without regard to case:
+		// "org" and "ORG" are the same key to it.
+		fold := strings.ToLower(strings.ToUpper(key))
+		if seen[fold] {
+			return fmt.Errorf("event: %s: %w (keys differing only in case count as the same)", strconv.Quote(field), ErrDuplicateKey)
+		}
+		seen[fold] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil
+		}
+		if nested && envelopeObjects[key] {
+			if err := checkDuplicates(raw, field, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

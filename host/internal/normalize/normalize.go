@@ -87,20 +87,87 @@ func (n *Normalizer) lock(key string) (unlock func()) {
 	}
 }
 
-// Normalize turns ev into the statements of the org whose settings are s.
+// Normalize turns ev into the statements of the org whose settings are s,
+// and saves the SCORM attempt state it changes: it is [Normalizer.Prepare]
+// followed by [Prepared.Commit]. A caller that queues the statements must
+// use Prepare instead, so that the state is saved only once they are queued.
 //
 // Every statement is validated for both xAPI 1.0.3 and 2.0.0. If ev is not
 // valid, its kind is unknown, or any statement it yields fails validation,
 // Normalize returns an *EventError and no statements. An event may
 // legitimately yield no statements (an H5P toolbar verb, a SCORM commit that
-// changes nothing reportable, a SCORM call re-sent long after it was handled).
+// changes nothing reportable, a SCORM call re-sent after it was handled).
 //
 // Statements come in the order they happened, with deterministic ids and
-// content (see the package documentation). SCORM state is saved only when
-// the whole event succeeded; an error of the StateStore is returned wrapped
-// and is not an *EventError: the event itself may be fine. An invalid s is
-// an error wrapping ErrSettings.
+// content (see the package documentation). An error of the StateStore is
+// returned wrapped and is not an *EventError: the event itself may be fine.
+// An invalid s is an error wrapping ErrSettings.
 func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xapi.Statement, error) {
+	p, err := n.Prepare(ctx, s, ev)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return p.Statements, nil
+}
+
+// Prepared is a normalized event whose SCORM attempt state change is not
+// saved yet. The caller queues Statements, then calls Commit if that
+// succeeded or Abort if it did not, so that state and queue change together:
+// an aborted call leaves the attempt as it was, and the same call re-sent
+// later yields its statements again, whatever calls came in between.
+//
+// Until Commit or Abort, the SCORM calls of the same attempt wait (they are
+// serialised); exactly one of them must be called, once. Other kinds have no
+// state: Commit and Abort only release them.
+type Prepared struct {
+	// Statements are the event's statements, validated, in order.
+	Statements []*xapi.Statement
+	// Repairs lists the invalid optional properties that were repaired or
+	// dropped so that the statements could be kept (see the package
+	// documentation), for the caller to count and log.
+	Repairs []Repair
+
+	save   func(context.Context) error // nil: nothing to save
+	unlock func()                      // nil: nothing to release
+	done   bool
+}
+
+// Commit saves the attempt state the event changed, if any, and releases
+// the attempt. An error of the StateStore is returned wrapped; the attempt
+// is then as it was before the event.
+func (p *Prepared) Commit(ctx context.Context) error {
+	if p.done {
+		return errors.New("normalize: prepared event already committed or aborted")
+	}
+	p.done = true
+	if p.unlock != nil {
+		defer p.unlock()
+	}
+	if p.save == nil {
+		return nil
+	}
+	return p.save(ctx)
+}
+
+// Abort releases the attempt without saving its state: the event counts as
+// never handled. Calling Abort after Commit does nothing.
+func (p *Prepared) Abort() {
+	if p.done {
+		return
+	}
+	p.done = true
+	if p.unlock != nil {
+		p.unlock()
+	}
+}
+
+// Prepare turns ev into the statements of the org whose settings are s,
+// like Normalize, but does not save the SCORM attempt state: the returned
+// Prepared does, on Commit. See Normalize for errors.
+func (n *Normalizer) Prepare(ctx context.Context, s Settings, ev Event) (*Prepared, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("normalize: %w", err)
 	}
@@ -109,18 +176,15 @@ func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xa
 		return nil, err
 	}
 	var outs []out
-	var commit func(context.Context, []*xapi.Statement) error
+	var finish scormFinish
+	var unlock func()
 	switch ev.Kind {
 	case KindH5PStatement:
 		outs, err = j.h5p()
 	case KindXAPIStatement:
 		outs, err = j.xapiStatements()
 	case KindSCORMRuntime:
-		var unlock func()
-		outs, commit, unlock, err = j.scorm(ctx)
-		if unlock != nil {
-			defer unlock()
-		}
+		outs, finish, unlock, err = j.scorm(ctx)
 	case KindChatMessage:
 		outs, err = j.chatMessage()
 	case KindChatReply:
@@ -131,6 +195,9 @@ func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xa
 		outs, err = j.quiz()
 	}
 	if err != nil {
+		if unlock != nil {
+			unlock()
+		}
 		return nil, err
 	}
 	sts := make([]*xapi.Statement, len(outs))
@@ -141,17 +208,22 @@ func (n *Normalizer) Normalize(ctx context.Context, s Settings, ev Event) ([]*xa
 		}
 		for _, v := range [...]xapi.Version{xapi.V103, xapi.V200} {
 			if probs := deliverable(xapi.Validate(st, v), v); len(probs) > 0 {
+				if unlock != nil {
+					unlock()
+				}
 				return nil, j.problems(o.field, i, v, probs)
 			}
 		}
 		sts[i] = st
 	}
-	if commit != nil {
-		if err := commit(ctx, sts); err != nil {
-			return nil, fmt.Errorf("normalize: event %q: save scorm state: %w", ev.ID, err)
+	var save func(context.Context) error
+	if finish != nil {
+		if save, err = finish(sts); err != nil {
+			unlock()
+			return nil, err
 		}
 	}
-	return sts, nil
+	return &Prepared{Statements: sts, Repairs: j.repairs, save: save, unlock: unlock}, nil
 }
 
 // out is one statement a kind produced, with the event field it was read
@@ -176,6 +248,8 @@ type job struct {
 	lang         string
 	// grouping holds the course and assignment activities, if any.
 	grouping []xapi.Activity
+	// repairs lists the invalid optional properties repaired or dropped.
+	repairs []Repair
 }
 
 // fail returns an InvalidEvent error for field.
@@ -254,6 +328,9 @@ func (n *Normalizer) newJob(s Settings, ev *Event) (*job, error) {
 		if c.ID == "" {
 			return nil, j.fail("course.id", "required")
 		}
+		if err := checkName(c.ID); err != nil {
+			return nil, j.failErr("course.id", err)
+		}
 		if c.Lang != "" {
 			if !xapi.IsLanguageTag(c.Lang) {
 				return nil, j.fail("course.lang", "%s is not an RFC 5646 language tag", strconv.Quote(clip(c.Lang)))
@@ -298,9 +375,17 @@ func (n *Normalizer) newJob(s Settings, ev *Event) (*job, error) {
 	return j, nil
 }
 
+// maxIDLength bounds the LearningFlow ids that seed statement ids and
+// name state (event, org, user, course, assignment, package, SCO, attempt,
+// quiz, question, conversation and message ids), in bytes.
+const maxIDLength = 256
+
 // checkName refuses the NUL character in the strings that seed ids, where
-// it separates parts.
+// it separates parts, and ids longer than maxIDLength.
 func checkName(s string) error {
+	if len(s) > maxIDLength {
+		return fmt.Errorf("is %d bytes long, more than the %d allowed for an id", len(s), maxIDLength)
+	}
 	if strings.IndexByte(s, 0) >= 0 {
 		return errors.New("contains a NUL character")
 	}

@@ -107,9 +107,10 @@ func TestNormalizeErrors(t *testing.T) {
 		{
 			name:     "h5p statement breaks a validation rule",
 			settings: testSettings(),
-			ev: event("e4", KindH5PStatement, `{"statement":{"verb":{"id":"http://adlnet.gov/expapi/verbs/scored"},
+			// A verb id is required: there is nothing to repair it to.
+			ev: event("e4", KindH5PStatement, `{"statement":{"verb":{"id":"scored"},
 				"object":{"id":"https://h5p.example/1"},"result":{"score":{"raw":5,"min":0,"max":2}}}}`),
-			wantKind: InvalidEvent, wantField: "payload.statement.result.score.raw", wantRule: xapi.RuleScoreRaw,
+			wantKind: InvalidEvent, wantField: "payload.statement.verb.id", wantRule: xapi.RuleIRI,
 		},
 		{
 			name:     "scorm string that is not a number",

@@ -36,6 +36,8 @@ func (j *job) parseForeign(raw json.RawMessage, path string) (*foreign, error) {
 	for _, k := range strippedKeys {
 		delete(obj.m, k)
 	}
+	r := repairer{base: path, out: &j.repairs}
+	r.repairDuration(obj.m)
 	body, err := json.Marshal(obj.m)
 	if err != nil {
 		return nil, j.fail(path, "cannot re-encode: %v", err)
@@ -49,6 +51,7 @@ func (j *job) parseForeign(raw json.RawMessage, path string) (*foreign, error) {
 		}
 		return nil, j.failErr(field, err)
 	}
+	j.repairForeign(st, path)
 	pruneEmpty(st)
 	f.st = st
 	return f, nil

@@ -247,10 +247,24 @@ func parseCMITimespan(s string) (xapi.Duration, bool) {
 	return xapi.DurationOf(d), true
 }
 
+// scormFinish takes the final statements of a call and returns the function
+// that saves the attempt's new state, or an error when that state would be
+// too large.
+type scormFinish func([]*xapi.Statement) (save func(context.Context) error, err error)
+
+// Bounds of one SCORM attempt: its saved state in bytes, its interactions
+// (SCORM 2004 requires runtimes to keep at least 250), and the length of an
+// interaction id (SCORM's long identifier holds at least 4000 characters).
+const (
+	maxScormState   = 1 << 20
+	maxInteractions = 1000
+	maxElementID    = 4000
+)
+
 // scorm: one SCORM runtime call. It returns the statements, the function
-// that saves the attempt's new state with the final statements and the
-// function that releases the attempt's lock.
-func (j *job) scorm(ctx context.Context) ([]out, func(context.Context, []*xapi.Statement) error, func(), error) {
+// that prepares the attempt's new state from the final statements (nil for
+// a re-sent call) and the function that releases the attempt's lock.
+func (j *job) scorm(ctx context.Context) ([]out, scormFinish, func(), error) {
 	p, err := j.scormPayload()
 	if err != nil {
 		return nil, nil, nil, err
@@ -364,26 +378,44 @@ func (j *job) scorm(ctx context.Context) ([]out, func(context.Context, []*xapi.S
 	if len(st.Events) > scormEventMemory {
 		st.Events = slices.Clone(st.Events[len(st.Events)-scormEventMemory:])
 	}
-	commit := func(ctx context.Context, sts []*xapi.Statement) error {
-		sent := scormSent{Event: j.ev.ID}
-		for _, s := range sts {
-			b, err := xapi.Marshal(s, xapi.V200)
-			if err != nil {
-				return err
+	finish := func(sts []*xapi.Statement) (func(context.Context) error, error) {
+		if len(sts) > 0 {
+			// Only calls that yielded statements are kept for replay, so
+			// that calls that changed nothing do not push them out.
+			sent := scormSent{Event: j.ev.ID}
+			for _, s := range sts {
+				b, err := xapi.Marshal(s, xapi.V200)
+				if err != nil {
+					return nil, err
+				}
+				sent.Statements = append(sent.Statements, b)
 			}
-			sent.Statements = append(sent.Statements, b)
-		}
-		st.Recent = append(st.Recent, sent)
-		if len(st.Recent) > scormReplayMemory {
-			st.Recent = slices.Clone(st.Recent[len(st.Recent)-scormReplayMemory:])
+			st.Recent = append(st.Recent, sent)
+			if len(st.Recent) > scormReplayMemory {
+				st.Recent = slices.Clone(st.Recent[len(st.Recent)-scormReplayMemory:])
+			}
 		}
 		b, err := json.Marshal(st)
-		if err != nil {
-			return err
+		// Replays are a convenience: the oldest give way to the bound
+		// before the call is refused.
+		for err == nil && len(b) > maxScormState && len(st.Recent) > 0 {
+			st.Recent = st.Recent[1:]
+			b, err = json.Marshal(st)
 		}
-		return j.n.state.Save(ctx, p.key, b)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxScormState {
+			return nil, j.fail("payload.cmi", "the attempt's state would grow to %d bytes, more than the %d allowed per attempt", len(b), maxScormState)
+		}
+		return func(ctx context.Context) error {
+			if err := j.n.state.Save(ctx, p.key, b); err != nil {
+				return fmt.Errorf("normalize: event %q: save scorm state: %w", j.ev.ID, err)
+			}
+			return nil
+		}, nil
 	}
-	return outs, commit, unlock, nil
+	return outs, finish, unlock, nil
 }
 
 // replay decodes the statements a call yielded before.
@@ -656,9 +688,13 @@ func (j *job) scormStatement(p *scormPayload, word string, res *xapi.Result) *xa
 // without a response and without a result has not been answered yet and is
 // left for a later call.
 func (j *job) scormInteractions(p *scormPayload, st *scormState) ([]*xapi.Statement, error) {
-	list, err := p.cmi.child("interactions").entries()
+	node := p.cmi.child("interactions")
+	list, err := node.entries()
 	if err != nil {
 		return nil, err
+	}
+	if len(list) > maxInteractions {
+		return nil, j.fail(node.path, "%d interactions, more than the %d allowed per attempt", len(list), maxInteractions)
 	}
 	var out []*xapi.Statement
 	for _, in := range list {
@@ -713,6 +749,9 @@ func (j *job) scormInteraction(p *scormPayload, in cmiNode) (*xapi.Statement, er
 	}
 	if id == "" {
 		return nil, j.fail(idNode.path, "required")
+	}
+	if len(id) > maxElementID {
+		return nil, j.fail(idNode.path, "is %d bytes long, more than the %d SCORM allows for an identifier", len(id), maxElementID)
 	}
 	typ, err := in.child("type").str()
 	if err != nil {

@@ -32,8 +32,9 @@ const (
 // Provider returns the scripted Provider. Config keys: "mode" (one of the
 // Mode constants, required), "reject" (list of statement ids), "retry_after_ms"
 // (number), "print" (bool: print to stdout in Configure and Deliver),
-// "tester" (bool: implement ConnectionTester), "xapi_version" (string:
-// implement VersionReporter).
+// "garbage_lines" (number: lines of garbage to print to stdout in each
+// Deliver), "tester" (bool: implement ConnectionTester), "xapi_version"
+// (string: implement VersionReporter).
 func Provider() sdk.Provider {
 	return sdk.ProviderFunc(configure)
 }
@@ -61,6 +62,9 @@ func configure(_ context.Context, req sdk.ConfigureRequest) (sdk.Sink, error) {
 		s.retryAfter = time.Duration(ms) * time.Millisecond
 	}
 	s.print, _ = req.Config["print"].(bool)
+	if n, ok := req.Config["garbage_lines"].(float64); ok {
+		s.garbage = int(n)
+	}
 	if err := cerr.Err(); err != nil {
 		return nil, err
 	}
@@ -86,6 +90,7 @@ type Sink struct {
 	reject     map[string]bool
 	retryAfter time.Duration
 	print      bool
+	garbage    int
 	closes     atomic.Int32
 }
 
@@ -93,6 +98,9 @@ type Sink struct {
 func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.DeliverResponse, error) {
 	if s.print {
 		fmt.Println("scripted: delivering", len(req.Statements), "statements")
+	}
+	for i := range s.garbage {
+		fmt.Printf("garbage %d \x01\x02 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n", i)
 	}
 	switch s.mode {
 	case ModeRetryable:

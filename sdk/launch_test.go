@@ -1,0 +1,497 @@
+package sdk_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/internal/scripted"
+	"github.com/learningflow/lrsbridge/sdk/sinktest"
+)
+
+// hostChildEnv makes the test binary a host-like process (see hostChild);
+// its value is the plugin binary to launch.
+const hostChildEnv = "LRSBRIDGE_SDK_TEST_HOST"
+
+// hostChild launches the plugin at path, prints its pid and blocks until it
+// is killed.
+func hostChild(path string) int {
+	proc, err := sdk.Launch(context.Background(), sdk.LaunchConfig{Path: path})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	fmt.Println(proc.Pid())
+	select {}
+}
+
+// waitGone waits, as the parent or the subreaper of process pid, for it to
+// exit; it fails the test if the process is still there when ctx ends, and
+// then kills it.
+func waitGone(t *testing.T, ctx context.Context, pid int) {
+	t.Helper()
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() {
+		_, err := p.Wait()
+		exited <- err
+	}()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("wait for plugin process %d: %v", pid, err)
+		}
+	case <-ctx.Done():
+		_ = p.Kill()
+		<-exited
+		t.Fatalf("plugin process %d still runs after its host was killed", pid)
+	}
+}
+
+// TestLaunch_pluginExitsWhenHostIsKilled kills a host-like process with
+// SIGKILL and checks that the plugin it started exits on its own.
+func TestLaunch_pluginExitsWhenHostIsKilled(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("collects the orphan as Linux subreaper")
+	}
+	// Orphans become children of this process, so that it can wait for
+	// the plugin once its host is gone.
+	if err := setSubreaper(); err != nil {
+		t.Skipf("cannot become a subreaper: %v", err)
+	}
+	host := exec.Command(os.Args[0], "-test.run=^$")
+	host.Env = append(os.Environ(), hostChildEnv+"="+pluginPath)
+	host.Stderr = os.Stderr
+	out, err := host.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = host.Process.Kill()
+		_ = host.Wait()
+		t.Fatalf("host-like process: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("host-like process printed %q, want a pid", line)
+	}
+	if err := host.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	waitGone(t, testCtx(t), pid)
+}
+
+// startBarePlugin starts the test plugin as a host would, with env added,
+// and returns the command and the host's end of its standard input.
+func startBarePlugin(t *testing.T, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
+	t.Helper()
+	cmd := exec.Command(pluginPath)
+	cmd.Env = append([]string{"LRSBRIDGE_SINK_PLUGIN=d2b3b8f1-lrsbridge-sink", "PLUGIN_PROTOCOL_VERSIONS=1"}, env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, bufio.NewReader(stdout)
+}
+
+// TestServe_exitsWithoutItsHost checks the two watches that need no
+// parent-death signal: the end of the host's pipe on standard input, and a
+// parent that is not the host that started the plugin. This process stays
+// alive throughout, so the parent-death signal never fires.
+func TestServe_exitsWithoutItsHost(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		// closeStdin closes the host's pipe once the plugin serves.
+		closeStdin bool
+	}{
+		{"host pipe closed", []string{"LRSBRIDGE_SINK_HOST_PIPE=1", "LRSBRIDGE_SINK_HOST_PID=" + strconv.Itoa(os.Getpid())}, true},
+		{"parent is not the host", []string{"LRSBRIDGE_SINK_HOST_PID=" + strconv.Itoa(os.Getppid())}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd, stdin, stdout := startBarePlugin(t, tt.env...)
+			if tt.closeStdin {
+				// Not a TLS line: the plugin warns and serves with
+				// go-plugin's own TLS, still watching the pipe.
+				if _, err := io.WriteString(stdin, "not a TLS line\n"); err != nil {
+					t.Fatal(err)
+				}
+				// It serves (prints its handshake) while the pipe is open.
+				if line, err := stdout.ReadString('\n'); err != nil || !strings.Contains(line, "|grpc|") {
+					t.Fatalf("plugin handshake = %q, %v; want it serving while its host pipe is open", line, err)
+				}
+			}
+			_ = stdin.Close()
+			waitGone(t, testCtx(t), cmd.Process.Pid)
+			_ = cmd.Wait()
+		})
+	}
+}
+
+// pluginChildren returns the pids of this process's children whose program
+// name is name.
+func pluginChildren(t *testing.T, name string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		i := strings.LastIndexByte(string(stat), ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if arg0, _, _ := strings.Cut(string(cmdline), "\x00"); arg0 == name {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestLaunch_endedContextLeavesNoProcess launches with deadlines from zero
+// to past a typical start and checks that after every failed Launch no
+// plugin process is left, not even one being reaped.
+func TestLaunch_endedContextLeavesNoProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts processes through /proc")
+	}
+	// A copy of its own, so that no other test's plugins are counted.
+	path := filepath.Join(t.TempDir(), "leakplugin")
+	copyFile(t, pluginPath, path)
+	var failed, started int
+	for i := range 40 {
+		deadline := time.Duration(i%20) * time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: path})
+		cancel()
+		if err == nil {
+			started++
+			proc.Kill()
+		} else {
+			failed++
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Launch with deadline %v = %v; want DeadlineExceeded", deadline, err)
+			}
+		}
+		if left := pluginChildren(t, path); len(left) > 0 {
+			t.Fatalf("launch %d (deadline %v, err %v) left plugin processes %v", i, deadline, err, left)
+		}
+	}
+	t.Logf("%d launches ended by their deadline, %d started", failed, started)
+	if failed == 0 {
+		t.Error("no launch ended by its deadline; the test proves nothing")
+	}
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileSum(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+// TestLaunch_swappedBinaryNeverRuns launches a verified plugin while
+// another goroutine keeps replacing the binary with an unverified program
+// and back. Every launch must either run the verified bytes or fail with
+// ErrChecksumMismatch; the unverified program, which would leave a marker
+// file, must never run.
+func TestLaunch_swappedBinaryNeverRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts many processes")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plugin")
+	good := filepath.Join(dir, "good")
+	bad := filepath.Join(dir, "bad")
+	marker := filepath.Join(dir, "unverified-ran")
+	copyFile(t, pluginPath, good)
+	if err := os.WriteFile(bad, []byte("#!/bin/sh\necho ran > \"$MARKER\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, good, path)
+	sum := fileSum(t, good)
+
+	// The swaps are cheap, so that many fall between a check and a start:
+	// renames of hard links, and rewrites of the first bytes in place.
+	work := filepath.Join(dir, "work")
+	copyFile(t, good, work)
+	goodHead := make([]byte, 64)
+	if f, err := os.Open(good); err != nil {
+		t.Fatal(err)
+	} else {
+		_, err = io.ReadFull(f, goodHead)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	badHead := []byte("#!/bin/sh\necho ran > \"$MARKER\"\nexit 0\n")
+	stop := make(chan struct{})
+	var swaps atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tmp := filepath.Join(dir, "swap")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			switch i % 4 {
+			case 0, 1: // replace the file: bad, then good
+				from := bad
+				if i%4 == 1 {
+					from = work
+				}
+				_ = os.Remove(tmp)
+				if err = os.Link(from, tmp); err == nil {
+					err = os.Rename(tmp, path)
+				}
+			case 2, 3: // rewrite it in place: bad, then good
+				head := badHead
+				if i%4 == 3 {
+					head = goodHead
+				}
+				var f *os.File
+				if f, err = os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+					_, err = f.WriteAt(head, 0)
+					f.Close()
+				}
+			}
+			if err == nil {
+				swaps.Add(1)
+			}
+			runtime.Gosched()
+		}
+	})
+	var ran, refused int
+	for range 60 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: path, SHA256: sum, Env: []string{"MARKER=" + marker}})
+		cancel()
+		switch {
+		case err == nil:
+			ran++
+			proc.Kill()
+		case errors.Is(err, sdk.ErrChecksumMismatch):
+			refused++
+		default:
+			// A file caught half written, or a plugin that could not
+			// start: neither runs unverified bytes.
+			var be *sdk.BinaryError
+			if !errors.As(err, &be) && !strings.Contains(err.Error(), "handshake") {
+				t.Logf("launch: %v", err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d swaps; %d launches ran the verified plugin, %d refused", swaps.Load(), ran, refused)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("an unverified binary ran")
+	}
+	if ran == 0 || refused == 0 {
+		t.Errorf("ran %d, refused %d: the swaps did not race the launches; the test proves nothing", ran, refused)
+	}
+}
+
+func TestLaunch_binaryErrors(t *testing.T) {
+	bad := fileSum(t, pluginPath)
+	bad[0] ^= 0xff
+	tests := []struct {
+		name string
+		path string
+		sum  []byte
+		want error
+	}{
+		{"missing binary", filepath.Join(t.TempDir(), "nope"), nil, sdk.ErrPluginNotFound},
+		{"missing binary with checksum", filepath.Join(t.TempDir(), "nope"), bad, sdk.ErrPluginNotFound},
+		{"wrong checksum", pluginPath, bad, sdk.ErrChecksumMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proc, err := sdk.Launch(testCtx(t), sdk.LaunchConfig{Path: tt.path, SHA256: tt.sum})
+			if proc != nil {
+				proc.Kill()
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Launch = %v; want %v", err, tt.want)
+			}
+			var be *sdk.BinaryError
+			if !errors.As(err, &be) || be.Path != tt.path {
+				t.Errorf("Launch = %v; want a *BinaryError for %s", err, tt.path)
+			}
+		})
+	}
+}
+
+// TestLaunch_logFloodIsLimited has a plugin print thousands of garbage
+// lines and checks that the host logs only a bounded part of them, and
+// says how many it suppressed.
+func TestLaunch_logFloodIsLimited(t *testing.T) {
+	rec := &recorder{}
+	ctx := testCtx(t)
+	proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: slog.New(rec), LogLimit: sdk.LogLimit{PerSecond: 1, Burst: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proc.Kill)
+	const printed = 5000
+	sink := configure(t, proc.Provider(), "flood", map[string]any{"mode": scripted.ModeDeliver, "garbage_lines": float64(printed)})
+	if _, err := sink.Deliver(ctx, sdk.DeliverRequest{Statements: sinktest.Statements(1)}); err != nil {
+		t.Fatal(err)
+	}
+	proc.Kill()
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var logged, suppressed int
+	for _, r := range rec.records {
+		if strings.HasPrefix(r.Message, "garbage ") {
+			logged++
+		}
+		if r.Message == "plugin log lines suppressed" {
+			r.Attrs(func(a slog.Attr) bool {
+				if a.Key == "suppressed" {
+					suppressed += int(a.Value.Int64())
+				}
+				return true
+			})
+		}
+	}
+	t.Logf("%d garbage lines logged, %d lines suppressed", logged, suppressed)
+	if logged > printed/2 {
+		t.Errorf("%d of %d garbage lines logged; want the rate limit to hold most back", logged, printed)
+	}
+	if logged+suppressed < printed {
+		t.Errorf("%d lines logged + %d reported suppressed < %d printed: lines dropped without a word", logged, suppressed, printed)
+	}
+}
+
+// BenchmarkLaunch measures starting a plugin through the handshake until
+// its Provider is usable, with this package's mutual TLS (Ed25519
+// certificates, the plugin's key sent over its standard input) and, as the
+// baseline, go-plugin's AutoMTLS (ECDSA P-521 certificates made on each
+// side), beside the floor of starting the process at all. It reports the
+// median and 99th percentile start time.
+func BenchmarkLaunch(b *testing.B) {
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	ways := []struct {
+		name   string
+		launch func() (kill func(), err error)
+	}{
+		{"mtls=ed25519", func() (func(), error) {
+			p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: logger})
+			if err != nil {
+				return nil, err
+			}
+			return p.Kill, nil
+		}},
+		{"mtls=auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
+		// The floor: starting the process until it prints its handshake
+		// line, without TLS, connection or killing it gracefully.
+		{"floor=exec-to-handshake", func() (func(), error) {
+			cmd := exec.Command(pluginPath)
+			cmd.Env = []string{"LRSBRIDGE_SINK_PLUGIN=d2b3b8f1-lrsbridge-sink", "PLUGIN_PROTOCOL_VERSIONS=1"}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return nil, err
+			}
+			if err := cmd.Start(); err != nil {
+				return nil, err
+			}
+			_, err = bufio.NewReader(out).ReadString('\n')
+			kill := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+			if err != nil {
+				kill()
+				return nil, err
+			}
+			return kill, nil
+		}},
+	}
+	for _, w := range ways {
+		b.Run(w.name, func(b *testing.B) {
+			var times []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				kill, err := w.launch()
+				times = append(times, time.Since(start))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				kill()
+				b.StartTimer()
+			}
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(times[(len(times)*99)/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+func setSubreaper() error {
+	return subreaper()
+}

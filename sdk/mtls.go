@@ -1,0 +1,168 @@
+package sdk
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Mutual TLS between host and plugin.
+//
+// go-plugin's AutoMTLS makes an ECDSA P-521 key and certificate on each side,
+// one after the other, which costs most of a plugin's start. Instead the
+// host makes two Ed25519 key pairs per launch (tens of microseconds each):
+// its own, and the plugin's. It keeps the plugin's private key off the
+// command line and out of the environment: the key travels in the first line
+// of the plugin's standard input, a pipe only the host and the plugin hold.
+// Each side then trusts exactly the other's certificate (pinned, no shared
+// authority), and the connection is mutually authenticated as with AutoMTLS.
+// A plugin built with an older SDK ignores the line, makes its own
+// certificate as AutoMTLS does and announces it in the handshake, which
+// go-plugin then pins instead; both ways stay mutual.
+
+// tlsLinePrefix starts the line that carries the TLS material to a plugin.
+const tlsLinePrefix = "lrsbridge-tls1 "
+
+// maxTLSLine bounds that line.
+const maxTLSLine = 16 << 10
+
+// launchTLS is the TLS material of one launch.
+type launchTLS struct {
+	host tls.Config // the host's side; go-plugin dials with it
+	line []byte     // what the plugin reads from its standard input
+	cert []byte     // the host's certificate, PEM, for PLUGIN_CLIENT_CERT
+}
+
+// newLaunchTLS makes the key pairs and certificates of one launch.
+func newLaunchTLS() (*launchTLS, error) {
+	hostCert, hostKey, err := selfSigned()
+	if err != nil {
+		return nil, err
+	}
+	plugCert, plugKey, err := selfSigned()
+	if err != nil {
+		return nil, err
+	}
+	plugParsed, err := x509.ParseCertificate(plugCert)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(plugKey)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(plugParsed)
+	enc := base64.RawStdEncoding
+	line := tlsLinePrefix + enc.EncodeToString(hostCert) + " " + enc.EncodeToString(plugCert) + " " + enc.EncodeToString(keyDER) + "\n"
+	return &launchTLS{
+		host: tls.Config{
+			Certificates: []tls.Certificate{{Certificate: [][]byte{hostCert}, PrivateKey: hostKey}},
+			RootCAs:      pool,
+			ServerName:   "localhost",
+			MinVersion:   tls.VersionTLS12,
+			// The connection never leaves the machine: the cheapest
+			// key exchange will do.
+			CurvePreferences: []tls.CurveID{tls.X25519},
+		},
+		line: []byte(line),
+		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hostCert}),
+	}, nil
+}
+
+// selfSigned makes an Ed25519 key and a self-signed certificate for
+// "localhost", valid for both ends of a connection, in DER.
+func selfSigned() ([]byte, ed25519.PrivateKey, error) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          sn,
+		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"lrsbridge"}},
+		DNSNames:              []string{"localhost"},
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.Add(100 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return der, key, nil
+}
+
+// readTLSLine reads the TLS line from r (the plugin's standard input) and
+// returns the plugin's server configuration: its own certificate, and the
+// host's as the only client certificate it accepts.
+func readTLSLine(r *bufio.Reader) (*tls.Config, error) {
+	var line []byte
+	for {
+		part, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return nil, fmt.Errorf("read TLS line: %w", err)
+		}
+		line = append(line, part...)
+		if len(line) > maxTLSLine {
+			return nil, errors.New("read TLS line: too long")
+		}
+		if !isPrefix {
+			break
+		}
+	}
+	rest, ok := strings.CutPrefix(string(line), tlsLinePrefix)
+	if !ok {
+		return nil, errors.New("read TLS line: unknown format")
+	}
+	f := strings.Fields(rest)
+	if len(f) != 3 {
+		return nil, errors.New("read TLS line: want 3 fields")
+	}
+	var der [3][]byte
+	for i, s := range f {
+		b, err := base64.RawStdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("read TLS line: field %d: %w", i+1, err)
+		}
+		der[i] = b
+	}
+	hostCert, err := x509.ParseCertificate(der[0])
+	if err != nil {
+		return nil, fmt.Errorf("read TLS line: host certificate: %w", err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(der[2])
+	if err != nil {
+		return nil, fmt.Errorf("read TLS line: key: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(hostCert)
+	return &tls.Config{
+		Certificates:     []tls.Certificate{{Certificate: [][]byte{der[1]}, PrivateKey: key}},
+		ClientAuth:       tls.RequireAndVerifyClientCert,
+		ClientCAs:        pool,
+		MinVersion:       tls.VersionTLS12,
+		CurvePreferences: []tls.CurveID{tls.X25519},
+	}, nil
+}
+
+// discard reads r to its end; it returns when the writing end is closed.
+func discard(r io.Reader) { _, _ = io.Copy(io.Discard, r) }

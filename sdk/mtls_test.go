@@ -1,0 +1,84 @@
+package sdk
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"testing"
+)
+
+// tlsHandshake runs a TLS handshake between a client and a server config
+// over an in-memory connection and returns the client's and the server's
+// error. In TLS 1.3 the client learns that the server refused its
+// certificate only when it reads, so it reads until the server is done.
+func tlsHandshake(client, server *tls.Config) (cerr, serr error) {
+	c, s := net.Pipe()
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- tls.Server(s, server).Handshake()
+		s.Close()
+	}()
+	cl := tls.Client(c, client)
+	if cerr = cl.Handshake(); cerr != nil {
+		c.Close()
+		return cerr, <-done
+	}
+	_, rerr := cl.Read(make([]byte, 1))
+	if !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrClosedPipe) {
+		cerr = rerr
+	}
+	return cerr, <-done
+}
+
+// TestLaunchTLSIsMutual checks that the host and the plugin of one launch
+// accept each other, and that each refuses the other side of another
+// launch.
+func TestLaunchTLSIsMutual(t *testing.T) {
+	pluginSide := func(l *launchTLS) *tls.Config {
+		t.Helper()
+		cfg, err := readTLSLine(bufio.NewReader(bytes.NewReader(l.line)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	a, err := newLaunchTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newLaunchTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		client  *tls.Config
+		server  *tls.Config
+		wantErr bool
+	}{
+		{"host and its plugin", &a.host, pluginSide(a), false},
+		{"another host", &b.host, pluginSide(a), true},
+		{"another plugin", &a.host, pluginSide(b), true},
+		{"a client without certificate", &tls.Config{RootCAs: a.host.RootCAs, ServerName: "localhost"}, pluginSide(a), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cerr, serr := tlsHandshake(tt.client.Clone(), tt.server)
+			if got := cerr != nil || serr != nil; got != tt.wantErr {
+				t.Errorf("handshake: client %v, server %v; want failure %v", cerr, serr, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadTLSLineRefusesGarbage(t *testing.T) {
+	for _, line := range []string{"", "hello\n", tlsLinePrefix + "a b\n", tlsLinePrefix + "!! !! !!\n"} {
+		if _, err := readTLSLine(bufio.NewReader(bytes.NewReader([]byte(line)))); err == nil {
+			t.Errorf("readTLSLine(%q) = nil error; want one", line)
+		}
+	}
+}

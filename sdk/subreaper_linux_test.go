@@ -1,0 +1,5 @@
+package sdk_test
+
+import "golang.org/x/sys/unix"
+
+func subreaper() error { return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
