@@ -7,6 +7,7 @@ package jstest
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -49,22 +50,33 @@ func Run(t testing.TB, o Options) *Cluster {
 }
 
 // RunCluster starts n servers forming one JetStream cluster on loopback
-// and shuts them down at the end of the test.
+// and shuts them down at the end of the test. JetStream clustering needs
+// every node's routes up front, so the route ports are chosen by briefly
+// listening on free loopback ports.
 func RunCluster(t testing.TB, n int, o Options) *Cluster {
 	t.Helper()
+	ports := make([]int, n)
+	var routes []string
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
 	c := &Cluster{}
-	var routes string
 	for i := range n {
 		opts := serverOptions(t, o, fmt.Sprintf("n%d", i+1))
-		opts.Cluster = server.ClusterOpts{Name: "lrsbridge-test", Host: "127.0.0.1", Port: -1}
-		if i > 0 {
-			opts.Routes = server.RoutesFromStr(routes)
+		opts.Cluster = server.ClusterOpts{Name: "lrsbridge-test", Host: "127.0.0.1", Port: ports[i]}
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		c.Servers = append(c.Servers, startNoWait(t, opts))
+	}
+	for _, s := range c.Servers {
+		if !s.ReadyForConnections(30 * time.Second) {
+			t.Fatal("NATS server not ready for connections")
 		}
-		s := start(t, opts)
-		if i == 0 {
-			routes = "nats://" + s.ClusterAddr().String()
-		}
-		c.Servers = append(c.Servers, s)
 	}
 	waitJetStream(t, c)
 	return c
@@ -85,6 +97,15 @@ func serverOptions(t testing.TB, o Options, name string) *server.Options {
 
 func start(t testing.TB, opts *server.Options) *server.Server {
 	t.Helper()
+	s := startNoWait(t, opts)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready for connections")
+	}
+	return s
+}
+
+func startNoWait(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
 	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("start NATS server: %v", err)
@@ -94,9 +115,6 @@ func start(t testing.TB, opts *server.Options) *server.Server {
 		s.Shutdown()
 		s.WaitForShutdown()
 	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready for connections")
-	}
 	return s
 }
 
