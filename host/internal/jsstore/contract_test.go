@@ -2,6 +2,7 @@ package jsstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/jsstore"
 	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
+	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/queue/queuetest"
 )
 
@@ -54,4 +56,66 @@ func TestContract(t *testing.T) {
 			}
 		},
 	})
+}
+
+// TestContractGroupCommit runs the queue contract with concurrent Appends
+// grouped into shared atomic batches.
+func TestContractGroupCommit(t *testing.T) {
+	srv := jstest.Run(t, jstest.Options{})
+	queuetest.Run(t, queuetest.Backend{
+		New: func(t testing.TB, lim queuetest.Limits) func() (queuetest.Store, error) {
+			cfg := testConfig(srv.URL())
+			cfg.MaxQueueMessages = int64(lim.QueueItems)
+			cfg.GroupCommit = true
+			cfg.GroupWindow = time.Millisecond
+			return func() (queuetest.Store, error) {
+				return jsstore.Open(context.Background(), cfg)
+			}
+		},
+	})
+}
+
+// TestGroupCommitQuota appends three batches of four statements at once to
+// a queue that holds ten: grouped or not, two are stored whole and one is
+// refused whole with the queue quota error.
+func TestGroupCommitQuota(t *testing.T) {
+	srv := jstest.Run(t, jstest.Options{})
+	cfg := testConfig(srv.URL())
+	cfg.MaxQueueMessages = 10
+	cfg.GroupCommit = true
+	cfg.GroupWindow = 50 * time.Millisecond
+	q, err := openStore(t, cfg).Queue("acme", "lrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 3)
+	for p := range 3 {
+		go func() {
+			var items []queue.Item
+			for i := range 4 {
+				id := fmt.Sprintf("p%d-%d", p, i)
+				items = append(items, queue.Item{ID: id, Data: []byte(`{}`)})
+			}
+			errs <- q.Append(context.Background(), items)
+		}()
+	}
+	var ok, full int
+	for range 3 {
+		err := <-errs
+		var qe *queue.QuotaError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &qe) && qe.Quota == queue.QuotaQueue && errors.Is(err, queue.ErrFull):
+			full++
+		default:
+			t.Errorf("Append = %v, want nil or a queue quota error", err)
+		}
+	}
+	if ok != 2 || full != 1 {
+		t.Errorf("%d appends stored and %d refused, want 2 and 1", ok, full)
+	}
+	if got := q.Stats().Pending; got != 8 {
+		t.Errorf("Pending = %d, want 8 (two whole batches)", got)
+	}
 }

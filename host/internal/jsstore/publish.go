@@ -21,6 +21,9 @@ const maxBatch = 1000
 // the servers allow 50 atomic batches in flight per stream.
 const committers = 16
 
+// groupCommitters is how many grouped batches are in flight at once.
+const groupCommitters = 2
+
 // Headers the backend sets on queued and dead-lettered statements.
 const (
 	hdrStatementID = "Lrs-Id"
@@ -97,25 +100,30 @@ type pubReq struct {
 }
 
 // publisher commits Appends: one statement as a plain publish, several as
-// one atomic batch. With a group window it groups concurrent Appends (of
-// any queue of the stream) into one batch of at most maxBatch messages: a
-// group commit in the client. When the servers refuse a grouped batch
-// because of a limit, each Append of it is committed alone, so that every
-// Append keeps its own all-or-nothing outcome. Grouping is off by default:
-// measured on 2 cores, an atomic batch costs the servers a staging store
-// and was slower than concurrent plain publishes (see BenchmarkRecord).
+// one atomic batch. With group commit it groups concurrent Appends (of any
+// queue of the stream) into one batch of at most maxBatch messages. When
+// the servers refuse a grouped batch because of a limit, each Append of it
+// is committed alone, so that every Append keeps its own all-or-nothing
+// outcome.
 type publisher struct {
 	nc      *nats.Conn
 	timeout time.Duration
+	group   bool
 	window  time.Duration
 	reqs    chan *pubReq
 	quit    chan struct{}
 	wg      sync.WaitGroup
 }
 
-func newPublisher(nc *nats.Conn, timeout, window time.Duration) *publisher {
-	p := &publisher{nc: nc, timeout: timeout, window: window, reqs: make(chan *pubReq, 1024), quit: make(chan struct{})}
-	for range committers {
+func newPublisher(nc *nats.Conn, timeout time.Duration, group bool, window time.Duration) *publisher {
+	p := &publisher{nc: nc, timeout: timeout, group: group, window: window, reqs: make(chan *pubReq, 1024), quit: make(chan struct{})}
+	n := committers
+	if group {
+		// Fewer commits in flight let concurrent Appends wait together
+		// and share one.
+		n = groupCommitters
+	}
+	for range n {
 		p.wg.Add(1)
 		go p.run()
 	}
@@ -168,7 +176,7 @@ func (p *publisher) run() {
 		}
 		group := []*pubReq{first}
 		n := len(first.msgs)
-		if p.window > 0 && n < maxBatch {
+		if p.group && p.window > 0 && n < maxBatch {
 			t := time.NewTimer(p.window)
 		collect:
 			for n < maxBatch {
@@ -187,7 +195,7 @@ func (p *publisher) run() {
 			t.Stop()
 		}
 	drain:
-		for p.window > 0 && carry == nil && n < maxBatch {
+		for p.group && carry == nil && n < maxBatch {
 			select {
 			case r := <-p.reqs:
 				if n+len(r.msgs) > maxBatch {

@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if cfg.Replicas < 3 {
 		o.log.Warn("queue stream has fewer than 3 replicas: losing its server loses queued statements", "stream", cfg.Stream, "replicas", cfg.Replicas)
 	}
-	s.pub = newPublisher(nc, cfg.PublishTimeout, cfg.GroupWindow)
+	s.pub = newPublisher(nc, cfg.PublishTimeout, cfg.GroupCommit, cfg.GroupWindow)
 	return s, nil
 }
 
