@@ -5,3 +5,6 @@ package jsstore
 func (s *Store) Kill() {
 	s.nc.Close()
 }
+
+// ConsumerName exposes the durable consumer name of a queue.
+func ConsumerName(org, sink string) string { return consumerName(org, sink) }
