@@ -13,17 +13,8 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/jsstore"
 	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/queue/queuetest"
 )
-
-// benchStatement is a typical recorded statement, about 600 bytes of
-// canonical JSON.
-var benchStatement = []byte(`{"actor":{"account":{"homePage":"https://acme.learningflow.example","name":"u-7f3c2a91"},"objectType":"Agent"},` +
-	`"context":{"contextActivities":{"parent":[{"id":"https://acme.learningflow.example/courses/safety-101","objectType":"Activity"}]},` +
-	`"platform":"LearningFlow","registration":"6f1c1e52-6b0e-4a8f-9a53-1c2f0b8d9e77"},"id":"3c6e0b8a-9c0b-4e1a-8f2d-7a6b5c4d3e2f",` +
-	`"object":{"definition":{"name":{"en-US":"Module 3 quiz"},"type":"http://adlnet.gov/expapi/activities/assessment"},` +
-	`"id":"https://acme.learningflow.example/courses/safety-101/quiz-3","objectType":"Activity"},` +
-	`"result":{"completion":true,"duration":"PT4M12S","score":{"max":10,"min":0,"raw":8,"scaled":0.8},"success":true},` +
-	`"timestamp":"2026-05-01T10:15:30.123Z","verb":{"display":{"en-US":"completed"},"id":"http://adlnet.gov/expapi/verbs/completed"}}`)
 
 // benchBackend opens a queue store for a benchmark.
 type benchBackend struct {
@@ -116,7 +107,7 @@ func benchRecord(b *testing.B, s queuetestStore, producers, per int) {
 	lat := make([]time.Duration, calls)
 	var nextOp atomic.Int64
 	var wg sync.WaitGroup
-	b.SetBytes(int64(len(benchStatement)))
+	b.SetBytes(int64(len(queuetest.BenchStatement)))
 	b.ResetTimer()
 	start := time.Now()
 	for range producers {
@@ -130,7 +121,7 @@ func benchRecord(b *testing.B, s queuetestStore, producers, per int) {
 					return
 				}
 				for j := range batch {
-					batch[j] = queue.Item{ID: fmt.Sprintf("3c6e0b8a-9c0b-4e1a-8f2d-%012d", int(i)*per+j), Data: benchStatement}
+					batch[j] = queue.Item{ID: fmt.Sprintf("3c6e0b8a-9c0b-4e1a-8f2d-%012d", int(i)*per+j), Data: queuetest.BenchStatement}
 				}
 				t0 := time.Now()
 				if err := q.Append(ctx, batch); err != nil {
@@ -166,13 +157,13 @@ func BenchmarkDeliver(b *testing.B) {
 			batch := make([]queue.Item, 100)
 			for i := 0; i < b.N; i += len(batch) {
 				for j := range batch {
-					batch[j] = queue.Item{ID: fmt.Sprint(i + j), Data: benchStatement}
+					batch[j] = queue.Item{ID: fmt.Sprint(i + j), Data: queuetest.BenchStatement}
 				}
 				if err := q.Append(context.Background(), batch); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.SetBytes(int64(len(benchStatement)))
+			b.SetBytes(int64(len(queuetest.BenchStatement)))
 			b.ResetTimer()
 			start := time.Now()
 			for n := 0; n < b.N; {

@@ -47,32 +47,31 @@ func openStore(t testing.TB, cfg jsstore.Config) *jsstore.Store {
 // server.
 func TestContract(t *testing.T) {
 	srv := jstest.Run(t, jstest.Options{})
-	queuetest.Run(t, queuetest.Backend{
+	queuetest.Run(t, backend(srv, func(*jsstore.Config) {}))
+}
+
+// backend opens stores on fresh streams of srv, configured by change.
+func backend(srv *jstest.Cluster, change func(*jsstore.Config)) queuetest.Backend {
+	return queuetest.Backend{
 		New: func(t testing.TB, lim queuetest.Limits) func() (queuetest.Store, error) {
 			cfg := testConfig(srv.URL())
 			cfg.MaxQueueMessages = int64(lim.QueueItems)
+			change(&cfg)
 			return func() (queuetest.Store, error) {
 				return jsstore.Open(context.Background(), cfg)
 			}
 		},
-	})
+	}
 }
 
 // TestContractGroupCommit runs the queue contract with concurrent Appends
 // grouped into shared atomic batches.
 func TestContractGroupCommit(t *testing.T) {
 	srv := jstest.Run(t, jstest.Options{})
-	queuetest.Run(t, queuetest.Backend{
-		New: func(t testing.TB, lim queuetest.Limits) func() (queuetest.Store, error) {
-			cfg := testConfig(srv.URL())
-			cfg.MaxQueueMessages = int64(lim.QueueItems)
-			cfg.GroupCommit = true
-			cfg.GroupWindow = time.Millisecond
-			return func() (queuetest.Store, error) {
-				return jsstore.Open(context.Background(), cfg)
-			}
-		},
-	})
+	queuetest.Run(t, backend(srv, func(cfg *jsstore.Config) {
+		cfg.GroupCommit = true
+		cfg.GroupWindow = time.Millisecond
+	}))
 }
 
 // TestGroupCommitQuota appends three batches of four statements at once to

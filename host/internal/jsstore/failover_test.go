@@ -13,6 +13,21 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 )
 
+// twoInstances opens two stores (instances) on cfg and the queue
+// acme/lrs on each.
+func twoInstances(t *testing.T, cfg jsstore.Config) (a, b *jsstore.Store, qa, qb queue.Queue) {
+	t.Helper()
+	a, b = openStore(t, cfg), openStore(t, cfg)
+	var err error
+	if qa, err = a.Queue("acme", "lrs"); err != nil {
+		t.Fatal(err)
+	}
+	if qb, err = b.Queue("acme", "lrs"); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, qa, qb
+}
+
 func ids(prefix string, from, to int) []string {
 	var out []string
 	for i := from; i < to; i++ {
@@ -82,15 +97,7 @@ func TestFailover(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig(srv.URL())
 			cfg.PinnedTTL = time.Second
-			a, b := openStore(t, cfg), openStore(t, cfg)
-			qa, err := a.Queue("acme", "lrs")
-			if err != nil {
-				t.Fatal(err)
-			}
-			qb, err := b.Queue("acme", "lrs")
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, _, qa, qb := twoInstances(t, cfg)
 			total := 10
 			if tc.backlog {
 				total = 40
@@ -190,15 +197,7 @@ func TestClusterFailover(t *testing.T) {
 	cfg := testConfig(c.URL())
 	cfg.Replicas = 3
 	cfg.PinnedTTL = time.Second
-	a, b := openStore(t, cfg), openStore(t, cfg)
-	qa, err := a.Queue("acme", "lrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	qb, err := b.Queue("acme", "lrs")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _, qa, qb := twoInstances(t, cfg)
 	appendAll(t, qa, ids("s", 0, 30))
 	es := takeN(t, qa, 10)
 	if err := qa.Ack(entrySeqs(es[:5])...); err != nil {

@@ -164,10 +164,9 @@ func (p *publisher) run() {
 	defer p.wg.Done()
 	var carry *pubReq
 	for {
-		var first *pubReq
-		if carry != nil {
-			first, carry = carry, nil
-		} else {
+		first := carry
+		carry = nil
+		if first == nil {
 			select {
 			case first = <-p.reqs:
 			case <-p.quit:
@@ -175,41 +174,45 @@ func (p *publisher) run() {
 			}
 		}
 		group := []*pubReq{first}
-		n := len(first.msgs)
-		if p.group && p.window > 0 && n < maxBatch {
-			t := time.NewTimer(p.window)
-		collect:
-			for n < maxBatch {
-				select {
-				case r := <-p.reqs:
-					if n+len(r.msgs) > maxBatch {
-						carry = r
-						break collect
-					}
-					group = append(group, r)
-					n += len(r.msgs)
-				case <-t.C:
-					break collect
-				}
-			}
-			t.Stop()
-		}
-	drain:
-		for p.group && carry == nil && n < maxBatch {
-			select {
-			case r := <-p.reqs:
-				if n+len(r.msgs) > maxBatch {
-					carry = r
-					break drain
-				}
-				group = append(group, r)
-				n += len(r.msgs)
-			default:
-				break drain
-			}
+		if p.group {
+			group, carry = p.collect(group, len(first.msgs))
 		}
 		p.commitGroup(group)
 	}
+}
+
+// collect adds the Appends waiting (or, with a window, arriving within it)
+// to group, up to maxBatch messages; the first one that does not fit is
+// returned as carry for the next group.
+func (p *publisher) collect(group []*pubReq, n int) (_ []*pubReq, carry *pubReq) {
+	var window <-chan time.Time
+	if p.window > 0 {
+		t := time.NewTimer(p.window)
+		defer t.Stop()
+		window = t.C
+	}
+	for n < maxBatch {
+		var r *pubReq
+		if window != nil {
+			select {
+			case r = <-p.reqs:
+			case <-window:
+				return group, nil
+			}
+		} else {
+			select {
+			case r = <-p.reqs:
+			default:
+				return group, nil
+			}
+		}
+		if n+len(r.msgs) > maxBatch {
+			return group, r
+		}
+		group = append(group, r)
+		n += len(r.msgs)
+	}
+	return group, nil
 }
 
 func (p *publisher) commitGroup(group []*pubReq) {

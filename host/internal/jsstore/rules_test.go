@@ -85,15 +85,7 @@ func TestKeepalivePin(t *testing.T) {
 	srv := jstest.Run(t, jstest.Options{})
 	cfg := testConfig(srv.URL())
 	cfg.PinnedTTL = time.Second
-	a, b := openStore(t, cfg), openStore(t, cfg)
-	qa, err := a.Queue("acme", "lrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	qb, err := b.Queue("acme", "lrs")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, qa, qb := twoInstances(t, cfg)
 	appendAll(t, qa, ids("s", 0, 10))
 	es := takeN(t, qa, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.PinnedTTL)

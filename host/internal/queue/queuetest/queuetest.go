@@ -23,6 +23,16 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 )
 
+// BenchStatement is a typical recorded statement, about 600 bytes of
+// canonical JSON, for benchmarks of queue backends.
+var BenchStatement = []byte(`{"actor":{"account":{"homePage":"https://acme.learningflow.example","name":"u-7f3c2a91"},"objectType":"Agent"},` +
+	`"context":{"contextActivities":{"parent":[{"id":"https://acme.learningflow.example/courses/safety-101","objectType":"Activity"}]},` +
+	`"platform":"LearningFlow","registration":"6f1c1e52-6b0e-4a8f-9a53-1c2f0b8d9e77"},"id":"3c6e0b8a-9c0b-4e1a-8f2d-7a6b5c4d3e2f",` +
+	`"object":{"definition":{"name":{"en-US":"Module 3 quiz"},"type":"http://adlnet.gov/expapi/activities/assessment"},` +
+	`"id":"https://acme.learningflow.example/courses/safety-101/quiz-3","objectType":"Activity"},` +
+	`"result":{"completion":true,"duration":"PT4M12S","score":{"max":10,"min":0,"raw":8,"scaled":0.8},"success":true},` +
+	`"timestamp":"2026-05-01T10:15:30.123Z","verb":{"display":{"en-US":"completed"},"id":"http://adlnet.gov/expapi/verbs/completed"}}`)
+
 // Store is what the host needs of a queue backend.
 type Store interface {
 	Queue(org, sink string) (queue.Queue, error)
