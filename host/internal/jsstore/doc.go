@@ -42,6 +42,14 @@
 // died with nothing behind them) resets it, so they are delivered again
 // within about PinnedTTL rather than AckWait.
 //
+// Differences from the file store the host must allow for: Entry.Seq is
+// the stream sequence, unique and increasing within a queue but not dense;
+// Stats.PendingBytes is approximate (pending count times the stream's mean
+// message size) and Stats is read from the servers, cached 250 ms; the
+// queue and organization quotas count statements, not bytes; an Append
+// takes at most 1,000 statements (the servers' atomic batch limit, else
+// queue.ErrTooLarge); Ack returns once the servers applied it.
+//
 // # Shared state
 //
 // DeadLetters keeps dead letters in the stream <Stream>_DLQ, one message
