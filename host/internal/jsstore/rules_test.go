@@ -84,11 +84,11 @@ func TestKeepalivePin(t *testing.T) {
 	}
 	srv := jstest.Run(t, jstest.Options{})
 	cfg := testConfig(srv.URL())
-	cfg.PinnedTTL = time.Second
+	cfg.PinnedTTL = 2 * time.Second
 	_, _, qa, qb := twoInstances(t, cfg)
 	appendAll(t, qa, ids("s", 0, 10))
 	es := takeN(t, qa, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*cfg.PinnedTTL)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*cfg.PinnedTTL/2)
 	defer cancel()
 	if got, err := qb.Next(ctx, 10, 0); err == nil {
 		t.Fatalf("the other instance got %v while the holder kept its pin", entryIDs(got))
