@@ -50,7 +50,6 @@ type Store struct {
 
 	orgMu  sync.Mutex // guards orgs
 	orgs   map[string]orgCount
-	nuidMu sync.Mutex
 }
 
 type orgCount struct {
