@@ -48,8 +48,8 @@ type Store struct {
 	queues map[queue.Key]*jsQueue
 	closed bool
 
-	orgMu  sync.Mutex // guards orgs
-	orgs   map[string]orgCount
+	orgMu sync.Mutex // guards orgs
+	orgs  map[string]orgCount
 }
 
 type orgCount struct {
