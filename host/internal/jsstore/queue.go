@@ -118,9 +118,13 @@ type delivery struct {
 // onMsg receives everything pulled for this queue.
 func (q *jsQueue) onMsg(m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-		if m.Header.Get("Status") == "423" { // pin id mismatch: another instance holds it
+		if m.Header.Get("Status") == "423" {
+			// Pin id mismatch: another instance holds the integration
+			// now. What this one buffered goes to the new holder.
 			q.mu.Lock()
 			q.pin = ""
+			q.ready = nil
+			q.expect = 0
 			q.mu.Unlock()
 		}
 		return
@@ -487,8 +491,9 @@ func (q *jsQueue) keepalive() {
 	}
 }
 
-// Ack implements queue.Queue. It returns once the servers confirmed the
-// acknowledgements.
+// Ack implements queue.Queue. It returns once the servers confirmed every
+// acknowledgement (in a cluster, a batch of acks can otherwise be lost with
+// a consumer leader that stops, and its statements delivered again).
 func (q *jsQueue) Ack(seqs ...uint64) error {
 	q.mu.Lock()
 	if q.closed {
@@ -513,15 +518,9 @@ func (q *jsQueue) Ack(seqs ...uint64) error {
 	}
 	q.mu.Unlock()
 	var err error
-	for i, r := range replies {
-		if i < len(replies)-1 {
-			_ = q.s.nc.Publish(r, []byte("+ACK"))
-			continue
-		}
-		// The last one waits for the server, which handles a consumer's
-		// acks in order: all of them are then applied.
-		if _, rerr := q.s.nc.Request(r, []byte("+ACK"), 5*time.Second); rerr != nil {
-			err = fmt.Errorf("acknowledge statements of %s/%s: %w (they may be delivered again)", q.key.Org, q.key.Sink, rerr)
+	if len(replies) > 0 {
+		if aerr := q.s.ackAll(replies); aerr != nil {
+			err = fmt.Errorf("acknowledge statements of %s/%s: %w (they may be delivered again)", q.key.Org, q.key.Sink, aerr)
 		}
 	}
 	if len(replies) > 0 {

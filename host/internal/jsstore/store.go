@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -405,3 +406,33 @@ func (s *Store) quotaError(subj string, n int, cause *apiError) error {
 
 // nuidNext returns a fresh random id for an Append's message ids.
 func nuidNext() string { return nuid.Next() }
+
+// ackTimeout bounds the wait for the servers to confirm acknowledgements.
+const ackTimeout = 5 * time.Second
+
+// ackAll sends +ACK on every reply subject as a request and waits for all
+// the confirmations, so that none is fire-and-forget.
+func (s *Store) ackAll(replies []string) error {
+	inbox := s.nc.NewInbox()
+	ch := make(chan *nats.Msg, len(replies))
+	sub, err := s.nc.ChanSubscribe(inbox+".*", ch)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	for i, r := range replies {
+		if err := s.nc.PublishRequest(r, inbox+"."+strconv.Itoa(i), []byte("+ACK")); err != nil {
+			return err
+		}
+	}
+	t := time.NewTimer(ackTimeout)
+	defer t.Stop()
+	for got := 0; got < len(replies); got++ {
+		select {
+		case <-ch:
+		case <-t.C:
+			return fmt.Errorf("%d of %d acknowledgements unconfirmed: %w", len(replies)-got, len(replies), nats.ErrTimeout)
+		}
+	}
+	return nil
+}
