@@ -1,0 +1,10 @@
+package jsstore
+
+// Kill stops the store as a crashed instance would: the connection goes
+// away without handing anything back or letting go of any integration.
+func (s *Store) Kill() {
+	s.nc.Close()
+}
+
+// ConsumerName exposes the durable consumer name of a queue.
+func ConsumerName(org, sink string) string { return consumerName(org, sink) }
