@@ -98,8 +98,12 @@ func TestRemovalDoesNotHoldUpOtherOrganizations(t *testing.T) {
 			if duringClose == 0 {
 				t.Errorf("beta recorded nothing while alpha's sink was closing (%d calls in all)", calls)
 			}
-			if worstClosing >= 20*time.Millisecond {
-				t.Errorf("beta's slowest Record took %v while alpha's sink was closing, want under 20ms", worstClosing)
+			// A Record that waited for alpha's Close would take its 5 s.
+			// The bound leaves room for a loaded machine's scheduling
+			// spikes (tests assert correctness, not speed); the figure
+			// itself is logged above (about 9 ms on a quiet machine).
+			if worstClosing >= time.Second {
+				t.Errorf("beta's slowest Record took %v while alpha's sink was closing, want well under the 5 s Close", worstClosing)
 			}
 			// Draining 100,000 statements into dead letters takes seconds;
 			// a Record that waited for it would take as long.
