@@ -110,7 +110,7 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 	if it.qerr != nil {
 		return it.qerr
 	}
-	if err := it.q.Append(ctx, items); err != nil {
+	if err := it.append(ctx, items); err != nil {
 		return fmt.Errorf("org %s, integration %s: %w", orgID, it.in.ID, err)
 	}
 	h.metrics.Count(MetricRecorded, int64(len(items)), orgID, it.in.ID)
