@@ -1,0 +1,139 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+)
+
+// outageLRS is the in-memory LRS behind a switch: while down, every
+// request is answered 503 Service Unavailable.
+type outageLRS struct {
+	*lrstest.LRS
+	down atomic.Bool
+}
+
+func (o *outageLRS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if o.down.Load() {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	o.LRS.ServeHTTP(w, r)
+}
+
+func newOutageLRS(b *testing.B) (*outageLRS, string) {
+	b.Helper()
+	o := &outageLRS{LRS: lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: "k", Secret: "s"}}})}
+	srv := httptest.NewServer(o)
+	b.Cleanup(srv.Close)
+	return o, srv.URL + o.BasePath()
+}
+
+// BenchmarkOutageRecovery queues 20,000 statements (200 Record calls of
+// 100) during a 20 s outage of the LRS (every request answered 503; the
+// circuit breaker opens meanwhile), brings the LRS back and measures the
+// time until the host has drained its queue (recovery-s). In the same run a
+// plain net/http client posts the same statements in batches of 100 to a
+// fresh LRS (plain-s). The target is recovery within delivery.breaker_open
+// (2 s here, 30 s by default) plus twice the plain client's time;
+// x-target is recovery ÷ that bound (<= 1 meets it); x-plain is recovery ÷
+// the plain client's time, the breaker's wait included.
+func BenchmarkOutageRecovery(b *testing.B) {
+	const total, batch = 20000, 100
+	const breakerOpen, outage = 2 * time.Second, 20 * time.Second
+	sts := statements("acme", 0, total)
+	for range b.N {
+		b.StopTimer()
+		plain := plainPost(b, sts, batch)
+
+		lrs, endpoint := newOutageLRS(b)
+		lrs.down.Store(true)
+		cfg := testConfig(b)
+		cfg.Queue.Sync = SyncAlways
+		cfg.Delivery = DefaultConfig().Delivery
+		cfg.Delivery.BatchSize = batch
+		cfg.Delivery.BreakerOpen = breakerOpen
+		addOrg(&cfg, "acme", lrsSink(endpoint, "s"))
+		h := newHost(b, cfg)
+		down := time.Now()
+		for i := 0; i < total; i += batch {
+			if err := h.Record(context.Background(), "acme", sts[i:i+batch]...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		eventually(b, time.Minute, "the breaker to open", func() bool {
+			return sinkStatus(b, h, "acme", "lrs").State == StateBreakerOpen
+		})
+		time.Sleep(time.Until(down.Add(outage)))
+		lrs.down.Store(false)
+		began := time.Now()
+		b.StartTimer()
+		waitIdle(b, h, 10*time.Minute)
+		b.StopTimer()
+		recovery := time.Since(began)
+		if got := lrs.Len(); got != total {
+			b.Fatalf("LRS has %d statements, want %d", got, total)
+		}
+		shutdown(b, h)
+		b.ReportMetric(recovery.Seconds(), "recovery-s")
+		b.ReportMetric(plain.Seconds(), "plain-s")
+		b.ReportMetric(recovery.Seconds()/(breakerOpen+2*plain).Seconds(), "x-target")
+		b.ReportMetric(recovery.Seconds()/plain.Seconds(), "x-plain")
+	}
+}
+
+// plainPost posts sts in batches to a fresh LRS with one plain net/http
+// connection and returns the time it took.
+func plainPost(b *testing.B, sts []*xapi.Statement, batch int) time.Duration {
+	b.Helper()
+	lrs, endpoint := newLRS(b)
+	var bodies [][]byte
+	for i := 0; i < len(sts); i += batch {
+		var body bytes.Buffer
+		body.WriteByte('[')
+		for j, st := range sts[i:min(i+batch, len(sts))] {
+			if j > 0 {
+				body.WriteByte(',')
+			}
+			enc, err := xapi.Marshal(st, xapi.V103)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body.Write(enc)
+		}
+		body.WriteByte(']')
+		bodies = append(bodies, body.Bytes())
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	began := time.Now()
+	for _, body := range bodies {
+		req, _ := http.NewRequest(http.MethodPost, endpoint+"statements", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Experience-API-Version", "1.0.3")
+		req.SetBasicAuth("k", "s")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	took := time.Since(began)
+	if lrs.Len() != len(sts) {
+		b.Fatalf("LRS has %d statements, want %d", lrs.Len(), len(sts))
+	}
+	return took
+}
+
