@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,3 +138,69 @@ func plainPost(b *testing.B, sts []*xapi.Statement, batch int) time.Duration {
 	return took
 }
 
+// BenchmarkRecordWhileDelivering measures the latency of Record (one
+// statement per call, one producer, default durability) for one
+// organization, first while nothing else happens (idle) and then while
+// another organization's backlog of 60,000 statements is delivered at full
+// speed through the same LRS plugin process to a loopback LRS (loaded),
+// in the same run. x-idle-p99 is the loaded p99 ÷ the idle p99 (target
+// <= 1.3). backlog-left says how much of the backlog was still queued when
+// the loaded phase ended (it must be more than 0 for the phase to count).
+func BenchmarkRecordWhileDelivering(b *testing.B) {
+	const backlog, batch = 60000, 100
+	_, endpoint := newLRS(b)
+	cfg := testConfig(b)
+	cfg.Queue.Sync = SyncAlways
+	cfg.Delivery = DefaultConfig().Delivery
+	cfg.Delivery.BatchSize = batch
+	addOrg(&cfg, "acme", lrsSink(endpoint, "s"))
+	addOrg(&cfg, "busy", lrsSink(endpoint, "s"))
+	h := newHost(b, cfg)
+	ctx := context.Background()
+	// Warm up both sink instances.
+	for _, org := range []string{"acme", "busy"} {
+		if err := h.Record(ctx, org, statement(org, -1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitIdle(b, h, time.Minute)
+	sts := statements("acme", 0, 2*b.N)
+	phase := func(sts []*xapi.Statement) []time.Duration {
+		lat := make([]time.Duration, 0, len(sts))
+		for _, st := range sts {
+			began := time.Now()
+			if err := h.Record(ctx, "acme", st); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(began))
+		}
+		return lat
+	}
+	b.ResetTimer()
+	idle := phase(sts[:b.N])
+	b.StopTimer()
+	busy := statements("busy", 0, backlog)
+	for i := 0; i < backlog; i += 1000 {
+		if err := h.Record(ctx, "busy", busy[i:i+1000]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StartTimer()
+	loaded := phase(sts[b.N:])
+	b.StopTimer()
+	left := h.pending()
+	waitIdle(b, h, 10*time.Minute)
+	pi, pl := percentile(idle, 99), percentile(loaded, 99)
+	b.ReportMetric(float64(percentile(idle, 50).Microseconds()), "idle-p50-µs")
+	b.ReportMetric(float64(pi.Microseconds()), "idle-p99-µs")
+	b.ReportMetric(float64(percentile(loaded, 50).Microseconds()), "loaded-p50-µs")
+	b.ReportMetric(float64(pl.Microseconds()), "loaded-p99-µs")
+	b.ReportMetric(float64(pl)/float64(pi), "x-idle-p99")
+	b.ReportMetric(float64(left), "backlog-left")
+}
+
+// percentile returns the p-th percentile of d (sorted in place).
+func percentile(d []time.Duration, p int) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)-1, len(d)*p/100)]
+}
