@@ -6,6 +6,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 // Settings tune a Worker. They mirror the host's delivery configuration.
@@ -99,3 +100,31 @@ const (
 	StateBreakerHalfOpen = "breaker_half_open"
 	StateStopped         = "stopped"
 )
+
+// Tags the host keeps with every queued statement (queue.Item.Tag): the
+// result of the one xAPI version check made when the statement is
+// recorded, so that delivery does not scan its bytes again.
+const (
+	// TagUnchecked: not checked (records of older versions, replayed dead
+	// letters); a 1.0.3 instance gets the statement through
+	// xapi.ForVersion.
+	TagUnchecked byte = 0
+	// TagSameForV103: the 2.0.0 encoding holds nothing that 1.0.3 leaves
+	// out; every instance gets the bytes as they are.
+	TagSameForV103 byte = 1
+	// TagNeedsV103: a 1.0.3 instance gets the statement re-encoded.
+	TagNeedsV103 byte = 2
+)
+
+// VersionTag checks data, the canonical 2.0.0 encoding of a statement, and
+// returns its tag.
+func VersionTag(data []byte) byte {
+	out, err := xapi.ForVersion(data, xapi.V103)
+	switch {
+	case err != nil:
+		return TagUnchecked
+	case len(out) == len(data) && (len(data) == 0 || &out[0] == &data[0]):
+		return TagSameForV103
+	}
+	return TagNeedsV103
+}

@@ -579,10 +579,15 @@ func (w *Worker) closeSink() {
 
 // encode returns the bytes to send for the instance's version: statements
 // are queued in their 2.0.0 encoding, which a 1.0.3 instance gets without
-// the properties 1.0.3 does not define. Queued bytes always decode (the
-// host encoded them), so an error leaves them as they are and the sink's
-// own check decides.
+// the properties 1.0.3 does not define. The entry's tag says whether that
+// changes anything (checked once, when it was recorded); only untagged
+// entries are scanned here. Queued bytes always decode (the host encoded
+// them), so an error leaves them as they are and the sink's own check
+// decides.
 func (w *Worker) encode(e queue.Entry) []byte {
+	if w.version != xapi.V103 || e.Tag == TagSameForV103 {
+		return e.Data
+	}
 	out, err := xapi.ForVersion(e.Data, w.version)
 	if err != nil {
 		return e.Data
@@ -797,7 +802,7 @@ func (w *Worker) deadLetterEach(entries []queue.Entry, class string, reasons []s
 	for i, e := range entries {
 		list[i] = deadletter.Letter{
 			Org: w.p.Org, Sink: w.p.ID, StatementID: e.ID, Class: class, Reason: reasons[i],
-			Time: now, Recorded: e.Appended.UTC(), Statement: append([]byte(nil), e.Data...),
+			Time: now, Recorded: e.Appended.UTC(), Statement: e.Data, // entries are ours to keep
 		}
 	}
 	if err := w.p.DeadLetters.Add(w.ctx, w.p.Org, list); err != nil {
