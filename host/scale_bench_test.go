@@ -17,16 +17,16 @@ import (
 // integration on the shared LRS plugin process, and records one statement
 // for 1,000 of them (8 producers, default durability). It reports the
 // start time of a fresh host and of a restarted one (all 10,000 queues
-// known), the resident memory of the host (this test process, the
-// in-memory LRS included) and of the plugin process while the 1,000 are
-// active, the host's descriptors (all, and those that are not sockets:
-// the sockets are mostly the in-memory LRS's ends of the plugin's
-// connections) and queue files against the budget (queue.max_open_files),
-// and its goroutines while active and once the workers have parked.
+// known), the resident memory of the host (this test process; the LRS runs
+// in a process of its own) and of the plugin process while the 1,000 are
+// active, the host's descriptors (all, and those that are not sockets) and
+// queue files against the budget (queue.max_open_files), and its
+// goroutines while active and once the workers have parked.
 func BenchmarkTenThousandOrgs(b *testing.B) {
 	const configured, active, producers = 10000, 1000, 8
 	for range b.N {
-		lrs, endpoint := newLRS(b)
+		lrs := newLRSProcess(b)
+		endpoint := lrs.endpoint
 		cfg := testConfig(b)
 		cfg.Queue.Sync = SyncAlways
 		cfg.Plugins.IdleTimeout = 2 * time.Second
@@ -54,7 +54,7 @@ func BenchmarkTenThousandOrgs(b *testing.B) {
 		}
 		wg.Wait()
 		waitIdle(b, h, 5*time.Minute)
-		if got := lrs.Len(); got != active {
+		if got := lrs.count(b); got != active {
 			b.Fatalf("LRS has %d statements, want %d", got, active)
 		}
 		hostRSS, activeGoroutines := rssMiB(os.Getpid()), runtime.NumGoroutine()
