@@ -58,8 +58,10 @@ type PluginsConfig struct {
 	// Process maps plugin names to their process policy: ProcessShared
 	// (the default) or ProcessPerOrg.
 	Process map[string]ProcessPolicy `koanf:"process"`
-	// IdleTimeout stops a plugin process that has had no instance for this
-	// long. Default 5m.
+	// IdleTimeout closes the sink instance of an integration that has had
+	// no statement for this long (its delivery then parks without a
+	// goroutine until the next one), and stops a plugin process that has
+	// had no instance for this long. Default 5m.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// StartTimeout bounds a plugin's start and handshake. Default 30s.
 	StartTimeout time.Duration `koanf:"start_timeout"`

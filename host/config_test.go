@@ -149,3 +149,42 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfigMaxOpenFiles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		yaml     string
+		environ  []string
+		want     int
+		problems []ConfigProblem
+	}{
+		{name: "default", want: 256},
+		{name: "file", yaml: "queue:\n  max_open_files: 1024\n", want: 1024},
+		{name: "environment", environ: []string{"LRSBRIDGE_QUEUE__MAX_OPEN_FILES=64"}, want: 64},
+		{name: "zero", yaml: "queue:\n  max_open_files: 0\n",
+			problems: []ConfigProblem{{"queue.max_open_files", "is 0, want at least 1 (default 256)"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			environ := tc.environ
+			if environ == nil {
+				environ = []string{}
+			}
+			cfg, err := LoadConfigYAML([]byte(tc.yaml), environ)
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				if diff := cmp.Diff(tc.problems, ce.Problems); diff != "" {
+					t.Errorf("problems (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if err != nil || tc.problems != nil {
+				t.Fatalf("LoadConfigYAML = %v, want problems %v", err, tc.problems)
+			}
+			if cfg.Queue.MaxOpenFiles != tc.want {
+				t.Errorf("queue.max_open_files = %d, want %d", cfg.Queue.MaxOpenFiles, tc.want)
+			}
+		})
+	}
+}

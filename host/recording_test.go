@@ -1,7 +1,11 @@
 package host
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -41,5 +45,35 @@ func TestEncodeItemsTagsAndSeparatesStatements(t *testing.T) {
 		if cap(it.Data) != len(it.Data) {
 			t.Errorf("item %d: capacity %d beyond its length %d", i, cap(it.Data), len(it.Data))
 		}
+	}
+}
+
+func TestQueueDescriptorBudget(t *testing.T) {
+	t.Parallel()
+	const orgs, budget = 6, 2
+	cfg := testConfig(t)
+	cfg.Queue.MaxOpenFiles = budget
+	files := map[string]string{}
+	for i := range orgs {
+		org := fmt.Sprintf("org%d", i)
+		files[org] = filepath.Join(t.TempDir(), "r.ndjson")
+		addOrg(&cfg, org, mockSink("mock", files[org], nil))
+	}
+	h := newHost(t, cfg)
+	for round := range 3 {
+		for org := range files {
+			if err := h.Record(context.Background(), org, statement(org, round)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitIdle(t, h, time.Minute)
+	for org, file := range files {
+		if ids, _ := recordedIDs(t, file); len(ids) != 3 {
+			t.Errorf("%s: %d statements delivered, want 3", org, len(ids))
+		}
+	}
+	if got := h.queues.(*queue.Store).OpenFiles(); got > budget {
+		t.Errorf("%d queue files open, over the budget of %d", got, budget)
 	}
 }
