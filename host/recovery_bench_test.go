@@ -96,6 +96,22 @@ func BenchmarkOutageRecovery(b *testing.B) {
 func plainPost(b *testing.B, sts []*xapi.Statement, batch int) time.Duration {
 	b.Helper()
 	lrs, endpoint := newLRS(b)
+	bodies := plainBodies(b, sts, batch)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	began := time.Now()
+	postBodies(b, client, endpoint, bodies)
+	took := time.Since(began)
+	if lrs.Len() != len(sts) {
+		b.Fatalf("LRS has %d statements, want %d", lrs.Len(), len(sts))
+	}
+	return took
+}
+
+// plainBodies returns the request bodies a plain client sends for sts in
+// batches: JSON arrays of their xAPI 1.0.3 encodings.
+func plainBodies(b *testing.B, sts []*xapi.Statement, batch int) [][]byte {
+	b.Helper()
 	var bodies [][]byte
 	for i := 0; i < len(sts); i += batch {
 		var body bytes.Buffer
@@ -113,9 +129,12 @@ func plainPost(b *testing.B, sts []*xapi.Statement, batch int) time.Duration {
 		body.WriteByte(']')
 		bodies = append(bodies, body.Bytes())
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-	defer client.CloseIdleConnections()
-	began := time.Now()
+	return bodies
+}
+
+// postBodies posts each body to the LRS at endpoint, one after the other.
+func postBodies(b *testing.B, client *http.Client, endpoint string, bodies [][]byte) {
+	b.Helper()
 	for _, body := range bodies {
 		req, _ := http.NewRequest(http.MethodPost, endpoint+"statements", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -131,11 +150,60 @@ func plainPost(b *testing.B, sts []*xapi.Statement, batch int) time.Duration {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	took := time.Since(began)
-	if lrs.Len() != len(sts) {
-		b.Fatalf("LRS has %d statements, want %d", lrs.Len(), len(sts))
+}
+
+// BenchmarkEndToEndVsPlain is BenchmarkEndToEnd with both sides
+// interleaved in rounds, so that a busy machine slows both alike: in each
+// of 10 rounds a plain net/http client posts b.N/10 batches of 100 to one
+// in-memory LRS, then the host records the same number of batches (100
+// per Record call, default durability) and delivers them through the real
+// LRS plugin to another, until its queue is empty. x-plain is the host's
+// throughput ÷ the plain client's (target >= 0.9).
+func BenchmarkEndToEndVsPlain(b *testing.B) {
+	const batch, rounds = 100, 10
+	per := max(1, b.N/rounds)
+	sts := statements("acme", 0, rounds*per*batch)
+	plainLRS, plainEndpoint := newLRS(b)
+	bodies := plainBodies(b, sts, batch)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	b.Cleanup(client.CloseIdleConnections)
+
+	lrs, endpoint := newLRS(b)
+	cfg := testConfig(b)
+	cfg.Queue.Sync = SyncAlways
+	cfg.Delivery = DefaultConfig().Delivery
+	cfg.Delivery.BatchSize = batch
+	addOrg(&cfg, "acme", lrsSink(endpoint, "s"))
+	h := newHost(b, cfg)
+	ctx := context.Background()
+	if err := h.Record(ctx, "acme", statement("warmup", 0)); err != nil {
+		b.Fatal(err)
 	}
-	return took
+	waitIdle(b, h, time.Minute)
+
+	var plain, host time.Duration
+	b.ResetTimer()
+	for r := range rounds {
+		began := time.Now()
+		postBodies(b, client, plainEndpoint, bodies[r*per:(r+1)*per])
+		plain += time.Since(began)
+		began = time.Now()
+		for i := r * per; i < (r+1)*per; i++ {
+			if err := h.Record(ctx, "acme", sts[i*batch:(i+1)*batch]...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		waitIdle(b, h, 10*time.Minute)
+		host += time.Since(began)
+	}
+	b.StopTimer()
+	if plainLRS.Len() != len(sts) || lrs.Len() != len(sts)+1 {
+		b.Fatalf("LRSs have %d and %d statements, want %d and %d", plainLRS.Len(), lrs.Len(), len(sts), len(sts)+1)
+	}
+	n := float64(len(sts))
+	b.ReportMetric(n/plain.Seconds(), "plain-statements/s")
+	b.ReportMetric(n/host.Seconds(), "host-statements/s")
+	b.ReportMetric(plain.Seconds()/host.Seconds(), "x-plain")
 }
 
 // BenchmarkRecordWhileDelivering measures the latency of Record (one
