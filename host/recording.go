@@ -84,7 +84,8 @@ func putBuffer(b *[]byte) {
 
 // encodeItems encodes statements in their canonical 2.0.0 form, one after
 // the other into *buf, as queue items tagged with the one xAPI version
-// check (delivery.VersionTag) their delivery relies on. The items alias
+// check (delivery.StatementTag, from the fields: no scan) their delivery
+// relies on. The items alias
 // *buf. On an error it returns the index of the statement that failed.
 func encodeItems(buf *[]byte, statements []*xapi.Statement) ([]queue.Item, int, error) {
 	items := make([]queue.Item, len(statements))
@@ -102,7 +103,7 @@ func encodeItems(buf *[]byte, statements []*xapi.Statement) ([]queue.Item, int, 
 	start := 0
 	for i, st := range statements {
 		data := b[start:ends[i]:ends[i]]
-		items[i] = queue.Item{ID: st.ID, Data: data, Tag: delivery.VersionTag(data)}
+		items[i] = queue.Item{ID: st.ID, Data: data, Tag: delivery.StatementTag(st)}
 		start = ends[i]
 	}
 	return items, 0, nil

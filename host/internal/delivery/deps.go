@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
@@ -116,8 +117,28 @@ const (
 	TagNeedsV103 byte = 2
 )
 
+// StatementTag returns the tag of st from its fields, without encoding or
+// scanning anything: TagSameForV103 when st holds nothing that encoding for
+// xAPI 1.0.3 leaves out (contextAgents or contextGroups, in the statement or
+// its sub-statement, or a version other than 1.0.x), TagNeedsV103
+// otherwise.
+func StatementTag(st *xapi.Statement) byte {
+	v := st.Version
+	if v != "" && v != "1.0" && !strings.HasPrefix(v, "1.0.") || !contextSameForV103(st.Context) {
+		return TagNeedsV103
+	}
+	if sub, ok := st.Object.(*xapi.SubStatement); ok && !contextSameForV103(sub.Context) {
+		return TagNeedsV103
+	}
+	return TagSameForV103
+}
+
+func contextSameForV103(c *xapi.Context) bool {
+	return c == nil || c.ContextAgents == nil && c.ContextGroups == nil
+}
+
 // VersionTag checks data, the canonical 2.0.0 encoding of a statement, and
-// returns its tag.
+// returns its tag, as StatementTag does for the decoded statement.
 func VersionTag(data []byte) byte {
 	out, err := xapi.ForVersion(data, xapi.V103)
 	switch {

@@ -110,3 +110,79 @@ func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
 		t.Errorf("statements the 1.0.3 instance got (-want +got):\n%s", diff)
 	}
 }
+
+// TestStatementTagAgreesWithTheEncodings: the tag from the fields says
+// TagSameForV103 exactly when the 1.0.3 encoding is the 2.0.0 one.
+func TestStatementTagAgreesWithTheEncodings(t *testing.T) {
+	t.Parallel()
+	const (
+		head = `{"id":"6a9e5a3a-7c1f-4d62-9a53-0d6b7c9e1f03","actor":{"mbox":"mailto:a@example.com"},` +
+			`"verb":{"id":"http://adlnet.gov/expapi/verbs/experienced"},`
+		activity = `"object":{"id":"https://example.com/a"}`
+		agents   = `"contextAgents":[{"objectType":"contextAgent","agent":{"mbox":"mailto:b@example.com"}}]`
+		groups   = `"contextGroups":[{"objectType":"contextGroup","group":{"objectType":"Group","mbox":"mailto:g@example.com"}}]`
+		sub      = `"object":{"objectType":"SubStatement","actor":{"mbox":"mailto:c@example.com"},` +
+			`"verb":{"id":"http://adlnet.gov/expapi/verbs/experienced"},"object":{"id":"https://example.com/b"}`
+	)
+	for _, tc := range []struct {
+		name, json string
+		want       byte
+	}{
+		{"plain", head + activity + `}`, TagSameForV103},
+		{"context without 2.0 properties", head + activity + `,"context":{"registration":"6a9e5a3a-7c1f-4d62-9a53-0d6b7c9e1f04"}}`, TagSameForV103},
+		{"context agents", head + activity + `,"context":{` + agents + `}}`, TagNeedsV103},
+		{"context groups", head + activity + `,"context":{` + groups + `}}`, TagNeedsV103},
+		{"version 1.0.3", head + activity + `,"version":"1.0.3"}`, TagSameForV103},
+		{"version 2.0.0", head + activity + `,"version":"2.0.0"}`, TagNeedsV103},
+		{"sub-statement", head + sub + `}}`, TagSameForV103},
+		{"sub-statement with context agents", head + sub + `,"context":{` + agents + `}}}`, TagNeedsV103},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := xapi.Parse([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v200, err := xapi.Marshal(st, xapi.V200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v103, err := xapi.Marshal(st, xapi.V103)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := StatementTag(st)
+			if got != tc.want {
+				t.Errorf("StatementTag = %d, want %d", got, tc.want)
+			}
+			if same := bytes.Equal(v103, v200); same != (got == TagSameForV103) {
+				t.Errorf("StatementTag = %d, but the encodings are the same: %v", got, same)
+			}
+			// The byte scan may only be more careful than the fields.
+			if vt := VersionTag(v200); vt == TagSameForV103 && got != TagSameForV103 {
+				t.Errorf("VersionTag = %d, StatementTag = %d", vt, got)
+			}
+		})
+	}
+}
+
+// FuzzStatementTag checks on any statement that parses that StatementTag
+// says TagSameForV103 exactly when the 1.0.3 encoding is the 2.0.0 one.
+func FuzzStatementTag(f *testing.F) {
+	f.Add([]byte(plainStatement))
+	f.Add([]byte(agentsStatement))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := xapi.Parse(b)
+		if err != nil {
+			return
+		}
+		v200, err200 := xapi.Marshal(st, xapi.V200)
+		v103, err103 := xapi.Marshal(st, xapi.V103)
+		if err200 != nil || err103 != nil {
+			return
+		}
+		if same := bytes.Equal(v103, v200); same != (StatementTag(st) == TagSameForV103) {
+			t.Fatalf("StatementTag = %d, encodings the same: %v\n%s", StatementTag(st), same, b)
+		}
+	})
+}
