@@ -76,7 +76,7 @@ func (h *Host) ReplayDeadLettersInto(ctx context.Context, orgID string, f DeadLe
 		items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
 		ids[i] = d.ID
 	}
-	if err := it.q.Append(ctx, items); err != nil {
+	if err := it.append(ctx, items); err != nil {
 		return 0, fmt.Errorf("replay into %s: %w", into, err)
 	}
 	if _, err := h.dead.Remove(context.WithoutCancel(ctx), orgID, deadletter.Filter{IDs: ids}); err != nil {

@@ -1,10 +1,8 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -90,41 +88,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.Run("plain-client", func(b *testing.B) {
 		lrs, endpoint := newLRS(b)
 		sts := fresh(b)
-		bodies := make([][]byte, b.N)
-		for i := range bodies {
-			var body bytes.Buffer
-			body.WriteByte('[')
-			for j := 0; j < batch; j++ {
-				if j > 0 {
-					body.WriteByte(',')
-				}
-				enc, err := xapi.Marshal(sts[i*batch+j], xapi.V103)
-				if err != nil {
-					b.Fatal(err)
-				}
-				body.Write(enc)
-			}
-			body.WriteByte(']')
-			bodies[i] = body.Bytes()
-		}
+		b.StopTimer()
+		bodies := plainBodies(b, sts, batch)
+		b.StartTimer()
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+		defer client.CloseIdleConnections()
 		cpu0 := selfCPU()
 		b.ResetTimer()
-		for i := range b.N {
-			req, _ := http.NewRequest(http.MethodPost, endpoint+"statements", bytes.NewReader(bodies[i]))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Experience-API-Version", "1.0.3")
-			req.SetBasicAuth("k", "s")
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
-		}
+		postBodies(b, client, endpoint, bodies)
 		b.StopTimer()
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "statements/s")
 		b.ReportMetric((selfCPU()-cpu0)*1e3/float64(b.N), "testproc-cpu-ms/batch")

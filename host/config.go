@@ -58,8 +58,10 @@ type PluginsConfig struct {
 	// Process maps plugin names to their process policy: ProcessShared
 	// (the default) or ProcessPerOrg.
 	Process map[string]ProcessPolicy `koanf:"process"`
-	// IdleTimeout stops a plugin process that has had no instance for this
-	// long. Default 5m.
+	// IdleTimeout closes the sink instance of an integration that has had
+	// no statement for this long (its delivery then parks without a
+	// goroutine until the next one), and stops a plugin process that has
+	// had no instance for this long. Default 5m.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// StartTimeout bounds a plugin's start and handshake. Default 30s.
 	StartTimeout time.Duration `koanf:"start_timeout"`
@@ -96,6 +98,13 @@ type QueueConfig struct {
 	// MaxTotalBytes bounds the pending bytes of all queues. Default 10 GiB;
 	// 0 means no limit.
 	MaxTotalBytes int64 `koanf:"max_total_bytes"`
+	// MaxOpenFiles is the queues' descriptor budget: how many queue files
+	// (segments and ack logs) stay open at most. Idle queues hold none, so
+	// the number of open files is bounded by this budget, not by the number
+	// of organizations. Default 256; a budget below the number of
+	// integrations recording at the same moment costs an open and a close
+	// per commit.
+	MaxOpenFiles int `koanf:"max_open_files"`
 }
 
 // DeliveryConfig configures batching, retries and circuit breakers.
@@ -179,6 +188,7 @@ func DefaultConfig() Config {
 			MaxQueueBytes: 1 << 30,
 			MaxOrgBytes:   2 << 30,
 			MaxTotalBytes: 10 << 30,
+			MaxOpenFiles:  256,
 		},
 		Delivery: DeliveryConfig{
 			BatchSize:       100,
@@ -286,6 +296,9 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			add(key, "is negative")
 		}
+	}
+	if c.Queue.MaxOpenFiles < 1 {
+		add("queue.max_open_files", "is %d, want at least 1 (default 256)", c.Queue.MaxOpenFiles)
 	}
 	d := c.Delivery
 	if d.BatchSize < 1 || d.BatchSize > 10000 {

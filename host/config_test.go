@@ -30,7 +30,7 @@ func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 		{
 			name: "a key this version does not have",
 			yaml: "queue:\n  backend: jetstream\n",
-			want: []ConfigProblem{{"queue.backend", "unknown key in (yaml); known keys here: group_window, max_org_bytes, max_queue_bytes, max_total_bytes, sync"}},
+			want: []ConfigProblem{{"queue.backend", "unknown key in (yaml); known keys here: group_window, max_open_files, max_org_bytes, max_queue_bytes, max_total_bytes, sync"}},
 		},
 		{
 			name:    "typo in an environment variable",
@@ -147,5 +147,44 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+func TestLoadConfigMaxOpenFiles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		yaml     string
+		environ  []string
+		want     int
+		problems []ConfigProblem
+	}{
+		{name: "default", want: 256},
+		{name: "file", yaml: "queue:\n  max_open_files: 1024\n", want: 1024},
+		{name: "environment", environ: []string{"LRSBRIDGE_QUEUE__MAX_OPEN_FILES=64"}, want: 64},
+		{name: "zero", yaml: "queue:\n  max_open_files: 0\n",
+			problems: []ConfigProblem{{"queue.max_open_files", "is 0, want at least 1 (default 256)"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			environ := tc.environ
+			if environ == nil {
+				environ = []string{}
+			}
+			cfg, err := LoadConfigYAML([]byte(tc.yaml), environ)
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				if diff := cmp.Diff(tc.problems, ce.Problems); diff != "" {
+					t.Errorf("problems (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if err != nil || tc.problems != nil {
+				t.Fatalf("LoadConfigYAML = %v, want problems %v", err, tc.problems)
+			}
+			if cfg.Queue.MaxOpenFiles != tc.want {
+				t.Errorf("queue.max_open_files = %d, want %d", cfg.Queue.MaxOpenFiles, tc.want)
+			}
+		})
 	}
 }

@@ -107,7 +107,7 @@ func (h *Host) ReplayDeadLetters(ctx context.Context, orgID string, f DeadLetter
 		for i, d := range list {
 			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
 		}
-		if err := it.q.Append(ctx, items); err != nil {
+		if err := it.append(ctx, items); err != nil {
 			back = append(back, list...)
 			errs = append(errs, fmt.Errorf("replay to %s: %w", sink, err))
 			continue

@@ -64,6 +64,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		MaxQueueBytes: cfg.Queue.MaxQueueBytes,
 		MaxOrgBytes:   cfg.Queue.MaxOrgBytes,
 		MaxTotalBytes: cfg.Queue.MaxTotalBytes,
+		MaxOpenFiles:  cfg.Queue.MaxOpenFiles,
 		Logger:        h.log,
 	})
 	if err != nil {
@@ -143,6 +144,18 @@ func (h *Host) startIntegration(orgID string, in Integration, source string, sav
 		},
 	})
 	return it
+}
+
+// append queues items for the integration and wakes its worker, which
+// parks while the queue is empty.
+func (it *integration) append(ctx context.Context, items []queue.Item) error {
+	if err := it.q.Append(ctx, items); err != nil {
+		return err
+	}
+	if it.w != nil {
+		it.w.Kick()
+	}
+	return nil
 }
 
 // stop ends an integration's delivery and waits for it (batches in flight

@@ -70,7 +70,7 @@ func TestRemovalDoesNotHoldUpOtherOrganizations(t *testing.T) {
 		for j := range items {
 			items[j] = queue.Item{ID: fmt.Sprintf("alpha-%d", i+j), Data: data}
 		}
-		if err := it.q.Append(ctx, items); err != nil {
+		if err := it.append(ctx, items); err != nil {
 			t.Fatal(err)
 		}
 	}

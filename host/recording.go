@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -40,7 +41,6 @@ func (e *RecordError) Error() string {
 // integrations, the statements may then have been queued for some of them
 // (recording them again is harmless: their ids are the same).
 func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) error {
-	items := make([]queue.Item, len(statements))
 	for i, st := range statements {
 		if st == nil {
 			return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleRequired, Message: "statement is nil"}}}
@@ -54,13 +54,59 @@ func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Sta
 		if probs := xapi.Validate(st, xapi.V200); len(probs) > 0 {
 			return &RecordError{Org: orgID, Index: i, Problems: probs}
 		}
-		data, err := xapi.Marshal(st, xapi.V200)
-		if err != nil {
-			return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: err.Error()}}}
-		}
-		items[i] = queue.Item{ID: st.ID, Data: data}
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	items, i, err := encodeItems(buf, statements)
+	if err != nil {
+		return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: err.Error()}}}
 	}
 	return h.enqueue(ctx, orgID, items)
+}
+
+// buffers recycles the buffers statements are encoded into on their way
+// to the queues: Append copies the items into its own record, so a buffer
+// is free again once enqueue returns.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer bounds the buffers kept for reuse, so that one large
+// call does not pin its buffer.
+const maxPooledBuffer = 1 << 20
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		*b = (*b)[:0]
+		buffers.Put(b)
+	}
+}
+
+// encodeItems encodes statements in their canonical 2.0.0 form, one after
+// the other into *buf, as queue items tagged with the one xAPI version
+// check (delivery.StatementTag, from the fields: no scan) their delivery
+// relies on. The items alias
+// *buf. On an error it returns the index of the statement that failed.
+func encodeItems(buf *[]byte, statements []*xapi.Statement) ([]queue.Item, int, error) {
+	items := make([]queue.Item, len(statements))
+	ends := make([]int, len(statements))
+	b := (*buf)[:0]
+	for i, st := range statements {
+		var err error
+		if b, err = xapi.Append(b, st, xapi.V200); err != nil {
+			*buf = b
+			return nil, i, err
+		}
+		ends[i] = len(b)
+	}
+	*buf = b
+	start := 0
+	for i, st := range statements {
+		data := b[start:ends[i]:ends[i]]
+		items[i] = queue.Item{ID: st.ID, Data: data, Tag: delivery.StatementTag(st)}
+		start = ends[i]
+	}
+	return items, 0, nil
 }
 
 // enqueue appends items to every queue of the organization, in parallel
@@ -110,7 +156,7 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 	if it.qerr != nil {
 		return it.qerr
 	}
-	if err := it.q.Append(ctx, items); err != nil {
+	if err := it.append(ctx, items); err != nil {
 		return fmt.Errorf("org %s, integration %s: %w", orgID, it.in.ID, err)
 	}
 	h.metrics.Count(MetricRecorded, int64(len(items)), orgID, it.in.ID)
@@ -155,15 +201,13 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 		return nil, err
 	}
 	stmts := prep.Statements
-	items := make([]queue.Item, len(stmts))
-	for i, st := range stmts {
-		data, err := xapi.Marshal(st, xapi.V200)
-		if err != nil {
-			prep.Abort()
-			h.countRefused(ev.Org)
-			return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
-		}
-		items[i] = queue.Item{ID: st.ID, Data: data}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	items, _, err := encodeItems(buf, stmts)
+	if err != nil {
+		prep.Abort()
+		h.countRefused(ev.Org)
+		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
 	}
 	if err := h.enqueue(ctx, ev.Org, items); err != nil {
 		prep.Abort() // the attempt stays as it was: a re-sent call yields these statements again

@@ -2,10 +2,12 @@ package delivery
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 // Settings tune a Worker. They mirror the host's delivery configuration.
@@ -99,3 +101,51 @@ const (
 	StateBreakerHalfOpen = "breaker_half_open"
 	StateStopped         = "stopped"
 )
+
+// Tags the host keeps with every queued statement (queue.Item.Tag): the
+// result of the one xAPI version check made when the statement is
+// recorded, so that delivery does not scan its bytes again.
+const (
+	// TagUnchecked: not checked (records of older versions, replayed dead
+	// letters); a 1.0.3 instance gets the statement through
+	// xapi.ForVersion.
+	TagUnchecked byte = 0
+	// TagSameForV103: the 2.0.0 encoding holds nothing that 1.0.3 leaves
+	// out; every instance gets the bytes as they are.
+	TagSameForV103 byte = 1
+	// TagNeedsV103: a 1.0.3 instance gets the statement re-encoded.
+	TagNeedsV103 byte = 2
+)
+
+// StatementTag returns the tag of st from its fields, without encoding or
+// scanning anything: TagSameForV103 when st holds nothing that encoding for
+// xAPI 1.0.3 leaves out (contextAgents or contextGroups, in the statement or
+// its sub-statement, or a version other than 1.0.x), TagNeedsV103
+// otherwise.
+func StatementTag(st *xapi.Statement) byte {
+	v := st.Version
+	if v != "" && v != "1.0" && !strings.HasPrefix(v, "1.0.") || !contextSameForV103(st.Context) {
+		return TagNeedsV103
+	}
+	if sub, ok := st.Object.(*xapi.SubStatement); ok && !contextSameForV103(sub.Context) {
+		return TagNeedsV103
+	}
+	return TagSameForV103
+}
+
+func contextSameForV103(c *xapi.Context) bool {
+	return c == nil || c.ContextAgents == nil && c.ContextGroups == nil
+}
+
+// VersionTag checks data, the canonical 2.0.0 encoding of a statement, and
+// returns its tag, as StatementTag does for the decoded statement.
+func VersionTag(data []byte) byte {
+	out, err := xapi.ForVersion(data, xapi.V103)
+	switch {
+	case err != nil:
+		return TagUnchecked
+	case len(out) == len(data) && (len(data) == 0 || &out[0] == &data[0]):
+		return TagSameForV103
+	}
+	return TagNeedsV103
+}

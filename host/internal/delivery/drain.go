@@ -31,7 +31,7 @@ func Drain(ctx context.Context, q queue.Queue, dl DeadLetters, org, sink, class,
 		now := time.Now().UTC()
 		for i, e := range entries {
 			list[i] = deadletter.Letter{Org: org, Sink: sink, StatementID: e.ID, Class: class, Reason: reason,
-				Time: now, Recorded: e.Appended.UTC(), Statement: append([]byte(nil), e.Data...)}
+				Time: now, Recorded: e.Appended.UTC(), Statement: e.Data}
 		}
 		if err := dl.Add(ctx, org, list); err != nil {
 			q.Release(seqsOf(entries)...)

@@ -137,6 +137,21 @@ func (r *rig) restart(t testing.TB, change func(*Params)) {
 	t.Cleanup(r.w.Stop)
 }
 
+// add queues n more statements, from "s<from>", as a producer does: it
+// appends, then kicks the worker.
+func (r *rig) add(t testing.TB, from, n int) {
+	t.Helper()
+	appendN(t, r.q, from, n)
+	r.w.Kick()
+}
+
+// parked reports whether the worker has no goroutine.
+func (w *Worker) parked() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.running
+}
+
 func appendN(t testing.TB, q queue.Queue, from, n int) {
 	t.Helper()
 	items := make([]queue.Item, n)

@@ -59,10 +59,11 @@ type Worker struct {
 	log      *slog.Logger
 	breaker  *gobreaker.CircuitBreaker[sdk.DeliverResponse]
 
-	ctx    context.Context // the worker's lifetime, owned by run
-	cancel context.CancelFunc
-	done   chan struct{}
-	resume chan struct{}
+	ctx      context.Context // the worker's lifetime
+	cancel   context.CancelFunc
+	done     chan struct{}
+	doneOnce sync.Once
+	resume   chan struct{}
 
 	// The sink instance, used only by the run goroutine.
 	conn    Conn
@@ -79,6 +80,7 @@ type Worker struct {
 	lastError   string
 	lastErrorAt time.Time
 	wake        context.CancelFunc // interrupts the wait for statements
+	running     bool               // a run goroutine exists; false while parked
 }
 
 // errAllRetryable marks, for the breaker, a call that returned no error
@@ -135,8 +137,52 @@ func Start(p Params) *Worker {
 			w.log.Info("circuit breaker state changed", "from", from.String(), "to", to.String())
 		},
 	})
-	go w.run()
+	w.mu.Lock()
+	// A worker that replaces another runs until it has been idle once:
+	// producers may still be appending through the integration it
+	// replaces, whose Kick reaches the old worker.
+	if p.After != nil || p.Queue.Stats().Pending > 0 {
+		w.running = true
+		go w.run()
+	}
+	w.mu.Unlock()
 	return w
+}
+
+// Kick tells a parked worker that statements were appended to its queue:
+// it starts delivering again. Producers call it after every successful
+// Append; it costs a lock when the worker is running already. A worker
+// parks (its goroutine ends and its sink instance is closed) once its
+// queue has been empty for Settings.IdleTimeout, and a worker whose queue
+// is empty starts parked, so idle integrations cost no goroutine.
+func (w *Worker) Kick() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running || w.ctx.Err() != nil {
+		return
+	}
+	w.running = true
+	go w.run()
+}
+
+// park ends the run goroutine when nothing is pending and the worker is
+// not stopping; Kick starts it again. It reports whether it parked.
+func (w *Worker) park() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ctx.Err() != nil || w.paused != "" || w.p.Queue.Stats().Pending > 0 {
+		return false
+	}
+	w.running = false
+	return true
+}
+
+// exit marks the run goroutine gone after a stop.
+func (w *Worker) exit() {
+	w.mu.Lock()
+	w.running = false
+	w.mu.Unlock()
+	w.doneOnce.Do(func() { close(w.done) })
 }
 
 // Counters returns the worker's totals.
@@ -149,6 +195,11 @@ func (w *Worker) Done() <-chan struct{} { return w.done }
 // sink instance is closed. It is idempotent.
 func (w *Worker) Stop() {
 	w.cancel()
+	w.mu.Lock()
+	if !w.running { // parked: no goroutine to wait for
+		w.doneOnce.Do(func() { close(w.done) })
+	}
+	w.mu.Unlock()
 	<-w.done
 }
 
@@ -230,15 +281,25 @@ type result struct {
 }
 
 // run takes batches from the queue and delivers them, up to
-// Settings.Parallel at a time.
+// Settings.Parallel at a time, until the worker stops or parks.
 func (w *Worker) run() {
-	defer close(w.done)
-	defer w.closeSink()
+	if !w.loop() {
+		w.exit()
+	}
+}
+
+// loop is run's body; it returns true when the worker parked.
+func (w *Worker) loop() (parked bool) {
+	defer func() {
+		if !parked {
+			w.closeSink()
+		}
+	}()
 	if w.p.After != nil {
 		select {
 		case <-w.p.After:
 		case <-w.ctx.Done():
-			return
+			return false
 		}
 	}
 	parallel := w.p.Settings.Parallel
@@ -308,7 +369,7 @@ func (w *Worker) run() {
 			select {
 			case <-w.resume:
 			case <-w.ctx.Done():
-				return
+				return false
 			}
 			continue
 		}
@@ -346,12 +407,17 @@ func (w *Worker) run() {
 		if err != nil {
 			switch {
 			case w.ctx.Err() != nil || errors.Is(err, queue.ErrClosed):
-				return
+				return false
 			case errors.Is(err, context.Canceled):
 				// Woken by a finished batch.
 			case errors.Is(err, context.DeadlineExceeded):
 				if inflight == 0 {
-					w.closeSink() // idle: let the plugin process go
+					// Idle: release the sink instance (in a shared plugin
+					// process too) and the goroutine.
+					w.closeSink()
+					if w.park() {
+						return true
+					}
 				}
 			default:
 				w.noteError(err)
@@ -382,6 +448,7 @@ func (w *Worker) run() {
 			w.wakeUp()
 		}()
 	}
+	return false
 }
 
 // setWake stores the cancel function that interrupts the worker's wait
@@ -512,10 +579,15 @@ func (w *Worker) closeSink() {
 
 // encode returns the bytes to send for the instance's version: statements
 // are queued in their 2.0.0 encoding, which a 1.0.3 instance gets without
-// the properties 1.0.3 does not define. Queued bytes always decode (the
-// host encoded them), so an error leaves them as they are and the sink's
-// own check decides.
+// the properties 1.0.3 does not define. The entry's tag says whether that
+// changes anything (checked once, when it was recorded); only untagged
+// entries are scanned here. Queued bytes always decode (the host encoded
+// them), so an error leaves them as they are and the sink's own check
+// decides.
 func (w *Worker) encode(e queue.Entry) []byte {
+	if w.version != xapi.V103 || e.Tag == TagSameForV103 {
+		return e.Data
+	}
 	out, err := xapi.ForVersion(e.Data, w.version)
 	if err != nil {
 		return e.Data
@@ -730,7 +802,7 @@ func (w *Worker) deadLetterEach(entries []queue.Entry, class string, reasons []s
 	for i, e := range entries {
 		list[i] = deadletter.Letter{
 			Org: w.p.Org, Sink: w.p.ID, StatementID: e.ID, Class: class, Reason: reasons[i],
-			Time: now, Recorded: e.Appended.UTC(), Statement: append([]byte(nil), e.Data...),
+			Time: now, Recorded: e.Appended.UTC(), Statement: e.Data, // entries are ours to keep
 		}
 	}
 	if err := w.p.DeadLetters.Add(w.ctx, w.p.Org, list); err != nil {

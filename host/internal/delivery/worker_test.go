@@ -57,7 +57,7 @@ func TestLingerFillsABatch(t *testing.T) {
 	s.Linger = time.Minute // only a full batch ends the wait
 	sink := &fakeSink{}
 	r := newRig(t, s, sink, 4)
-	appendN(t, r.q, 4, 6)
+	r.add(t, 4, 6)
 	waitFor(t, "the queue to drain", r.drained)
 	if calls := sink.recorded(); len(calls) != 1 || len(calls[0].ids) != 10 {
 		t.Errorf("calls = %+v, want one full batch of 10", calls)
@@ -240,7 +240,7 @@ func pausedRig(t *testing.T, s Settings, sink *fakeSink) (Status, *rig) {
 	t.Helper()
 	r := newRig(t, s, sink, 0)
 	r.restart(t, func(p *Params) { p.Secrets = []string{"secret-key-value"} })
-	appendN(t, r.q, 0, 5)
+	r.add(t, 0, 5)
 	waitFor(t, "the pause", func() bool { return r.w.Status().State == StatePausedAuth })
 	return r.w.Status(), r
 }
@@ -255,7 +255,7 @@ func TestRefusedConfigurationPauses(t *testing.T) {
 			return Conn{}, &sdk.ConfigError{Fields: []sdk.FieldError{{Field: "endpoint", Message: "required"}}}
 		})
 	})
-	appendN(t, r.q, 0, 2)
+	r.add(t, 0, 2)
 	waitFor(t, "the pause", func() bool { return r.w.Status().State == StatePausedConfig })
 	r.w.Stop() // Connect is called from the worker's goroutine only
 	if calls != 1 || r.q.Stats().Pending != 2 {
@@ -354,7 +354,7 @@ func TestCountersSurviveANewWorker(t *testing.T) {
 	waitFor(t, "the queue to drain", r.drained)
 	old := r.w
 	r.restart(t, func(p *Params) { p.Counters, p.After = old.Counters(), old.Done() })
-	appendN(t, r.q, 5, 5)
+	r.add(t, 5, 5)
 	waitFor(t, "the queue to drain", r.drained)
 	if got := r.w.Counters().Delivered.Load(); got != 10 {
 		t.Errorf("Delivered = %d, want 10 over both workers", got)
@@ -380,7 +380,7 @@ func TestDrainMovesEverythingToDeadLetters(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, fastSettings(), &fakeSink{}, 0)
 	r.w.Stop()
-	appendN(t, r.q, 0, 2500)
+	r.add(t, 0, 2500)
 	n, err := Drain(context.Background(), r.q, r.dead, "acme", "lrs", deadletter.ClassRemoved, "removed")
 	if err != nil || n != 2500 {
 		t.Fatalf("Drain = %d, %v; want 2500, nil", n, err)
@@ -401,5 +401,72 @@ func TestBackoffHonoursAskedDelay(t *testing.T) {
 	}
 	if d := backoff(time.Millisecond, time.Second, 1, 3*time.Second); d != 3*time.Second {
 		t.Errorf("backoff with Retry-After 3s = %v, want 3s", d)
+	}
+}
+
+func TestIdleWorkerParksAndWakesOnKick(t *testing.T) {
+	t.Parallel()
+	s := fastSettings()
+	s.IdleTimeout = 20 * time.Millisecond
+	sink := &fakeSink{}
+	connects := 0
+	r := newRig(t, s, sink, 0)
+	r.restart(t, func(p *Params) {
+		p.Connector = ConnectorFunc(func(context.Context, int) (Conn, error) {
+			connects++ // from the worker's goroutine only, one at a time
+			return Conn{Sink: sink}, nil
+		})
+	})
+	if !r.w.parked() {
+		t.Fatal("a worker with an empty queue started a goroutine")
+	}
+	for round := 1; round <= 2; round++ {
+		r.add(t, round*10, 3)
+		waitFor(t, "the queue to drain", r.drained)
+		waitFor(t, "the worker to park", r.w.parked)
+		sink.mu.Lock()
+		closed := sink.closed
+		sink.mu.Unlock()
+		if connects != round || closed != round {
+			t.Errorf("round %d: %d connects and %d closes, want %d of each (the instance is released while parked)", round, connects, closed, round)
+		}
+	}
+	if got := r.w.Counters().Delivered.Load(); got != 6 {
+		t.Errorf("Delivered = %d, want 6", got)
+	}
+	if got := r.w.Status().State; got != StateActive {
+		t.Errorf("state of a parked worker = %s, want %s", got, StateActive)
+	}
+}
+
+func TestStopParkedWorker(t *testing.T) {
+	t.Parallel()
+	sink := &fakeSink{}
+	r := newRig(t, fastSettings(), sink, 0)
+	if !r.w.parked() {
+		t.Fatal("a worker with an empty queue started a goroutine")
+	}
+	r.w.Stop()
+	select {
+	case <-r.w.Done():
+	default:
+		t.Fatal("Done is open after Stop")
+	}
+	r.w.Kick() // a kick after Stop starts nothing
+	if !r.w.parked() || sink.closed != 0 {
+		t.Errorf("after Stop and Kick: parked %v, sink closed %d times; want parked and never opened", r.w.parked(), sink.closed)
+	}
+	if got := r.w.Status().State; got != StateStopped {
+		t.Errorf("state = %s, want %s", got, StateStopped)
+	}
+}
+
+func TestWorkerWithPendingStatementsStartsRunning(t *testing.T) {
+	t.Parallel()
+	sink := &fakeSink{}
+	r := newRig(t, fastSettings(), sink, 4) // queued before Start, no Kick
+	waitFor(t, "the queue to drain", r.drained)
+	if got := len(sink.ids()); got != 4 {
+		t.Errorf("%d statements delivered, want 4", got)
 	}
 }

@@ -24,7 +24,9 @@
 // Every Append writes one record holding all its items, so a batch is
 // stored whole or not at all. A record carries a CRC-32C (Castagnoli) over
 // its length and body, the sequence number of its first item and the append
-// time. See record.go for the byte layout.
+// time. Each item may carry a one-byte Tag of the producer's, stored with
+// it (records without tags keep the original layout). See record.go for the
+// byte layout.
 //
 // # Durability
 //

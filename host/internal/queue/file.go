@@ -305,17 +305,19 @@ func (q *fileQueue) scanSegment(first uint64, last bool, cursor uint64) (*segmen
 // validRecordAfter reports whether a well-formed record starts anywhere in
 // b after off: if one does, the damage at off is not a torn tail.
 func validRecordAfter(b []byte, off int) bool {
-	var m [4]byte
-	binary.LittleEndian.PutUint32(m[:], recordMagic)
-	for p := off + 1; p < len(b); {
-		i := bytes.Index(b[p:], m[:])
-		if i < 0 {
-			return false
+	for _, magic := range []uint32{recordMagic, recordMagicTagged} {
+		var m [4]byte
+		binary.LittleEndian.PutUint32(m[:], magic)
+		for p := off + 1; p < len(b); {
+			i := bytes.Index(b[p:], m[:])
+			if i < 0 {
+				break
+			}
+			if _, err := checkRecord(b[p+i:]); err == nil {
+				return true
+			}
+			p += i + 1
 		}
-		if _, err := checkRecord(b[p+i:]); err == nil {
-			return true
-		}
-		p += i + 1
 	}
 	return false
 }

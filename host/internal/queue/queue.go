@@ -11,6 +11,11 @@ import (
 type Item struct {
 	ID   string
 	Data []byte
+	// Tag is a byte the producer keeps with the item, opaque to the queue
+	// and handed back in Entry.Tag (the host notes there what it learned
+	// about the statement when it recorded it). It is not counted in the
+	// quotas.
+	Tag byte
 }
 
 // Entry is a queued item with its sequence number (per queue, starting at 1
@@ -19,6 +24,7 @@ type Entry struct {
 	Seq      uint64
 	ID       string
 	Data     []byte
+	Tag      byte // the Item's Tag
 	Appended time.Time
 }
 

@@ -664,3 +664,42 @@ func TestTooLarge(t *testing.T) {
 		t.Errorf("Pending = %d after a refused Append", got)
 	}
 }
+
+func TestTagsSurviveReopen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openStore(t, Options{Dir: dir})
+	q := openQueue(t, s, "org", "sink")
+	ctx := context.Background()
+	batches := [][]Item{
+		items("a", "b"), // untagged: the first record form
+		{tag(item("c"), 1), item("d"), tag(item("e"), 2)},
+	}
+	for _, b := range batches {
+		if err := q.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, Options{Dir: dir})
+	q = openQueue(t, s, "org", "sink")
+	type idTag struct {
+		ID  string
+		Tag byte
+	}
+	var got []idTag
+	for _, e := range next(t, q, 10, 0) {
+		got = append(got, idTag{e.ID, e.Tag})
+	}
+	want := []idTag{{"a", 0}, {"b", 0}, {"c", 1}, {"d", 0}, {"e", 2}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries after reopen (-want +got):\n%s", diff)
+	}
+}
+
+func tag(it Item, t byte) Item {
+	it.Tag = t
+	return it
+}

@@ -23,13 +23,19 @@ import (
 //	  count    uvarint number of items (at least 1)
 //	  count times: idLen uvarint, id, dataLen uvarint, data
 //
+// A record whose magic is recordMagicTagged has, in every item, one more
+// byte between id and dataLen: the item's Tag. Append writes that form only
+// when an item has a Tag other than 0, so queues of producers that never
+// tag are written as before, and both forms are read.
+//
 // All integers are little-endian. The checksum covers the length so that a
 // damaged length is caught like damaged data.
 const (
-	segHeaderLen    = 16
-	recordMagic     = 0x51524c4c // "LLRQ" read as little-endian bytes
-	recordHeaderLen = 12
-	bodyFixedLen    = 16
+	segHeaderLen      = 16
+	recordMagic       = 0x51524c4c // "LLRQ" read as little-endian bytes
+	recordMagicTagged = 0x54524c4c // "LLRT" read as little-endian bytes
+	recordHeaderLen   = 12
+	bodyFixedLen      = 16
 
 	// MaxRecordBytes bounds the encoded size of one record, which is one
 	// Append. Larger batches get ErrTooLarge.
@@ -58,14 +64,32 @@ func recordSize(items []Item) (size int, payload int64) {
 		size += uvarintLen(uint64(len(it.ID))) + len(it.ID) + uvarintLen(uint64(len(it.Data))) + len(it.Data)
 		payload += int64(len(it.ID) + len(it.Data))
 	}
+	if tagged(items) {
+		size += len(items)
+	}
 	return size, payload
+}
+
+// tagged reports whether a record of items needs the tagged form.
+func tagged(items []Item) bool {
+	for _, it := range items {
+		if it.Tag != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeRecord writes the record for items into buf (which must have
 // recordSize bytes) with a zero sequence number and no checksum; sealRecord
 // fills those in once the sequence number is known.
 func encodeRecord(buf []byte, items []Item, appended time.Time) {
-	binary.LittleEndian.PutUint32(buf[0:], recordMagic)
+	withTags := tagged(items)
+	magic := uint32(recordMagic)
+	if withTags {
+		magic = recordMagicTagged
+	}
+	binary.LittleEndian.PutUint32(buf[0:], magic)
 	binary.LittleEndian.PutUint32(buf[4:], uint32(len(buf)-recordHeaderLen))
 	b := buf[recordHeaderLen:]
 	binary.LittleEndian.PutUint64(b[0:], 0)
@@ -75,6 +99,10 @@ func encodeRecord(buf []byte, items []Item, appended time.Time) {
 	for _, it := range items {
 		n += binary.PutUvarint(b[n:], uint64(len(it.ID)))
 		n += copy(b[n:], it.ID)
+		if withTags {
+			b[n] = it.Tag
+			n++
+		}
 		n += binary.PutUvarint(b[n:], uint64(len(it.Data)))
 		n += copy(b[n:], it.Data)
 	}
@@ -93,6 +121,7 @@ type recordHead struct {
 	first    uint64
 	count    int
 	appended int64
+	tagged   bool // recordMagicTagged: a tag byte follows each id
 }
 
 // checkRecord verifies the record at the start of b (which may be longer
@@ -103,7 +132,11 @@ func checkRecord(b []byte) (recordHead, error) {
 	if len(b) < recordHeaderLen {
 		return h, errShort
 	}
-	if binary.LittleEndian.Uint32(b[0:]) != recordMagic {
+	switch binary.LittleEndian.Uint32(b[0:]) {
+	case recordMagic:
+	case recordMagicTagged:
+		h.tagged = true
+	default:
 		return h, errMagic
 	}
 	bodyLen := binary.LittleEndian.Uint32(b[4:])
@@ -140,6 +173,12 @@ func checkRecord(b []byte) (recordHead, error) {
 				return h, errBody
 			}
 			p += k + int(l)
+			if j == 0 && h.tagged {
+				if p >= len(body) {
+					return h, errBody
+				}
+				p++
+			}
 		}
 	}
 	if p != len(body) {
@@ -158,7 +197,7 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		return out, ids, idEnd, h, err
 	}
 	at := time.Unix(0, h.appended)
-	walkItems(b, h, func(i int, id, data []byte) {
+	walkItems(b, h, func(i int, id []byte, tag byte, data []byte) {
 		seq := h.first + uint64(i)
 		if len(seqs) == 0 || seqs[0] != seq {
 			return
@@ -166,14 +205,14 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		seqs = seqs[1:]
 		ids = append(ids, id...)
 		idEnd = append(idEnd, len(ids))
-		out = append(out, Entry{Seq: seq, Data: data, Appended: at})
+		out = append(out, Entry{Seq: seq, Data: data, Tag: tag, Appended: at})
 	})
 	return out, ids, idEnd, h, nil
 }
 
-// walkItems calls f with the index, id and data of every item of a checked
-// record. data aliases b, with its capacity cut to its length.
-func walkItems(b []byte, h recordHead, f func(i int, id, data []byte)) {
+// walkItems calls f with the index, id, tag and data of every item of a
+// checked record. data aliases b, with its capacity cut to its length.
+func walkItems(b []byte, h recordHead, f func(i int, id []byte, tag byte, data []byte)) {
 	body := b[recordHeaderLen:h.length]
 	_, k := binary.Uvarint(body[bodyFixedLen:])
 	p := bodyFixedLen + k
@@ -182,9 +221,14 @@ func walkItems(b []byte, h recordHead, f func(i int, id, data []byte)) {
 		p += k
 		id := body[p : p+int(l)]
 		p += int(l)
+		var tag byte
+		if h.tagged {
+			tag = body[p]
+			p++
+		}
 		l, k = binary.Uvarint(body[p:])
 		p += k
-		f(i, id, body[p:p+int(l):p+int(l)])
+		f(i, id, tag, body[p:p+int(l):p+int(l)])
 		p += int(l)
 	}
 }
@@ -192,7 +236,7 @@ func walkItems(b []byte, h recordHead, f func(i int, id, data []byte)) {
 // itemSizes returns len(ID)+len(Data) of each item of a checked record.
 func itemSizes(b []byte, h recordHead) []int64 {
 	out := make([]int64, h.count)
-	walkItems(b, h, func(i int, id, data []byte) { out[i] = int64(len(id) + len(data)) })
+	walkItems(b, h, func(i int, id []byte, _ byte, data []byte) { out[i] = int64(len(id) + len(data)) })
 	return out
 }
 

@@ -28,6 +28,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"several", items("s1", "s2", "s3"), 42},
 		{"empty id and data", []Item{{}}, 7},
 		{"large data", []Item{{ID: "big", Data: make([]byte, 70000)}}, 1 << 40},
+		{"tagged", []Item{{ID: "s1", Data: []byte("{}"), Tag: 2}, {ID: "s2", Data: []byte("{}")}, {ID: "s3", Tag: 255}}, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +43,14 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			var want []Entry
 			for i, it := range tt.items {
-				want = append(want, Entry{Seq: tt.first + uint64(i), ID: it.ID, Data: it.Data, Appended: at})
+				want = append(want, Entry{Seq: tt.first + uint64(i), ID: it.ID, Data: it.Data, Tag: it.Tag, Appended: at})
+			}
+			wantMagic := "LLRQ" // records without tags keep the first form
+			if tagged(tt.items) {
+				wantMagic = "LLRT"
+			}
+			if string(b[:4]) != wantMagic {
+				t.Errorf("magic %q, want %q", b[:4], wantMagic)
 			}
 			if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b []byte) bool { return string(a) == string(b) })); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -53,7 +61,21 @@ func TestRecordRoundTrip(t *testing.T) {
 
 func TestRecordDamageDetected(t *testing.T) {
 	t.Parallel()
-	b := sealed(items("s1", "s2"), 5, time.Now())
+	for _, tc := range []struct {
+		name  string
+		items []Item
+	}{
+		{"untagged", items("s1", "s2")},
+		{"tagged", []Item{{ID: "s1", Data: []byte("{}"), Tag: 1}, {ID: "s2", Data: []byte("{}")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			checkDamageDetected(t, sealed(tc.items, 5, time.Now()))
+		})
+	}
+}
+
+func checkDamageDetected(t *testing.T, b []byte) {
 	// Every single-bit flip anywhere in the record is caught.
 	for i := range b {
 		for bit := range 8 {
@@ -81,6 +103,7 @@ func FuzzRecord(f *testing.F) {
 	f.Add(sealed(items("s1", "s2", "s3"), 99, time.Unix(5, 0)), 40)
 	f.Add([]byte{}, 0)
 	f.Add([]byte("LLRQ\x10\x00\x00\x00garbage"), 1)
+	f.Add(sealed([]Item{{ID: "s1", Data: []byte("{}"), Tag: 1}, {ID: "s2"}}, 7, time.Unix(9, 0)), 21)
 	f.Fuzz(func(t *testing.T, b []byte, flip int) {
 		es, h, err := decodeRecord(b)
 		if err != nil {
@@ -91,10 +114,17 @@ func FuzzRecord(f *testing.F) {
 		}
 		its := make([]Item, len(es))
 		for i, e := range es {
-			its[i] = Item{ID: e.ID, Data: e.Data}
+			its[i] = Item{ID: e.ID, Data: e.Data, Tag: e.Tag}
 		}
 		again := sealed(its, h.first, es[0].Appended)
-		if string(again) != string(b[:h.length]) {
+		if h.tagged && !tagged(its) {
+			// A tagged record whose tags are all 0 is written untagged:
+			// the same entries in the first form.
+			back, _, err := decodeRecord(again)
+			if err != nil || !cmp.Equal(es, back, cmp.Comparer(func(a, b []byte) bool { return string(a) == string(b) })) {
+				t.Fatalf("tagged record with zero tags re-encodes to different entries: %v", err)
+			}
+		} else if string(again) != string(b[:h.length]) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", again, b[:h.length])
 		}
 		if flip < 0 {
@@ -117,8 +147,8 @@ func decodeRecord(b []byte) ([]Entry, recordHead, error) {
 	}
 	at := time.Unix(0, h.appended)
 	out := make([]Entry, 0, h.count)
-	walkItems(b, h, func(i int, id, data []byte) {
-		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Appended: at})
+	walkItems(b, h, func(i int, id []byte, tag byte, data []byte) {
+		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Tag: tag, Appended: at})
 	})
 	return out, h, nil
 }
