@@ -5,7 +5,6 @@ package nodesink_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -108,65 +106,16 @@ func config(endpoint string) map[string]any {
 // the node process: every check that applies over the wire.
 func TestConformance(t *testing.T) {
 	proc := launch(t)
-	var mu sync.Mutex
-	deliverURL := map[testing.TB]string{}
 	sinktest.RunRemote(t, sinktest.Harness{
 		Provider:      proc.Provider(),
 		EgressSetting: "endpoint",
 		Egress:        loopback,
 		Timeout:       10 * time.Second,
-		Config: func(t testing.TB, s sinktest.Scenario) map[string]any {
-			var opts lrstest.Options
-			var setup func(*lrstest.LRS)
-			cfg := map[string]any{}
-			switch s.Behavior {
-			case sinktest.Deliver:
-				mu.Lock()
-				defer mu.Unlock()
-				if u, ok := deliverURL[t]; ok {
-					return config(u)
-				}
-				_, srv := newLRS(t, opts)
-				deliverURL[t] = srv.URL + "/xapi/"
-				return config(deliverURL[t])
-			case sinktest.Reject:
-				reject := s.Reject
-				opts.Validate = func(b []byte, v xapi.Version) error {
-					st, probs := xapi.Check(b, v)
-					if err := probs.Err(); err != nil {
-						return err
-					}
-					if slices.Contains(reject, st.ID) {
-						return errors.New("statement rejected by the test")
-					}
-					return nil
-				}
-			case sinktest.FailRetryable:
-				setup = func(l *lrstest.LRS) { l.Fail(lrstest.Fault{Status: 503, Times: 1000}) }
-			case sinktest.FailRetryAfter:
-				secs := strconv.Itoa(int(s.RetryAfter / time.Second))
-				setup = func(l *lrstest.LRS) { l.Fail(lrstest.Fault{Status: 429, RetryAfter: secs, Times: 1000}) }
-			case sinktest.FailUnauthenticated:
-				cfg["secret"] = "not the secret"
-			case sinktest.FailForbidden:
-				opts.Credentials = []lrstest.Credential{{Key: testKey, Secret: testSecret, Access: lrstest.ReadOnly}}
-			case sinktest.Stall:
-				setup = func(l *lrstest.LRS) { l.SetLatency(time.Hour) }
-			case sinktest.InvalidConfig:
-				return map[string]any{"endpoint": "ftp://lrs.example.com/", "xapi_version": "0.9"}
-			default:
-				return nil
-			}
-			l, srv := newLRS(t, opts)
-			if setup != nil {
-				setup(l)
-			}
-			m := config(srv.URL + "/xapi/")
-			for k, v := range cfg {
-				m[k] = v
-			}
-			return m
-		},
+		Config: lrstest.Scenarios(lrstest.ScenarioSink{
+			Key: testKey, Secret: testSecret, SecretSetting: "secret",
+			Config:  config,
+			Invalid: map[string]any{"endpoint": "ftp://lrs.example.com/", "xapi_version": "0.9"},
+		}),
 	})
 }
 
