@@ -305,10 +305,12 @@ func (q *fileQueue) scanSegment(first uint64, last bool, cursor uint64) (*segmen
 // validRecordAfter reports whether a well-formed record starts anywhere in
 // b after off: if one does, the damage at off is not a torn tail.
 func validRecordAfter(b []byte, off int) bool {
-	var m [4]byte
-	binary.LittleEndian.PutUint32(m[:], recordMagic)
+	// Both record magics start with these three bytes.
+	var m4 [4]byte
+	binary.LittleEndian.PutUint32(m4[:], recordMagic)
+	m := m4[:3]
 	for p := off + 1; p < len(b); {
-		i := bytes.Index(b[p:], m[:])
+		i := bytes.Index(b[p:], m)
 		if i < 0 {
 			return false
 		}

@@ -11,6 +11,10 @@ import (
 type Item struct {
 	ID   string
 	Data []byte
+	// Trace is the encoded span context of the call that recorded the
+	// statement (see the host's telemetry), or nil. It is stored as it is
+	// and does not count towards the quotas.
+	Trace []byte
 }
 
 // Entry is a queued item with its sequence number (per queue, starting at 1
@@ -20,6 +24,9 @@ type Entry struct {
 	ID       string
 	Data     []byte
 	Appended time.Time
+	// Trace is the Item's Trace; nil for items queued without one, and
+	// for every item written by a host before span contexts were kept.
+	Trace []byte
 }
 
 // Stats is a snapshot of a queue's backlog.

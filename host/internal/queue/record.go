@@ -23,11 +23,18 @@ import (
 //	  count    uvarint number of items (at least 1)
 //	  count times: idLen uvarint, id, dataLen uvarint, data
 //
+// A record some of whose items carry a span context (Item.Trace) has the
+// magic recordMagicTraced instead, and each of its items ends with
+// traceLen uvarint, trace. Records without one keep the first layout, so
+// that queues written with tracing off stay readable by older hosts, and
+// records written by older hosts read as items without a span context.
+//
 // All integers are little-endian. The checksum covers the length so that a
 // damaged length is caught like damaged data.
 const (
-	segHeaderLen    = 16
-	recordMagic     = 0x51524c4c // "LLRQ" read as little-endian bytes
+	segHeaderLen      = 16
+	recordMagic       = 0x51524c4c // "LLRQ" read as little-endian bytes
+	recordMagicTraced = 0x54524c4c // "LLRT"
 	recordHeaderLen = 12
 	bodyFixedLen    = 16
 
@@ -54,18 +61,38 @@ var (
 // sum of len(ID)+len(Data) over them.
 func recordSize(items []Item) (size int, payload int64) {
 	size = recordHeaderLen + bodyFixedLen + uvarintLen(uint64(len(items)))
+	traced := hasTrace(items)
 	for _, it := range items {
 		size += uvarintLen(uint64(len(it.ID))) + len(it.ID) + uvarintLen(uint64(len(it.Data))) + len(it.Data)
+		if traced {
+			size += uvarintLen(uint64(len(it.Trace))) + len(it.Trace)
+		}
 		payload += int64(len(it.ID) + len(it.Data))
 	}
 	return size, payload
+}
+
+// hasTrace reports whether any item carries a span context, which selects
+// the record layout.
+func hasTrace(items []Item) bool {
+	for _, it := range items {
+		if len(it.Trace) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeRecord writes the record for items into buf (which must have
 // recordSize bytes) with a zero sequence number and no checksum; sealRecord
 // fills those in once the sequence number is known.
 func encodeRecord(buf []byte, items []Item, appended time.Time) {
-	binary.LittleEndian.PutUint32(buf[0:], recordMagic)
+	traced := hasTrace(items)
+	magic := uint32(recordMagic)
+	if traced {
+		magic = recordMagicTraced
+	}
+	binary.LittleEndian.PutUint32(buf[0:], magic)
 	binary.LittleEndian.PutUint32(buf[4:], uint32(len(buf)-recordHeaderLen))
 	b := buf[recordHeaderLen:]
 	binary.LittleEndian.PutUint64(b[0:], 0)
@@ -77,6 +104,10 @@ func encodeRecord(buf []byte, items []Item, appended time.Time) {
 		n += copy(b[n:], it.ID)
 		n += binary.PutUvarint(b[n:], uint64(len(it.Data)))
 		n += copy(b[n:], it.Data)
+		if traced {
+			n += binary.PutUvarint(b[n:], uint64(len(it.Trace)))
+			n += copy(b[n:], it.Trace)
+		}
 	}
 }
 
@@ -93,6 +124,9 @@ type recordHead struct {
 	first    uint64
 	count    int
 	appended int64
+	// fields is the number of length-prefixed fields per item: 2 (id,
+	// data) or 3 (id, data, trace).
+	fields int
 }
 
 // checkRecord verifies the record at the start of b (which may be longer
@@ -103,7 +137,12 @@ func checkRecord(b []byte) (recordHead, error) {
 	if len(b) < recordHeaderLen {
 		return h, errShort
 	}
-	if binary.LittleEndian.Uint32(b[0:]) != recordMagic {
+	switch binary.LittleEndian.Uint32(b[0:]) {
+	case recordMagic:
+		h.fields = 2
+	case recordMagicTraced:
+		h.fields = 3
+	default:
 		return h, errMagic
 	}
 	bodyLen := binary.LittleEndian.Uint32(b[4:])
@@ -134,7 +173,7 @@ func checkRecord(b []byte) (recordHead, error) {
 	// whose structure is broken is still refused.
 	p := bodyFixedLen + k
 	for i := 0; i < h.count; i++ {
-		for j := 0; j < 2; j++ {
+		for j := 0; j < h.fields; j++ {
 			l, k := binary.Uvarint(body[p:])
 			if k <= 0 || l > uint64(len(body)-p-k) {
 				return h, errBody
@@ -158,7 +197,7 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		return out, ids, idEnd, h, err
 	}
 	at := time.Unix(0, h.appended)
-	walkItems(b, h, func(i int, id, data []byte) {
+	walkItems(b, h, func(i int, id, data, trace []byte) {
 		seq := h.first + uint64(i)
 		if len(seqs) == 0 || seqs[0] != seq {
 			return
@@ -166,33 +205,42 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		seqs = seqs[1:]
 		ids = append(ids, id...)
 		idEnd = append(idEnd, len(ids))
-		out = append(out, Entry{Seq: seq, Data: data, Appended: at})
+		out = append(out, Entry{Seq: seq, Data: data, Appended: at, Trace: trace})
 	})
 	return out, ids, idEnd, h, nil
 }
 
-// walkItems calls f with the index, id and data of every item of a checked
-// record. data aliases b, with its capacity cut to its length.
-func walkItems(b []byte, h recordHead, f func(i int, id, data []byte)) {
+// walkItems calls f with the index, id, data and span context (nil in a
+// record without them) of every item of a checked record. data and trace
+// alias b, with their capacity cut to their length.
+func walkItems(b []byte, h recordHead, f func(i int, id, data, trace []byte)) {
 	body := b[recordHeaderLen:h.length]
 	_, k := binary.Uvarint(body[bodyFixedLen:])
 	p := bodyFixedLen + k
-	for i := range h.count {
+	field := func() []byte {
 		l, k := binary.Uvarint(body[p:])
 		p += k
-		id := body[p : p+int(l)]
+		v := body[p : p+int(l) : p+int(l)]
 		p += int(l)
-		l, k = binary.Uvarint(body[p:])
-		p += k
-		f(i, id, body[p:p+int(l):p+int(l)])
-		p += int(l)
+		return v
+	}
+	for i := range h.count {
+		id := field()
+		data := field()
+		var trace []byte
+		if h.fields == 3 {
+			if trace = field(); len(trace) == 0 {
+				trace = nil
+			}
+		}
+		f(i, id, data, trace)
 	}
 }
 
 // itemSizes returns len(ID)+len(Data) of each item of a checked record.
 func itemSizes(b []byte, h recordHead) []int64 {
 	out := make([]int64, h.count)
-	walkItems(b, h, func(i int, id, data []byte) { out[i] = int64(len(id) + len(data)) })
+	walkItems(b, h, func(i int, id, data, _ []byte) { out[i] = int64(len(id) + len(data)) })
 	return out
 }
 

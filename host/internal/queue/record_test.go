@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -28,6 +30,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"several", items("s1", "s2", "s3"), 42},
 		{"empty id and data", []Item{{}}, 7},
 		{"large data", []Item{{ID: "big", Data: make([]byte, 70000)}}, 1 << 40},
+		{"traced", []Item{{ID: "t1", Data: []byte("{}"), Trace: []byte("span context")}}, 3},
+		{"some traced", []Item{{ID: "t1", Data: []byte("{}")}, {ID: "t2", Data: []byte("{}"), Trace: []byte{0, 1, 2}}}, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +46,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			var want []Entry
 			for i, it := range tt.items {
-				want = append(want, Entry{Seq: tt.first + uint64(i), ID: it.ID, Data: it.Data, Appended: at})
+				want = append(want, Entry{Seq: tt.first + uint64(i), ID: it.ID, Data: it.Data, Appended: at, Trace: it.Trace})
 			}
 			if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b []byte) bool { return string(a) == string(b) })); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -51,9 +55,47 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRecordLayoutByTrace checks that a record without span contexts keeps
+// the layout older hosts wrote and read (so queues stay readable both
+// ways), and that one with a span context is told apart by its magic.
+func TestRecordLayoutByTrace(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1700000000, 0)
+	// The bytes of a one-item record as written before span contexts
+	// were kept: header, first, appended, count, idLen, id, dataLen, data.
+	old := []byte{0x4c, 0x4c, 0x52, 0x51, 23, 0, 0, 0, 0, 0, 0, 0}
+	old = binary.LittleEndian.AppendUint64(old, 1)
+	old = binary.LittleEndian.AppendUint64(old, uint64(at.UnixNano()))
+	old = append(old, 1, 2, 's', '1', 2, '{', '}')
+	binary.LittleEndian.PutUint32(old[8:], crc32.Update(crc32.Checksum(old[4:8], castagnoli), castagnoli, old[12:]))
+
+	plain := sealed([]Item{{ID: "s1", Data: []byte("{}")}}, 1, at)
+	if diff := cmp.Diff(old, plain); diff != "" {
+		t.Errorf("record without span context differs from the old layout (-old +new):\n%s", diff)
+	}
+	got, _, err := decodeRecord(old)
+	if err != nil {
+		t.Fatalf("decodeRecord(old) = %v", err)
+	}
+	if len(got) != 1 || got[0].ID != "s1" || got[0].Trace != nil {
+		t.Errorf("old record decoded as %+v, want s1 without trace", got)
+	}
+	traced := sealed([]Item{{ID: "s1", Data: []byte("{}"), Trace: []byte{7}}}, 1, at)
+	if m := binary.LittleEndian.Uint32(traced); m != recordMagicTraced {
+		t.Errorf("traced record magic %#x, want %#x", m, recordMagicTraced)
+	}
+}
+
 func TestRecordDamageDetected(t *testing.T) {
 	t.Parallel()
-	b := sealed(items("s1", "s2"), 5, time.Now())
+	traced := items("s1", "s2")
+	traced[1].Trace = []byte("a span context")
+	for _, its := range [][]Item{items("s1", "s2"), traced} {
+		recordDamageDetected(t, sealed(its, 5, time.Now()))
+	}
+}
+
+func recordDamageDetected(t *testing.T, b []byte) {
 	// Every single-bit flip anywhere in the record is caught.
 	for i := range b {
 		for bit := range 8 {
@@ -117,8 +159,8 @@ func decodeRecord(b []byte) ([]Entry, recordHead, error) {
 	}
 	at := time.Unix(0, h.appended)
 	out := make([]Entry, 0, h.count)
-	walkItems(b, h, func(i int, id, data []byte) {
-		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Appended: at})
+	walkItems(b, h, func(i int, id, data, trace []byte) {
+		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Appended: at, Trace: trace})
 	})
 	return out, h, nil
 }
