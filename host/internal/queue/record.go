@@ -35,8 +35,8 @@ const (
 	segHeaderLen      = 16
 	recordMagic       = 0x51524c4c // "LLRQ" read as little-endian bytes
 	recordMagicTraced = 0x54524c4c // "LLRT"
-	recordHeaderLen = 12
-	bodyFixedLen    = 16
+	recordHeaderLen   = 12
+	bodyFixedLen      = 16
 
 	// MaxRecordBytes bounds the encoded size of one record, which is one
 	// Append. Larger batches get ErrTooLarge.
