@@ -115,7 +115,7 @@ orgs:
 	if got := cfg.Orgs["acme"].Sinks[0].Config["anything"]; !reflect.DeepEqual(got, map[string]any{"nested": []any{1, 2}}) {
 		t.Errorf("opaque config = %#v", got)
 	}
-	if opts := cfg.Plugins.supervisorOptions(nil, nil); len(opts.SHA256["mock"]) != 32 || opts.SHA256["mock"][0] != 0xab {
+	if opts := cfg.Plugins.supervisorOptions(nil, nil, nil); len(opts.SHA256["mock"]) != 32 || opts.SHA256["mock"][0] != 0xab {
 		t.Errorf("checksum decoded as %x, want 32 bytes starting ab", opts.SHA256["mock"])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -39,7 +40,11 @@ func (e *RecordError) Error() string {
 // queued. A full queue fails with an error wrapping ErrFull; with several
 // integrations, the statements may then have been queued for some of them
 // (recording them again is harmless: their ids are the same).
-func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) error {
+func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) (err error) {
+	ctx, rec := h.tel.StartRecord(ctx, orgID, "")
+	queued := 0
+	defer func() { rec.End(queued, err) }()
+	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
 	items := make([]queue.Item, len(statements))
 	for i, st := range statements {
 		if st == nil {
@@ -58,9 +63,13 @@ func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Sta
 		if err != nil {
 			return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: err.Error()}}}
 		}
-		items[i] = queue.Item{ID: st.ID, Data: data}
+		items[i] = queue.Item{ID: st.ID, Data: data, Trace: tc}
 	}
-	return h.enqueue(ctx, orgID, items)
+	if err := h.enqueue(ctx, orgID, items); err != nil {
+		return err
+	}
+	queued = len(items)
+	return nil
 }
 
 // enqueue appends items to every queue of the organization, in parallel
@@ -113,7 +122,7 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 	if err := it.q.Append(ctx, items); err != nil {
 		return fmt.Errorf("org %s, integration %s: %w", orgID, it.in.ID, err)
 	}
-	h.metrics.Count(MetricRecorded, int64(len(items)), orgID, it.in.ID)
+	it.tel.Recorded(ctx, len(items))
 	return nil
 }
 
@@ -131,7 +140,9 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 // queued. If queueing then fails (a full queue), the caller re-sends the
 // event: the normalizer answers a recently handled SCORM call with the same
 // statements again, so nothing is lost and nothing is duplicated.
-func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, error) {
+func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Statement, err error) {
+	ctx, rec := h.tel.StartRecord(ctx, ev.Org, ev.Kind)
+	defer func() { rec.End(len(stmts), err) }()
 	h.mu.RLock()
 	if h.closed {
 		h.mu.RUnlock()
@@ -140,35 +151,39 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 	o, ok := h.orgs[ev.Org]
 	h.mu.RUnlock()
 	if !ok {
-		h.countRefused(ev.Org)
+		h.countRefused(ctx, ev.Org, ev.Kind, "unknown_org")
 		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Field: "org",
 			Err: fmt.Errorf("%w: %q", ErrOrgUnknown, ev.Org)}
 	}
-	stmts, err := h.norm.Normalize(ctx, o.settings.internal(), ev.internal())
+	out, err := h.norm.Normalize(ctx, o.settings.internal(), ev.internal())
 	if err != nil {
 		if ee := publicEventError(err); ee != nil {
-			h.countRefused(ev.Org)
+			h.countRefused(ctx, ev.Org, ev.Kind, ee.Kind.reason())
 			return nil, ee
 		}
 		return nil, err
 	}
-	items := make([]queue.Item, len(stmts))
-	for i, st := range stmts {
+	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
+	items := make([]queue.Item, len(out))
+	for i, st := range out {
 		data, err := xapi.Marshal(st, xapi.V200)
 		if err != nil {
-			h.countRefused(ev.Org)
+			h.countRefused(ctx, ev.Org, ev.Kind, EventInvalid.reason())
 			return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
 		}
-		items[i] = queue.Item{ID: st.ID, Data: data}
+		items[i] = queue.Item{ID: st.ID, Data: data, Trace: tc}
 	}
 	if err := h.enqueue(ctx, ev.Org, items); err != nil {
 		return nil, err
 	}
-	return stmts, nil
+	return out, nil
 }
 
-func (h *Host) countRefused(org string) {
-	h.metrics.Count(MetricRefusedEvents, 1, org, "")
+// countRefused counts an event RecordEvent refused; reason is the class
+// of the refusal on the metric: "invalid_event", "unknown_kind" or
+// "unknown_org".
+func (h *Host) countRefused(ctx context.Context, org, kind, reason string) {
+	h.tel.EventRefused(ctx, org, kind, reason)
 	v, _ := h.refusedEvents.LoadOrStore(org, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 }
