@@ -93,8 +93,8 @@ func New(opts Options) *Supervisor {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Supervisor{
-		opts:  opts,
-		log:   opts.Logger,
+		opts:     opts,
+		log:      opts.Logger,
 		procs:    map[procKey]*procEntry{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
