@@ -3,20 +3,29 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/learningflow/lrsbridge/sdk/xapi"
+	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
 // telemetrySinks are in-memory OpenTelemetry readers for a host.
@@ -292,5 +301,185 @@ func TestTelemetryAttributesOff(t *testing.T) {
 	})
 	if diff := cmp.Diff(want, pick(end, want)); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+}
+
+// TestTelemetryPluginCrash counts the starts, restart and exits of a real
+// plugin process that crashes on its second batch, and the statements
+// retried because it exited.
+func TestTelemetryPluginCrash(t *testing.T) {
+	needsProcesses(t)
+	t.Parallel()
+	cfg := testConfig(t)
+	addOrg(&cfg, "acme", mockSink("mock", filepath.Join(t.TempDir(), "r.ndjson"), map[string]any{"crash_on_batch": 2}))
+	sinks, opts := withTelemetry(t)
+	h := newHost(t, cfg, opts...)
+	ctx := context.Background()
+	for i := range 2 {
+		if err := h.Record(ctx, "acme", statements("acme", i*5, 5)...); err != nil {
+			t.Fatal(err)
+		}
+		waitIdle(t, h, 60*time.Second)
+	}
+	running := sinks.collect(t)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := h.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	// The watcher of the stopped process reports its exit before
+	// Shutdown returns.
+	end := sinks.collect(t)
+
+	const in = "lrsbridge.integration=mock,lrsbridge.org=acme,lrsbridge.sink=mock"
+	want := norm(map[string]float64{
+		"lrsbridge.plugin.starts{lrsbridge.plugin=mock}":                               2,
+		"lrsbridge.plugin.restarts{lrsbridge.plugin=mock}":                             1,
+		"lrsbridge.plugin.exits{lrsbridge.plugin=mock,lrsbridge.plugin.exit=crash}":    1,
+		"lrsbridge.statements.retried{error.type=plugin_exited," + in + "}":            5,
+		"lrsbridge.statements.delivered{" + in + "}":                                   10,
+		"lrsbridge.delivery.batch.duration{error.type=plugin_exited," + in + "}":       1,
+		"lrsbridge.plugin.exits{lrsbridge.plugin=mock,lrsbridge.plugin.exit=shutdown}": 0,
+	})
+	if diff := cmp.Diff(want, pick(running, want)); diff != "" {
+		t.Errorf("before shutdown (-want +got):\n%s", diff)
+	}
+	stopped := norm(map[string]float64{
+		"lrsbridge.plugin.exits{lrsbridge.plugin=mock,lrsbridge.plugin.exit=crash}":    1,
+		"lrsbridge.plugin.exits{lrsbridge.plugin=mock,lrsbridge.plugin.exit=shutdown}": 1,
+	})
+	if diff := cmp.Diff(stopped, pick(end, stopped)); diff != "" {
+		t.Errorf("after shutdown (-want +got):\n%s", diff)
+	}
+}
+
+// headerLog remembers one request header of every request it passes on.
+type headerLog struct {
+	name string
+	next http.Handler
+	mu   sync.Mutex
+	seen []string
+}
+
+func (l *headerLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	l.seen = append(l.seen, r.Header.Get(l.name))
+	l.mu.Unlock()
+	l.next.ServeHTTP(w, r)
+}
+
+func (l *headerLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen)
+}
+
+// TestTelemetryFollowsOneEvent follows one event through real plugin
+// processes: the record span, the delivery spans (children of it and
+// linked to it), a span made inside the mock plugin's process, the lrs
+// plugin's request span, and the traceparent a loopback LRS receives all
+// share one trace id.
+func TestTelemetryFollowsOneEvent(t *testing.T) {
+	needsProcesses(t)
+	t.Parallel()
+	cfg := testConfig(t)
+	store := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: "k", Secret: "s"}}})
+	seen := &headerLog{name: "traceparent", next: store}
+	srv := httptest.NewServer(seen)
+	t.Cleanup(srv.Close)
+	addOrg(&cfg, "acme", mockSink("mock", filepath.Join(t.TempDir(), "r.ndjson"), nil), lrsSink(srv.URL+store.BasePath(), "s"))
+	sinks, opts := withTelemetry(t)
+	h := newHost(t, cfg, opts...)
+
+	stmts, err := h.RecordEvent(context.Background(), Event{
+		ID: "evt-1", Org: "acme", Kind: "quiz.completed", Time: "2025-03-14T09:12:30Z",
+		User:   &User{ID: "u-1842"},
+		Course: &Course{ID: "c-77", Title: "Biology 101", Lang: "en"},
+		Payload: json.RawMessage(`{"quiz_id":"qz-5","title":"Cell biology check","attempt_id":"att-88","score":7,"max_score":10,
+			"pass_percent":60,"started_at":"2025-03-14T09:00:00Z","finished_at":"2025-03-14T09:12:30Z",
+			"questions":[{"id":"q1","type":"choice","prompt":"Which?","response":"b","correct":true}]}`),
+	})
+	if err != nil {
+		t.Fatalf("RecordEvent: %v", err)
+	}
+	waitIdle(t, h, 60*time.Second)
+
+	byName := func() map[string][]sdktrace.ReadOnlySpan {
+		out := map[string][]sdktrace.ReadOnlySpan{}
+		for _, s := range sinks.spans.Ended() {
+			out[s.Name()] = append(out[s.Name()], s)
+		}
+		return out
+	}
+	var spans map[string][]sdktrace.ReadOnlySpan
+	eventually(t, 30*time.Second, "the delivery spans to end", func() bool {
+		spans = byName()
+		return len(spans["lrsbridge.deliver"]) >= 2
+	})
+	if len(spans["lrsbridge.record_event"]) != 1 {
+		t.Fatalf("%d record_event spans, want 1", len(spans["lrsbridge.record_event"]))
+	}
+	record := spans["lrsbridge.record_event"][0]
+	traceID := record.SpanContext().TraceID()
+	attrs := func(s sdktrace.ReadOnlySpan) map[string]string {
+		out := map[string]string{}
+		for _, kv := range s.Attributes() {
+			out[string(kv.Key)] = kv.Value.Emit()
+		}
+		return out
+	}
+	wantRecord := map[string]string{
+		"lrsbridge.org": "acme", "lrsbridge.event.kind": "quiz.completed", "lrsbridge.statement.count": strconv.Itoa(len(stmts)),
+	}
+	if diff := cmp.Diff(wantRecord, attrs(record)); diff != "" {
+		t.Errorf("record span attributes (-want +got):\n%s", diff)
+	}
+
+	integrations := map[string]bool{}
+	for _, d := range spans["lrsbridge.deliver"] {
+		a := attrs(d)
+		integrations[a["lrsbridge.integration"]] = true
+		if d.SpanContext().TraceID() != traceID || d.Parent().SpanID() != record.SpanContext().SpanID() {
+			t.Errorf("delivery span of %s is not a child of the record span", a["lrsbridge.integration"])
+		}
+		linked := false
+		for _, l := range d.Links() {
+			linked = linked || l.SpanContext.SpanID() == record.SpanContext().SpanID()
+		}
+		if !linked {
+			t.Errorf("delivery span of %s is not linked to the record span", a["lrsbridge.integration"])
+		}
+		if a["lrsbridge.statements.delivered"] != strconv.Itoa(len(stmts)) {
+			t.Errorf("delivery span of %s says %s delivered, want %d", a["lrsbridge.integration"], a["lrsbridge.statements.delivered"], len(stmts))
+		}
+	}
+	if diff := cmp.Diff(map[string]bool{"mock": true, "lrs": true}, integrations); diff != "" {
+		t.Errorf("delivery spans by integration (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"mock deliver", "POST"} {
+		if len(spans[name]) == 0 {
+			t.Fatalf("no %q span from the plugin processes; spans: %v", name, slices.Sorted(maps.Keys(spans)))
+		}
+		for _, s := range spans[name] {
+			if s.SpanContext().TraceID() != traceID {
+				t.Errorf("%q span in trace %s, want %s", name, s.SpanContext().TraceID(), traceID)
+			}
+		}
+	}
+	headers := seen.all()
+	posts := 0
+	for _, tp := range headers {
+		if tp == "" {
+			continue // the connection test's GET /about is not in a trace
+		}
+		posts++
+		sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
+			propagation.HeaderCarrier{"Traceparent": []string{tp}}))
+		if sc.TraceID() != traceID {
+			t.Errorf("the LRS saw traceparent %q, want trace %s", tp, traceID)
+		}
+	}
+	if posts == 0 {
+		t.Errorf("the LRS saw no traceparent in %d requests", len(headers))
 	}
 }
