@@ -41,31 +41,54 @@ var telemetryModes = []struct {
 	}},
 }
 
+// side is one host of a paired benchmark: run is timed, settle (for
+// example waiting for delivery) is not, so that one host's background work
+// does not land in another's time.
+type side struct {
+	run, settle func()
+	h           *Host
+}
+
 // pairedRounds runs one host per telemetry mode and, b.N times, a round
 // that times run once on each host in turn, so that every mode sees the
-// same machine load. It reports each mode's time per statement and the
-// cost of the others relative to "off" in percent.
-func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Option) func()) {
-	runs := make([]func(), len(telemetryModes))
+// same machine load. It reports each mode's wall time and CPU time (the
+// test process's and the host's plugin processes') per statement, and the
+// cost of the others relative to "off" in percent of both.
+func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Option) side) {
+	sides := make([]side, len(telemetryModes))
 	for i, m := range telemetryModes {
-		runs[i] = setup(b, m.opts(b))
+		sides[i] = setup(b, m.opts(b))
 	}
-	took := make([]time.Duration, len(telemetryModes))
+	cpuOf := func(s side) float64 {
+		c := selfCPU()
+		for _, pid := range s.h.sup.Running() {
+			c += procCPU(pid)
+		}
+		return c
+	}
+	wall := make([]time.Duration, len(sides))
+	cpu := make([]float64, len(sides))
 	b.ResetTimer()
 	for round := range b.N {
-		for k := range runs {
-			i := (round + k) % len(runs) // vary who goes first
-			began := time.Now()
-			runs[i]()
-			took[i] += time.Since(began)
+		for k := range sides {
+			i := (round + k) % len(sides) // vary who goes first
+			c0, began := cpuOf(sides[i]), time.Now()
+			sides[i].run()
+			wall[i] += time.Since(began)
+			cpu[i] += cpuOf(sides[i]) - c0
+			b.StopTimer()
+			sides[i].settle()
+			b.StartTimer()
 		}
 	}
 	b.StopTimer()
 	n := float64(b.N * perRound)
 	for i, m := range telemetryModes {
-		b.ReportMetric(float64(took[i].Nanoseconds())/n, m.name+"-ns/stmt")
+		b.ReportMetric(float64(wall[i].Nanoseconds())/n, m.name+"-ns/stmt")
+		b.ReportMetric(cpu[i]*1e9/n, m.name+"-cpu-ns/stmt")
 		if i > 0 {
-			b.ReportMetric(100*(float64(took[i])/float64(took[0])-1), m.name+"-cost-%")
+			b.ReportMetric(100*(float64(wall[i])/float64(wall[0])-1), m.name+"-cost-%")
+			b.ReportMetric(100*(cpu[i]/cpu[0]-1), m.name+"-cpu-cost-%")
 		}
 	}
 }
@@ -83,13 +106,13 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 	}{{SyncNone, 1}, {SyncNone, 8}, {SyncAlways, 8}} {
 		b.Run(fmt.Sprintf("sync=%s/producers=%d", bc.sync, bc.producers), func(b *testing.B) {
 			producers := bc.producers
-			pairedRounds(b, perRound, func(b *testing.B, opts []Option) func() {
+			pairedRounds(b, perRound, func(b *testing.B, opts []Option) side {
 				cfg := testConfig(b)
 				cfg.Queue.Sync = bc.sync
 				addOrg(&cfg, "acme", mockSink("mock", filepath.Join(b.TempDir(), "r.ndjson"), nil))
 				h := newHost(b, cfg, opts...)
 				sts := statements("acme", 0, perRound)
-				return func() {
+				run := func() {
 					var wg sync.WaitGroup
 					for p := range producers {
 						wg.Go(func() {
@@ -103,6 +126,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 					}
 					wg.Wait()
 				}
+				return side{run: run, settle: func() { waitIdle(b, h, time.Minute) }, h: h}
 			})
 		})
 	}
@@ -115,7 +139,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 // plugin's spans travel back to the host too.
 func BenchmarkTelemetryEndToEnd(b *testing.B) {
 	const batch, calls = 100, 10
-	pairedRounds(b, batch*calls, func(b *testing.B, opts []Option) func() {
+	pairedRounds(b, batch*calls, func(b *testing.B, opts []Option) side {
 		store, endpoint := newLRS(b)
 		cfg := testConfig(b)
 		cfg.Queue.Sync = SyncAlways
@@ -129,7 +153,7 @@ func BenchmarkTelemetryEndToEnd(b *testing.B) {
 		}
 		waitIdle(b, h, time.Minute)
 		next := 0
-		return func() {
+		run := func() {
 			want := store.Len() + batch*calls
 			for range calls {
 				// Every statement is new to the LRS, so it stores rather
@@ -143,5 +167,6 @@ func BenchmarkTelemetryEndToEnd(b *testing.B) {
 				time.Sleep(time.Millisecond)
 			}
 		}
+		return side{run: run, settle: func() { waitIdle(b, h, time.Minute) }, h: h}
 	})
 }

@@ -120,6 +120,22 @@ func pick(points, want map[string]float64) map[string]float64 {
 	return out
 }
 
+// settled collects until the points named by want have want's values (a
+// batch's statements leave the queue just before they are counted), or
+// gives up after a while and returns the last collection for the caller
+// to report.
+func (s *telemetrySinks) settled(t testing.TB, want map[string]float64) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := s.collect(t)
+		if cmp.Equal(want, pick(got, want)) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // only keeps the points of the named metrics.
 func only(points map[string]float64, names ...string) map[string]float64 {
 	out := map[string]float64{}
@@ -137,7 +153,7 @@ func only(points map[string]float64, names ...string) map[string]float64 {
 // breaker, a 400 with a dead letter, an already stored statement and
 // refused events, with the given attribute mode. It returns the points
 // collected while the breaker was open and at the end.
-func telemetryScenario(t *testing.T, mode AttributeMode) (duringOutage, end map[string]float64) {
+func telemetryScenario(t *testing.T, mode AttributeMode) (duringOutage map[string]float64, sinks *telemetrySinks) {
 	t.Helper()
 	cfg := testConfig(t)
 	cfg.Telemetry.Attributes.Mode = mode
@@ -190,14 +206,14 @@ func telemetryScenario(t *testing.T, mode AttributeMode) (duringOutage, end map[
 			t.Fatalf("RecordEvent(%s) = nil, want a refusal", ev.ID)
 		}
 	}
-	return duringOutage, sinks.collect(t)
+	return duringOutage, sinks
 }
 
 // TestTelemetryMetrics follows every metric through the scenario with the
 // organizations' own attributes.
 func TestTelemetryMetrics(t *testing.T) {
 	t.Parallel()
-	during, end := telemetryScenario(t, AttributesAll)
+	during, sinks := telemetryScenario(t, AttributesAll)
 
 	const (
 		ok     = "lrsbridge.integration=ok,lrsbridge.org=acme,lrsbridge.sink=mock"
@@ -256,6 +272,7 @@ func TestTelemetryMetrics(t *testing.T) {
 		"lrsbridge.integrations{" + outage + ",lrsbridge.integration.state=active}": 1,
 		"lrsbridge.integrations{" + beta + ",lrsbridge.integration.state=active}":   1,
 	})
+	end := sinks.settled(t, want)
 	if diff := cmp.Diff(want, pick(end, want)); diff != "" {
 		t.Errorf("metrics at the end (-want +got):\n%s", diff)
 	}
@@ -279,7 +296,17 @@ func TestTelemetryMetrics(t *testing.T) {
 // and the counts add up per sink plugin.
 func TestTelemetryAttributesOff(t *testing.T) {
 	t.Parallel()
-	_, end := telemetryScenario(t, AttributesOff)
+	_, sinks := telemetryScenario(t, AttributesOff)
+	want := norm(map[string]float64{
+		"lrsbridge.statements.recorded{lrsbridge.sink=mock}":                                            20,
+		"lrsbridge.statements.recorded{lrsbridge.sink=lrs}":                                             2,
+		"lrsbridge.statements.delivered{lrsbridge.sink=mock}":                                           19,
+		"lrsbridge.statements.dead_lettered{lrsbridge.dead_letter.reason=rejected,lrsbridge.sink=mock}": 1,
+		"lrsbridge.queue.depth{lrsbridge.sink=mock}":                                                    0,
+		"lrsbridge.integrations{lrsbridge.integration.state=active,lrsbridge.sink=mock}":                2,
+		"lrsbridge.events.refused{error.type=unknown_org,lrsbridge.event.kind=quiz.completed}":          1,
+	})
+	end := sinks.settled(t, want)
 	var keys []string
 	for k := range end {
 		if strings.Contains(k, "lrsbridge.org=") || strings.Contains(k, "lrsbridge.integration=") {
@@ -290,15 +317,6 @@ func TestTelemetryAttributesOff(t *testing.T) {
 	if len(keys) > 0 {
 		t.Errorf("metrics carry organizations with attributes off:\n%s", strings.Join(keys, "\n"))
 	}
-	want := norm(map[string]float64{
-		"lrsbridge.statements.recorded{lrsbridge.sink=mock}":                                            20,
-		"lrsbridge.statements.recorded{lrsbridge.sink=lrs}":                                             2,
-		"lrsbridge.statements.delivered{lrsbridge.sink=mock}":                                           19,
-		"lrsbridge.statements.dead_lettered{lrsbridge.dead_letter.reason=rejected,lrsbridge.sink=mock}": 1,
-		"lrsbridge.queue.depth{lrsbridge.sink=mock}":                                                    0,
-		"lrsbridge.integrations{lrsbridge.integration.state=active,lrsbridge.sink=mock}":                2,
-		"lrsbridge.events.refused{error.type=unknown_org,lrsbridge.event.kind=quiz.completed}":          1,
-	})
 	if diff := cmp.Diff(want, pick(end, want)); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)
 	}
@@ -321,16 +339,6 @@ func TestTelemetryPluginCrash(t *testing.T) {
 		}
 		waitIdle(t, h, 60*time.Second)
 	}
-	running := sinks.collect(t)
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := h.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
-	// The watcher of the stopped process reports its exit before
-	// Shutdown returns.
-	end := sinks.collect(t)
-
 	const in = "lrsbridge.integration=mock,lrsbridge.org=acme,lrsbridge.sink=mock"
 	want := norm(map[string]float64{
 		"lrsbridge.plugin.starts{lrsbridge.plugin=mock}":                               2,
@@ -341,6 +349,16 @@ func TestTelemetryPluginCrash(t *testing.T) {
 		"lrsbridge.delivery.batch.duration{error.type=plugin_exited," + in + "}":       1,
 		"lrsbridge.plugin.exits{lrsbridge.plugin=mock,lrsbridge.plugin.exit=shutdown}": 0,
 	})
+	running := sinks.settled(t, want)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := h.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	// The watcher of the stopped process reports its exit before
+	// Shutdown returns.
+	end := sinks.collect(t)
+
 	if diff := cmp.Diff(want, pick(running, want)); diff != "" {
 		t.Errorf("before shutdown (-want +got):\n%s", diff)
 	}
