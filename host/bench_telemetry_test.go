@@ -16,9 +16,9 @@ import (
 // telemetryModes are the sides of the telemetry benchmarks: "off" is the
 // default (OpenTelemetry's global providers, no-ops until an application
 // sets them); "metrics" is the SDK recording every metric, without traces;
-// "on" is the SDK recording every metric and sampling every span (the
-// worst case: services usually sample a fraction), exported to a no-op
-// exporter.
+// "sampled" is the SDK recording every metric and sampling 1 % of traces
+// (parent-based), as busy services do; "on" samples every span, the worst
+// case. Spans go to a no-op exporter.
 var telemetryModes = []struct {
 	name string
 	opts func(b *testing.B) []Option
@@ -29,16 +29,22 @@ var telemetryModes = []struct {
 		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 		return []Option{WithMeterProvider(mp)}
 	}},
-	{"on", func(b *testing.B) []Option {
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-			sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-		b.Cleanup(func() {
-			_ = tp.Shutdown(context.Background())
-			_ = mp.Shutdown(context.Background())
-		})
-		return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}
+	{"sampled", func(b *testing.B) []Option {
+		return traced(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 	}},
+	{"on", func(b *testing.B) []Option { return traced(b, sdktrace.AlwaysSample()) }},
+}
+
+// traced returns the options of an SDK meter provider and a tracer
+// provider with sampler, exporting to a no-op exporter.
+func traced(b *testing.B, sampler sdktrace.Sampler) []Option {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}
 }
 
 // side is one host of a paired benchmark: run is timed, settle (for
