@@ -58,6 +58,21 @@ func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 			want: []ConfigProblem{{"plugins.process.mock", `is "isolated", want "shared" or "per_org"`}},
 		},
 		{
+			name: "telemetry attribute mode",
+			yaml: "telemetry:\n  attributes: {mode: everything}\n",
+			want: []ConfigProblem{{"telemetry.attributes.mode", `is "everything", want "off", "limited" or "all"`}},
+		},
+		{
+			name: "negative telemetry limit",
+			yaml: "telemetry:\n  attributes: {limit: -1}\n",
+			want: []ConfigProblem{{"telemetry.attributes.limit", "is -1, want 0 (the default, 100) or more"}},
+		},
+		{
+			name: "typo in telemetry",
+			yaml: "telemetry:\n  attributes: {allowed: [acme]}\n",
+			want: []ConfigProblem{{"telemetry.attributes.allowed", "unknown key in (yaml); did you mean telemetry.attributes.allow?"}},
+		},
+		{
 			name: "top level",
 			yaml: "datadir: /srv\n",
 			want: []ConfigProblem{{"datadir", "unknown key in (yaml); did you mean data_dir?"}},
@@ -147,5 +162,20 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestLoadConfigTelemetry reads the telemetry attributes from the file
+// and the environment, over the defaults.
+func TestLoadConfigTelemetry(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfigYAML([]byte("telemetry:\n  attributes:\n    allow: [acme, globex]\n"),
+		[]string{"LRSBRIDGE_TELEMETRY__ATTRIBUTES__MODE=all"})
+	if err != nil {
+		t.Fatalf("LoadConfigYAML: %v", err)
+	}
+	want := TelemetryConfig{Attributes: TelemetryAttributes{Mode: AttributesAll, Limit: 100, Allow: []string{"acme", "globex"}}}
+	if diff := cmp.Diff(want, cfg.Telemetry); diff != "" {
+		t.Errorf("telemetry (-want +got):\n%s", diff)
 	}
 }
