@@ -24,7 +24,11 @@
 // Every Append writes one record holding all its items, so a batch is
 // stored whole or not at all. A record carries a CRC-32C (Castagnoli) over
 // its length and body, the sequence number of its first item and the append
-// time. See record.go for the byte layout.
+// time. An item may carry the span context of the call that recorded it
+// (Item.Trace); a record holding one is written in a second layout with
+// its own magic, and a record without one keeps the first layout, so that
+// queues written without tracing stay readable by older hosts. See
+// record.go for the byte layout.
 //
 // # Durability
 //
