@@ -43,7 +43,12 @@ func (e *RecordError) Error() string {
 func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) (err error) {
 	ctx, rec := h.tel.StartRecord(ctx, orgID, "")
 	queued := 0
-	defer func() { rec.End(queued, err) }()
+	defer func() {
+		if err != nil && !h.knows(orgID) {
+			rec.UnknownOrg()
+		}
+		rec.End(queued, err)
+	}()
 	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
 	items := make([]queue.Item, len(statements))
 	for i, st := range statements {
@@ -151,7 +156,8 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Stateme
 	o, ok := h.orgs[ev.Org]
 	h.mu.RUnlock()
 	if !ok {
-		h.countRefused(ctx, ev.Org, ev.Kind, "unknown_org")
+		rec.UnknownOrg()
+		h.countRefused(ctx, telemetry.Other, ev.Kind, "unknown_org")
 		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Field: "org",
 			Err: fmt.Errorf("%w: %q", ErrOrgUnknown, ev.Org)}
 	}
@@ -179,9 +185,18 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Stateme
 	return out, nil
 }
 
+// knows reports whether orgID is an organization in effect.
+func (h *Host) knows(orgID string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	_, ok := h.orgs[orgID]
+	return ok
+}
+
 // countRefused counts an event RecordEvent refused; reason is the class
 // of the refusal on the metric: "invalid_event", "unknown_kind" or
-// "unknown_org".
+// "unknown_org" (org is then telemetry.Other: an id the host does not
+// know never becomes an attribute value).
 func (h *Host) countRefused(ctx context.Context, org, kind, reason string) {
 	h.tel.EventRefused(ctx, org, kind, reason)
 	v, _ := h.refusedEvents.LoadOrStore(org, new(atomic.Int64))

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -250,7 +251,7 @@ func TestTelemetryMetrics(t *testing.T) {
 
 		"lrsbridge.statements.dead_lettered{lrsbridge.dead_letter.reason=rejected," + ok + "}": 1,
 
-		"lrsbridge.events.refused{error.type=unknown_org,lrsbridge.event.kind=quiz.completed,lrsbridge.org=nobody}": 1,
+		"lrsbridge.events.refused{error.type=unknown_org,lrsbridge.event.kind=quiz.completed,lrsbridge.org=_other}": 1,
 		"lrsbridge.events.refused{error.type=unknown_kind,lrsbridge.event.kind=no.such.kind,lrsbridge.org=acme}":    1,
 		"lrsbridge.events.refused{error.type=invalid_event,lrsbridge.event.kind=quiz.completed,lrsbridge.org=acme}": 1,
 
@@ -288,6 +289,46 @@ func TestTelemetryMetrics(t *testing.T) {
 	}
 	if calls != 6 {
 		t.Errorf("record.duration counts %v calls, want 6: %v", calls, only(end, "lrsbridge.record.duration"))
+	}
+}
+
+// TestTelemetryUnknownOrgsTakeNoPlace: ids of organizations the host does
+// not know, sent by an untrusted caller, never become attribute values nor
+// take a place in the limit of organizations that keep their own.
+func TestTelemetryUnknownOrgsTakeNoPlace(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Telemetry.Attributes = TelemetryAttributes{Mode: AttributesLimited, Limit: 1}
+	addOrg(&cfg, "acme", mockSink("mock", filepath.Join(t.TempDir(), "r.ndjson"), nil))
+	sinks, opts := withTelemetry(t)
+	h := newHost(t, cfg, opts...)
+	ctx := context.Background()
+	for i := range 5 {
+		bogus := "intruder-" + strconv.Itoa(i)
+		if err := h.Record(ctx, bogus, statement(bogus, i)); !errors.Is(err, ErrOrgUnknown) {
+			t.Fatalf("Record(%s) = %v, want ErrOrgUnknown", bogus, err)
+		}
+		if _, err := h.RecordEvent(ctx, Event{ID: "e", Org: bogus, Kind: "quiz.completed"}); err == nil {
+			t.Fatalf("RecordEvent(%s) = nil, want a refusal", bogus)
+		}
+	}
+	if err := h.Record(ctx, "acme", statement("acme", 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := norm(map[string]float64{
+		"lrsbridge.statements.recorded{lrsbridge.integration=mock,lrsbridge.org=acme,lrsbridge.sink=mock}":          1,
+		"lrsbridge.record.duration{lrsbridge.org=acme}":                                                             1,
+		"lrsbridge.record.duration{error.type=refused,lrsbridge.org=_other}":                                        10,
+		"lrsbridge.events.refused{error.type=unknown_org,lrsbridge.event.kind=quiz.completed,lrsbridge.org=_other}": 5,
+	})
+	end := sinks.settled(t, want)
+	if diff := cmp.Diff(want, pick(end, want)); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+	for k := range end {
+		if strings.Contains(k, "intruder") {
+			t.Errorf("an unknown organization's id is an attribute value: %s", k)
+		}
 	}
 }
 
