@@ -131,12 +131,7 @@ func (it *integration) snapshot() telemetry.IntegrationSnapshot {
 		s.OldestAge = time.Since(st.Oldest)
 	}
 	s.State = it.w.Status().State
-	switch s.State {
-	case StateBreakerOpen:
-		s.Breaker = telemetry.BreakerOpen
-	case StateBreakerHalfOpen:
-		s.Breaker = telemetry.BreakerHalfOpen
-	}
+	s.Breaker = it.w.BreakerState()
 	return s
 }
 

@@ -175,13 +175,21 @@ func telemetryScenario(t *testing.T, mode AttributeMode) (duringOutage map[strin
 	if err := h.Record(ctx, "acme", statements("acme", 0, 10)...); err != nil {
 		t.Fatal(err)
 	}
-	open := "lrsbridge.breakers{lrsbridge.breaker.state=open,lrsbridge.integration=outage,lrsbridge.org=acme,lrsbridge.sink=mock}"
+	// The breaker and the integration state are read one after the
+	// other: wait for a collection that saw both open.
+	open := norm(map[string]float64{
+		"lrsbridge.breakers{lrsbridge.breaker.state=open,lrsbridge.integration=outage,lrsbridge.org=acme,lrsbridge.sink=mock}":                 1,
+		"lrsbridge.integrations{lrsbridge.integration.state=breaker_open,lrsbridge.integration=outage,lrsbridge.org=acme,lrsbridge.sink=mock}": 1,
+	})
 	if mode == AttributesOff {
-		open = "lrsbridge.breakers{lrsbridge.breaker.state=open,lrsbridge.sink=mock}"
+		open = norm(map[string]float64{
+			"lrsbridge.breakers{lrsbridge.breaker.state=open,lrsbridge.sink=mock}":                 1,
+			"lrsbridge.integrations{lrsbridge.integration.state=breaker_open,lrsbridge.sink=mock}": 1,
+		})
 	}
 	eventually(t, 30*time.Second, "the outage's breaker to open", func() bool {
 		duringOutage = sinks.collect(t)
-		return duringOutage[open] == 1
+		return cmp.Equal(open, pick(duringOutage, open))
 	})
 	waitIdle(t, h, 30*time.Second)
 

@@ -831,3 +831,16 @@ func (w *Worker) Status() Status {
 	}
 	return s
 }
+
+// BreakerState reports the state of the worker's circuit breaker, one of
+// telemetry.BreakerClosed, BreakerOpen and BreakerHalfOpen, whatever the
+// worker's own state (a paused worker keeps its breaker's).
+func (w *Worker) BreakerState() string {
+	switch w.breaker.State() {
+	case gobreaker.StateOpen:
+		return telemetry.BreakerOpen
+	case gobreaker.StateHalfOpen:
+		return telemetry.BreakerHalfOpen
+	}
+	return telemetry.BreakerClosed
+}
