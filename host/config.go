@@ -42,6 +42,9 @@ type Config struct {
 	Delivery DeliveryConfig `koanf:"delivery"`
 	// Secrets configures encryption of persisted integration secrets.
 	Secrets SecretsConfig `koanf:"secrets"`
+	// Telemetry configures the attributes of the host's OpenTelemetry
+	// metrics.
+	Telemetry TelemetryConfig `koanf:"telemetry"`
 	// Orgs are the organizations known from configuration, by id.
 	Orgs map[string]OrgConfig `koanf:"orgs"`
 }
@@ -202,6 +205,7 @@ func DefaultConfig() Config {
 			BreakerOpen:     30 * time.Second,
 			Timeout:         60 * time.Second,
 		},
+		Telemetry: TelemetryConfig{Attributes: TelemetryAttributes{Mode: AttributesLimited, Limit: 100}},
 	}
 }
 
@@ -324,6 +328,12 @@ func (c *Config) Validate() error {
 	if d.BreakerFailures < 1 {
 		add("delivery.breaker_failures", "must be at least 1")
 	}
+	if err := c.Telemetry.Attributes.Mode.check(); err != nil {
+		add("telemetry.attributes.mode", "%v", err)
+	}
+	if l := c.Telemetry.Attributes.Limit; l < 0 {
+		add("telemetry.attributes.limit", "is %d, want 0 (the default, 100) or more", l)
+	}
 	if c.Secrets.Key != "" {
 		if k, err := base64.StdEncoding.DecodeString(c.Secrets.Key); err != nil || len(k) != 32 {
 			add("secrets.key", "is not the base64 encoding of 32 bytes")
@@ -434,11 +444,11 @@ func (p SyncPolicy) policy() queue.SyncPolicy {
 
 // supervisorOptions returns the options of the plugin supervisor; the
 // configuration is valid.
-func (c PluginsConfig) supervisorOptions(log *slog.Logger, onRestart func(org, plugin string)) supervise.Options {
+func (c PluginsConfig) supervisorOptions(log *slog.Logger, onStart func(org, plugin string, restart bool), onExit func(org, plugin string, stopped bool)) supervise.Options {
 	o := supervise.Options{
 		Dir: c.Dir, SHA256: map[string][]byte{}, PerOrg: map[string]bool{},
 		IdleTimeout: c.IdleTimeout, StartTimeout: c.StartTimeout, Env: c.Env,
-		Logger: log, OnRestart: onRestart,
+		Logger: log, OnStart: onStart, OnExit: onExit,
 	}
 	for name, sum := range c.SHA256 {
 		o.SHA256[name], _ = hex.DecodeString(strings.TrimSpace(sum))

@@ -58,6 +58,21 @@ func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 			want: []ConfigProblem{{"plugins.process.mock", `is "isolated", want "shared" or "per_org"`}},
 		},
 		{
+			name: "telemetry attribute mode",
+			yaml: "telemetry:\n  attributes: {mode: everything}\n",
+			want: []ConfigProblem{{"telemetry.attributes.mode", `is "everything", want "off", "limited" or "all"`}},
+		},
+		{
+			name: "negative telemetry limit",
+			yaml: "telemetry:\n  attributes: {limit: -1}\n",
+			want: []ConfigProblem{{"telemetry.attributes.limit", "is -1, want 0 (the default, 100) or more"}},
+		},
+		{
+			name: "typo in telemetry",
+			yaml: "telemetry:\n  attributes: {allowed: [acme]}\n",
+			want: []ConfigProblem{{"telemetry.attributes.allowed", "unknown key in (yaml); did you mean telemetry.attributes.allow?"}},
+		},
+		{
 			name: "top level",
 			yaml: "datadir: /srv\n",
 			want: []ConfigProblem{{"datadir", "unknown key in (yaml); did you mean data_dir?"}},
@@ -115,7 +130,7 @@ orgs:
 	if got := cfg.Orgs["acme"].Sinks[0].Config["anything"]; !reflect.DeepEqual(got, map[string]any{"nested": []any{1, 2}}) {
 		t.Errorf("opaque config = %#v", got)
 	}
-	if opts := cfg.Plugins.supervisorOptions(nil, nil); len(opts.SHA256["mock"]) != 32 || opts.SHA256["mock"][0] != 0xab {
+	if opts := cfg.Plugins.supervisorOptions(nil, nil, nil); len(opts.SHA256["mock"]) != 32 || opts.SHA256["mock"][0] != 0xab {
 		t.Errorf("checksum decoded as %x, want 32 bytes starting ab", opts.SHA256["mock"])
 	}
 }
@@ -186,5 +201,20 @@ func TestLoadConfigMaxOpenFiles(t *testing.T) {
 				t.Errorf("queue.max_open_files = %d, want %d", cfg.Queue.MaxOpenFiles, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadConfigTelemetry reads the telemetry attributes from the file
+// and the environment, over the defaults.
+func TestLoadConfigTelemetry(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfigYAML([]byte("telemetry:\n  attributes:\n    allow: [acme, globex]\n"),
+		[]string{"LRSBRIDGE_TELEMETRY__ATTRIBUTES__MODE=all"})
+	if err != nil {
+		t.Fatalf("LoadConfigYAML: %v", err)
+	}
+	want := TelemetryConfig{Attributes: TelemetryAttributes{Mode: AttributesAll, Limit: 100, Allow: []string{"acme", "globex"}}}
+	if diff := cmp.Diff(want, cfg.Telemetry); diff != "" {
+		t.Errorf("telemetry (-want +got):\n%s", diff)
 	}
 }

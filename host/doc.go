@@ -12,8 +12,9 @@
 // closest known one), start a
 // host with [New], record with [Host.RecordEvent] or [Host.Record], and stop
 // with [Host.Shutdown], which drains queues within its deadline. A
-// *slog.Logger and a [Metrics] receiver are injected with options; the
-// package has no global state.
+// *slog.Logger and OpenTelemetry providers are injected with options; the
+// package has no global state (without providers it uses OpenTelemetry's
+// global ones, no-ops until the application sets them).
 //
 // # Durability and delivery
 //
@@ -93,4 +94,22 @@
 // integrations or organizations never holds up recording for others: the
 // slow part of a removal (closing the sink, moving its queue to dead
 // letters) runs without the host's lock.
+//
+// # Telemetry
+//
+// The host measures and traces with the OpenTelemetry API only
+// ([WithMeterProvider], [WithTracerProvider]); the application picks the
+// SDK and exporters. Metrics count statements recorded, delivered, already
+// stored, retried and dead-lettered, events refused, delivery batches and
+// Record calls, and observe queue depth and oldest age, integration and
+// breaker states and plugin process starts, restarts and exits; the
+// organization and integration attributes are bounded by
+// telemetry.attributes (mode off, limited (the default: the allow list and
+// the first 100 organizations) or all). Each Record or RecordEvent call is
+// a span; each queued statement keeps its span context, so the span of the
+// delivery batch that carries it is a child of it and linked to every
+// record of the batch, and the trace goes on into the sink plugin's
+// process and, for the LRS sink, to the LRS in a traceparent header.
+// docs/operations.md lists the names and attributes. [WithMetrics] and
+// [Metrics] are a deprecated adapter kept for one release.
 package host

@@ -7,11 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/supervise"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
@@ -52,11 +56,18 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithMetrics sets the receiver of measurements. Default: discard.
+// WithMetrics hands the host's counters and histograms to m, under the
+// names of the OpenTelemetry metrics, with every organization's own id
+// (telemetry.attributes.mode is then "all"); the gauges, which m cannot
+// carry, are left out. It replaces an earlier [WithMeterProvider].
+//
+// Deprecated: the host measures with OpenTelemetry; use
+// [WithMeterProvider]. WithMetrics is an adapter kept for one release.
 func WithMetrics(m Metrics) Option {
 	return func(h *Host) {
 		if m != nil {
-			h.metrics = m
+			h.meterProvider = telemetry.Bridge(m)
+			h.bridged = true
 		}
 	}
 }
@@ -87,10 +98,17 @@ func WithProvider(plugin string, p sdk.Provider) Option {
 type Host struct {
 	cfg       Config
 	log       *slog.Logger
-	metrics   Metrics
 	now       func() time.Time
 	egress    sdk.EgressPolicy
 	providers map[string]sdk.Provider // in-process plugins, by name
+
+	// meterProvider and tracerProvider are the options' (nil: the global
+	// ones); bridged says the meter provider adapts WithMetrics.
+	meterProvider  metric.MeterProvider
+	tracerProvider trace.TracerProvider
+	bridged        bool
+	tel            *telemetry.Telemetry
+	unobserve      func() error // unregisters the gauges
 
 	queues queueStore
 	dead   deadLetterStore
@@ -166,6 +184,7 @@ func (o *org) with(id string, it *integration) *org {
 // integration is one integration in effect: its configuration, its queue
 // and the worker delivering it.
 type integration struct {
+	org    string
 	in     Integration // with secrets; never logged
 	source string
 	saved  time.Time
@@ -173,6 +192,7 @@ type integration struct {
 	// qerr is why the queue could not be opened; w is nil then.
 	qerr     error
 	w        *delivery.Worker
+	tel      *telemetry.Integration
 	counters *delivery.Counters
 	// appends counts Record calls appending to q, so that a removal
 	// drains q only after they have finished.

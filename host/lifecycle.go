@@ -18,6 +18,7 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/secret"
 	"github.com/learningflow/lrsbridge/host/internal/statefile"
 	"github.com/learningflow/lrsbridge/host/internal/supervise"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
@@ -31,7 +32,6 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	h := &Host{
 		cfg:       cfg,
 		log:       slog.New(slog.DiscardHandler),
-		metrics:   discardMetrics{},
 		now:       time.Now,
 		providers: map[string]sdk.Provider{},
 		orgs:      map[string]*org{},
@@ -45,6 +45,17 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		h.egress.AllowCIDRs = append(h.egress.AllowCIDRs, p)
 	}
 	h.egress.AllowHTTP = cfg.Egress.AllowHTTP
+	attrs := cfg.Telemetry.Attributes.internal()
+	if h.bridged {
+		// The receivers of the former Metrics interface expect the
+		// organizations' ids.
+		attrs.Mode = telemetry.ModeAll
+	}
+	tel, err := telemetry.New(telemetry.Options{MeterProvider: h.meterProvider, TracerProvider: h.tracerProvider, Attributes: attrs})
+	if err != nil {
+		return nil, err
+	}
+	h.tel = tel
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -77,9 +88,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	}
 	h.dead = deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
 	h.norm = normalize.New(statefile.New(filepath.Join(cfg.DataDir, "state")), func() time.Time { return h.now() })
-	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, func(org, plugin string) {
-		h.metrics.Count(MetricPluginRestarts, 1, org, plugin)
-	}))
+	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, h.pluginStarted, h.pluginExited))
 
 	resolved, ignored := registry.Resolve(cfg.configured(), h.saved)
 	active := map[queue.Key]bool{}
@@ -93,6 +102,9 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	}
 	h.stopCounts, h.countsDone = make(chan struct{}), make(chan struct{})
 	go h.saveCountsEvery(countsEvery, h.stopCounts, h.countsDone)
+	if h.unobserve, err = h.tel.ObserveIntegrations(h.snapshots); err != nil {
+		h.log.Warn("the meter provider refused the queue and state gauges; they are left out", "error", err)
+	}
 	for _, id := range ignored {
 		h.log.Warn("saved integrations for an organization that is not configured are ignored", "org", id)
 	}
@@ -114,7 +126,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 // of a replaced integration; after is closed once the worker that
 // delivered the queue before has stopped.
 func (h *Host) startIntegration(orgID string, in Integration, source string, saved time.Time, counters *delivery.Counters, after <-chan struct{}) *integration {
-	it := &integration{in: in, source: source, saved: saved, counters: counters}
+	it := &integration{org: orgID, in: in, source: source, saved: saved, counters: counters}
 	if it.counters == nil {
 		it.counters = h.counters(orgID, in.ID)
 	}
@@ -125,6 +137,7 @@ func (h *Host) startIntegration(orgID string, in Integration, source string, sav
 		return it
 	}
 	it.q = q
+	it.tel = h.tel.Integration(orgID, in.ID, in.Plugin)
 	d := h.cfg.Delivery
 	it.w = delivery.Start(delivery.Params{
 		Org: orgID, ID: in.ID, Plugin: in.Plugin,
@@ -132,7 +145,7 @@ func (h *Host) startIntegration(orgID string, in Integration, source string, sav
 		Queue:       q,
 		Connector:   h.connector(orgID, in),
 		DeadLetters: h.dead,
-		Metrics:     h.metrics,
+		Telemetry:   it.tel,
 		Logger:      h.log,
 		Counters:    it.counters,
 		After:       after,
@@ -255,6 +268,9 @@ func (h *Host) closeAll() {
 		}()
 	}
 	wg.Wait()
+	if h.unobserve != nil {
+		_ = h.unobserve() // fails only for a callback already gone
+	}
 	close(h.stopCounts)
 	<-h.countsDone
 	h.saveCounts(context.Background())

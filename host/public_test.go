@@ -12,6 +12,7 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 )
 
 // TestPublicConstantsMatchInternalOnes: the facade spells its constants
@@ -22,12 +23,16 @@ func TestPublicConstantsMatchInternalOnes(t *testing.T) {
 	public := []string{
 		DeadLetterRejected, DeadLetterExpired, DeadLetterRemoved, SourceConfig, SourceSaved, Masked,
 		StateActive, StateRetrying, StatePausedAuth, StatePausedConfig, StateBreakerOpen, StateBreakerHalfOpen, StateStopped,
-		MetricDelivered, MetricConflicts, MetricRetried, MetricDeadLettered, MetricBatchSeconds, MetricBatchSize,
+		MetricRecorded, MetricDelivered, MetricConflicts, MetricRetried, MetricDeadLettered, MetricRefusedEvents,
+		MetricBatchSeconds, MetricBatchSize, MetricRecordSeconds, MetricPluginStarts, MetricPluginRestarts, MetricPluginExits,
+		string(AttributesOff), string(AttributesLimited), string(AttributesAll),
 	}
 	internal := []string{
 		deadletter.ClassRejected, deadletter.ClassExpired, deadletter.ClassRemoved, registry.SourceConfig, registry.SourceSaved, secret.Masked,
 		delivery.StateActive, delivery.StateRetrying, delivery.StatePausedAuth, delivery.StatePausedConfig, delivery.StateBreakerOpen, delivery.StateBreakerHalfOpen, delivery.StateStopped,
-		delivery.MetricDelivered, delivery.MetricConflicts, delivery.MetricRetried, delivery.MetricDeadLettered, delivery.MetricBatchSeconds, delivery.MetricBatchSize,
+		telemetry.MetricRecorded, telemetry.MetricDelivered, telemetry.MetricAlreadyStored, telemetry.MetricRetried, telemetry.MetricDeadLettered, telemetry.MetricEventsRefused,
+		telemetry.MetricBatchDuration, telemetry.MetricBatchSize, telemetry.MetricRecordDuration, telemetry.MetricPluginStarts, telemetry.MetricPluginRestarts, telemetry.MetricPluginExits,
+		string(telemetry.ModeOff), string(telemetry.ModeLimited), string(telemetry.ModeAll),
 	}
 	if diff := cmp.Diff(internal, public); diff != "" {
 		t.Errorf("public constants (-internal +public):\n%s", diff)

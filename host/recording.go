@@ -9,6 +9,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -40,7 +41,15 @@ func (e *RecordError) Error() string {
 // queued. A full queue fails with an error wrapping ErrFull; with several
 // integrations, the statements may then have been queued for some of them
 // (recording them again is harmless: their ids are the same).
-func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) error {
+func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Statement) (err error) {
+	ctx, rec := h.tel.StartRecord(ctx, orgID, "")
+	queued := 0
+	defer func() {
+		if err != nil && !h.knows(orgID) {
+			rec.UnknownOrg()
+		}
+		rec.End(queued, err)
+	}()
 	for i, st := range statements {
 		if st == nil {
 			return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleRequired, Message: "statement is nil"}}}
@@ -57,11 +66,19 @@ func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Sta
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	items, i, err := encodeItems(buf, statements)
-	if err != nil {
-		return &RecordError{Org: orgID, Index: i, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: err.Error()}}}
+	items, bad, encErr := encodeItems(buf, statements)
+	if encErr != nil {
+		return &RecordError{Org: orgID, Index: bad, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: encErr.Error()}}}
 	}
-	return h.enqueue(ctx, orgID, items)
+	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
+	for i := range items {
+		items[i].Trace = tc
+	}
+	if err := h.enqueue(ctx, orgID, items); err != nil {
+		return err
+	}
+	queued = len(items)
+	return nil
 }
 
 // buffers recycles the buffers statements are encoded into on their way
@@ -159,7 +176,7 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 	if err := it.append(ctx, items); err != nil {
 		return fmt.Errorf("org %s, integration %s: %w", orgID, it.in.ID, err)
 	}
-	h.metrics.Count(MetricRecorded, int64(len(items)), orgID, it.in.ID)
+	it.tel.Recorded(ctx, len(items))
 	return nil
 }
 
@@ -179,7 +196,9 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 // again, so nothing is lost. Invalid optional properties of content
 // statements (H5P, xAPI packages) are repaired or dropped rather than
 // refused; the rules are in the package documentation.
-func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, error) {
+func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Statement, err error) {
+	ctx, rec := h.tel.StartRecord(ctx, ev.Org, ev.Kind)
+	defer func() { rec.End(len(stmts), err) }()
 	h.mu.RLock()
 	if h.closed {
 		h.mu.RUnlock()
@@ -188,26 +207,31 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 	o, ok := h.orgs[ev.Org]
 	h.mu.RUnlock()
 	if !ok {
-		h.countRefused(ev.Org)
+		rec.UnknownOrg()
+		h.countRefused(ctx, telemetry.Other, ev.Kind, "unknown_org")
 		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Field: "org",
 			Err: fmt.Errorf("%w: %q", ErrOrgUnknown, ev.Org)}
 	}
 	prep, err := h.norm.Prepare(ctx, o.settings.internal(), ev.internal())
 	if err != nil {
 		if ee := publicEventError(err); ee != nil {
-			h.countRefused(ev.Org)
+			h.countRefused(ctx, ev.Org, ev.Kind, ee.Kind.reason())
 			return nil, ee
 		}
 		return nil, err
 	}
-	stmts := prep.Statements
+	out := prep.Statements
 	buf := getBuffer()
 	defer putBuffer(buf)
-	items, _, err := encodeItems(buf, stmts)
+	items, _, err := encodeItems(buf, out)
 	if err != nil {
 		prep.Abort()
-		h.countRefused(ev.Org)
+		h.countRefused(ctx, ev.Org, ev.Kind, EventInvalid.reason())
 		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
+	}
+	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
+	for i := range items {
+		items[i].Trace = tc
 	}
 	if err := h.enqueue(ctx, ev.Org, items); err != nil {
 		prep.Abort() // the attempt stays as it was: a re-sent call yields these statements again
@@ -221,11 +245,23 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) ([]*xapi.Statement, er
 	for _, r := range prep.Repairs {
 		h.log.Debug("content statement repaired", "org", ev.Org, "event", ev.ID, "rule", r.Rule, "field", r.Field)
 	}
-	return stmts, nil
+	return out, nil
 }
 
-func (h *Host) countRefused(org string) {
-	h.metrics.Count(MetricRefusedEvents, 1, org, "")
+// knows reports whether orgID is an organization in effect.
+func (h *Host) knows(orgID string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	_, ok := h.orgs[orgID]
+	return ok
+}
+
+// countRefused counts an event RecordEvent refused; reason is the class
+// of the refusal on the metric: "invalid_event", "unknown_kind" or
+// "unknown_org" (org is then telemetry.Other: an id the host does not
+// know never becomes an attribute value).
+func (h *Host) countRefused(ctx context.Context, org, kind, reason string) {
+	h.tel.EventRefused(ctx, org, kind, reason)
 	v, _ := h.refusedEvents.LoadOrStore(org, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 }

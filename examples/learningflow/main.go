@@ -237,7 +237,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer func() { _ = tel.Shutdown(context.Background()) }()
-	h, err := host.New(cfg, host.WithLogger(log))
+	h, err := host.New(cfg, hostOptions(log, tel)...)
 	if err != nil {
 		fmt.Fprintln(a.stderr, "learningflow: start the host:", err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -18,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+
+	"github.com/learningflow/lrsbridge/host"
 )
 
 // telemetry is the demo's OpenTelemetry setup, the part an application
@@ -117,4 +120,15 @@ func envValue(environ []string, names ...string) string {
 		}
 	}
 	return ""
+}
+
+// hostOptions returns the host's options: the logger, and the providers so
+// that the host's metrics appear at /metrics and its spans are traced with
+// -trace.
+func hostOptions(log *slog.Logger, t *telemetry) []host.Option {
+	opts := []host.Option{host.WithLogger(log), host.WithMeterProvider(t.MeterProvider)}
+	if t.TracerProvider != nil { // a nil *TracerProvider is not a nil interface
+		opts = append(opts, host.WithTracerProvider(t.TracerProvider))
+	}
+	return opts
 }

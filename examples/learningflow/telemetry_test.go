@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
@@ -18,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/learningflow/lrsbridge/host"
 )
 
 // scrape gets url and parses the answer as the Prometheus text format,
@@ -213,5 +218,72 @@ func TestEnvValue(t *testing.T) {
 	}
 	if got := envValue([]string{"OTEL_EXPORTER_OTLP_ENDPOINT="}, otlpEndpointVars...); got != "" {
 		t.Errorf("envValue of an empty variable = %q; want none", got)
+	}
+}
+
+// TestHostMetricsScraped: the demo hands its providers to the host, so
+// that the host's own metrics are scraped from /metrics.
+func TestHostMetricsScraped(t *testing.T) {
+	tel, err := setupTelemetry(context.Background(), false, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	cfg := host.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Plugins.Dir = plugins(t)
+	cfg.Queue.Sync = "none"
+	cfg.Orgs = map[string]host.OrgConfig{"acme": {
+		OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
+		Sinks:       []host.SinkConfig{{ID: "mock", Label: "Mock", Plugin: "mock", Config: map[string]any{}}},
+	}}
+	h, err := host.New(cfg, hostOptions(slog.New(slog.DiscardHandler), tel)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	var ev host.Event
+	if err := json.Unmarshal([]byte(quizEvent("acme", "e-1")), &ev); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := h.RecordEvent(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tel.withMetrics(http.NotFoundHandler()))
+	t.Cleanup(srv.Close)
+	want := map[string]float64{
+		"lrsbridge_statements_recorded_total":  float64(len(stmts)),
+		"lrsbridge_statements_delivered_total": float64(len(stmts)),
+		"lrsbridge_queue_depth":                0,
+	}
+	var got map[string]float64
+	// A batch's statements leave the queue just before they are counted:
+	// scrape until the count is there, or report the last scrape.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		fams := scrape(t, srv.URL+"/metrics")
+		got = map[string]float64{}
+		for _, name := range []string{"lrsbridge_statements_recorded_total", "lrsbridge_statements_delivered_total", "lrsbridge_queue_depth"} {
+			f := fams[name]
+			if f == nil || len(f.GetMetric()) != 1 {
+				continue
+			}
+			m := f.GetMetric()[0]
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			if l := labels(m); l["lrsbridge_org"] != "acme" || l["lrsbridge_integration"] != "mock" {
+				t.Errorf("%s labels %v, want acme's mock integration", name, l)
+			}
+		}
+		if cmp.Equal(want, got) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("host metrics scraped (-want +got):\n%s", diff)
 	}
 }

@@ -75,22 +75,6 @@ type DeadLetters interface {
 	Add(ctx context.Context, org string, list []deadletter.Letter) error
 }
 
-// Metrics receives measurements; see the host's Metrics.
-type Metrics interface {
-	Count(name string, delta int64, org, sink string)
-	Observe(name string, value float64, org, sink string)
-}
-
-// Metric names.
-const (
-	MetricDelivered    = "lrsbridge.statements.delivered"
-	MetricConflicts    = "lrsbridge.statements.already_stored"
-	MetricRetried      = "lrsbridge.statements.retried"
-	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
-	MetricBatchSeconds = "lrsbridge.delivery.batch_seconds"
-	MetricBatchSize    = "lrsbridge.delivery.batch_size"
-)
-
 // States of a worker, as Status reports them.
 const (
 	StateActive          = "active"

@@ -11,10 +11,14 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	nooptrace "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -39,9 +43,11 @@ type Params struct {
 	Connector Connector
 	// DeadLetters stores what cannot be delivered.
 	DeadLetters DeadLetters
-	// Metrics and Logger receive measurements and events; nil discards.
-	Metrics Metrics
-	Logger  *slog.Logger
+	// Telemetry records the integration's metrics and spans; nil records
+	// nothing.
+	Telemetry *telemetry.Integration
+	// Logger receives events; nil discards.
+	Logger *slog.Logger
 	// Settings tune batching, retries and the breaker.
 	Settings Settings
 	// Counters receive the totals; nil starts new ones.
@@ -87,15 +93,19 @@ type Worker struct {
 // but delivered nothing.
 var errAllRetryable = errors.New("every statement of the batch failed")
 
-type discardMetrics struct{}
-
-func (discardMetrics) Count(string, int64, string, string)     {}
-func (discardMetrics) Observe(string, float64, string, string) {}
+// noTelemetry is the handle of a worker started without one.
+var noTelemetry = func() *telemetry.Integration {
+	t, err := telemetry.New(telemetry.Options{MeterProvider: noopmetric.NewMeterProvider(), TracerProvider: nooptrace.NewTracerProvider()})
+	if err != nil {
+		panic(err) // the no-op providers refuse nothing
+	}
+	return t.Integration("", "", "")
+}()
 
 // Start starts a worker; Stop ends it.
 func Start(p Params) *Worker {
-	if p.Metrics == nil {
-		p.Metrics = discardMetrics{}
+	if p.Telemetry == nil {
+		p.Telemetry = noTelemetry
 	}
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
@@ -595,10 +605,6 @@ func (w *Worker) encode(e queue.Entry) []byte {
 	return out
 }
 
-func (w *Worker) count(name string, n int) {
-	w.p.Metrics.Count(name, int64(n), w.p.Org, w.p.ID)
-}
-
 // deliver sends one batch to sink and settles every entry: acked when
 // delivered or dead-lettered, released for retry otherwise. It is safe to
 // run for several batches at once.
@@ -608,12 +614,13 @@ func (w *Worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 	for i, e := range entries {
 		req.Statements[i] = sdk.Statement{ID: e.ID, JSON: w.encode(e)}
 	}
-	m := w.p.Metrics
-	m.Observe(MetricBatchSize, float64(len(entries)), w.p.Org, w.p.ID)
+	bctx, b := w.p.Telemetry.StartBatch(w.ctx, len(entries), spanContexts(entries))
+	t := &tally{ctx: bctx, tel: w.p.Telemetry}
+	var callErr error
+	defer func() { b.End(callErr, t.res) }()
 	w.inFlight.Add(int64(len(entries)))
-	began := time.Now()
 	resp, err := w.breaker.Execute(func() (sdk.DeliverResponse, error) {
-		ctx, cancel := context.WithTimeout(w.ctx, w.p.Settings.Timeout)
+		ctx, cancel := context.WithTimeout(bctx, w.p.Settings.Timeout)
 		defer cancel()
 		resp, err := sink.Deliver(ctx, req)
 		if err == nil && allRetryable(resp) {
@@ -621,8 +628,10 @@ func (w *Worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 		}
 		return resp, err
 	})
-	m.Observe(MetricBatchSeconds, time.Since(began).Seconds(), w.p.Org, w.p.ID)
 	w.inFlight.Add(-int64(len(entries)))
+	if !errors.Is(err, errAllRetryable) {
+		callErr = err
+	}
 
 	q := w.p.Queue
 	switch {
@@ -639,7 +648,7 @@ func (w *Worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 		q.Release(seqs...)
 		w.noteError(err)
 		w.counters.Retried.Add(int64(len(entries)))
-		w.count(MetricRetried, len(entries))
+		t.retried(len(entries), err)
 		return result{outcome: held, drop: true}
 	case sdk.IsAuth(err):
 		q.Release(seqs...)
@@ -650,12 +659,12 @@ func (w *Worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 		w.pause(StatePausedConfig, err)
 		return result{outcome: held}
 	case sdk.IsPermanent(err):
-		w.deadLetter(entries, deadletter.ClassRejected, w.redact(err))
+		w.deadLetter(t, entries, deadletter.ClassRejected, w.redact(err))
 		return result{outcome: sent}
 	case err != nil:
 		w.setRetrying(true)
 		w.noteError(err)
-		w.retryLater(entries, err)
+		w.retryLater(t, entries, err)
 		delay, _ := sdk.RetryDelay(err)
 		return result{outcome: failed, delay: delay}
 	}
@@ -664,7 +673,47 @@ func (w *Worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
 		w.noteError(fmt.Errorf("plugin %s returned %d verdicts for %d statements", w.p.Plugin, len(resp.Verdicts), len(entries)))
 		return result{outcome: held}
 	}
-	return w.settle(entries, resp.Verdicts)
+	return w.settle(t, entries, resp.Verdicts)
+}
+
+// tally counts what became of one batch's statements: in the
+// integration's metrics and in the result of the batch's span.
+type tally struct {
+	ctx context.Context // the batch's, for exemplars
+	tel *telemetry.Integration
+	res telemetry.BatchResult
+}
+
+func (t *tally) delivered(n, alreadyStored int) {
+	t.tel.Delivered(t.ctx, n, alreadyStored)
+	t.res.Delivered += n
+	t.res.AlreadyStored += alreadyStored
+}
+
+func (t *tally) retried(n int, err error) {
+	t.tel.Retried(t.ctx, n, err)
+	t.res.Retried += n
+}
+
+func (t *tally) deadLettered(n int, class string) {
+	reason := telemetry.DeadLetterRejected
+	if class == deadletter.ClassExpired {
+		reason = telemetry.DeadLetterExpired
+	}
+	t.tel.DeadLettered(t.ctx, n, reason)
+	t.res.DeadLettered += n
+}
+
+// spanContexts parses the span contexts stored with entries; one that
+// does not parse is left out (the batch is delivered all the same).
+func spanContexts(entries []queue.Entry) []trace.SpanContext {
+	var out []trace.SpanContext
+	for _, e := range entries {
+		if sc, err := telemetry.ParseSpanContext(e.Trace); err == nil && sc.IsValid() {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 func allRetryable(resp sdk.DeliverResponse) bool {
@@ -688,7 +737,7 @@ func seqsOf(entries []queue.Entry) []uint64 {
 }
 
 // settle applies per-statement verdicts.
-func (w *Worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) result {
+func (w *Worker) settle(t *tally, entries []queue.Entry, verdicts []sdk.Verdict) result {
 	var acked, retry []uint64
 	var retryEntries, rejected []queue.Entry
 	var reasons []string
@@ -723,7 +772,7 @@ func (w *Worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) result {
 		}
 	}
 	if len(rejected) > 0 {
-		w.deadLetterEach(rejected, deadletter.ClassRejected, reasons)
+		w.deadLetterEach(t, rejected, deadletter.ClassRejected, reasons)
 	}
 	if len(acked) > 0 {
 		if err := w.p.Queue.Ack(acked...); err != nil {
@@ -731,10 +780,7 @@ func (w *Worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) result {
 		}
 		w.counters.Delivered.Add(int64(delivered))
 		w.counters.AlreadyStored.Add(int64(conflicts))
-		w.count(MetricDelivered, delivered)
-		if conflicts > 0 {
-			w.count(MetricConflicts, conflicts)
-		}
+		t.delivered(delivered, conflicts)
 		w.mu.Lock()
 		w.lastSuccess = time.Now()
 		w.mu.Unlock()
@@ -742,10 +788,10 @@ func (w *Worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) result {
 	if len(retry) > 0 {
 		w.p.Queue.Release(retry...)
 		w.counters.Retried.Add(int64(len(retry)))
-		w.count(MetricRetried, len(retry))
+		t.retried(len(retry), authErr)
 	}
 	if len(retryEntries) > 0 {
-		w.retryLater(retryEntries, lastErr)
+		w.retryLater(t, retryEntries, lastErr)
 	}
 	if authErr != nil {
 		w.pause(StatePausedAuth, authErr)
@@ -765,7 +811,7 @@ func (w *Worker) settle(entries []queue.Entry, verdicts []sdk.Verdict) result {
 // they are dead-lettered as expired instead. Expired entries are settled
 // before the others are released, so that no other batch in flight can
 // take them meanwhile.
-func (w *Worker) retryLater(entries []queue.Entry, cause error) {
+func (w *Worker) retryLater(t *tally, entries []queue.Entry, cause error) {
 	maxAge := w.p.Settings.MaxAge
 	var old []queue.Entry
 	keep := entries[:0:0]
@@ -777,26 +823,26 @@ func (w *Worker) retryLater(entries []queue.Entry, cause error) {
 		}
 	}
 	if len(old) > 0 {
-		w.deadLetter(old, deadletter.ClassExpired, "not delivered within "+maxAge.String()+"; last error: "+w.redact(cause))
+		w.deadLetter(t, old, deadletter.ClassExpired, "not delivered within "+maxAge.String()+"; last error: "+w.redact(cause))
 	}
 	if len(keep) > 0 {
 		w.p.Queue.Release(seqsOf(keep)...)
 		w.counters.Retried.Add(int64(len(keep)))
-		w.count(MetricRetried, len(keep))
+		t.retried(len(keep), cause)
 	}
 }
 
-func (w *Worker) deadLetter(entries []queue.Entry, class, reason string) {
+func (w *Worker) deadLetter(t *tally, entries []queue.Entry, class, reason string) {
 	reasons := make([]string, len(entries))
 	for i := range reasons {
 		reasons[i] = reason
 	}
-	w.deadLetterEach(entries, class, reasons)
+	w.deadLetterEach(t, entries, class, reasons)
 }
 
 // deadLetterEach stores entries in the dead-letter store, then acks them.
 // If the store cannot be written they stay in the queue.
-func (w *Worker) deadLetterEach(entries []queue.Entry, class string, reasons []string) {
+func (w *Worker) deadLetterEach(t *tally, entries []queue.Entry, class string, reasons []string) {
 	now := time.Now().UTC()
 	list := make([]deadletter.Letter, len(entries))
 	for i, e := range entries {
@@ -814,7 +860,7 @@ func (w *Worker) deadLetterEach(entries []queue.Entry, class string, reasons []s
 		w.noteError(err)
 	}
 	w.counters.DeadLettered.Add(int64(len(entries)))
-	w.count(MetricDeadLettered, len(entries))
+	t.deadLettered(len(entries), class)
 	w.noteError(errors.New(reasons[len(reasons)-1]))
 }
 
@@ -856,4 +902,17 @@ func (w *Worker) Status() Status {
 		s.State = StateRetrying
 	}
 	return s
+}
+
+// BreakerState reports the state of the worker's circuit breaker, one of
+// telemetry.BreakerClosed, BreakerOpen and BreakerHalfOpen, whatever the
+// worker's own state (a paused worker keeps its breaker's).
+func (w *Worker) BreakerState() string {
+	switch w.breaker.State() {
+	case gobreaker.StateOpen:
+		return telemetry.BreakerOpen
+	case gobreaker.StateHalfOpen:
+		return telemetry.BreakerHalfOpen
+	}
+	return telemetry.BreakerClosed
 }

@@ -24,9 +24,11 @@
 // Every Append writes one record holding all its items, so a batch is
 // stored whole or not at all. A record carries a CRC-32C (Castagnoli) over
 // its length and body, the sequence number of its first item and the append
-// time. Each item may carry a one-byte Tag of the producer's, stored with
-// it (records without tags keep the original layout). See record.go for the
-// byte layout.
+// time. An item may carry a one-byte Tag of the producer's and the span
+// context of the call that recorded it (Item.Trace); a record holding
+// either is written in a second layout with its own magic, and a record
+// without them keeps the first layout, so that such queues stay readable
+// by older hosts. See record.go for the byte layout.
 //
 // # Durability
 //

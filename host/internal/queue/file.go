@@ -305,7 +305,7 @@ func (q *fileQueue) scanSegment(first uint64, last bool, cursor uint64) (*segmen
 // validRecordAfter reports whether a well-formed record starts anywhere in
 // b after off: if one does, the damage at off is not a torn tail.
 func validRecordAfter(b []byte, off int) bool {
-	for _, magic := range []uint32{recordMagic, recordMagicTagged} {
+	for _, magic := range []uint32{recordMagic, recordMagicExtended} {
 		var m [4]byte
 		binary.LittleEndian.PutUint32(m[:], magic)
 		for p := off + 1; p < len(b); {

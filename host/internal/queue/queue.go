@@ -16,6 +16,10 @@ type Item struct {
 	// about the statement when it recorded it). It is not counted in the
 	// quotas.
 	Tag byte
+	// Trace is the encoded span context of the call that recorded the
+	// statement (see the host's telemetry), or nil. It is stored as it is
+	// and does not count towards the quotas.
+	Trace []byte
 }
 
 // Entry is a queued item with its sequence number (per queue, starting at 1
@@ -26,6 +30,9 @@ type Entry struct {
 	Data     []byte
 	Tag      byte // the Item's Tag
 	Appended time.Time
+	// Trace is the Item's Trace; nil for items queued without one, and
+	// for every item written by a host before span contexts were kept.
+	Trace []byte
 }
 
 // Stats is a snapshot of a queue's backlog.

@@ -703,3 +703,44 @@ func tag(it Item, t byte) Item {
 	it.Tag = t
 	return it
 }
+
+// TestTraceKept checks that an item's span context comes back with its
+// entry, also after a reopen, next to items queued without one.
+func TestTraceKept(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openStore(t, Options{Dir: dir})
+	q := openQueue(t, s, "org", "sink")
+	traced := item("t1")
+	traced.Trace = []byte("span context of t1")
+	ctx := context.Background()
+	if err := q.Append(ctx, items("p1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Append(ctx, []Item{traced, item("p2")}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"p1": "", "t1": "span context of t1", "p2": ""}
+	traces := func(q Queue) map[string]string {
+		t.Helper()
+		es, err := q.Next(ctx, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, e := range es {
+			got[e.ID] = string(e.Trace)
+		}
+		return got
+	}
+	if diff := cmp.Diff(want, traces(q)); diff != "" {
+		t.Errorf("traces (-want +got):\n%s", diff)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, Options{Dir: dir})
+	if diff := cmp.Diff(want, traces(openQueue(t, s, "org", "sink"))); diff != "" {
+		t.Errorf("traces after reopen (-want +got):\n%s", diff)
+	}
+}

@@ -23,17 +23,19 @@ import (
 //	  count    uvarint number of items (at least 1)
 //	  count times: idLen uvarint, id, dataLen uvarint, data
 //
-// A record whose magic is recordMagicTagged has, in every item, one more
-// byte between id and dataLen: the item's Tag. Append writes that form only
-// when an item has a Tag other than 0, so queues of producers that never
-// tag are written as before, and both forms are read.
+// A record whose magic is recordMagicExtended has, in every item, one more
+// byte between id and dataLen, the item's Tag, and after the data the
+// item's span context: traceLen uvarint, trace (empty for an item without
+// one). Append writes that form only when an item has a Tag other than 0 or
+// a span context, so queues of producers that use neither are written as
+// before (and stay readable by older hosts), and both forms are read.
 //
 // All integers are little-endian. The checksum covers the length so that a
 // damaged length is caught like damaged data.
 const (
 	segHeaderLen      = 16
 	recordMagic       = 0x51524c4c // "LLRQ" read as little-endian bytes
-	recordMagicTagged = 0x54524c4c // "LLRT" read as little-endian bytes
+	recordMagicExtended = 0x54524c4c // "LLRT" read as little-endian bytes
 	recordHeaderLen   = 12
 	bodyFixedLen      = 16
 
@@ -64,16 +66,19 @@ func recordSize(items []Item) (size int, payload int64) {
 		size += uvarintLen(uint64(len(it.ID))) + len(it.ID) + uvarintLen(uint64(len(it.Data))) + len(it.Data)
 		payload += int64(len(it.ID) + len(it.Data))
 	}
-	if tagged(items) {
-		size += len(items)
+	if extended(items) {
+		for _, it := range items {
+			size += 1 + uvarintLen(uint64(len(it.Trace))) + len(it.Trace)
+		}
 	}
 	return size, payload
 }
 
-// tagged reports whether a record of items needs the tagged form.
-func tagged(items []Item) bool {
+// extended reports whether a record of items needs the extended form: an
+// item has a tag or a span context.
+func extended(items []Item) bool {
 	for _, it := range items {
-		if it.Tag != 0 {
+		if it.Tag != 0 || len(it.Trace) > 0 {
 			return true
 		}
 	}
@@ -84,10 +89,10 @@ func tagged(items []Item) bool {
 // recordSize bytes) with a zero sequence number and no checksum; sealRecord
 // fills those in once the sequence number is known.
 func encodeRecord(buf []byte, items []Item, appended time.Time) {
-	withTags := tagged(items)
+	ext := extended(items)
 	magic := uint32(recordMagic)
-	if withTags {
-		magic = recordMagicTagged
+	if ext {
+		magic = recordMagicExtended
 	}
 	binary.LittleEndian.PutUint32(buf[0:], magic)
 	binary.LittleEndian.PutUint32(buf[4:], uint32(len(buf)-recordHeaderLen))
@@ -99,12 +104,16 @@ func encodeRecord(buf []byte, items []Item, appended time.Time) {
 	for _, it := range items {
 		n += binary.PutUvarint(b[n:], uint64(len(it.ID)))
 		n += copy(b[n:], it.ID)
-		if withTags {
+		if ext {
 			b[n] = it.Tag
 			n++
 		}
 		n += binary.PutUvarint(b[n:], uint64(len(it.Data)))
 		n += copy(b[n:], it.Data)
+		if ext {
+			n += binary.PutUvarint(b[n:], uint64(len(it.Trace)))
+			n += copy(b[n:], it.Trace)
+		}
 	}
 }
 
@@ -121,7 +130,7 @@ type recordHead struct {
 	first    uint64
 	count    int
 	appended int64
-	tagged   bool // recordMagicTagged: a tag byte follows each id
+	extended bool // recordMagicExtended: a tag byte after each id, a trace after each data
 }
 
 // checkRecord verifies the record at the start of b (which may be longer
@@ -134,8 +143,8 @@ func checkRecord(b []byte) (recordHead, error) {
 	}
 	switch binary.LittleEndian.Uint32(b[0:]) {
 	case recordMagic:
-	case recordMagicTagged:
-		h.tagged = true
+	case recordMagicExtended:
+		h.extended = true
 	default:
 		return h, errMagic
 	}
@@ -166,14 +175,18 @@ func checkRecord(b []byte) (recordHead, error) {
 	// Walk the items so that a record whose checksum happens to match but
 	// whose structure is broken is still refused.
 	p := bodyFixedLen + k
+	fields := 2
+	if h.extended {
+		fields = 3
+	}
 	for i := 0; i < h.count; i++ {
-		for j := 0; j < 2; j++ {
+		for j := 0; j < fields; j++ {
 			l, k := binary.Uvarint(body[p:])
 			if k <= 0 || l > uint64(len(body)-p-k) {
 				return h, errBody
 			}
 			p += k + int(l)
-			if j == 0 && h.tagged {
+			if j == 0 && h.extended {
 				if p >= len(body) {
 					return h, errBody
 				}
@@ -197,7 +210,7 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		return out, ids, idEnd, h, err
 	}
 	at := time.Unix(0, h.appended)
-	walkItems(b, h, func(i int, id []byte, tag byte, data []byte) {
+	walkItems(b, h, func(i int, id []byte, tag byte, data, trace []byte) {
 		seq := h.first + uint64(i)
 		if len(seqs) == 0 || seqs[0] != seq {
 			return
@@ -205,14 +218,15 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		seqs = seqs[1:]
 		ids = append(ids, id...)
 		idEnd = append(idEnd, len(ids))
-		out = append(out, Entry{Seq: seq, Data: data, Tag: tag, Appended: at})
+		out = append(out, Entry{Seq: seq, Data: data, Tag: tag, Appended: at, Trace: trace})
 	})
 	return out, ids, idEnd, h, nil
 }
 
-// walkItems calls f with the index, id, tag and data of every item of a
-// checked record. data aliases b, with its capacity cut to its length.
-func walkItems(b []byte, h recordHead, f func(i int, id []byte, tag byte, data []byte)) {
+// walkItems calls f with the index, id, tag, data and span context (nil
+// when the item has none) of every item of a checked record. data and
+// trace alias b, with their capacity cut to their length.
+func walkItems(b []byte, h recordHead, f func(i int, id []byte, tag byte, data, trace []byte)) {
 	body := b[recordHeaderLen:h.length]
 	_, k := binary.Uvarint(body[bodyFixedLen:])
 	p := bodyFixedLen + k
@@ -222,21 +236,31 @@ func walkItems(b []byte, h recordHead, f func(i int, id []byte, tag byte, data [
 		id := body[p : p+int(l)]
 		p += int(l)
 		var tag byte
-		if h.tagged {
+		if h.extended {
 			tag = body[p]
 			p++
 		}
 		l, k = binary.Uvarint(body[p:])
 		p += k
-		f(i, id, tag, body[p:p+int(l):p+int(l)])
+		data := body[p : p+int(l) : p+int(l)]
 		p += int(l)
+		var trace []byte
+		if h.extended {
+			l, k = binary.Uvarint(body[p:])
+			p += k
+			if l > 0 {
+				trace = body[p : p+int(l) : p+int(l)]
+			}
+			p += int(l)
+		}
+		f(i, id, tag, data, trace)
 	}
 }
 
 // itemSizes returns len(ID)+len(Data) of each item of a checked record.
 func itemSizes(b []byte, h recordHead) []int64 {
 	out := make([]int64, h.count)
-	walkItems(b, h, func(i int, id []byte, _ byte, data []byte) { out[i] = int64(len(id) + len(data)) })
+	walkItems(b, h, func(i int, id []byte, _ byte, data, _ []byte) { out[i] = int64(len(id) + len(data)) })
 	return out
 }
 

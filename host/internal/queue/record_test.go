@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -29,6 +31,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"empty id and data", []Item{{}}, 7},
 		{"large data", []Item{{ID: "big", Data: make([]byte, 70000)}}, 1 << 40},
 		{"tagged", []Item{{ID: "s1", Data: []byte("{}"), Tag: 2}, {ID: "s2", Data: []byte("{}")}, {ID: "s3", Tag: 255}}, 9},
+		{"traced", []Item{{ID: "t1", Data: []byte("{}"), Trace: []byte("span context")}}, 3},
+		{"some traced", []Item{{ID: "t1", Data: []byte("{}")}, {ID: "t2", Data: []byte("{}"), Trace: []byte{0, 1, 2}}}, 9},
+		{"tagged and traced", []Item{{ID: "t1", Data: []byte("{}"), Tag: 3, Trace: []byte("span context")}, {ID: "t2"}}, 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,10 +48,10 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			var want []Entry
 			for i, it := range tt.items {
-				want = append(want, Entry{Seq: tt.first + uint64(i), ID: it.ID, Data: it.Data, Tag: it.Tag, Appended: at})
+				want = append(want, Entry{Seq: tt.first + uint64(i), ID: it.ID, Data: it.Data, Tag: it.Tag, Appended: at, Trace: it.Trace})
 			}
-			wantMagic := "LLRQ" // records without tags keep the first form
-			if tagged(tt.items) {
+			wantMagic := "LLRQ" // records without tags or span contexts keep the first form
+			if extended(tt.items) {
 				wantMagic = "LLRT"
 			}
 			if string(b[:4]) != wantMagic {
@@ -59,19 +64,47 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRecordLayoutByTrace checks that a record without span contexts keeps
+// the layout older hosts wrote and read (so queues stay readable both
+// ways), and that one with a span context is told apart by its magic.
+func TestRecordLayoutByTrace(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1700000000, 0)
+	// The bytes of a one-item record as written before span contexts
+	// were kept: header, first, appended, count, idLen, id, dataLen, data.
+	old := []byte{0x4c, 0x4c, 0x52, 0x51, 23, 0, 0, 0, 0, 0, 0, 0}
+	old = binary.LittleEndian.AppendUint64(old, 1)
+	old = binary.LittleEndian.AppendUint64(old, uint64(at.UnixNano()))
+	old = append(old, 1, 2, 's', '1', 2, '{', '}')
+	binary.LittleEndian.PutUint32(old[8:], crc32.Update(crc32.Checksum(old[4:8], castagnoli), castagnoli, old[12:]))
+
+	plain := sealed([]Item{{ID: "s1", Data: []byte("{}")}}, 1, at)
+	if diff := cmp.Diff(old, plain); diff != "" {
+		t.Errorf("record without span context differs from the old layout (-old +new):\n%s", diff)
+	}
+	got, _, err := decodeRecord(old)
+	if err != nil {
+		t.Fatalf("decodeRecord(old) = %v", err)
+	}
+	if len(got) != 1 || got[0].ID != "s1" || got[0].Trace != nil {
+		t.Errorf("old record decoded as %+v, want s1 without trace", got)
+	}
+	traced := sealed([]Item{{ID: "s1", Data: []byte("{}"), Trace: []byte{7}}}, 1, at)
+	if m := binary.LittleEndian.Uint32(traced); m != recordMagicExtended {
+		t.Errorf("traced record magic %#x, want %#x", m, recordMagicExtended)
+	}
+}
+
 func TestRecordDamageDetected(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		items []Item
-	}{
-		{"untagged", items("s1", "s2")},
-		{"tagged", []Item{{ID: "s1", Data: []byte("{}"), Tag: 1}, {ID: "s2", Data: []byte("{}")}}},
+	traced := items("s1", "s2")
+	traced[1].Trace = []byte("a span context")
+	for _, its := range [][]Item{
+		items("s1", "s2"),
+		{{ID: "s1", Data: []byte("{}"), Tag: 1}, {ID: "s2", Data: []byte("{}")}},
+		traced,
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			checkDamageDetected(t, sealed(tc.items, 5, time.Now()))
-		})
+		checkDamageDetected(t, sealed(its, 5, time.Now()))
 	}
 }
 
@@ -101,6 +134,7 @@ func checkDamageDetected(t *testing.T, b []byte) {
 func FuzzRecord(f *testing.F) {
 	f.Add(sealed(items("s1"), 1, time.Unix(0, 0)), 3)
 	f.Add(sealed(items("s1", "s2", "s3"), 99, time.Unix(5, 0)), 40)
+	f.Add(sealed([]Item{{ID: "s1", Data: []byte("{}"), Trace: []byte("tc")}, item("s2")}, 7, time.Unix(5, 0)), 12)
 	f.Add([]byte{}, 0)
 	f.Add([]byte("LLRQ\x10\x00\x00\x00garbage"), 1)
 	f.Add(sealed([]Item{{ID: "s1", Data: []byte("{}"), Tag: 1}, {ID: "s2"}}, 7, time.Unix(9, 0)), 21)
@@ -114,15 +148,16 @@ func FuzzRecord(f *testing.F) {
 		}
 		its := make([]Item, len(es))
 		for i, e := range es {
-			its[i] = Item{ID: e.ID, Data: e.Data, Tag: e.Tag}
+			its[i] = Item{ID: e.ID, Data: e.Data, Tag: e.Tag, Trace: e.Trace}
 		}
 		again := sealed(its, h.first, es[0].Appended)
-		if h.tagged && !tagged(its) {
-			// A tagged record whose tags are all 0 is written untagged:
-			// the same entries in the first form.
+		if h.extended && !extended(its) {
+			// An extended record whose tags are all 0 and whose span
+			// contexts are all empty is written in the first form: the
+			// same entries.
 			back, _, err := decodeRecord(again)
 			if err != nil || !cmp.Equal(es, back, cmp.Comparer(func(a, b []byte) bool { return string(a) == string(b) })) {
-				t.Fatalf("tagged record with zero tags re-encodes to different entries: %v", err)
+				t.Fatalf("extended record without tags or traces re-encodes to different entries: %v", err)
 			}
 		} else if string(again) != string(b[:h.length]) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", again, b[:h.length])
@@ -147,8 +182,8 @@ func decodeRecord(b []byte) ([]Entry, recordHead, error) {
 	}
 	at := time.Unix(0, h.appended)
 	out := make([]Entry, 0, h.count)
-	walkItems(b, h, func(i int, id []byte, tag byte, data []byte) {
-		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Tag: tag, Appended: at})
+	walkItems(b, h, func(i int, id []byte, tag byte, data, trace []byte) {
+		out = append(out, Entry{Seq: h.first + uint64(i), ID: string(id), Data: data, Tag: tag, Appended: at, Trace: trace})
 	})
 	return out, h, nil
 }

@@ -38,9 +38,14 @@ type Options struct {
 	Env []string
 	// Logger receives process events and the plugins' log lines.
 	Logger *slog.Logger
-	// OnRestart, when set, is called for every start after the first of a
-	// process (org is empty for shared processes).
-	OnRestart func(org, plugin string)
+	// OnStart, when set, is called for every process start; restart says
+	// whether a process of the same key ran before (org is empty for
+	// shared processes).
+	OnStart func(org, plugin string, restart bool)
+	// OnExit, when set, is called once for every process that exited;
+	// stopped says whether the supervisor stopped it (idle, Close) rather
+	// than it exiting on its own or being killed by someone else.
+	OnExit func(org, plugin string, stopped bool)
 }
 
 // Supervisor owns the plugin processes. It is safe for concurrent use.
@@ -53,6 +58,11 @@ type Supervisor struct {
 	closed bool
 	stop   chan struct{}
 	done   chan struct{}
+	// stopping holds the processes the supervisor is stopping, until
+	// their watcher has seen them exit.
+	stopping map[*sdk.Process]bool
+	// watchers counts the goroutines watching a process.
+	watchers sync.WaitGroup
 }
 
 type procKey struct {
@@ -83,11 +93,12 @@ func New(opts Options) *Supervisor {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Supervisor{
-		opts:  opts,
-		log:   opts.Logger,
-		procs: map[procKey]*procEntry{},
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		opts:     opts,
+		log:      opts.Logger,
+		procs:    map[procKey]*procEntry{},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		stopping: map[*sdk.Process]bool{},
 	}
 	go s.janitor()
 	return s
@@ -197,23 +208,27 @@ func (s *Supervisor) Acquire(ctx context.Context, plugin, org string) (*Lease, e
 			s.mu.Unlock()
 			return nil, err
 		}
-		if e.starts > 0 && s.opts.OnRestart != nil {
-			s.opts.OnRestart(key.org, key.plugin)
+		if s.opts.OnStart != nil {
+			s.opts.OnStart(key.org, key.plugin, e.starts > 0)
 		}
 		e.starts++
 		e.proc = proc
+		s.watchers.Add(1)
+		go s.watch(key, proc)
 		if s.closed {
+			s.stopping[proc] = true
 			s.mu.Unlock()
 			proc.Kill()
 			return nil, ErrClosed
 		}
 		s.mu.Unlock()
-		go s.watch(key, proc)
 	}
 }
 
-// watch resets the failure count of a process that stays up.
+// watch resets the failure count of a process that stays up, and
+// reports the process's exit.
 func (s *Supervisor) watch(key procKey, proc *sdk.Process) {
+	defer s.watchers.Done()
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	select {
@@ -224,7 +239,14 @@ func (s *Supervisor) watch(key procKey, proc *sdk.Process) {
 			e.failures = 0
 		}
 		s.mu.Unlock()
-	case <-s.stop:
+		<-proc.Exited() // Close stops every process, so this ends
+	}
+	s.mu.Lock()
+	stopped := s.stopping[proc]
+	delete(s.stopping, proc)
+	s.mu.Unlock()
+	if s.opts.OnExit != nil {
+		s.opts.OnExit(key.org, key.plugin, stopped)
 	}
 }
 
@@ -281,6 +303,7 @@ func (s *Supervisor) janitor() {
 		for key, e := range s.procs {
 			if e.proc != nil && e.users == 0 && e.starting == nil && time.Since(e.idleSince) >= s.opts.IdleTimeout {
 				idle = append(idle, e.proc)
+				s.stopping[e.proc] = true
 				s.log.Info("stopping idle plugin process", "plugin", key.String(), "pid", e.proc.Pid())
 				delete(s.procs, key)
 			}
@@ -322,6 +345,7 @@ func (s *Supervisor) Close() {
 	for _, e := range s.procs {
 		if e.proc != nil {
 			all = append(all, e.proc)
+			s.stopping[e.proc] = true
 		}
 	}
 	s.procs = map[procKey]*procEntry{}
@@ -337,4 +361,5 @@ func (s *Supervisor) Close() {
 		}()
 	}
 	wg.Wait()
+	s.watchers.Wait()
 }

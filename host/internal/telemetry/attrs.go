@@ -118,8 +118,12 @@ func newFolder(a Attributes) *folder {
 }
 
 // keeps reports whether org keeps its own attribute values, admitting it
-// if the limit leaves room.
+// if the limit leaves room. Other is never admitted: it stands for the
+// organizations the host does not know, and takes no place in the limit.
 func (f *folder) keeps(org string) bool {
+	if org == Other {
+		return false
+	}
 	switch f.mode {
 	case ModeAll:
 		return true

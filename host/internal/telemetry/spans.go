@@ -55,6 +55,12 @@ func (t *Telemetry) StartRecord(ctx context.Context, org, kind string) (context.
 	return ctx, Record{t: t, ctx: ctx, span: span, org: org, began: time.Now()}
 }
 
+// UnknownOrg marks the call's organization as one the host does not know:
+// its metrics count it under [Other], so that ids sent by an untrusted
+// caller never become attribute values nor take a place in the limit. The
+// span keeps the id as sent.
+func (r *Record) UnknownOrg() { r.org = Other }
+
 // producer holds the start option of record spans, made once.
 var producer = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
