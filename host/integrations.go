@@ -140,7 +140,7 @@ func (h *Host) testCandidate(ctx context.Context, orgID string, in Integration) 
 		return sdk.Report{}, redactErr(err, secrets)
 	}
 	for i := range rep.Steps {
-		rep.Steps[i].Message = secret.Redact(rep.Steps[i].Message, secrets)
+		rep.Steps[i].Message = secret.Shown(rep.Steps[i].Message, secrets)
 	}
 	return rep, nil
 }
@@ -186,11 +186,11 @@ func redactErr(err error, secrets []string) error {
 	if errors.As(err, &ce) {
 		out := &sdk.ConfigError{}
 		for _, f := range ce.Fields {
-			out.Fields = append(out.Fields, sdk.FieldError{Field: f.Field, Message: secret.Redact(f.Message, secrets)})
+			out.Fields = append(out.Fields, sdk.FieldError{Field: f.Field, Message: secret.Shown(f.Message, secrets)})
 		}
 		return out
 	}
-	msg := secret.Redact(err.Error(), secrets)
+	msg := secret.Shown(err.Error(), secrets)
 	if msg == err.Error() {
 		return err
 	}

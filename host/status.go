@@ -110,7 +110,7 @@ func (it *integration) status() SinkStatus {
 	}
 	if it.w == nil {
 		s.State = StateQueueError
-		s.LastError = secret.Redact(it.qerr.Error(), secret.Values(it.in.Config))
+		s.LastError = secret.Shown(it.qerr.Error(), secret.Values(it.in.Config))
 		return s
 	}
 	st := it.q.Stats()
@@ -120,6 +120,6 @@ func (it *integration) status() SinkStatus {
 	}
 	ws := it.w.Status()
 	s.State, s.InFlight = ws.State, ws.InFlight
-	s.LastSuccess, s.LastError, s.LastErrorTime = ws.LastSuccess, ws.LastError, ws.LastErrorTime
+	s.LastSuccess, s.LastError, s.LastErrorTime = ws.LastSuccess, secret.Shown(ws.LastError, secret.Values(it.in.Config)), ws.LastErrorTime
 	return s
 }
