@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
@@ -127,6 +128,10 @@ type Host struct {
 	shutErr   error
 
 	refusedEvents sync.Map // org -> *atomic.Int64 (see recording.go)
+
+	// replay bounds the chunks of ReplayDeadLetters (replayChunk; tests
+	// make it smaller).
+	replay deadletter.Chunk
 }
 
 // org is one organization in effect. Its fields are replaced under h.mu,

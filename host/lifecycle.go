@@ -36,6 +36,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		providers: map[string]sdk.Provider{},
 		orgs:      map[string]*org{},
 		retiring:  map[queue.Key]chan struct{}{},
+		replay:    replayChunk,
 	}
 	for _, o := range opts {
 		o(h)
@@ -74,7 +75,11 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
-	h.dead = deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
+	dead := deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
+	if err := dead.Migrate(); err != nil {
+		return nil, err
+	}
+	h.dead = dead
 	h.norm = normalize.New(statefile.New(filepath.Join(cfg.DataDir, "state")), func() time.Time { return h.now() })
 	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, func(org, plugin string) {
 		h.metrics.Count(MetricPluginRestarts, 1, org, plugin)
