@@ -36,9 +36,20 @@ var (
 	// per organization or in total) is reached. Nothing was dropped; retry
 	// later.
 	ErrFull = queue.ErrFull
-	// ErrPluginNotFound is returned when an integration names a plugin that
-	// is not in the plugins directory.
-	ErrPluginNotFound = supervise.ErrNotFound
+	// ErrUnknownPlugin is returned (wrapped) by TestIntegration and
+	// SaveIntegration when the integration names a plugin that is not
+	// installed (not in the plugins directory, and not given with
+	// WithProvider): the admin's choice is wrong, not the host.
+	ErrUnknownPlugin = supervise.ErrNotFound
+	// ErrPluginNotFound is ErrUnknownPlugin, under its former name.
+	ErrPluginNotFound = ErrUnknownPlugin
+	// ErrPluginUnusable is returned (wrapped) when a plugin cannot run
+	// until an operator fixes it: its file is missing (the error then
+	// wraps ErrUnknownPlugin too) or does not match its configured
+	// checksum (sdk.ErrChecksumMismatch). An integration that meets it
+	// while delivering is paused (StatePausedPlugin) and resumes by itself
+	// once the file is usable again.
+	ErrPluginUnusable = delivery.ErrPluginUnusable
 )
 
 // Option configures a Host.
@@ -107,6 +118,10 @@ type Host struct {
 	countsMu    sync.Mutex
 	stopCounts  chan struct{}
 	countsDone  chan struct{}
+	// stopHeal and healDone end the goroutine that resumes integrations
+	// paused for an unusable plugin once it is usable again.
+	stopHeal, healDone chan struct{}
+	healEvery          time.Duration
 
 	// admin serializes changes of organizations and integrations with
 	// their persistence. Recording never takes it.

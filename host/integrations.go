@@ -163,7 +163,7 @@ func (h *Host) configure(ctx context.Context, orgID string, in Integration, hand
 	}
 	l, err := h.sup.Acquire(ctx, in.Plugin, orgID)
 	if err != nil {
-		return delivery.Conn{}, err
+		return delivery.Conn{}, unusable(in.Plugin, err)
 	}
 	sink, err := l.Provider().Configure(ctx, req)
 	if err != nil {

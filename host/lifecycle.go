@@ -37,6 +37,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		orgs:      map[string]*org{},
 		retiring:  map[queue.Key]chan struct{}{},
 		replay:    replayChunk,
+		healEvery: healEvery,
 	}
 	for _, o := range opts {
 		o(h)
@@ -97,6 +98,8 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	}
 	h.stopCounts, h.countsDone = make(chan struct{}), make(chan struct{})
 	go h.saveCountsEvery(countsEvery, h.stopCounts, h.countsDone)
+	h.stopHeal, h.healDone = make(chan struct{}), make(chan struct{})
+	go h.healPlugins(h.healEvery, h.stopHeal, h.healDone)
 	for _, id := range ignored {
 		h.log.Warn("saved integrations for an organization that is not configured are ignored", "org", id)
 	}
@@ -249,6 +252,8 @@ func (h *Host) closeAll() {
 	wg.Wait()
 	close(h.stopCounts)
 	<-h.countsDone
+	close(h.stopHeal)
+	<-h.healDone
 	h.saveCounts(context.Background())
 	h.sup.Close()
 	if err := h.queues.Close(); err != nil {
@@ -295,7 +300,7 @@ func (h *Host) waitDrained(ctx context.Context, skipStuck bool) error {
 				continue
 			}
 			switch it.w.Status().State {
-			case StatePausedAuth, StatePausedConfig:
+			case StatePausedAuth, StatePausedConfig, StatePausedPlugin:
 				continue
 			case StateBreakerOpen:
 				if skipStuck {

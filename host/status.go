@@ -21,6 +21,11 @@ const (
 	// StatePausedConfig: the plugin rejected the configuration; paused
 	// until the integration is saved again or resumed.
 	StatePausedConfig = "paused_config"
+	// StatePausedPlugin: the plugin cannot run (its file is missing or
+	// was changed); paused until an operator reinstalls it (the
+	// integration then resumes by itself within seconds) or it is
+	// resumed or saved again. LastError says what to do.
+	StatePausedPlugin = "paused_plugin"
 	// StateBreakerOpen: too many consecutive failures; the circuit breaker
 	// stops deliveries for delivery.breaker_open.
 	StateBreakerOpen = "breaker_open"

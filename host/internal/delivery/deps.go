@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
@@ -53,8 +54,12 @@ type Conn struct {
 // Connect is called from the worker's goroutine only, never concurrently
 // for one worker; gen counts the instances of the worker from 1, so that
 // each has its own handle. It returns a *sdk.ConfigError when the
-// configuration is refused (the worker pauses) and any other error for a
-// failure worth retrying (a plugin that cannot start).
+// configuration is refused (the worker pauses, StatePausedConfig), an
+// error wrapping ErrPluginUnusable when the plugin cannot run until an
+// operator fixes it, for example a missing file or a checksum mismatch
+// (the worker pauses, StatePausedPlugin, and logs it once at ERROR), and
+// any other error for a failure worth retrying (a plugin that crashed
+// while starting).
 type Connector interface {
 	Connect(ctx context.Context, gen int) (Conn, error)
 }
@@ -95,7 +100,12 @@ const (
 	StateRetrying        = "retrying"
 	StatePausedAuth      = "paused_auth"
 	StatePausedConfig    = "paused_config"
+	StatePausedPlugin    = "paused_plugin"
 	StateBreakerOpen     = "breaker_open"
 	StateBreakerHalfOpen = "breaker_half_open"
 	StateStopped         = "stopped"
 )
+
+// ErrPluginUnusable marks a Connect error that retrying cannot heal: the
+// plugin's file is missing or does not match its checksum.
+var ErrPluginUnusable = errors.New("plugin unusable")
