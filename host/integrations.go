@@ -78,6 +78,15 @@ func (h *Host) Integrations(orgID string) ([]IntegrationInfo, error) {
 // so a form that never saw the secret can be tested; not when the
 // candidate changes the destination (endpoint, URL, host): then the secret
 // must be entered again, or a *sdk.ConfigError says so.
+//
+// The operator's policy applies: a plugin not in plugins.allow_runtime, or
+// a setting of plugins.config_only_settings (local file paths, by
+// default), is refused with a *PolicyError (wrapping ErrNotAllowed) naming
+// the field, unless the integration being replaced already had it. A
+// plugin that is not installed is refused with an error wrapping
+// ErrUnknownPlugin, one that cannot run (a checksum mismatch) with one
+// wrapping ErrPluginUnusable. These are the admin's input errors, for a
+// 4xx answer; SaveIntegration returns the same.
 func (h *Host) TestIntegration(ctx context.Context, orgID string, in Integration) (sdk.Report, error) {
 	in, err := h.candidate(orgID, in)
 	if err != nil {
@@ -102,6 +111,13 @@ func (h *Host) candidate(orgID string, in Integration) (Integration, error) {
 		return in, &sdk.ConfigError{Fields: []sdk.FieldError{{Field: "id", Message: fmt.Sprintf("%q is not a valid integration id", in.ID)}}}
 	}
 	in.Config = registry.CloneConfig(in.Config)
+	var before *Integration
+	if prev := o.find(in.ID); prev != nil {
+		before = &prev.in
+	}
+	if err := h.checkPolicy(orgID, in, before); err != nil {
+		return in, err
+	}
 	if prev := o.find(in.ID); prev != nil && prev.in.Plugin == in.Plugin {
 		merged, missing, ok := secret.Merge(in.Config, prev.in.Config)
 		if !ok {
