@@ -110,6 +110,14 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 			h.retireQueue(ctx, k.Org, k.Sink, nil)
 		}
 	}
+	// A removal of an organization interrupted by a crash is finished.
+	for id, o := range h.saved.Orgs {
+		if _, ok := h.orgs[id]; o.Removed && !ok {
+			if _, err := h.archiveOrg(ctx, id); err != nil {
+				h.log.Error("cannot archive the dead letters of a removed organization", "org", id, "error", err)
+			}
+		}
+	}
 	return h, nil
 }
 

@@ -58,9 +58,10 @@ type deadLetterStore interface {
 	// Remove deletes the dead letters of org matching f durably and
 	// returns how many it deleted.
 	Remove(ctx context.Context, org string, f deadletter.Filter) (int, error)
-	// Archive moves every dead letter of org to the file at path, so that
-	// an organization created later with the same id starts without them.
-	Archive(ctx context.Context, org, path string) error
+	// Archive moves every dead letter of org into the directory dir, so
+	// that an organization created later with the same id starts without
+	// them; it reports whether there was anything to move.
+	Archive(ctx context.Context, org, dir string) (bool, error)
 	// Counts returns the number of dead letters of org per integration;
 	// it is called for every Status and must be cheap.
 	Counts(ctx context.Context, org string) (map[string]int, error)

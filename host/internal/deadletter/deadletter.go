@@ -524,23 +524,29 @@ func (d *Dir) rewrite(org string, drop func(*Letter) bool) error {
 	return nil
 }
 
-// Archive moves org's dead letters to the file at path (in a directory
-// that exists), so that a later organization with the same id starts
-// without them. An organization without dead letters is not an error.
-func (d *Dir) Archive(_ context.Context, org, path string) error {
+// Archive moves org's dead letters into the directory dir (created if
+// needed) as deadletter.ndjson, so that a later organization with the
+// same id starts without them. It reports whether there was a file to
+// move.
+func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 	d.rm.Lock()
 	defer d.rm.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.counted, org)
-	err := os.Rename(d.file(org), path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if _, err := os.Stat(d.file(org)); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
 	}
-	if err != nil {
-		return fmt.Errorf("archive dead letters of %s: %w", org, err)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("archive dead letters of %s: %w", org, err)
 	}
-	return syncDir(d.dir)
+	if err := os.Rename(d.file(org), filepath.Join(dir, "deadletter"+ext)); err != nil {
+		return false, fmt.Errorf("archive dead letters of %s: %w", org, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return true, err
+	}
+	return true, syncDir(d.dir)
 }
 
 // Counts returns the number of dead letters of org per integration.
