@@ -54,6 +54,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(runCrashChild())
+	}
 	code := m.Run()
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)
