@@ -342,8 +342,8 @@ func (h *Host) RemoveIntegration(ctx context.Context, orgID, id string) error {
 }
 
 // Resume lifts the pause of an integration (after rejected credentials or
-// configuration) without changing it, for example after the LRS side was
-// fixed.
+// configuration, or an unusable plugin) without changing it, for example
+// after the LRS side was fixed.
 func (h *Host) Resume(ctx context.Context, orgID, id string) error {
 	it, err := h.find(orgID, id)
 	if err != nil {
