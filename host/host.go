@@ -135,6 +135,9 @@ type Host struct {
 	saved    registry.State
 	closed   bool
 	retiring map[queue.Key]chan struct{} // queues being drained after a removal
+	// removingOrgs are closed once a removed organization's data is
+	// archived; PutOrg of the same id waits for it.
+	removingOrgs map[string]chan struct{}
 
 	// recording counts Record calls in progress, so Shutdown can wait
 	// for them before it closes the queues.

@@ -29,15 +29,16 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{
-		cfg:       cfg,
-		log:       slog.New(slog.DiscardHandler),
-		metrics:   discardMetrics{},
-		now:       time.Now,
-		providers: map[string]sdk.Provider{},
-		orgs:      map[string]*org{},
-		retiring:  map[queue.Key]chan struct{}{},
-		replay:    replayChunk,
-		healEvery: healEvery,
+		cfg:          cfg,
+		log:          slog.New(slog.DiscardHandler),
+		metrics:      discardMetrics{},
+		now:          time.Now,
+		providers:    map[string]sdk.Provider{},
+		orgs:         map[string]*org{},
+		retiring:     map[queue.Key]chan struct{}{},
+		removingOrgs: map[string]chan struct{}{},
+		replay:       replayChunk,
+		healEvery:    healEvery,
 	}
 	for _, o := range opts {
 		o(h)

@@ -116,10 +116,28 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 	h.admin.Lock()
 	defer h.admin.Unlock()
 	h.mu.RLock()
-	closed, saved := h.closed, h.saved
+	closed, saved, removing := h.closed, h.saved, h.removingOrgs[id]
 	h.mu.RUnlock()
 	if closed {
 		return ErrClosed
+	}
+	if removing != nil {
+		// A removal of the same id is still archiving what the old
+		// organization left; the new one starts once it is gone.
+		h.admin.Unlock()
+		select {
+		case <-removing:
+		case <-ctx.Done():
+			h.admin.Lock() // for the deferred Unlock
+			return ctx.Err()
+		}
+		h.admin.Lock()
+		h.mu.RLock()
+		closed, saved = h.closed, h.saved
+		h.mu.RUnlock()
+		if closed {
+			return ErrClosed
+		}
 	}
 	next := saved.WithOrg(id, registry.Org{Settings: s.internal(), Saved: time.Now().UTC().Truncate(time.Second)})
 	if err := h.reg.Save(ctx, next); err != nil {
@@ -165,9 +183,11 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 		return fmt.Errorf("persist removal of organization %s: %w", id, err)
 	}
 	dones := make([]chan struct{}, len(o.list))
+	removed := make(chan struct{})
 	h.mu.Lock()
 	h.saved = next
 	delete(h.orgs, id)
+	h.removingOrgs[id] = removed
 	for i, it := range o.list {
 		dones[i] = make(chan struct{})
 		h.retiring[queue.Key{Org: id, Sink: it.in.ID}] = dones[i]
@@ -181,6 +201,10 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 	}
 	h.saveCounts(ctx) // without the organization's counts
 	archived, err := h.archiveOrg(ctx, id)
+	h.mu.Lock()
+	delete(h.removingOrgs, id)
+	h.mu.Unlock()
+	close(removed)
 	if err != nil {
 		return err
 	}

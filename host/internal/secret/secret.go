@@ -107,48 +107,96 @@ func Values(cfg map[string]any) []string {
 	return slices.Compact(out)
 }
 
-// Merge fills secret keys of next that are empty or Masked with the values
-// of prev, so a form that never saw the secret can save other changes. It
-// does so only when next still points where prev did: a stored secret is
-// never sent to a destination (an endpoint, URL, host, address or server
-// setting) it was not entered for. ok is false when a secret was left out
-// for a changed destination; missing then lists the secret keys of prev,
-// sorted.
+// Merge fills secret values of next that are empty or Masked with the
+// values of prev, at any depth (maps, and lists of the same length), so a
+// form that never saw the secrets can save other changes. It does so only
+// when next still points where prev did: a stored secret is never sent to
+// a destination (an endpoint, URL, host, address or server setting, at any
+// depth) it was not entered for. ok is false when a secret was left out
+// for a changed destination; missing then lists the paths of the secrets
+// of prev ("secret", "auth.password"), sorted.
 func Merge(next, prev map[string]any) (merged map[string]any, missing []string, ok bool) {
-	out := maps.Clone(next)
-	needs := false
-	for k, v := range prev {
-		if !IsKey(k) {
-			continue
-		}
-		if cur, present := out[k]; !present || cur == nil || cur == "" || cur == Masked {
-			out[k] = v
-			needs = true
-		}
-	}
-	if needs && !sameDestination(next, prev) {
-		for k := range prev {
-			if IsKey(k) {
-				missing = append(missing, k)
-			}
-		}
-		sort.Strings(missing)
-		return next, missing, false
+	m := merger{}
+	out := m.mergeMap(next, prev, "")
+	if m.needs && !sameDestination(next, prev) {
+		sort.Strings(m.paths)
+		return next, m.paths, false
 	}
 	return out, nil, true
 }
 
-// sameDestination reports whether the destination settings of a and b are
-// equal.
-func sameDestination(a, b map[string]any) bool {
-	for _, m := range []map[string]any{a, b} {
-		for k := range m {
-			if isDestinationKey(k) && fmt.Sprint(a[k]) != fmt.Sprint(b[k]) {
-				return false
+// merger fills the secrets of one configuration from another.
+type merger struct {
+	needs bool     // a secret was taken from prev
+	paths []string // the paths of prev's secrets
+}
+
+func (m *merger) mergeMap(next, prev map[string]any, path string) map[string]any {
+	out := maps.Clone(next)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, pv := range prev {
+		p := joinPath(path, k)
+		cur, present := out[k]
+		if IsKey(k) {
+			m.paths = append(m.paths, p)
+			if !present || cur == nil || cur == "" || cur == Masked {
+				out[k] = pv
+				m.needs = true
 			}
+			continue
+		}
+		if present {
+			out[k] = m.mergeValue(cur, pv, p)
 		}
 	}
-	return true
+	return out
+}
+
+func (m *merger) mergeValue(cur, prev any, path string) any {
+	switch c := cur.(type) {
+	case map[string]any:
+		if pm, ok := prev.(map[string]any); ok {
+			return m.mergeMap(c, pm, path)
+		}
+	case []any:
+		if pl, ok := prev.([]any); ok && len(pl) == len(c) {
+			out := make([]any, len(c))
+			for i := range c {
+				out[i] = m.mergeValue(c[i], pl[i], fmt.Sprintf("%s[%d]", path, i))
+			}
+			return out
+		}
+	}
+	return cur
+}
+
+// sameDestination reports whether the destination settings of a and b,
+// at any depth, are equal.
+func sameDestination(a, b map[string]any) bool {
+	da, db := map[string]string{}, map[string]string{}
+	destinations(a, "", da)
+	destinations(b, "", db)
+	return maps.Equal(da, db)
+}
+
+// destinations collects the destination settings of v by path.
+func destinations(v any, path string, out map[string]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, sub := range x {
+			p := joinPath(path, k)
+			if isDestinationKey(k) {
+				out[p] = fmt.Sprint(sub)
+			}
+			destinations(sub, p, out)
+		}
+	case []any:
+		for i, sub := range x {
+			destinations(sub, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
 }
 
 func isDestinationKey(key string) bool {

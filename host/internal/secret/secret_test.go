@@ -254,3 +254,28 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+func TestMergeNestedSecrets(t *testing.T) {
+	t.Parallel()
+	prev := map[string]any{
+		"endpoint": "https://a.example",
+		"auth":     map[string]any{"user": "u", "password": "old-password"},
+		"headers":  []any{map[string]any{"name": "X", "token": "old-token"}},
+	}
+	next := Mask(prev)
+	next["auth"].(map[string]any)["user"] = "u2"
+	got, missing, ok := Merge(next, prev)
+	want := map[string]any{
+		"endpoint": "https://a.example",
+		"auth":     map[string]any{"user": "u2", "password": "old-password"},
+		"headers":  []any{map[string]any{"name": "X", "token": "old-token"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" || !ok || missing != nil {
+		t.Errorf("Merge of masked nested secrets: ok %v, missing %v (-want +got):\n%s", ok, missing, diff)
+	}
+	moved := Mask(prev)
+	moved["auth"].(map[string]any)["server"] = "https://evil.example"
+	if _, missing, ok := Merge(moved, prev); ok || !cmp.Equal(missing, []string{"auth.password", "headers[0].token"}) {
+		t.Errorf("Merge for a new nested destination: ok %v, missing %v; want the secrets' paths", ok, missing)
+	}
+}
