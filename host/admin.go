@@ -54,10 +54,11 @@ func (o *org) refuseExisting(id string, opts SaveOptions) error {
 
 // ReplayDeadLettersInto queues the dead letters of orgID matching f for
 // the integration into, whatever integration they were dead-lettered
-// for: the way to deliver the letters of a removed integration. The
-// letters are queued first and removed from the dead-letter store after
-// (a crash in between leaves a harmless duplicate, never a loss). It
-// returns how many were queued; an unknown into is ErrIntegrationUnknown.
+// for: the way to deliver the letters of a removed integration. Like
+// ReplayDeadLetters it works in chunks, each queued durably before its
+// letters are removed from the dead-letter store (a crash in between
+// leaves a harmless duplicate, never a loss). It returns how many were
+// queued; an unknown into is ErrIntegrationUnknown.
 func (h *Host) ReplayDeadLettersInto(ctx context.Context, orgID string, f DeadLetterFilter, into string) (int, error) {
 	it, err := h.find(orgID, into)
 	if err != nil {
@@ -66,21 +67,16 @@ func (h *Host) ReplayDeadLettersInto(ctx context.Context, orgID string, f DeadLe
 	if it.q == nil {
 		return 0, fmt.Errorf("replay into %s: the integration has no queue", into)
 	}
-	list, err := h.dead.List(ctx, orgID, deadletter.Filter(f))
-	if err != nil || len(list) == 0 {
-		return 0, err
-	}
-	items := make([]queue.Item, len(list))
-	ids := make([]string, len(list))
-	for i, d := range list {
-		items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
-		ids[i] = d.ID
-	}
-	if err := it.append(ctx, items); err != nil {
-		return 0, fmt.Errorf("replay into %s: %w", into, err)
-	}
-	if _, err := h.dead.Remove(context.WithoutCancel(ctx), orgID, deadletter.Filter{IDs: ids}); err != nil {
-		return len(list), fmt.Errorf("replayed %d letters into %s, but they stay listed as dead letters: %w", len(list), into, err)
-	}
-	return len(list), nil
+	return h.dead.Replay(ctx, orgID, deadletter.Filter(f), h.replay, func(chunk []deadletter.Letter) ([]string, error) {
+		items := make([]queue.Item, len(chunk))
+		ids := make([]string, len(chunk))
+		for i, d := range chunk {
+			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
+			ids[i] = d.ID
+		}
+		if err := it.append(ctx, items); err != nil {
+			return nil, fmt.Errorf("replay into %s: %w", into, err)
+		}
+		return ids, nil
+	})
 }

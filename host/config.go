@@ -73,6 +73,18 @@ type PluginsConfig struct {
 	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR) of its
 	// own environment.
 	Env []string `koanf:"env"`
+	// AllowRuntime lists the plugins organization admins may choose at run
+	// time (TestIntegration, SaveIntegration). Integrations of the
+	// configuration file may use any plugin. Default ["lrs"].
+	AllowRuntime []string `koanf:"allow_runtime"`
+	// ConfigOnlySettings maps plugin names ("*" for every plugin) to the
+	// settings only the configuration file may set: organization admins
+	// may not enter them at run time, at any depth of the configuration.
+	// A name starting with "*" matches every setting that ends with the
+	// rest ("*_file"). Default {"*": ["*_file", "*dir", "*path"]}: local
+	// file and directory paths, such as the LRS sink's ca_file, the
+	// archive's dir or the mock's record_file.
+	ConfigOnlySettings map[string][]string `koanf:"config_only_settings"`
 }
 
 // EgressConfig is the operator's policy for outbound connections to
@@ -184,7 +196,11 @@ type SinkConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		DataDir: "./data",
-		Plugins: PluginsConfig{Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second},
+		Plugins: PluginsConfig{
+			Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second,
+			AllowRuntime:       []string{"lrs"},
+			ConfigOnlySettings: map[string][]string{"*": {"*_file", "*dir", "*path"}},
+		},
 		Queue: QueueConfig{
 			Sync:          SyncAlways,
 			GroupWindow:   2 * time.Millisecond,
@@ -278,6 +294,16 @@ func (c *Config) Validate() error {
 	for name, sum := range c.Plugins.SHA256 {
 		if b, err := hex.DecodeString(strings.TrimSpace(sum)); err != nil || len(b) != 32 {
 			add("plugins.sha256."+name, "is not a hex SHA-256 checksum (64 hex digits)")
+		}
+	}
+	for i, name := range c.Plugins.AllowRuntime {
+		if !pluginPattern.MatchString(name) {
+			add(fmt.Sprintf("plugins.allow_runtime[%d]", i), "%q is not a plugin name", name)
+		}
+	}
+	for name := range c.Plugins.ConfigOnlySettings {
+		if name != "*" && !pluginPattern.MatchString(name) {
+			add("plugins.config_only_settings."+name, "%q is not a plugin name (or \"*\" for every plugin)", name)
 		}
 	}
 	for name, p := range c.Plugins.Process {

@@ -78,48 +78,63 @@ func publicLetters(list []deadletter.Letter) []DeadLetter {
 	return out
 }
 
+// replayChunk bounds the dead letters ReplayDeadLetters queues at once:
+// each chunk is one durable append to a queue, well below the queue's
+// record size limit, and the only part of the dead letters held in memory.
+var replayChunk = deadletter.Chunk{Letters: 2000, Bytes: 8 << 20}
+
 // ReplayDeadLetters queues the dead letters matching f again for their
 // integration (after the cause was fixed) and removes them from the
 // dead-letter store. It returns how many were queued. Dead letters of
 // integrations that no longer exist stay where they are.
+//
+// It works in chunks: each chunk is queued durably first and removed from
+// the dead-letter store afterwards, so a crash in between leaves a
+// harmless duplicate (the statement keeps its id, which an LRS recognizes)
+// and never loses a letter. Any number of dead letters can be replayed;
+// an error (for example ErrFull) stops the replay with the chunks before
+// it queued and the rest still in the dead-letter store.
 func (h *Host) ReplayDeadLetters(ctx context.Context, orgID string, f DeadLetterFilter) (int, error) {
 	if _, err := h.lookup(orgID); err != nil {
 		return 0, err
 	}
-	removed, err := h.dead.Remove(ctx, orgID, deadletter.Filter(f))
-	if err != nil {
-		return 0, err
-	}
+	return h.dead.Replay(ctx, orgID, deadletter.Filter(f), h.replay, func(chunk []deadletter.Letter) ([]string, error) {
+		return h.requeue(ctx, orgID, chunk)
+	})
+}
+
+// requeue appends a chunk of dead letters durably to their integrations'
+// queues and returns the ids of the letters queued.
+func (h *Host) requeue(ctx context.Context, orgID string, chunk []deadletter.Letter) ([]string, error) {
+	var sinks []string
 	bySink := map[string][]deadletter.Letter{}
-	for _, d := range removed {
+	for _, d := range chunk {
+		if bySink[d.Sink] == nil {
+			sinks = append(sinks, d.Sink)
+		}
 		bySink[d.Sink] = append(bySink[d.Sink], d)
 	}
+	var done []string
 	var errs []error
-	var back []deadletter.Letter
-	n := 0
-	for sink, list := range bySink {
+	for _, sink := range sinks {
+		list := bySink[sink]
 		it, err := h.find(orgID, sink)
 		if err != nil || it.q == nil {
-			back = append(back, list...)
-			continue
+			continue // stays a dead letter
 		}
 		items := make([]queue.Item, len(list))
 		for i, d := range list {
 			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
 		}
 		if err := it.append(ctx, items); err != nil {
-			back = append(back, list...)
 			errs = append(errs, fmt.Errorf("replay to %s: %w", sink, err))
 			continue
 		}
-		n += len(list)
-	}
-	if len(back) > 0 {
-		if err := h.dead.Add(context.WithoutCancel(ctx), orgID, back); err != nil { // put back what could not be queued
-			errs = append(errs, err)
+		for _, d := range list {
+			done = append(done, d.ID)
 		}
 	}
-	return n, errors.Join(errs...)
+	return done, errors.Join(errs...)
 }
 
 // PurgeDeadLetters deletes the dead letters matching f for good and
@@ -128,6 +143,5 @@ func (h *Host) PurgeDeadLetters(ctx context.Context, orgID string, f DeadLetterF
 	if _, err := h.lookup(orgID); err != nil {
 		return 0, err
 	}
-	removed, err := h.dead.Remove(ctx, orgID, deadletter.Filter(f))
-	return len(removed), err
+	return h.dead.Remove(ctx, orgID, deadletter.Filter(f))
 }

@@ -58,7 +58,10 @@
 // with backoff and its instances configured again; its unacknowledged batch
 // is delivered again. Processes without instances stop after
 // plugins.idle_timeout. Binaries with a configured sha256 are verified
-// before every start. Plugins get the operator's egress policy and only the
+// before every start. A plugin whose file is missing or fails its
+// checksum cannot heal by retrying: its integrations pause
+// (StatePausedPlugin, logged once at ERROR, with what to do in LastError)
+// and resume by themselves once the file is usable again, or on Resume. Plugins get the operator's egress policy and only the
 // proxy and TLS trust variables of the host's environment.
 // [WithProvider] serves a plugin in the host's own process instead, for
 // sinks built into the embedding program and for fast tests.
@@ -74,8 +77,21 @@
 // dead-letter store) and [Host.Integrations] lists them. Configuration keys
 // that name secrets (see [IsSecretKey]) are masked in listings, status,
 // errors and logs, and encrypted with AES-256-GCM (secrets.key) when
-// persisted; without a key the host refuses to persist them unless
-// secrets.allow_plaintext is set.
+// persisted (at any depth: secrets nested in maps and lists too); without
+// a key the host refuses to persist them unless secrets.allow_plaintext is
+// set. Every form derived from a secret (other letter cases, URL, JSON
+// and base64 encodings, an HTTP Basic credential) is redacted from what
+// the host shows, and sinks' messages are cut to short excerpts.
+//
+// Organization admins are untrusted: at run time they may choose only the
+// plugins of plugins.allow_runtime and may not set the settings of
+// plugins.config_only_settings (local file paths, by default); such a
+// candidate is refused with a [*PolicyError]. [Host.RemoveOrg] archives
+// what an organization leaves (its dead letters, with the statements its
+// queues held) under data_dir/removed-orgs, so that an organization
+// created later with the same id starts empty. [Host.ReplayDeadLetters]
+// queues dead letters in chunks, each durable before it leaves the
+// dead-letter store, so that a crash never loses one.
 //
 // # Events
 //

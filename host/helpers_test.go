@@ -57,6 +57,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(lrsChildEnv) != "" {
 		os.Exit(runLRSChild())
 	}
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(runCrashChild())
+	}
 	code := m.Run()
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)
@@ -115,6 +118,10 @@ func testConfig(t testing.TB) Config {
 	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
 	cfg.Egress.AllowHTTP = true
 	cfg.Orgs = map[string]OrgConfig{}
+	// Most tests manage every built-in sink at run time; the policy's own
+	// tests (policy_test.go) restore the defaults.
+	cfg.Plugins.AllowRuntime = []string{"lrs", "mock", "archive"}
+	cfg.Plugins.ConfigOnlySettings = nil
 	return cfg
 }
 

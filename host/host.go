@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
@@ -39,9 +40,20 @@ var (
 	// per organization or in total) is reached. Nothing was dropped; retry
 	// later.
 	ErrFull = queue.ErrFull
-	// ErrPluginNotFound is returned when an integration names a plugin that
-	// is not in the plugins directory.
-	ErrPluginNotFound = supervise.ErrNotFound
+	// ErrUnknownPlugin is returned (wrapped) by TestIntegration and
+	// SaveIntegration when the integration names a plugin that is not
+	// installed (not in the plugins directory, and not given with
+	// WithProvider): the admin's choice is wrong, not the host.
+	ErrUnknownPlugin = supervise.ErrNotFound
+	// ErrPluginNotFound is ErrUnknownPlugin, under its former name.
+	ErrPluginNotFound = ErrUnknownPlugin
+	// ErrPluginUnusable is returned (wrapped) when a plugin cannot run
+	// until an operator fixes it: its file is missing (the error then
+	// wraps ErrUnknownPlugin too) or does not match its configured
+	// checksum (sdk.ErrChecksumMismatch). An integration that meets it
+	// while delivering is paused (StatePausedPlugin) and resumes by itself
+	// once the file is usable again.
+	ErrPluginUnusable = delivery.ErrPluginUnusable
 )
 
 // Option configures a Host.
@@ -124,6 +136,10 @@ type Host struct {
 	countsMu    sync.Mutex
 	stopCounts  chan struct{}
 	countsDone  chan struct{}
+	// stopHeal and healDone end the goroutine that resumes integrations
+	// paused for an unusable plugin once it is usable again.
+	stopHeal, healDone chan struct{}
+	healEvery          time.Duration
 
 	// admin serializes changes of organizations and integrations with
 	// their persistence. Recording never takes it.
@@ -137,6 +153,9 @@ type Host struct {
 	saved    registry.State
 	closed   bool
 	retiring map[queue.Key]chan struct{} // queues being drained after a removal
+	// removingOrgs are closed once a removed organization's data is
+	// archived; PutOrg of the same id waits for it.
+	removingOrgs map[string]chan struct{}
 
 	// recording counts Record calls in progress, so Shutdown can wait
 	// for them before it closes the queues.
@@ -145,6 +164,10 @@ type Host struct {
 	shutErr   error
 
 	refusedEvents sync.Map // org -> *atomic.Int64 (see recording.go)
+
+	// replay bounds the chunks of ReplayDeadLetters (replayChunk; tests
+	// make it smaller).
+	replay deadletter.Chunk
 }
 
 // org is one organization in effect. Its fields are replaced under h.mu,

@@ -81,6 +81,15 @@ func (h *Host) Integrations(orgID string) ([]IntegrationInfo, error) {
 // so a form that never saw the secret can be tested; not when the
 // candidate changes the destination (endpoint, URL, host): then the secret
 // must be entered again, or a *sdk.ConfigError says so.
+//
+// The operator's policy applies: a plugin not in plugins.allow_runtime, or
+// a setting of plugins.config_only_settings (local file paths, by
+// default), is refused with a *PolicyError (wrapping ErrNotAllowed) naming
+// the field, unless the integration being replaced already had it. A
+// plugin that is not installed is refused with an error wrapping
+// ErrUnknownPlugin, one that cannot run (a checksum mismatch) with one
+// wrapping ErrPluginUnusable. These are the admin's input errors, for a
+// 4xx answer; SaveIntegration returns the same.
 func (h *Host) TestIntegration(ctx context.Context, orgID string, in Integration) (sdk.Report, error) {
 	in, err := h.candidate(orgID, in)
 	if err != nil {
@@ -105,6 +114,13 @@ func (h *Host) candidate(orgID string, in Integration) (Integration, error) {
 		return in, &sdk.ConfigError{Fields: []sdk.FieldError{{Field: "id", Message: fmt.Sprintf("%q is not a valid integration id", in.ID)}}}
 	}
 	in.Config = registry.CloneConfig(in.Config)
+	var before *Integration
+	if prev := o.find(in.ID); prev != nil {
+		before = &prev.in
+	}
+	if err := h.checkPolicy(orgID, in, before); err != nil {
+		return in, err
+	}
 	if prev := o.find(in.ID); prev != nil && prev.in.Plugin == in.Plugin {
 		merged, missing, ok := secret.Merge(in.Config, prev.in.Config)
 		if !ok {
@@ -143,7 +159,7 @@ func (h *Host) testCandidate(ctx context.Context, orgID string, in Integration) 
 		return sdk.Report{}, redactErr(err, secrets)
 	}
 	for i := range rep.Steps {
-		rep.Steps[i].Message = secret.Redact(rep.Steps[i].Message, secrets)
+		rep.Steps[i].Message = secret.Shown(rep.Steps[i].Message, secrets)
 	}
 	return rep, nil
 }
@@ -166,7 +182,7 @@ func (h *Host) configure(ctx context.Context, orgID string, in Integration, hand
 	}
 	l, err := h.sup.Acquire(ctx, in.Plugin, orgID)
 	if err != nil {
-		return delivery.Conn{}, err
+		return delivery.Conn{}, unusable(in.Plugin, err)
 	}
 	sink, err := l.Provider().Configure(ctx, req)
 	if err != nil {
@@ -189,11 +205,11 @@ func redactErr(err error, secrets []string) error {
 	if errors.As(err, &ce) {
 		out := &sdk.ConfigError{}
 		for _, f := range ce.Fields {
-			out.Fields = append(out.Fields, sdk.FieldError{Field: f.Field, Message: secret.Redact(f.Message, secrets)})
+			out.Fields = append(out.Fields, sdk.FieldError{Field: f.Field, Message: secret.Shown(f.Message, secrets)})
 		}
 		return out
 	}
-	msg := secret.Redact(err.Error(), secrets)
+	msg := secret.Shown(err.Error(), secrets)
 	if msg == err.Error() {
 		return err
 	}
@@ -335,8 +351,8 @@ func (h *Host) RemoveIntegration(ctx context.Context, orgID, id string) error {
 }
 
 // Resume lifts the pause of an integration (after rejected credentials or
-// configuration) without changing it, for example after the LRS side was
-// fixed.
+// configuration, or an unusable plugin) without changing it, for example
+// after the LRS side was fixed.
 func (h *Host) Resume(ctx context.Context, orgID, id string) error {
 	it, err := h.find(orgID, id)
 	if err != nil {

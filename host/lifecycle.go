@@ -30,12 +30,15 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{
-		cfg:       cfg,
-		log:       slog.New(slog.DiscardHandler),
-		now:       time.Now,
-		providers: map[string]sdk.Provider{},
-		orgs:      map[string]*org{},
-		retiring:  map[queue.Key]chan struct{}{},
+		cfg:          cfg,
+		log:          slog.New(slog.DiscardHandler),
+		now:          time.Now,
+		providers:    map[string]sdk.Provider{},
+		orgs:         map[string]*org{},
+		retiring:     map[queue.Key]chan struct{}{},
+		removingOrgs: map[string]chan struct{}{},
+		replay:       replayChunk,
+		healEvery:    healEvery,
 	}
 	for _, o := range opts {
 		o(h)
@@ -86,7 +89,11 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
-	h.dead = deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
+	dead := deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
+	if err := dead.Migrate(); err != nil {
+		return nil, err
+	}
+	h.dead = dead
 	h.norm = normalize.New(statefile.New(filepath.Join(cfg.DataDir, "state")), func() time.Time { return h.now() })
 	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, h.pluginStarted, h.pluginExited))
 
@@ -105,6 +112,8 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	if h.unobserve, err = h.tel.ObserveIntegrations(h.snapshots); err != nil {
 		h.log.Warn("the meter provider refused the queue and state gauges; they are left out", "error", err)
 	}
+	h.stopHeal, h.healDone = make(chan struct{}), make(chan struct{})
+	go h.healPlugins(h.healEvery, h.stopHeal, h.healDone)
 	for _, id := range ignored {
 		h.log.Warn("saved integrations for an organization that is not configured are ignored", "org", id)
 	}
@@ -113,6 +122,14 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	for _, k := range h.queues.Queues() {
 		if !active[k] {
 			h.retireQueue(ctx, k.Org, k.Sink, nil)
+		}
+	}
+	// A removal of an organization interrupted by a crash is finished.
+	for id, o := range h.saved.Orgs {
+		if _, ok := h.orgs[id]; o.Removed && !ok {
+			if _, err := h.archiveOrg(ctx, id); err != nil {
+				h.log.Error("cannot archive the dead letters of a removed organization", "org", id, "error", err)
+			}
 		}
 	}
 	return h, nil
@@ -273,6 +290,8 @@ func (h *Host) closeAll() {
 	}
 	close(h.stopCounts)
 	<-h.countsDone
+	close(h.stopHeal)
+	<-h.healDone
 	h.saveCounts(context.Background())
 	h.sup.Close()
 	if err := h.queues.Close(); err != nil {
@@ -319,7 +338,7 @@ func (h *Host) waitDrained(ctx context.Context, skipStuck bool) error {
 				continue
 			}
 			switch it.w.Status().State {
-			case StatePausedAuth, StatePausedConfig:
+			case StatePausedAuth, StatePausedConfig, StatePausedPlugin:
 				continue
 			case StateBreakerOpen:
 				if skipStuck {

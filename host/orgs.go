@@ -3,9 +3,11 @@ package host
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"time"
 
+	"github.com/learningflow/lrsbridge/host/internal/filename"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
@@ -114,10 +116,28 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 	h.admin.Lock()
 	defer h.admin.Unlock()
 	h.mu.RLock()
-	closed, saved := h.closed, h.saved
+	closed, saved, removing := h.closed, h.saved, h.removingOrgs[id]
 	h.mu.RUnlock()
 	if closed {
 		return ErrClosed
+	}
+	if removing != nil {
+		// A removal of the same id is still archiving what the old
+		// organization left; the new one starts once it is gone.
+		h.admin.Unlock()
+		select {
+		case <-removing:
+		case <-ctx.Done():
+			h.admin.Lock() // for the deferred Unlock
+			return ctx.Err()
+		}
+		h.admin.Lock()
+		h.mu.RLock()
+		closed, saved = h.closed, h.saved
+		h.mu.RUnlock()
+		if closed {
+			return ErrClosed
+		}
 	}
 	next := saved.WithOrg(id, registry.Org{Settings: s.internal(), Saved: time.Now().UTC().Truncate(time.Second)})
 	if err := h.reg.Save(ctx, next); err != nil {
@@ -135,10 +155,14 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 	return nil
 }
 
-// RemoveOrg removes an organization: its integrations are removed (their
-// queued statements move to the dead-letter store, which stays readable on
-// disk) and recording for it fails with ErrOrgUnknown. Removing an
-// organization of the configuration file persists the removal.
+// RemoveOrg removes an organization and everything of it: its
+// integrations are removed (their queued statements move to its dead
+// letters), its dead letters are archived under data_dir/removed-orgs/
+// (a directory named by the organization and the time, for an operator to
+// read or delete), its delivery counts are dropped, and recording for it
+// fails with ErrOrgUnknown. An organization created later with the same id
+// starts empty. Removing an organization of the configuration file
+// persists the removal.
 func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 	h.admin.Lock()
 	o, err := h.lookup(id)
@@ -159,19 +183,51 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 		return fmt.Errorf("persist removal of organization %s: %w", id, err)
 	}
 	dones := make([]chan struct{}, len(o.list))
+	removed := make(chan struct{})
 	h.mu.Lock()
 	h.saved = next
 	delete(h.orgs, id)
+	h.removingOrgs[id] = removed
 	for i, it := range o.list {
 		dones[i] = make(chan struct{})
 		h.retiring[queue.Key{Org: id, Sink: it.in.ID}] = dones[i]
 	}
 	h.mu.Unlock()
 	delete(h.savedCounts, id)
+	h.refusedEvents.Delete(id)
 	h.admin.Unlock()
 	for i, it := range o.list {
 		h.retire(ctx, id, it, dones[i])
 	}
-	h.log.Info("organization removed", "org", id)
+	h.saveCounts(ctx) // without the organization's counts
+	archived, err := h.archiveOrg(ctx, id)
+	h.mu.Lock()
+	delete(h.removingOrgs, id)
+	h.mu.Unlock()
+	close(removed)
+	if err != nil {
+		return err
+	}
+	h.log.Info("organization removed", "org", id, "archived_to", archived)
 	return nil
+}
+
+// removedDir is the directory, under data_dir, where the data of removed
+// organizations is archived: one directory per removal, named by the
+// escaped organization id and the time of the removal.
+const removedDir = "removed-orgs"
+
+// archiveOrg moves what is left of a removed organization (its dead
+// letters, which include the statements its queues still held) out of the
+// way, under removed-orgs/, so that an organization created later with
+// the same id starts empty; it returns the archive's path relative to
+// data_dir ("" when there was nothing to archive). An operator can read
+// or delete the archive.
+func (h *Host) archiveOrg(ctx context.Context, id string) (string, error) {
+	rel := filepath.Join(removedDir, filename.Escape(id)+"-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
+	moved, err := h.dead.Archive(ctx, id, filepath.Join(h.cfg.DataDir, rel))
+	if err != nil || !moved {
+		return "", err
+	}
+	return rel, nil
 }

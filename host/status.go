@@ -21,6 +21,11 @@ const (
 	// StatePausedConfig: the plugin rejected the configuration; paused
 	// until the integration is saved again or resumed.
 	StatePausedConfig = "paused_config"
+	// StatePausedPlugin: the plugin cannot run (its file is missing or
+	// was changed); paused until an operator reinstalls it (the
+	// integration then resumes by itself within seconds) or it is
+	// resumed or saved again. LastError says what to do.
+	StatePausedPlugin = "paused_plugin"
 	// StateBreakerOpen: too many consecutive failures; the circuit breaker
 	// stops deliveries for delivery.breaker_open.
 	StateBreakerOpen = "breaker_open"
@@ -110,7 +115,7 @@ func (it *integration) status() SinkStatus {
 	}
 	if it.w == nil {
 		s.State = StateQueueError
-		s.LastError = secret.Redact(it.qerr.Error(), secret.Values(it.in.Config))
+		s.LastError = secret.Shown(it.qerr.Error(), secret.Values(it.in.Config))
 		return s
 	}
 	st := it.q.Stats()
@@ -120,6 +125,6 @@ func (it *integration) status() SinkStatus {
 	}
 	ws := it.w.Status()
 	s.State, s.InFlight = ws.State, ws.InFlight
-	s.LastSuccess, s.LastError, s.LastErrorTime = ws.LastSuccess, ws.LastError, ws.LastErrorTime
+	s.LastSuccess, s.LastError, s.LastErrorTime = ws.LastSuccess, secret.Shown(ws.LastError, secret.Values(it.in.Config)), ws.LastErrorTime
 	return s
 }

@@ -51,9 +51,17 @@ type deadLetterStore interface {
 	delivery.DeadLetters
 	// List returns the dead letters of org matching f, oldest first.
 	List(ctx context.Context, org string, f deadletter.Filter) ([]deadletter.Letter, error)
+	// Replay hands the dead letters of org matching f to put in chunks
+	// bounded by c, and removes durably the ones put reports as done
+	// before it reads the next chunk; it returns how many it removed.
+	Replay(ctx context.Context, org string, f deadletter.Filter, c deadletter.Chunk, put func([]deadletter.Letter) (done []string, err error)) (int, error)
 	// Remove deletes the dead letters of org matching f durably and
-	// returns them.
-	Remove(ctx context.Context, org string, f deadletter.Filter) ([]deadletter.Letter, error)
+	// returns how many it deleted.
+	Remove(ctx context.Context, org string, f deadletter.Filter) (int, error)
+	// Archive moves every dead letter of org into the directory dir, so
+	// that an organization created later with the same id starts without
+	// them; it reports whether there was anything to move.
+	Archive(ctx context.Context, org, dir string) (bool, error)
 	// Counts returns the number of dead letters of org per integration;
 	// it is called for every Status and must be cheap.
 	Counts(ctx context.Context, org string) (map[string]int, error)

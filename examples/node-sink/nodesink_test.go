@@ -171,6 +171,7 @@ func TestHostDelivers(t *testing.T) {
 	cfg.Delivery.Linger = 5 * time.Millisecond
 	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
 	cfg.Egress.AllowHTTP = true
+	cfg.Plugins.AllowRuntime = append(cfg.Plugins.AllowRuntime, name) // org admins may choose it
 	cfg.Orgs = map[string]host.OrgConfig{
 		"acme": {
 			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},

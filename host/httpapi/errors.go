@@ -53,6 +53,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string, fields []Fi
 // stopped host 503, anything else 500 (logged, with a generic message).
 func (a *api) hostError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *sdk.ConfigError
+	var pe *host.PolicyError
 	switch {
 	case errors.Is(err, host.ErrOrgUnknown):
 		writeError(w, http.StatusNotFound, "org_unknown", "This organization does not exist.", nil)
@@ -70,7 +71,10 @@ func (a *api) hostError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, host.ErrPluginNotFound):
 		writeError(w, http.StatusUnprocessableEntity, "plugin_unknown", "This server has no such plugin: choose another one, or ask the operator to install it.",
 			[]FieldError{{Field: "plugin", Message: "is not installed on this server"}})
-	case errors.Is(err, sdk.ErrChecksumMismatch):
+	case errors.As(err, &pe):
+		writeError(w, http.StatusUnprocessableEntity, "not_allowed", pe.Message+".",
+			[]FieldError{{Field: configField(pe.Field), Message: pe.Message}})
+	case errors.Is(err, sdk.ErrChecksumMismatch), errors.Is(err, host.ErrPluginUnusable):
 		writeError(w, http.StatusUnprocessableEntity, "plugin_unusable", "The plugin's program on this server does not match its checksum, so it was not run. Ask the operator to reinstall it.",
 			[]FieldError{{Field: "plugin", Message: "cannot be run: its checksum does not match"}})
 	case errors.Is(err, host.ErrPlaintextSecrets):

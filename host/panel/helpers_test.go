@@ -75,6 +75,10 @@ func testHost(t testing.TB, orgs map[string]host.OrgConfig) *host.Host {
 	cfg := host.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Plugins.Dir = plugins(t)
+	// The tests save mock and archive integrations at run time, with their
+	// file settings; production keeps those for the configuration file.
+	cfg.Plugins.AllowRuntime = []string{"lrs", "mock", "archive"}
+	cfg.Plugins.ConfigOnlySettings = map[string][]string{}
 	cfg.Queue.Sync = "none"
 	cfg.Delivery.Linger = 5 * time.Millisecond
 	cfg.Delivery.BackoffInitial = 10 * time.Millisecond

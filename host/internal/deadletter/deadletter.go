@@ -1,7 +1,14 @@
 // Package deadletter keeps statements that could not be delivered, with the
-// reason, per organization: an append-only NDJSON file per organization,
-// fsynced before the statement leaves its queue. Removal (replay, purge)
-// rewrites the file atomically.
+// reason, per organization: an append-only NDJSON file per organization
+// (named by the organization id escaped like the queue directories),
+// fsynced before the statement leaves its queue.
+//
+// Removal never holds an organization's dead letters in memory: Replay
+// hands them out in chunks and, once a chunk is safe elsewhere, appends a
+// durable removal line naming its ids (so a crash at any point loses
+// nothing and at worst replays a chunk twice); Remove and the end of a
+// Replay rewrite the file atomically without the removed letters,
+// streaming it.
 package deadletter
 
 import (
@@ -11,15 +18,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
+	"github.com/learningflow/lrsbridge/host/internal/filename"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -59,14 +69,29 @@ func (f Filter) match(d *Letter) bool {
 	return len(f.IDs) == 0 || slices.Contains(f.IDs, d.ID)
 }
 
-// Dir is the file-backed store. It is safe for concurrent use; writers
-// are serialized (dead letters are rare).
+// goneLine starts a removal line: {"gone":["id",...]}. Letter lines start
+// with {"id": (the first field of Letter).
+var goneLine = []byte(`{"gone":`)
+
+type gone struct {
+	Gone []string `json:"gone"`
+}
+
+// ext is the extension of dead-letter files.
+const ext = ".ndjson"
+
+// Dir is the file-backed store. It is safe for concurrent use.
 type Dir struct {
 	dir string
-	mu  sync.Mutex
+	// rm lets one removal (Replay, Remove, Archive) run at a time per
+	// store; it is taken before mu.
+	rm sync.Mutex
+	// mu serializes appends (Add, removal lines) and the swap of a
+	// rewritten file; readers need no lock (they read one open file).
+	mu sync.Mutex
 	// counted holds the number of dead letters per organization and
 	// integration, read from the file on first use and kept up to date by
-	// Add and Remove, so that status does not read the file each time.
+	// Add and removals, so that status does not read the file each time.
 	counted map[string]map[string]int
 }
 
@@ -74,7 +99,54 @@ type Dir struct {
 func New(dir string) *Dir { return &Dir{dir: dir} }
 
 func (d *Dir) file(org string) string {
-	return filepath.Join(d.dir, org+".ndjson")
+	return filepath.Join(d.dir, filename.Escape(org)+ext)
+}
+
+// Migrate renames the files of older versions, named by the raw
+// organization id, to their escaped names (merging into a file that
+// exists already), and deletes temporary files of interrupted rewrites.
+// The host calls it once at start, before any other method.
+func (d *Dir) Migrate() error {
+	ents, err := os.ReadDir(d.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read dead letters: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
+			_ = os.Remove(filepath.Join(d.dir, name)) // an interrupted rewrite
+			continue
+		}
+		org, ok := strings.CutSuffix(name, ext)
+		if !ok || e.IsDir() || filepath.Join(d.dir, name) == d.file(org) {
+			continue
+		}
+		if err := d.merge(filepath.Join(d.dir, name), d.file(org)); err != nil {
+			return fmt.Errorf("rename the dead letters of %s: %w", org, err)
+		}
+	}
+	return nil
+}
+
+// merge moves the file from to the file to, appending when to exists.
+func (d *Dir) merge(from, to string) error {
+	if _, err := os.Stat(to); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(from, to); err != nil {
+			return err
+		}
+		return syncDir(d.dir)
+	}
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := appendSync(to, data); err != nil {
+		return err
+	}
+	return os.Remove(from)
 }
 
 // Add appends dead letters of org durably, giving each an id when it has
@@ -97,31 +169,39 @@ func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(d.file(org), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("open dead letters of %s: %w", org, err)
-	}
-	// A crash during an earlier append can leave a last line without its
-	// newline; start on a new line so that the new dead letters do not
-	// merge into it (List skips the torn line and keeps them).
-	if torn, err := endsTorn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("read dead letters of %s: %w", org, err)
-	} else if torn {
-		data = append([]byte{'\n'}, data...)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	if err := appendSync(d.file(org), data); err != nil {
 		return fmt.Errorf("write dead letters of %s: %w", org, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync dead letters of %s: %w", org, err)
 	}
 	if c := d.counted[org]; c != nil {
 		for _, dl := range list {
 			c[dl.Sink]++
 		}
+	}
+	return nil
+}
+
+// appendSync appends data to the file at path and fsyncs it. A crash
+// during an earlier append can leave a last line without its newline; the
+// new lines start on a line of their own so that they do not merge into it
+// (readers skip the torn line and keep them).
+func appendSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if torn, err := endsTorn(f); err != nil {
+		f.Close()
+		return err
+	} else if torn {
+		data = append([]byte{'\n'}, data...)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
 	}
 	return f.Close()
 }
@@ -152,21 +232,127 @@ func endsTorn(f *os.File) (bool, error) {
 	return last[0] != '\n', nil
 }
 
-// List returns the dead letters of org matching f, oldest first; with a
-// Limit, the newest Limit of them. A torn last line (a crash during Add) is
-// skipped.
-func (d *Dir) List(_ context.Context, org string, f Filter) ([]Letter, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	all, err := d.readLocked(org)
+// snapshot is one open dead-letter file, read up to the size it had when
+// opened, with the ids its removal lines name.
+type snapshot struct {
+	f    *os.File
+	size int64
+	gone map[string]bool
+}
+
+// open returns a snapshot of org's file, or nil when there is none. The
+// caller closes it.
+func (d *Dir) open(org string) (*snapshot, error) {
+	f, err := os.Open(d.file(org))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
+		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+	}
+	s := &snapshot{f: f, size: st.Size(), gone: map[string]bool{}}
+	err = s.lines(func(line []byte) error {
+		if bytes.HasPrefix(line, goneLine) {
+			var g gone
+			if json.Unmarshal(line, &g) == nil { // else a torn removal line: its ids stay
+				for _, id := range g.Gone {
+					s.gone[id] = true
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+	}
+	return s, nil
+}
+
+func (s *snapshot) Close() error { return s.f.Close() }
+
+// lines calls fn with every non-empty line, in order.
+func (s *snapshot) lines(fn func(line []byte) error) error {
+	sc := bufio.NewScanner(io.NewSectionReader(s.f, 0, s.size))
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// letters calls fn with every dead letter that is not removed, oldest
+// first, and its line. A torn line (a crash during Add) is skipped.
+func (s *snapshot) letters(fn func(l *Letter, line []byte) error) error {
+	return s.lines(func(line []byte) error {
+		if bytes.HasPrefix(line, goneLine) {
+			return nil
+		}
+		var l Letter
+		if json.Unmarshal(line, &l) != nil || s.gone[l.ID] {
+			return nil
+		}
+		return fn(&l, line)
+	})
+}
+
+// selector returns the predicate of f over s: with a Limit, only the
+// newest Limit matches are selected.
+func (s *snapshot) selector(f Filter) (func(*Letter) bool, error) {
+	if f.Limit <= 0 {
+		return f.match, nil
+	}
+	n := 0
+	if err := s.letters(func(l *Letter, _ []byte) error {
+		if f.match(l) {
+			n++
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	var out []Letter
-	for i := range all {
-		if f.match(&all[i]) {
-			out = append(out, all[i])
+	skip := n - f.Limit
+	return func(l *Letter) bool {
+		if !f.match(l) {
+			return false
 		}
+		skip--
+		return skip < 0
+	}, nil
+}
+
+// List returns the dead letters of org matching f, oldest first; with a
+// Limit, the newest Limit of them.
+func (d *Dir) List(_ context.Context, org string, f Filter) ([]Letter, error) {
+	s, err := d.open(org)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var out []Letter
+	err = s.letters(func(l *Letter, _ []byte) error {
+		if !f.match(l) {
+			return nil
+		}
+		out = append(out, *l)
+		if f.Limit > 0 && len(out) > 2*f.Limit {
+			out = slices.Delete(out, 0, len(out)-f.Limit) // keep memory bounded
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[len(out)-f.Limit:]
@@ -174,64 +360,193 @@ func (d *Dir) List(_ context.Context, org string, f Filter) ([]Letter, error) {
 	return out, nil
 }
 
-func (d *Dir) readLocked(org string) ([]Letter, error) {
-	data, err := os.ReadFile(d.file(org))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// Chunk bounds the dead letters Replay hands out at once.
+type Chunk struct {
+	// Letters and Bytes bound a chunk by count and by the size of the
+	// statements; a single letter larger than Bytes is a chunk of its own.
+	Letters int
+	Bytes   int
+}
+
+// Replay hands the dead letters of org matching f to put, oldest first, in
+// chunks bounded by c, and removes durably the ones put reports as done
+// (put returns their ids) before it reads the next chunk. Letters put does
+// not report stay. It stops at the first error of put, after removing
+// what put reported as done, and returns the number removed. Only one
+// chunk is held in memory.
+func (d *Dir) Replay(ctx context.Context, org string, f Filter, c Chunk, put func([]Letter) (done []string, err error)) (int, error) {
+	d.rm.Lock()
+	defer d.rm.Unlock()
+	s, err := d.open(org)
+	if s == nil || err != nil {
+		return 0, err
 	}
+	sel, err := s.selector(f)
 	if err != nil {
-		return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+		s.Close()
+		return 0, fmt.Errorf("read dead letters of %s: %w", org, err)
 	}
-	var out []Letter
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
+	var chunk []Letter
+	bytesIn, n := 0, 0
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
 		}
-		var dl Letter
-		if err := json.Unmarshal(line, &dl); err != nil {
-			continue // torn tail of an interrupted append
+		done, perr := put(chunk)
+		if err := d.markGone(org, chunk, done); err != nil {
+			return errors.Join(perr, err)
 		}
-		out = append(out, dl)
+		n += len(done)
+		chunk, bytesIn = nil, 0
+		return perr
 	}
-	return out, sc.Err()
+	err = s.letters(func(l *Letter, _ []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !sel(l) {
+			return nil
+		}
+		if len(chunk) > 0 && (len(chunk) >= c.Letters || bytesIn+len(l.Statement) > c.Bytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		chunk = append(chunk, *l)
+		bytesIn += len(l.Statement)
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	s.Close()
+	if n > 0 {
+		// Drop the removed letters from the file; on failure the removal
+		// lines keep them removed.
+		if cerr := d.rewrite(org, func(*Letter) bool { return false }); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return n, err
+}
+
+// markGone appends a durable removal line for the letters of chunk whose
+// ids are in done.
+func (d *Dir) markGone(org string, chunk []Letter, done []string) error {
+	if len(done) == 0 {
+		return nil
+	}
+	line, err := json.Marshal(gone{Gone: done})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := appendSync(d.file(org), append(line, '\n')); err != nil {
+		return fmt.Errorf("remove replayed dead letters of %s: %w", org, err)
+	}
+	if cnt := d.counted[org]; cnt != nil {
+		ids := make(map[string]bool, len(done))
+		for _, id := range done {
+			ids[id] = true
+		}
+		for i := range chunk {
+			if ids[chunk[i].ID] {
+				cnt[chunk[i].Sink]--
+			}
+		}
+	}
+	return nil
 }
 
 // Remove deletes the dead letters of org matching f durably and returns
-// them.
-func (d *Dir) Remove(_ context.Context, org string, f Filter) ([]Letter, error) {
+// how many it deleted.
+func (d *Dir) Remove(_ context.Context, org string, f Filter) (int, error) {
+	d.rm.Lock()
+	defer d.rm.Unlock()
+	s, err := d.open(org)
+	if s == nil || err != nil {
+		return 0, err
+	}
+	sel, err := s.selector(f)
+	s.Close()
+	if err != nil {
+		return 0, fmt.Errorf("read dead letters of %s: %w", org, err)
+	}
+	removed := map[string]int{}
+	n := 0
+	err = d.rewrite(org, func(l *Letter) bool {
+		if sel(l) {
+			removed[l.Sink]++
+			n++
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	if cnt := d.counted[org]; cnt != nil {
+		for sink, k := range removed {
+			cnt[sink] -= k
+		}
+	}
+	d.mu.Unlock()
+	return n, nil
+}
+
+// rewrite replaces org's file, streaming, with its dead letters that are
+// neither removed nor dropped by drop, oldest first. Appends wait for it.
+func (d *Dir) rewrite(org string, drop func(*Letter) bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	all, err := d.readLocked(org)
+	s, err := d.open(org)
+	if s == nil || err != nil {
+		return err
+	}
+	defer s.Close()
+	err = atomicfile.WriteFrom(d.file(org), 0o600, func(w io.Writer) error {
+		return s.letters(func(l *Letter, line []byte) error {
+			if drop(l) {
+				return nil
+			}
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+			_, err := w.Write([]byte{'\n'})
+			return err
+		})
+	})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("rewrite dead letters of %s: %w", org, err)
 	}
-	var keep, removed []Letter
-	for i := range all {
-		if f.match(&all[i]) {
-			removed = append(removed, all[i])
-		} else {
-			keep = append(keep, all[i])
-		}
+	return nil
+}
+
+// Archive moves org's dead letters into the directory dir (created if
+// needed) as deadletter.ndjson, so that a later organization with the
+// same id starts without them. It reports whether there was a file to
+// move.
+func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
+	d.rm.Lock()
+	defer d.rm.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.counted, org)
+	if _, err := os.Stat(d.file(org)); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
 	}
-	if len(removed) == 0 {
-		return nil, nil
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("archive dead letters of %s: %w", org, err)
 	}
-	data, err := encode(keep)
-	if err != nil {
-		return nil, err
+	if err := os.Rename(d.file(org), filepath.Join(dir, "deadletter"+ext)); err != nil {
+		return false, fmt.Errorf("archive dead letters of %s: %w", org, err)
 	}
-	if err := atomicfile.Write(d.file(org), data, 0o600); err != nil {
-		return nil, fmt.Errorf("rewrite dead letters of %s: %w", org, err)
+	if err := syncDir(dir); err != nil {
+		return true, err
 	}
-	if c := d.counted[org]; c != nil {
-		for _, dl := range removed {
-			c[dl.Sink]--
-		}
-	}
-	return removed, nil
+	return true, syncDir(d.dir)
 }
 
 // Counts returns the number of dead letters of org per integration.
@@ -240,13 +555,20 @@ func (d *Dir) Counts(_ context.Context, org string) (map[string]int, error) {
 	defer d.mu.Unlock()
 	c := d.counted[org]
 	if c == nil {
-		all, err := d.readLocked(org)
+		s, err := d.open(org)
 		if err != nil {
 			return nil, err
 		}
 		c = map[string]int{}
-		for _, dl := range all {
-			c[dl.Sink]++
+		if s != nil {
+			err = s.letters(func(l *Letter, _ []byte) error {
+				c[l.Sink]++
+				return nil
+			})
+			s.Close()
+			if err != nil {
+				return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+			}
 		}
 		if d.counted == nil {
 			d.counted = map[string]map[string]int{}
@@ -254,4 +576,13 @@ func (d *Dir) Counts(_ context.Context, org string) (map[string]int, error) {
 		d.counted[org] = c
 	}
 	return maps.Clone(c), nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }

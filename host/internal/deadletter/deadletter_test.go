@@ -2,7 +2,14 @@ package deadletter
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,8 +68,8 @@ func TestCountsFollowAddAndRemove(t *testing.T) {
 	if err := d.Add(ctx, "acme", []Letter{{Sink: "archive"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Remove(ctx, "acme", Filter{Sink: "lrs"}); err != nil {
-		t.Fatal(err)
+	if n, err := d.Remove(ctx, "acme", Filter{Sink: "lrs"}); err != nil || n != 2 {
+		t.Fatalf("Remove = %d, %v; want 2", n, err)
 	}
 	if diff := cmp.Diff(map[string]int{"lrs": 0, "archive": 2}, counts(d)); diff != "" {
 		t.Errorf("cached counts (-want +got):\n%s", diff)
@@ -70,5 +77,147 @@ func TestCountsFollowAddAndRemove(t *testing.T) {
 	// A fresh store reading the file agrees with the cache.
 	if fresh := counts(New(d.dir)); fresh["lrs"] != 0 || fresh["archive"] != 2 {
 		t.Errorf("counts read from the file = %v, want archive 2 and no lrs", fresh)
+	}
+}
+
+func letters(sink string, from, n int) []Letter {
+	out := make([]Letter, n)
+	for i := range out {
+		out[i] = Letter{Sink: sink, StatementID: fmt.Sprintf("st-%d", from+i), Class: ClassRejected,
+			Statement: json.RawMessage(fmt.Sprintf(`{"id":"st-%d","pad":"%s"}`, from+i, strings.Repeat("x", 100)))}
+	}
+	return out
+}
+
+func statementIDs(list []Letter) []string {
+	var out []string
+	for _, l := range list {
+		out = append(out, l.StatementID)
+	}
+	return out
+}
+
+// TestReplayRemovesOnlyWhatWasPut checks the order of a replay: each chunk
+// is handed out while it is still stored, and only the letters put
+// reports as done are removed, durably, before the next chunk.
+func TestReplayRemovesOnlyWhatWasPut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := New(t.TempDir())
+	if err := d.Add(ctx, "acme", append(letters("lrs", 0, 25), letters("gone", 100, 5)...)); err != nil {
+		t.Fatal(err)
+	}
+	var chunks []int
+	failAt := 3
+	n, err := d.Replay(ctx, "acme", Filter{}, Chunk{Letters: 10, Bytes: 1 << 20}, func(chunk []Letter) ([]string, error) {
+		chunks = append(chunks, len(chunk))
+		// While put runs, the chunk is still stored: a crash now loses
+		// nothing.
+		stored, err := New(d.dir).List(ctx, "acme", Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range chunk {
+			if !slices.ContainsFunc(stored, func(s Letter) bool { return s.ID == l.ID }) {
+				t.Errorf("letter %s was removed before put returned", l.StatementID)
+			}
+		}
+		if len(chunks) == failAt {
+			return nil, errors.New("queue full")
+		}
+		var done []string
+		for _, l := range chunk {
+			if l.Sink == "lrs" {
+				done = append(done, l.ID)
+			}
+		}
+		return done, nil
+	})
+	if err == nil || n != 20 {
+		t.Fatalf("Replay = %d, %v; want 20 and the error of put", n, err)
+	}
+	if diff := cmp.Diff([]int{10, 10, 10}, chunks); diff != "" {
+		t.Errorf("chunk sizes (-want +got):\n%s", diff)
+	}
+	for _, store := range []*Dir{d, New(d.dir)} { // the cache and the file agree
+		left, err := store.List(ctx, "acme", Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(statementIDs(letters("lrs", 20, 5)), statementIDs(letters("gone", 100, 5))...)
+		if diff := cmp.Diff(want, statementIDs(left)); diff != "" {
+			t.Errorf("left after the replay (-want +got):\n%s", diff)
+		}
+		counts, err := store.Counts(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]int{"lrs": 5, "gone": 5}, counts); diff != "" {
+			t.Errorf("counts (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// TestRemovalLinesSurviveWithoutRewrite reads a file whose rewrite after a
+// replay never happened (a crash): the removal lines keep the replayed
+// letters removed.
+func TestRemovalLinesSurviveWithoutRewrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := New(t.TempDir())
+	list := letters("lrs", 0, 3)
+	if err := d.Add(ctx, "acme", list); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.markGone("acme", list[:2], []string{list[0].ID, list[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := New(d.dir).List(ctx, "acme", Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"st-2"}, statementIDs(got)); diff != "" {
+		t.Errorf("letters (-want +got):\n%s", diff)
+	}
+}
+
+// TestFilesUseEscapedNames checks that an organization id that is not a
+// plain file name stays inside the store, and that Migrate renames files
+// of older versions (named by the raw id).
+func TestFilesUseEscapedNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := New(dir)
+	if err := d.Add(ctx, "../Acme", letters("lrs", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "_2e_2e_2f_41cme.ndjson" {
+		t.Errorf("files = %v, want one escaped name", ents)
+	}
+	// An older version's file, named by the raw id.
+	data, err := encode(letters("lrs", 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Globex.ndjson"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(dir).Migrate(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := New(dir).List(ctx, "Globex", Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"st-1"}, statementIDs(got)); diff != "" {
+		t.Errorf("letters of a migrated file (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Globex.ndjson")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the old file is still there: %v", err)
 	}
 }

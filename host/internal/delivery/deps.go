@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"strings"
+	"errors"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
@@ -55,8 +56,12 @@ type Conn struct {
 // Connect is called from the worker's goroutine only, never concurrently
 // for one worker; gen counts the instances of the worker from 1, so that
 // each has its own handle. It returns a *sdk.ConfigError when the
-// configuration is refused (the worker pauses) and any other error for a
-// failure worth retrying (a plugin that cannot start).
+// configuration is refused (the worker pauses, StatePausedConfig), an
+// error wrapping ErrPluginUnusable when the plugin cannot run until an
+// operator fixes it, for example a missing file or a checksum mismatch
+// (the worker pauses, StatePausedPlugin, and logs it once at ERROR), and
+// any other error for a failure worth retrying (a plugin that crashed
+// while starting).
 type Connector interface {
 	Connect(ctx context.Context, gen int) (Conn, error)
 }
@@ -81,6 +86,7 @@ const (
 	StateRetrying        = "retrying"
 	StatePausedAuth      = "paused_auth"
 	StatePausedConfig    = "paused_config"
+	StatePausedPlugin    = "paused_plugin"
 	StateBreakerOpen     = "breaker_open"
 	StateBreakerHalfOpen = "breaker_half_open"
 	StateStopped         = "stopped"
@@ -133,3 +139,6 @@ func VersionTag(data []byte) byte {
 	}
 	return TagNeedsV103
 }
+// ErrPluginUnusable marks a Connect error that retrying cannot heal: the
+// plugin's file is missing or does not match its checksum.
+var ErrPluginUnusable = errors.New("plugin unusable")

@@ -80,7 +80,7 @@ type Worker struct {
 	openUntil atomic.Int64 // unix nanoseconds when the open breaker lets a probe through
 
 	mu          sync.Mutex
-	paused      string // "", StatePausedAuth or StatePausedConfig
+	paused      string // "", StatePausedAuth, StatePausedConfig or StatePausedPlugin
 	retrying    bool
 	lastSuccess time.Time
 	lastError   string
@@ -213,7 +213,8 @@ func (w *Worker) Stop() {
 	<-w.done
 }
 
-// Resume lifts a pause (rejected credentials or configuration).
+// Resume lifts a pause (rejected credentials or configuration, an
+// unusable plugin).
 func (w *Worker) Resume() {
 	w.mu.Lock()
 	w.paused = ""
@@ -234,7 +235,11 @@ func (w *Worker) pause(state string, err error) {
 	w.paused = state
 	w.mu.Unlock()
 	w.noteError(err)
-	w.log.Warn("sink instance paused", "state", state, "error", w.redact(err))
+	level := slog.LevelWarn
+	if state == StatePausedPlugin { // only an operator can fix it
+		level = slog.LevelError
+	}
+	w.log.Log(context.Background(), level, "sink instance paused", "state", state, "error", w.redact(err))
 }
 
 func (w *Worker) redact(err error) string {
@@ -443,6 +448,10 @@ func (w *Worker) loop() (parked bool) {
 			}
 			if isConfigError(err) {
 				w.pause(StatePausedConfig, err)
+				continue
+			}
+			if errors.Is(err, ErrPluginUnusable) {
+				w.pause(StatePausedPlugin, err)
 				continue
 			}
 			w.setRetrying(true)

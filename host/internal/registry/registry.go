@@ -115,8 +115,10 @@ type fileFormat struct {
 	OrgSettings map[string]Org     `json:"org_settings,omitempty"`
 }
 
-// Load reads the file; a missing file is an empty State.
-func (f *File) Load(context.Context) (State, error) {
+// Load reads the file; a missing file is an empty State. A file that holds
+// secrets in clear although a key is set (written by an older version) is
+// written again with them sealed.
+func (f *File) Load(ctx context.Context) (State, error) {
 	empty := State{Integrations: map[string][]Saved{}, Orgs: map[string]Org{}}
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -136,13 +138,22 @@ func (f *File) Load(context.Context) (State, error) {
 	if ff.OrgSettings != nil {
 		s.Orgs = ff.OrgSettings
 	}
+	clear := false
 	for org, list := range s.Integrations {
 		for i := range list {
+			clear = clear || f.box.InClear(list[i].Config)
 			cfg, err := f.box.Open(org, list[i].ID, list[i].Config)
 			if err != nil {
 				return State{}, err
 			}
 			list[i].Config = cfg
+		}
+	}
+	if clear {
+		// Written before every secret was sealed (nested ones were kept
+		// in clear): write it again, sealed.
+		if err := f.Save(ctx, s); err != nil {
+			return State{}, fmt.Errorf("seal the secrets of saved integrations: %w", err)
 		}
 	}
 	return s, nil

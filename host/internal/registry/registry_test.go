@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -124,5 +125,67 @@ func TestFileSealsSecrets(t *testing.T) {
 	}
 	if _, err := NewFile(path, noKey).Load(ctx); err == nil {
 		t.Error("Load of sealed secrets without a key succeeded")
+	}
+}
+
+func TestFileSealsNestedSecretsAndMigratesOldFiles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	box, err := secret.NewBox("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "integrations.json")
+	// A file of an older version: top-level secrets sealed, nested ones in
+	// clear.
+	top, err := box.Seal("acme", "lrs", map[string]any{"secret": "top-level-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]any{
+		"version": 1,
+		"orgs": map[string]any{"acme": []any{map[string]any{
+			"id": "lrs", "plugin": "lrs", "saved": "2026-01-02T03:04:05Z",
+			"config": map[string]any{
+				"secret":  top["secret"],
+				"tls":     map[string]any{"client_key": "nested-clear-key"},
+				"headers": []any{map[string]any{"token": "listed-clear-token"}},
+			},
+		}}},
+	}
+	data, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewFile(path, box).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"secret":  "top-level-secret",
+		"tls":     map[string]any{"client_key": "nested-clear-key"},
+		"headers": []any{map[string]any{"token": "listed-clear-token"}},
+	}
+	if diff := cmp.Diff(want, got.Integrations["acme"][0].Config); diff != "" {
+		t.Errorf("loaded config (-want +got):\n%s", diff)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"nested-clear-key", "listed-clear-token", "top-level-secret"} {
+		if strings.Contains(string(raw), s) {
+			t.Errorf("after Load the file still holds %q in clear:\n%s", s, raw)
+		}
+	}
+	again, err := NewFile(path, box).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, again); diff != "" {
+		t.Errorf("second load (-want +got):\n%s", diff)
 	}
 }

@@ -4,9 +4,12 @@
 package supervise
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -63,6 +66,10 @@ type Supervisor struct {
 	stopping map[*sdk.Process]bool
 	// watchers counts the goroutines watching a process.
 	watchers sync.WaitGroup
+	// checked remembers, per plugin, the file seen by the last Check that
+	// verified its checksum, so that a file that did not change is not
+	// hashed again.
+	checked map[string]checkedFile
 }
 
 type procKey struct {
@@ -99,6 +106,7 @@ func New(opts Options) *Supervisor {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		stopping: map[*sdk.Process]bool{},
+		checked:  map[string]checkedFile{},
 	}
 	go s.janitor()
 	return s
@@ -362,4 +370,58 @@ func (s *Supervisor) Close() {
 	}
 	wg.Wait()
 	s.watchers.Wait()
+}
+
+type checkedFile struct {
+	size    int64
+	modTime time.Time
+	err     error
+}
+
+// Check reports whether plugin can be started: its file exists, and
+// matches its configured checksum. It wraps ErrNotFound (and
+// fs.ErrNotExist) for a missing file and sdk.ErrChecksumMismatch for a
+// changed one. The checksum is computed again only when the file's size or
+// modification time changed since the last Check.
+func (s *Supervisor) Check(plugin string) error {
+	path := filepath.Join(s.opts.Dir, plugin)
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("plugin %q: %w: %w", plugin, ErrNotFound, err)
+	}
+	want := s.opts.SHA256[plugin]
+	if len(want) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	c, ok := s.checked[plugin]
+	s.mu.Unlock()
+	if ok && c.size == st.Size() && c.modTime.Equal(st.ModTime()) {
+		return c.err
+	}
+	c = checkedFile{size: st.Size(), modTime: st.ModTime(), err: verify(path, want)}
+	if c.err != nil && !errors.Is(c.err, sdk.ErrChecksumMismatch) {
+		return c.err // not worth remembering
+	}
+	s.mu.Lock()
+	s.checked[plugin] = c
+	s.mu.Unlock()
+	return c.err
+}
+
+// verify compares the SHA-256 of the file at path with want.
+func verify(path string, want []byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if !bytes.Equal(h.Sum(nil), want) {
+		return fmt.Errorf("plugin %s: %w", filepath.Base(path), sdk.ErrChecksumMismatch)
+	}
+	return nil
 }
