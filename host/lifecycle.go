@@ -10,13 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
-	"github.com/learningflow/lrsbridge/host/internal/statefile"
 	"github.com/learningflow/lrsbridge/host/internal/supervise"
 	"github.com/learningflow/lrsbridge/sdk"
 )
@@ -57,25 +55,15 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	if h.saved, err = h.reg.Load(ctx); err != nil {
 		return nil, err
 	}
-	qs, err := queue.Open(queue.Options{
-		Dir:           filepath.Join(cfg.DataDir, "queues"),
-		Sync:          cfg.Queue.Sync.policy(),
-		GroupWindow:   cfg.Queue.GroupWindow,
-		MaxQueueBytes: cfg.Queue.MaxQueueBytes,
-		MaxOrgBytes:   cfg.Queue.MaxOrgBytes,
-		MaxTotalBytes: cfg.Queue.MaxTotalBytes,
-		Logger:        h.log,
-	})
+	state, err := h.openBackend(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open queues: %w", err)
+		return nil, err
 	}
-	h.queues = qs
 	h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
-	h.dead = deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
-	h.norm = normalize.New(statefile.New(filepath.Join(cfg.DataDir, "state")), func() time.Time { return h.now() })
+	h.norm = normalize.New(state, func() time.Time { return h.now() })
 	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, func(org, plugin string) {
 		h.metrics.Count(MetricPluginRestarts, 1, org, plugin)
 	}))
@@ -96,9 +84,11 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		h.log.Warn("saved integrations for an organization that is not configured are ignored", "org", id)
 	}
 	// Queues on disk whose integration is gone keep their statements;
-	// they are moved to the dead-letter store, never dropped.
+	// they are moved to the dead-letter store, never dropped. A shared
+	// queue without an integration here may belong to another instance's
+	// integration: it is left alone.
 	for _, k := range h.queues.Queues() {
-		if !active[k] {
+		if !active[k] && !h.shared() {
 			h.retireQueue(ctx, k.Org, k.Sink, nil)
 		}
 	}
@@ -175,6 +165,10 @@ func (h *Host) retire(ctx context.Context, orgID string, it *integration, done c
 // cannot be moved, the queue is kept (and retired again at the next
 // start).
 func (h *Host) retireQueue(ctx context.Context, orgID, sink string, q queue.Queue) {
+	if d, ok := h.queues.(queueDrainer); ok {
+		h.retireShared(ctx, d, orgID, sink)
+		return
+	}
 	if q == nil {
 		var err error
 		if q, err = h.queues.Queue(orgID, sink); err != nil {
@@ -222,8 +216,12 @@ func (h *Host) doShutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	h.recording.Wait()
 	var drainErr error
-	if err := h.waitDrained(ctx, true); err != nil {
-		drainErr = fmt.Errorf("shutdown: %w: %d statements left in queues", err, h.pending())
+	// A shared queue is not waited for: other instances deliver what is
+	// left, and batches in flight settle when the workers stop.
+	if !h.shared() {
+		if err := h.waitDrained(ctx, true); err != nil {
+			drainErr = fmt.Errorf("shutdown: %w: %d statements left in queues", err, h.pending())
+		}
 	}
 	h.closeAll()
 	return drainErr

@@ -1,0 +1,310 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
+)
+
+// useJetStream points cfg at the NATS servers of url with settings for
+// tests: one replica, a small stream, a short failover delay.
+func useJetStream(cfg *Config, url string) {
+	cfg.Queue.Backend = BackendJetStream
+	cfg.Queue.NATS.URL = url
+	cfg.Queue.NATS.Replicas = 1
+	cfg.Queue.NATS.MaxTotalBytes = 64 << 20
+	cfg.Queue.NATS.PinnedTTL = time.Second
+	cfg.Queue.NATS.ConnectTimeout = 5 * time.Second
+}
+
+// forEachBackend runs fn as parallel subtests, once with the file backend
+// and once with the jetstream backend on an embedded NATS server of its
+// own. fn gets a test configuration for the backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, cfg Config)) {
+	t.Helper()
+	for _, b := range []Backend{BackendFile, BackendJetStream} {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			if b == BackendJetStream {
+				useJetStream(&cfg, jstest.Run(t, jstest.Options{}).URL())
+			}
+			fn(t, cfg)
+		})
+	}
+}
+
+func TestBackendConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		edit func(c *Config)
+		want []string // keys of the problems
+	}{
+		{"file is the default", func(*Config) {}, nil},
+		{"file ignores nats settings", func(c *Config) { c.Queue.NATS.Replicas = 2 }, nil},
+		{"unknown backend", func(c *Config) { c.Queue.Backend = "redis" }, []string{"queue.backend"}},
+		{"jetstream needs a url", func(c *Config) { c.Queue.Backend = BackendJetStream }, []string{"queue.nats.url"}},
+		{"jetstream valid", func(c *Config) { useJetStream(c, "nats://127.0.0.1:4222") }, nil},
+		{"jetstream settings named", func(c *Config) {
+			useJetStream(c, "nats://127.0.0.1:4222")
+			c.Queue.NATS.Replicas = 2
+			c.Queue.NATS.Stream = "bad name"
+		}, []string{"queue.nats.stream", "queue.nats.replicas"}},
+		{"ack pending below parallel batches", func(c *Config) {
+			useJetStream(c, "nats://127.0.0.1:4222")
+			c.Delivery.Parallel, c.Delivery.BatchSize = 4, 500
+		}, []string{"queue.nats.max_ack_pending"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.edit(&c)
+			err := c.Validate()
+			var got []string
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					got = append(got, p.Key)
+				}
+			} else if err != nil {
+				t.Fatalf("Validate = %v, want a *ConfigError", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problem keys (-want +got):\n%s\n%v", diff, err)
+			}
+		})
+	}
+}
+
+func TestBackendConfigKeys(t *testing.T) {
+	t.Parallel()
+	yaml := []byte("queue:\n  backend: jetstream\n  nats:\n    replicas: 1\n    pinned_ttl: 2s\n")
+	cfg, err := LoadConfigYAML(yaml, []string{"LRSBRIDGE_QUEUE__NATS__URL=nats://127.0.0.1:4222"})
+	if err != nil {
+		t.Fatalf("LoadConfigYAML: %v", err)
+	}
+	q := cfg.Queue
+	if q.Backend != BackendJetStream || q.NATS.URL != "nats://127.0.0.1:4222" || q.NATS.Replicas != 1 ||
+		q.NATS.PinnedTTL != 2*time.Second || q.NATS.Stream != "LRSBRIDGE" {
+		t.Errorf("queue = %+v, want jetstream, the url from the environment, the file's replicas and pinned_ttl, the default stream", q)
+	}
+	_, err = LoadConfigYAML([]byte("queue:\n  backend: kafka\n  nats:\n    replica: 1\n"), []string{})
+	for _, want := range []string{"queue.backend", "queue.nats.replica", "did you mean queue.nats.replicas?"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadConfigYAML error = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+// TestFileBackendDoesNotDialNATS gives a file-backend host the address of
+// a listener as its NATS URL and checks that nothing connects to it.
+func TestFileBackendDoesNotDialNATS(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialed atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			dialed.Add(1)
+			c.Close()
+		}
+	}()
+	cfg := testConfig(t)
+	cfg.Queue.NATS.URL = "nats://" + ln.Addr().String()
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	addOrg(&cfg, "acme", mockSink("mock", rec, nil))
+	h := newHost(t, cfg)
+	if err := h.Record(context.Background(), "acme", statements("acme", 0, 3)...); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, h, 30*time.Second)
+	if err := h.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	<-done
+	if n := dialed.Load(); n != 0 {
+		t.Errorf("a file-backend host made %d connections to the NATS URL, want none", n)
+	}
+}
+
+func TestJetStreamBackendUnreachableFailsClearly(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := testConfig(t)
+	useJetStream(&cfg, "nats://user:hunter2@"+addr)
+	cfg.Queue.NATS.ConnectTimeout = time.Second
+	_, err = New(cfg)
+	if err == nil || !strings.Contains(err.Error(), "queue.nats") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("New = %v, want an error naming queue.nats without the password", err)
+	}
+}
+
+func TestBackendRecordDeliversEveryStatementOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		rec := filepath.Join(t.TempDir(), "acme.ndjson")
+		addOrg(&cfg, "acme", mockSink("mock", rec, nil))
+		h := newHost(t, cfg)
+		ctx := context.Background()
+		for i := range 10 {
+			if err := h.Record(ctx, "acme", statements("acme", i*25, 25)...); err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+		}
+		waitIdle(t, h, 30*time.Second)
+		ids, _ := recordedIDs(t, rec)
+		if len(ids) != 250 {
+			t.Fatalf("delivered %d distinct statements, want 250", len(ids))
+		}
+		for i := range 250 {
+			if n := ids[statement("acme", i).ID]; n != 1 {
+				t.Errorf("statement %d delivered %d times, want once", i, n)
+			}
+		}
+		if s := sinkStatus(t, h, "acme", "mock"); s.Delivered != 250 || s.Queued != 0 || s.State != StateActive {
+			t.Errorf("status = %+v, want 250 delivered, none queued, active", s)
+		}
+	})
+}
+
+func TestBackendDeadLettersListReplayPurge(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		rec := filepath.Join(t.TempDir(), "r.ndjson")
+		replayed, purged := statement("acme", 3), statement("acme", 6)
+		rules := []any{
+			map[string]any{"id": replayed.ID, "message": "statement conflicts with stored data"},
+			map[string]any{"id": purged.ID, "message": "statement conflicts with stored data"},
+		}
+		addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"reject": rules}))
+		h := newHost(t, cfg)
+		ctx := context.Background()
+		if err := h.Record(ctx, "acme", statements("acme", 0, 10)...); err != nil {
+			t.Fatal(err)
+		}
+		waitIdle(t, h, 30*time.Second)
+		dls, err := h.DeadLetters(ctx, "acme", DeadLetterFilter{Sink: "mock"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byStatement := map[string]DeadLetter{}
+		for _, d := range dls {
+			byStatement[d.StatementID] = d
+			if d.Class != DeadLetterRejected || d.ID == "" || !strings.Contains(d.Reason, "conflicts with stored data") {
+				t.Errorf("dead letter %+v, want class rejected, an id and the sink's message", d)
+			}
+		}
+		if len(dls) != 2 || byStatement[replayed.ID].ID == "" || byStatement[purged.ID].ID == "" {
+			t.Fatalf("dead letters = %+v, want the two rejected statements", dls)
+		}
+		if st := sinkStatus(t, h, "acme", "mock"); st.DeadLetters != 2 {
+			t.Errorf("status shows %d dead letters, want 2", st.DeadLetters)
+		}
+		if got, _ := h.DeadLetters(ctx, "acme", DeadLetterFilter{Limit: 1}); len(got) != 1 || got[0].ID != dls[1].ID {
+			t.Errorf("DeadLetters with limit 1 = %+v, want the newest", got)
+		}
+
+		if _, err := h.SaveIntegration(ctx, "acme", Integration{ID: "mock", Label: "Mock", Plugin: "mock",
+			Config: map[string]any{"record_file": rec}}, SaveOptions{}); err != nil {
+			t.Fatalf("SaveIntegration: %v", err)
+		}
+		n, err := h.ReplayDeadLetters(ctx, "acme", DeadLetterFilter{IDs: []string{byStatement[replayed.ID].ID}})
+		if err != nil || n != 1 {
+			t.Fatalf("ReplayDeadLetters = %d, %v; want 1", n, err)
+		}
+		waitIdle(t, h, 30*time.Second)
+		if ids, _ := recordedIDs(t, rec); ids[replayed.ID] != 1 || ids[purged.ID] != 0 {
+			t.Errorf("replayed statement delivered %d times (want 1), purged one %d (want 0)", ids[replayed.ID], ids[purged.ID])
+		}
+		n, err = h.PurgeDeadLetters(ctx, "acme", DeadLetterFilter{})
+		if err != nil || n != 1 {
+			t.Errorf("PurgeDeadLetters = %d, %v; want 1", n, err)
+		}
+		if left, _ := h.DeadLetters(ctx, "acme", DeadLetterFilter{}); len(left) != 0 {
+			t.Errorf("%d dead letters left, want 0", len(left))
+		}
+	})
+}
+
+func TestBackendRestartDeliversWhatWasQueued(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		rec := filepath.Join(t.TempDir(), "r.ndjson")
+		paused := cfg
+		paused.Orgs = map[string]OrgConfig{}
+		addOrg(&paused, "acme", mockSink("mock", rec, map[string]any{"auth_fail": "unauthenticated"}))
+		h := newHost(t, paused)
+		ctx := context.Background()
+		if err := h.Record(ctx, "acme", statements("acme", 0, 20)...); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "the integration to pause", func() bool {
+			return sinkStatus(t, h, "acme", "mock").State == StatePausedAuth
+		})
+		if err := h.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+
+		addOrg(&cfg, "acme", mockSink("mock", rec, nil))
+		h2 := newHost(t, cfg)
+		waitIdle(t, h2, 30*time.Second)
+		ids, _ := recordedIDs(t, rec)
+		for i := range 20 {
+			if n := ids[statement("acme", i).ID]; n != 1 {
+				t.Errorf("statement %d delivered %d times after the restart, want once", i, n)
+			}
+		}
+	})
+}
+
+func TestBackendRemovedIntegrationStatementsAreDeadLettered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		rec := filepath.Join(t.TempDir(), "r.ndjson")
+		addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"auth_fail": "unauthenticated"}))
+		h := newHost(t, cfg)
+		ctx := context.Background()
+		if err := h.Record(ctx, "acme", statements("acme", 0, 7)...); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.RemoveIntegration(ctx, "acme", "mock"); err != nil {
+			t.Fatal(err)
+		}
+		dls, err := h.DeadLetters(ctx, "acme", DeadLetterFilter{Sink: "mock"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, d := range dls {
+			if d.Class != DeadLetterRemoved {
+				t.Errorf("dead letter class %q, want %q", d.Class, DeadLetterRemoved)
+			}
+			got[d.StatementID] = true
+		}
+		for i := range 7 {
+			if !got[statement("acme", i).ID] {
+				t.Errorf("statement %d is not in the dead letters after the removal", i)
+			}
+		}
+	})
+}
