@@ -12,6 +12,8 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/jsstore"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/registry"
+	"github.com/learningflow/lrsbridge/host/internal/secret"
 	"github.com/learningflow/lrsbridge/host/internal/statefile"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -94,7 +96,7 @@ func (h *Host) shared() bool { return h.cfg.Queue.Backend == BackendJetStream }
 // openBackend opens the queues, the dead-letter store and the normalizer
 // state of the configured backend. With the file backend it does not
 // touch the network.
-func (h *Host) openBackend(ctx context.Context) (normalize.StateStore, error) {
+func (h *Host) openBackend(ctx context.Context, box *secret.Box) (normalize.StateStore, error) {
 	cfg := h.cfg
 	if cfg.Queue.Backend != BackendJetStream {
 		qs, err := queue.Open(queue.Options{
@@ -111,6 +113,7 @@ func (h *Host) openBackend(ctx context.Context) (normalize.StateStore, error) {
 		}
 		h.queues = qs
 		h.dead = deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
+		h.reg = registry.NewFile(filepath.Join(cfg.DataDir, "integrations.json"), box)
 		return statefile.New(filepath.Join(cfg.DataDir, "state")), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*cfg.Queue.NATS.ConnectTimeout)
@@ -129,9 +132,26 @@ func (h *Host) openBackend(ctx context.Context) (normalize.StateStore, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
+	settings, err := s.Bucket(ctx, jsstore.BucketConfig, 0)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+	}
 	h.queues = s
 	h.dead = sharedDeadLetters{dl}
+	h.reg = &sharedRegistry{b: settings, box: box}
 	return state, nil
+}
+
+// startWatch starts the goroutine that applies what other instances save.
+func (h *Host) startWatch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go h.watchShared(ctx, h.reg.(*sharedRegistry), done)
+	h.stopWatch = func() {
+		cancel()
+		<-done
+	}
 }
 
 // queueDrainer is a queue store whose queues may be held by another

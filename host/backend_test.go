@@ -308,3 +308,104 @@ func TestBackendRemovedIntegrationStatementsAreDeadLettered(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedHostsSaveOnOneDeliverFromAnother runs three hosts on one
+// embedded NATS server: an integration saved through A delivers from B
+// once A is shut down, dead letters made on B are listed and replayed
+// from C, and a removal on C stops the integration on B.
+func TestSharedHostsSaveOnOneDeliverFromAnother(t *testing.T) {
+	t.Parallel()
+	url := jstest.Run(t, jstest.Options{}).URL()
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	config := func() Config {
+		cfg := testConfig(t)
+		useJetStream(&cfg, url)
+		cfg.Secrets.Key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // the same on every instance
+		addOrg(&cfg, "acme")
+		return cfg
+	}
+	ctx := context.Background()
+	a, b := newHost(t, config()), newHost(t, config())
+	mockIn := func(extra map[string]any) Integration {
+		c := map[string]any{"record_file": rec}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return Integration{ID: "m", Label: "Mock", Plugin: "mock", Config: c}
+	}
+	if _, err := a.SaveIntegration(ctx, "acme", mockIn(nil), SaveOptions{}); err != nil {
+		t.Fatalf("SaveIntegration on A: %v", err)
+	}
+	hasConfig := func(h *Host, key string, want bool) func() bool {
+		return func() bool {
+			list, err := h.Integrations("acme")
+			if err != nil || len(list) != 1 || list[0].ID != "m" {
+				return false
+			}
+			_, ok := list[0].Config[key]
+			return ok == want
+		}
+	}
+	eventually(t, 30*time.Second, "B to apply the integration saved on A", hasConfig(b, "record_file", true))
+	if err := a.Record(ctx, "acme", statements("acme", 0, 50)...); err != nil {
+		t.Fatalf("Record on A: %v", err)
+	}
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown A: %v", err)
+	}
+	if err := b.Record(ctx, "acme", statements("acme", 50, 50)...); err != nil {
+		t.Fatalf("Record on B: %v", err)
+	}
+	waitIdle(t, b, 60*time.Second)
+	ids, _ := recordedIDs(t, rec)
+	for i := range 100 {
+		if ids[statement("acme", i).ID] == 0 {
+			t.Errorf("statement %d was not delivered", i)
+		}
+	}
+
+	victim := statement("acme", 100)
+	reject := []any{map[string]any{"id": victim.ID, "message": "statement conflicts with stored data"}}
+	if _, err := b.SaveIntegration(ctx, "acme", mockIn(map[string]any{"reject": reject}), SaveOptions{}); err != nil {
+		t.Fatalf("SaveIntegration on B: %v", err)
+	}
+	if err := b.Record(ctx, "acme", victim); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, b, 30*time.Second)
+
+	c := newHost(t, config())
+	dls, err := c.DeadLetters(ctx, "acme", DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || dls[0].StatementID != victim.ID || dls[0].Class != DeadLetterRejected {
+		t.Fatalf("dead letters listed on C = %+v, want the statement rejected on B", dls)
+	}
+	if st := sinkStatus(t, c, "acme", "m"); st.DeadLetters != 1 {
+		t.Errorf("status on C shows %d dead letters, want 1", st.DeadLetters)
+	}
+	if _, err := c.SaveIntegration(ctx, "acme", mockIn(nil), SaveOptions{}); err != nil {
+		t.Fatalf("SaveIntegration on C: %v", err)
+	}
+	eventually(t, 30*time.Second, "B to apply the fix saved on C", hasConfig(b, "reject", false))
+	n, err := c.ReplayDeadLetters(ctx, "acme", DeadLetterFilter{})
+	if err != nil || n != 1 {
+		t.Fatalf("ReplayDeadLetters on C = %d, %v; want 1", n, err)
+	}
+	waitIdle(t, c, 30*time.Second)
+	if ids, _ := recordedIDs(t, rec); ids[victim.ID] != 1 {
+		t.Errorf("replayed statement delivered %d times, want once", ids[victim.ID])
+	}
+	if left, _ := b.DeadLetters(ctx, "acme", DeadLetterFilter{}); len(left) != 0 {
+		t.Errorf("B lists %d dead letters after the replay on C, want 0", len(left))
+	}
+
+	if err := c.RemoveIntegration(ctx, "acme", "m"); err != nil {
+		t.Fatalf("RemoveIntegration on C: %v", err)
+	}
+	eventually(t, 30*time.Second, "B to apply the removal made on C", func() bool {
+		list, err := b.Integrations("acme")
+		return err == nil && len(list) == 0
+	})
+}

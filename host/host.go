@@ -127,6 +127,10 @@ type Host struct {
 	shutErr   error
 
 	refusedEvents sync.Map // org -> *atomic.Int64 (see recording.go)
+
+	// stopWatch ends the watch of the shared registry and waits for it
+	// (jetstream backend only; see shared.go).
+	stopWatch func()
 }
 
 // org is one organization in effect. Its fields are replaced under h.mu,

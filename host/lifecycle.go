@@ -51,12 +51,12 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	h.reg = registry.NewFile(filepath.Join(cfg.DataDir, "integrations.json"), box)
-	if h.saved, err = h.reg.Load(ctx); err != nil {
+	state, err := h.openBackend(ctx, box)
+	if err != nil {
 		return nil, err
 	}
-	state, err := h.openBackend(ctx)
-	if err != nil {
+	if h.saved, err = h.reg.Load(ctx); err != nil {
+		_ = h.queues.Close()
 		return nil, err
 	}
 	h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
@@ -84,11 +84,14 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		h.log.Warn("saved integrations for an organization that is not configured are ignored", "org", id)
 	}
 	// Queues on disk whose integration is gone keep their statements;
-	// they are moved to the dead-letter store, never dropped. A shared
-	// queue without an integration here may belong to another instance's
-	// integration: it is left alone.
+	// they are moved to the dead-letter store, never dropped.
+	if h.shared() {
+		h.retireTombstoned(ctx, active)
+		h.startWatch()
+		return h, nil
+	}
 	for _, k := range h.queues.Queues() {
-		if !active[k] && !h.shared() {
+		if !active[k] {
 			h.retireQueue(ctx, k.Org, k.Sink, nil)
 		}
 	}
@@ -214,6 +217,9 @@ func (h *Host) doShutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
+	if h.stopWatch != nil {
+		h.stopWatch()
+	}
 	h.recording.Wait()
 	var drainErr error
 	// A shared queue is not waited for: other instances deliver what is
