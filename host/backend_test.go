@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 // useJetStream points cfg at the NATS servers of url with settings for
@@ -213,11 +215,11 @@ func TestBackendDeadLettersListReplayPurge(t *testing.T) {
 		for _, d := range dls {
 			byStatement[d.StatementID] = d
 			if d.Class != DeadLetterRejected || d.ID == "" || !strings.Contains(d.Reason, "conflicts with stored data") {
-				t.Errorf("dead letter %+v, want class rejected, an id and the sink's message", d)
+				t.Errorf("dead letter id %q class %q reason %q, want an id, class rejected and the sink's message", d.ID, d.Class, d.Reason)
 			}
 		}
 		if len(dls) != 2 || byStatement[replayed.ID].ID == "" || byStatement[purged.ID].ID == "" {
-			t.Fatalf("dead letters = %+v, want the two rejected statements", dls)
+			t.Fatalf("got %d dead letters, want the two rejected statements", len(dls))
 		}
 		if st := sinkStatus(t, h, "acme", "mock"); st.DeadLetters != 2 {
 			t.Errorf("status shows %d dead letters, want 2", st.DeadLetters)
@@ -408,4 +410,55 @@ func TestSharedHostsSaveOnOneDeliverFromAnother(t *testing.T) {
 		list, err := b.Integrations("acme")
 		return err == nil && len(list) == 0
 	})
+}
+
+// TestSharedHostsContinueSCORMAttempt starts a SCORM attempt on one host
+// and continues it on another with its own data directory: the attempt
+// state is shared, so nothing is emitted twice.
+func TestSharedHostsContinueSCORMAttempt(t *testing.T) {
+	t.Parallel()
+	url := jstest.Run(t, jstest.Options{}).URL()
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	config := func() Config {
+		cfg := testConfig(t)
+		useJetStream(&cfg, url)
+		addOrg(&cfg, "acme", mockSink("mock", rec, nil))
+		return cfg
+	}
+	scorm := func(id, at, call, cmi string) Event {
+		return Event{ID: id, Org: "acme", Kind: "scorm.runtime", Time: at, User: &User{ID: "u-1842"},
+			Payload: json.RawMessage(`{"version":"2004","package_id":"pkg-9","sco_id":"intro","attempt_id":"att-3","call":"` + call + `","cmi":` + cmi + `}`)}
+	}
+	verbs := func(sts []*xapi.Statement) string {
+		var out []string
+		for _, st := range sts {
+			out = append(out, st.Verb.ID[strings.LastIndex(st.Verb.ID, "/")+1:])
+		}
+		return strings.Join(out, ",")
+	}
+	ctx := context.Background()
+	a, b := newHost(t, config()), newHost(t, config())
+	if _, err := a.RecordEvent(ctx, scorm("e1", "2025-03-14T09:00:00Z", "Initialize", `{"entry":"ab-initio"}`)); err != nil {
+		t.Fatal(err)
+	}
+	commit := scorm("e2", "2025-03-14T09:10:00Z", "Commit", `{"completion_status":"completed","success_status":"unknown"}`)
+	if got, err := a.RecordEvent(ctx, commit); err != nil || verbs(got) != "completed" {
+		t.Fatalf("commit on A = %s, %v; want completed", verbs(got), err)
+	}
+	commit.ID = "e2-again"
+	if got, err := b.RecordEvent(ctx, commit); err != nil || len(got) != 0 {
+		t.Errorf("the same commit on B = %s, %v; want nothing", verbs(got), err)
+	}
+	last, err := b.RecordEvent(ctx, scorm("e3", "2025-03-14T09:20:00Z", "Terminate",
+		`{"completion_status":"completed","success_status":"passed","score":{"scaled":"0.9"},"session_time":"PT20M","exit":"normal"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verbs(last); got != "passed,terminated" {
+		t.Errorf("terminate on B = %s, want passed,terminated (no second initialized or completed)", got)
+	}
+	waitIdle(t, b, 30*time.Second)
+	if ids, _ := recordedIDs(t, rec); len(ids) != 4 {
+		t.Errorf("delivered %d distinct statements, want 4", len(ids))
+	}
 }
