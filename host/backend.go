@@ -244,3 +244,18 @@ func (s sharedDeadLetters) Remove(ctx context.Context, org string, f deadletter.
 func (s sharedDeadLetters) Counts(ctx context.Context, org string) (map[string]int, error) {
 	return s.d.Counts(ctx, org)
 }
+
+// replayChunk is the most statements a dead-letter replay appends at
+// once: the jetstream backend takes at most 1,000 per append.
+const replayChunk = 1000
+
+// appendChunks appends items to q in chunks of replayChunk and returns
+// how many were appended when it fails.
+func appendChunks(ctx context.Context, q queue.Queue, items []queue.Item) (int, error) {
+	for i := 0; i < len(items); i += replayChunk {
+		if err := q.Append(ctx, items[i:min(i+replayChunk, len(items))]); err != nil {
+			return i, err
+		}
+	}
+	return len(items), nil
+}

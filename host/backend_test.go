@@ -462,3 +462,48 @@ func TestSharedHostsContinueSCORMAttempt(t *testing.T) {
 		t.Errorf("delivered %d distinct statements, want 4", len(ids))
 	}
 }
+
+// TestBackendReplaysMoreThanOneAppend replays 1,001 dead letters of one
+// integration (more than the jetstream backend takes in one append), and
+// checks that a Record call of 1,001 statements is refused as a whole by
+// the jetstream backend with a message that says the limit.
+func TestBackendReplaysMoreThanOneAppend(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		rec := filepath.Join(t.TempDir(), "r.ndjson")
+		addOrg(&cfg, "acme", mockSink("mock", rec, map[string]any{"auth_fail": "unauthenticated"}))
+		h := newHost(t, cfg)
+		ctx := context.Background()
+		const total = 1001
+		err := h.Record(ctx, "acme", statements("acme", 0, total)...)
+		if cfg.Queue.Backend == BackendJetStream {
+			if err == nil || !strings.Contains(err.Error(), "at most 1000") {
+				t.Fatalf("Record of %d statements = %v, want a refusal naming the limit of 1000", total, err)
+			}
+			if st := sinkStatus(t, h, "acme", "mock"); st.Queued != 0 {
+				t.Fatalf("%d statements queued by a refused call, want 0", st.Queued)
+			}
+			for i := 0; i < total; i += 500 {
+				if err := h.Record(ctx, "acme", statements("acme", i, min(500, total-i))...); err != nil {
+					t.Fatal(err)
+				}
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.RemoveIntegration(ctx, "acme", "mock"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.SaveIntegration(ctx, "acme", Integration{ID: "mock", Label: "Mock", Plugin: "mock",
+			Config: map[string]any{"record_file": rec}}, SaveOptions{}); err != nil {
+			t.Fatalf("SaveIntegration: %v", err)
+		}
+		n, err := h.ReplayDeadLetters(ctx, "acme", DeadLetterFilter{})
+		if err != nil || n != total {
+			t.Fatalf("ReplayDeadLetters = %d, %v; want %d", n, err, total)
+		}
+		waitIdle(t, h, 60*time.Second)
+		if ids, _ := recordedIDs(t, rec); len(ids) != total {
+			t.Errorf("delivered %d distinct statements after the replay, want %d", len(ids), total)
+		}
+	})
+}

@@ -107,8 +107,9 @@ func (h *Host) ReplayDeadLetters(ctx context.Context, orgID string, f DeadLetter
 		for i, d := range list {
 			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
 		}
-		if err := it.q.Append(ctx, items); err != nil {
-			back = append(back, list...)
+		if k, err := appendChunks(ctx, it.q, items); err != nil {
+			back = append(back, list[k:]...)
+			n += k
 			errs = append(errs, fmt.Errorf("replay to %s: %w", sink, err))
 			continue
 		}
