@@ -54,6 +54,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
+	if os.Getenv(sharedChildEnv) != "" {
+		os.Exit(runSharedChild())
+	}
 	code := m.Run()
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)
