@@ -137,20 +137,32 @@ func (h *Host) openBackend(ctx context.Context, box *secret.Box) (normalize.Stat
 		_ = s.Close()
 		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
+	status, err := s.Bucket(ctx, jsstore.BucketStatus, statusTTL)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+	}
 	h.queues = s
 	h.dead = sharedDeadLetters{dl}
 	h.reg = &sharedRegistry{b: settings, box: box}
+	h.peers = newSharedStatus(status, cfg.Queue.NATS.Instance)
 	return state, nil
 }
 
-// startWatch starts the goroutine that applies what other instances save.
+// startWatch starts the goroutines that apply what other instances save
+// and exchange the status of integrations with them.
 func (h *Host) startWatch() {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	done, statusDone := make(chan struct{}), make(chan struct{})
 	go h.watchShared(ctx, h.reg.(*sharedRegistry), done)
+	go func() {
+		defer close(statusDone)
+		h.peers.run(ctx, h)
+	}()
 	h.stopWatch = func() {
 		cancel()
 		<-done
+		<-statusDone
 	}
 }
 

@@ -507,3 +507,48 @@ func TestBackendReplaysMoreThanOneAppend(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedHostsShowTheSameStatus checks that Status shows the delivery
+// counts and the state of an integration whichever instance answers,
+// though only one of them delivers it.
+func TestSharedHostsShowTheSameStatus(t *testing.T) {
+	t.Parallel()
+	url := jstest.Run(t, jstest.Options{}).URL()
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	config := func(org string, extra map[string]any) Config {
+		cfg := testConfig(t)
+		useJetStream(&cfg, url)
+		addOrg(&cfg, org, mockSink("mock", rec, extra))
+		return cfg
+	}
+	ctx := context.Background()
+	a := newHost(t, config("acme", nil))
+	b := newHost(t, config("acme", nil))
+	if err := a.Record(ctx, "acme", statements("acme", 0, 20)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Record(ctx, "acme", statements("acme", 20, 20)...); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, a, 30*time.Second)
+	for name, h := range map[string]*Host{"A": a, "B": b} {
+		eventually(t, 30*time.Second, "host "+name+" to show the 40 deliveries of both instances", func() bool {
+			st := sinkStatus(t, h, "acme", "mock")
+			return st.Delivered == 40 && st.Queued == 0 && st.State == StateActive
+		})
+	}
+
+	// An organization whose credentials are refused: whichever instance
+	// holds it pauses, and both show it paused.
+	c := newHost(t, config("beacon", map[string]any{"auth_fail": "unauthenticated"}))
+	d := newHost(t, config("beacon", map[string]any{"auth_fail": "unauthenticated"}))
+	if err := c.Record(ctx, "beacon", statements("beacon", 0, 3)...); err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]*Host{"C": c, "D": d} {
+		eventually(t, 30*time.Second, "host "+name+" to show beacon paused", func() bool {
+			st := sinkStatus(t, h, "beacon", "mock")
+			return st.State == StatePausedAuth && st.LastError != ""
+		})
+	}
+}

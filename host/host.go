@@ -128,9 +128,11 @@ type Host struct {
 
 	refusedEvents sync.Map // org -> *atomic.Int64 (see recording.go)
 
-	// stopWatch ends the watch of the shared registry and waits for it
-	// (jetstream backend only; see shared.go).
+	// stopWatch ends the watch of the shared registry and the status
+	// exchange and waits for them; peers is the status exchange
+	// (jetstream backend only; see shared.go and sharedstatus.go).
 	stopWatch func()
+	peers     *sharedStatus
 }
 
 // org is one organization in effect. Its fields are replaced under h.mu,
