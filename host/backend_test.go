@@ -552,3 +552,49 @@ func TestSharedHostsShowTheSameStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedHostsApplyOrganizations saves an organization with an
+// integration on one host and removes it there: the other host serves it
+// and then stops serving it.
+func TestSharedHostsApplyOrganizations(t *testing.T) {
+	t.Parallel()
+	url := jstest.Run(t, jstest.Options{}).URL()
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	config := func() Config {
+		cfg := testConfig(t)
+		useJetStream(&cfg, url)
+		return cfg
+	}
+	ctx := context.Background()
+	a, b := newHost(t, config()), newHost(t, config())
+	settings := OrgSettings{BaseIRI: "https://globex.learningflow.example"}
+	if err := a.PutOrg(ctx, "globex", settings); err != nil {
+		t.Fatalf("PutOrg on A: %v", err)
+	}
+	if _, err := a.SaveIntegration(ctx, "globex", Integration{ID: "m", Label: "Mock", Plugin: "mock",
+		Config: map[string]any{"record_file": rec}}, SaveOptions{}); err != nil {
+		t.Fatalf("SaveIntegration on A: %v", err)
+	}
+	eventually(t, 30*time.Second, "B to serve the organization and integration saved on A", func() bool {
+		info, err := b.Org("globex")
+		list, _ := b.Integrations("globex")
+		return err == nil && info.Settings == settings && info.Source == SourceSaved && len(list) == 1
+	})
+	if err := b.Record(ctx, "globex", statements("globex", 0, 5)...); err != nil {
+		t.Fatalf("Record on B: %v", err)
+	}
+	waitIdle(t, b, 30*time.Second)
+	if ids, _ := recordedIDs(t, rec); len(ids) != 5 {
+		t.Errorf("delivered %d statements recorded on B, want 5", len(ids))
+	}
+	if err := a.RemoveOrg(ctx, "globex"); err != nil {
+		t.Fatalf("RemoveOrg on A: %v", err)
+	}
+	eventually(t, 30*time.Second, "B to stop serving the organization removed on A", func() bool {
+		_, err := b.Org("globex")
+		return errors.Is(err, ErrOrgUnknown)
+	})
+	if err := b.Record(ctx, "globex", statement("globex", 9)); !errors.Is(err, ErrOrgUnknown) {
+		t.Errorf("Record on B after the removal = %v, want ErrOrgUnknown", err)
+	}
+}
