@@ -27,6 +27,7 @@ func sharedConfig(dataDir, pluginDir, url string) Config {
 	cfg.DataDir, cfg.Plugins.Dir = dataDir, pluginDir
 	cfg.Egress.AllowCIDRs, cfg.Egress.AllowHTTP = []string{"127.0.0.0/8"}, true
 	cfg.Delivery.BackoffInitial, cfg.Delivery.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
+	cfg.Delivery.Parallel = 1 // recording order across the takeover
 	cfg.Secrets.Key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	useJetStream(&cfg, url)
 	cfg.Orgs = map[string]OrgConfig{}
@@ -125,6 +126,27 @@ func TestSharedHostKilledHandsOverItsSavedIntegration(t *testing.T) {
 		if !slices.Contains(stored, st.ID) {
 			t.Errorf("statement %s recorded on B after the kill never reached the LRS", st.ID)
 		}
+	}
+	// The LRS stores a statement once, at its first delivery: with
+	// delivery.parallel 1 first deliveries follow the recording order.
+	index := map[string]int{}
+	for i := range len(durable) + 100 { // A may have recorded a few it did not print
+		index[statement("acme", i).ID] = i
+	}
+	for i, st := range after {
+		index[st.ID] = 1_000_000 + i
+	}
+	prev := -1
+	for _, id := range stored {
+		i, ok := index[id]
+		if !ok {
+			t.Errorf("the LRS holds %s, which was never recorded", id)
+			continue
+		}
+		if i < prev {
+			t.Errorf("statement %d was first delivered after statement %d: not in recording order", i, prev)
+		}
+		prev = i
 	}
 	t.Logf("%d statements acknowledged by A before the kill; %d distinct in the LRS", len(durable), len(stored))
 }
