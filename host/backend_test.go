@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
+	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -596,5 +597,55 @@ func TestSharedHostsApplyOrganizations(t *testing.T) {
 	})
 	if err := b.Record(ctx, "globex", statement("globex", 9)); !errors.Is(err, ErrOrgUnknown) {
 		t.Errorf("Record on B after the removal = %v, want ErrOrgUnknown", err)
+	}
+}
+
+// TestSharedRegistryIgnoresItsOwnOlderWrites saves an integration twice
+// and feeds the first value back as the watch would deliver it late: it
+// is recognised as this instance's own and not applied, while a value
+// written by another instance is.
+func TestSharedRegistryIgnoresItsOwnOlderWrites(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	useJetStream(&cfg, jstest.Run(t, jstest.Options{}).URL())
+	h := newHost(t, cfg)
+	hr, ok := h.reg.(*sharedRegistry)
+	if !ok {
+		t.Fatalf("registry of a jetstream host is %T, want *sharedRegistry", h.reg)
+	}
+	// Two registries on the host's bucket, neither watched by the host.
+	r, other := &sharedRegistry{b: hr.b, box: hr.box}, &sharedRegistry{b: hr.b, box: hr.box}
+	ctx := context.Background()
+	state := func(label string) registry.State {
+		s := registry.State{Integrations: map[string][]registry.Saved{}, Orgs: map[string]registry.Org{}}
+		return s.WithIntegration("acme", registry.Saved{Integration: registry.Integration{ID: "m", Label: label,
+			Plugin: "mock", Config: map[string]any{}}, Saved: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	}
+	read := func() []byte {
+		v, found, err := r.b.Load(ctx, intKey("acme", "m"))
+		if err != nil || !found {
+			t.Fatalf("Load = %v, %v", found, err)
+		}
+		return v
+	}
+	if err := r.Save(ctx, state("first")); err != nil {
+		t.Fatal(err)
+	}
+	first := read()
+	if err := r.Save(ctx, state("second")); err != nil {
+		t.Fatal(err)
+	}
+	var s registry.State
+	if fresh, err := r.decode(intKey("acme", "m"), first, &s); err != nil || fresh {
+		t.Errorf("a late echo of this instance's first write: fresh %v, %v; want it ignored", fresh, err)
+	}
+	if err := other.Save(ctx, state("third")); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := r.decode(intKey("acme", "m"), read(), &s); err != nil || !fresh {
+		t.Errorf("a write of another instance: fresh %v, %v; want it applied", fresh, err)
+	}
+	if got := s.Integrations["acme"]; len(got) != 1 || got[0].Label != "third" {
+		t.Errorf("decoded %+v, want the label of the other instance's write", got)
 	}
 }

@@ -33,7 +33,15 @@ type sharedRegistry struct {
 
 	mu   sync.Mutex
 	seen map[string][]byte // key -> unsealed JSON
+	// written keeps, per key, the last values this instance wrote, so
+	// that an older one coming back through the watch after a newer one
+	// was written is recognised as its own and not applied again.
+	written map[string][][]byte
 }
+
+// writtenKept is how many of its own values per key an instance
+// recognises.
+const writtenKept = 8
 
 var _ registryStore = (*sharedRegistry)(nil)
 
@@ -106,6 +114,11 @@ func (r *sharedRegistry) decode(key string, value []byte, s *registry.State) (bo
 	if bytes.Equal(r.seen[key], plain) {
 		return false, nil
 	}
+	for _, w := range r.written[key] {
+		if bytes.Equal(w, plain) {
+			return false, nil // an echo of an older write of this instance
+		}
+	}
 	r.seen[key] = plain
 	return true, nil
 }
@@ -161,7 +174,14 @@ func (r *sharedRegistry) Save(ctx context.Context, s registry.State) error {
 		if r.seen == nil {
 			r.seen = map[string][]byte{}
 		}
+		if r.written == nil {
+			r.written = map[string][][]byte{}
+		}
 		r.seen[w.key] = w.plain
+		r.written[w.key] = append(r.written[w.key], w.plain)
+		if n := len(r.written[w.key]); n > writtenKept {
+			r.written[w.key] = r.written[w.key][n-writtenKept:]
+		}
 		r.mu.Unlock()
 	}
 	return nil
