@@ -87,36 +87,39 @@ func newSharedStatus(b *jsstore.Bucket, instance string) *sharedStatus {
 }
 
 // record returns this instance's record of an integration.
+// It reads only what the instance holds in memory (the queue figures
+// come from the servers on every Status anyway); it.w is not nil.
 func (it *integration) record(instance string, now time.Time) statusRecord {
-	s := it.status()
+	c, ws := it.counters, it.w.Status()
 	return statusRecord{
-		Instance: instance, At: now, State: s.State, InFlight: s.InFlight,
-		Delivered: s.Delivered, AlreadyStored: s.AlreadyStored, Retried: s.Retried, DeadLettered: s.DeadLettered,
-		LastSuccess: s.LastSuccess, LastErrorTime: s.LastErrorTime,
-		LastError: secret.Redact(s.LastError, secret.Values(it.in.Config)),
+		Instance: instance, At: now, State: ws.State, InFlight: ws.InFlight,
+		Delivered: c.Delivered.Load(), AlreadyStored: c.AlreadyStored.Load(), Retried: c.Retried.Load(),
+		DeadLettered: c.DeadLettered.Load(), LastSuccess: ws.LastSuccess, LastErrorTime: ws.LastErrorTime,
+		LastError: secret.Redact(ws.LastError, secret.Values(it.in.Config)),
 	}
 }
 
 // publish writes the records of the integrations this instance worked on
 // that changed, or that were not written for statusRefresh.
 func (s *sharedStatus) publish(ctx context.Context, h *Host) {
-	now := time.Now().UTC()
-	h.mu.RLock()
 	type pending struct {
 		key string
+		it  *integration
 		rec statusRecord
 	}
 	var todo []pending
+	h.mu.RLock()
 	for orgID, o := range h.orgs {
 		for _, it := range o.list {
-			if it.w == nil {
-				continue
+			if it.w != nil {
+				todo = append(todo, pending{key: orgID + "/" + it.in.ID, it: it})
 			}
-			todo = append(todo, pending{orgID + "/" + it.in.ID, it.record(s.instance, now)})
 		}
 	}
 	h.mu.RUnlock()
+	now := time.Now().UTC()
 	for _, p := range todo {
+		p.rec = p.it.record(s.instance, now)
 		s.mu.Lock()
 		last, ok := s.mine[p.key]
 		s.mu.Unlock()
