@@ -18,6 +18,7 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/learningflow/lrsbridge/host/internal/jsstore"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
@@ -100,6 +101,13 @@ type EgressConfig struct {
 
 // QueueConfig configures the durable queues.
 type QueueConfig struct {
+	// Backend is where queues, dead letters and normalizer state live:
+	// BackendFile (the default, under data_dir) or BackendJetStream (on
+	// NATS JetStream servers shared by several instances).
+	Backend Backend `koanf:"backend"`
+	// NATS configures the servers of the jetstream backend (queue.nats.*);
+	// it is ignored with the file backend.
+	NATS jsstore.Config `koanf:"nats"`
 	// Sync is the durability policy of recording. Default SyncAlways.
 	Sync SyncPolicy `koanf:"sync"`
 	// GroupWindow is the wait of the "group" policy. Default 2ms.
@@ -202,6 +210,8 @@ func DefaultConfig() Config {
 			ConfigOnlySettings: map[string][]string{"*": {"*_file", "*dir", "*path"}},
 		},
 		Queue: QueueConfig{
+			Backend:       BackendFile,
+			NATS:          jsstore.DefaultConfig(),
 			Sync:          SyncAlways,
 			GroupWindow:   2 * time.Millisecond,
 			MaxQueueBytes: 1 << 30,
@@ -319,6 +329,7 @@ func (c *Config) Validate() error {
 	if err := c.Queue.Sync.check(); err != nil {
 		add("queue.sync", "%v", err)
 	}
+	ps = append(ps, c.backendProblems()...)
 	for key, v := range map[string]int64{
 		"queue.max_queue_bytes": c.Queue.MaxQueueBytes, "queue.max_org_bytes": c.Queue.MaxOrgBytes,
 		"queue.max_total_bytes": c.Queue.MaxTotalBytes, "delivery.batch_bytes": c.Delivery.BatchBytes,

@@ -29,8 +29,8 @@ func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 		},
 		{
 			name: "a key this version does not have",
-			yaml: "queue:\n  backend: jetstream\n",
-			want: []ConfigProblem{{"queue.backend", "unknown key in (yaml); known keys here: group_window, max_open_files, max_org_bytes, max_queue_bytes, max_total_bytes, sync"}},
+			yaml: "queue:\n  compression: zstd\n",
+			want: []ConfigProblem{{"queue.compression", "unknown key in (yaml); known keys here: backend, group_window, max_open_files, max_org_bytes, max_queue_bytes, max_total_bytes, nats, sync"}},
 		},
 		{
 			name:    "typo in an environment variable",

@@ -80,8 +80,9 @@ func publicLetters(list []deadletter.Letter) []DeadLetter {
 
 // replayChunk bounds the dead letters ReplayDeadLetters queues at once:
 // each chunk is one durable append to a queue, well below the queue's
-// record size limit, and the only part of the dead letters held in memory.
-var replayChunk = deadletter.Chunk{Letters: 2000, Bytes: 8 << 20}
+// record size limit and within the 1,000 statements one JetStream append
+// takes, and the only part of the dead letters held in memory.
+var replayChunk = deadletter.Chunk{Letters: 1000, Bytes: 8 << 20}
 
 // ReplayDeadLetters queues the dead letters matching f again for their
 // integration (after the cause was fixed) and removes them from the

@@ -60,6 +60,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Exit(runCrashChild())
 	}
+	if os.Getenv(sharedChildEnv) != "" {
+		os.Exit(runSharedChild())
+	}
 	code := m.Run()
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)

@@ -168,6 +168,11 @@ type Host struct {
 	// replay bounds the chunks of ReplayDeadLetters (replayChunk; tests
 	// make it smaller).
 	replay deadletter.Chunk
+	// stopWatch ends the watch of the shared registry and the status
+	// exchange and waits for them; peers is the status exchange
+	// (jetstream backend only; see shared.go and sharedstatus.go).
+	stopWatch func()
+	peers     *sharedStatus
 }
 
 // org is one organization in effect. Its fields are replaced under h.mu,

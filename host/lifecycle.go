@@ -10,13 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
-	"github.com/learningflow/lrsbridge/host/internal/statefile"
 	"github.com/learningflow/lrsbridge/host/internal/supervise"
 	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk"
@@ -67,34 +65,19 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	h.reg = registry.NewFile(filepath.Join(cfg.DataDir, "integrations.json"), box)
-	if h.saved, err = h.reg.Load(ctx); err != nil {
+	state, err := h.openBackend(ctx, box)
+	if err != nil {
 		return nil, err
 	}
-	qs, err := queue.Open(queue.Options{
-		Dir:           filepath.Join(cfg.DataDir, "queues"),
-		Sync:          cfg.Queue.Sync.policy(),
-		GroupWindow:   cfg.Queue.GroupWindow,
-		MaxQueueBytes: cfg.Queue.MaxQueueBytes,
-		MaxOrgBytes:   cfg.Queue.MaxOrgBytes,
-		MaxTotalBytes: cfg.Queue.MaxTotalBytes,
-		MaxOpenFiles:  cfg.Queue.MaxOpenFiles,
-		Logger:        h.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open queues: %w", err)
+	if h.saved, err = h.reg.Load(ctx); err != nil {
+		_ = h.queues.Close()
+		return nil, err
 	}
-	h.queues = qs
 	h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
-	dead := deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
-	if err := dead.Migrate(); err != nil {
-		return nil, err
-	}
-	h.dead = dead
-	h.norm = normalize.New(statefile.New(filepath.Join(cfg.DataDir, "state")), func() time.Time { return h.now() })
+	h.norm = normalize.New(state, func() time.Time { return h.now() })
 	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, h.pluginStarted, h.pluginExited))
 
 	resolved, ignored := registry.Resolve(cfg.configured(), h.saved)
@@ -119,6 +102,11 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	}
 	// Queues on disk whose integration is gone keep their statements;
 	// they are moved to the dead-letter store, never dropped.
+	if h.shared() {
+		h.retireTombstoned(ctx, active)
+		h.startWatch()
+		return h, nil
+	}
 	for _, k := range h.queues.Queues() {
 		if !active[k] {
 			h.retireQueue(ctx, k.Org, k.Sink, nil)
@@ -218,6 +206,10 @@ func (h *Host) retire(ctx context.Context, orgID string, it *integration, done c
 // cannot be moved, the queue is kept (and retired again at the next
 // start).
 func (h *Host) retireQueue(ctx context.Context, orgID, sink string, q queue.Queue) {
+	if d, ok := h.queues.(queueDrainer); ok {
+		h.retireShared(ctx, d, orgID, sink)
+		return
+	}
 	if q == nil {
 		var err error
 		if q, err = h.queues.Queue(orgID, sink); err != nil {
@@ -263,10 +255,17 @@ func (h *Host) doShutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
+	if h.stopWatch != nil {
+		h.stopWatch()
+	}
 	h.recording.Wait()
 	var drainErr error
-	if err := h.waitDrained(ctx, true); err != nil {
-		drainErr = fmt.Errorf("shutdown: %w: %d statements left in queues", err, h.pending())
+	// A shared queue is not waited for: other instances deliver what is
+	// left, and batches in flight settle when the workers stop.
+	if !h.shared() {
+		if err := h.waitDrained(ctx, true); err != nil {
+			drainErr = fmt.Errorf("shutdown: %w: %d statements left in queues", err, h.pending())
+		}
 	}
 	h.closeAll()
 	return drainErr

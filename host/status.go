@@ -98,6 +98,9 @@ func (h *Host) Status(orgID string) (OrgStatus, error) {
 	out := OrgStatus{Org: orgID, Sinks: make([]SinkStatus, 0, len(o.list)), RefusedEvents: h.refused(orgID)}
 	for _, it := range o.list {
 		s := it.status()
+		if h.peers != nil {
+			s = h.peers.merge(orgID, s)
+		}
 		s.DeadLetters = counts[it.in.ID]
 		out.Sinks = append(out.Sinks, s)
 	}

@@ -34,7 +34,7 @@ CONF
 		setsid bin/nats-server -c "$dir/n$i.conf" </dev/null >/dev/null 2>&1 &
 	done
 	echo "NATS cluster started; set queue.nats.url: nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"
-	echo "(three demo instances sharing it come with the host wiring of the JetStream backend)"
+	echo "then run three demo instances sharing it: task demo:shared N=1 (and N=2, N=3), with the same LRSBRIDGE_SECRETS__KEY"
 	;;
 stop)
 	for i in 1 2 3; do
