@@ -1,0 +1,390 @@
+package lrsservertest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
+)
+
+// check sends r and reports (without stopping the case) a status other
+// than status.
+func (k *kit) check(r req, status int) resp {
+	k.t.Helper()
+	a := k.do(r)
+	if a.status != status {
+		k.t.Errorf("%s %s: status %d, want %d; body %s", r.method, r.path, a.status, status, a.body)
+	}
+	return a
+}
+
+// multipartBody builds a multipart/mixed body with a fixed boundary: the
+// statement part, then one part per attachment (headers then data).
+func multipartBody(boundary, statement string, parts ...[2]string) string {
+	var b strings.Builder
+	b.WriteString("--" + boundary + "\r\nContent-Type: application/json\r\n\r\n" + statement + "\r\n")
+	for _, p := range parts {
+		b.WriteString("--" + boundary + "\r\n" + p[0] + "\r\n\r\n" + p[1] + "\r\n")
+	}
+	b.WriteString("--" + boundary + "--\r\n")
+	return b.String()
+}
+
+// suiteCases follow the requirements of an LRS conformance test, by
+// section of the xAPI specification's Communication part.
+var suiteCases = []testCase{
+	{"1.1 HEAD on every resource", func(k *kit) {
+		k.post(k.statement(xapi.NewUUID(), verbDone, ""))
+		k.expect(req{method: "PUT", path: k.stateQ("head"), body: `{"a":1}`}, 204)
+		for _, p := range []string{
+			"statements",
+			"statements?verb=" + url.QueryEscape(verbDone),
+			k.stateQ("head"),
+			k.stateQ(""),
+			"activities?activityId=" + url.QueryEscape(k.act),
+			"agents?agent=" + k.agentQ(),
+			"agents/profile?agent=" + k.agentQ(),
+			"activities/profile?activityId=" + url.QueryEscape(k.act),
+			"about",
+		} {
+			a := k.check(req{method: "HEAD", path: p}, 200)
+			if len(a.body) != 0 {
+				k.t.Errorf("HEAD %s has a body of %d bytes", p, len(a.body))
+			}
+		}
+	}},
+	{"1.2 headers on every answer", func(k *kit) {
+		for _, r := range []req{
+			{method: "GET", path: "statements"},
+			{method: "GET", path: "statements?statementId=" + xapi.NewUUID()},
+			{method: "GET", path: "statements?foo=bar"},
+			{method: "POST", path: "statements", body: `{}`},
+		} {
+			a := k.do(r)
+			if a.header.Get("X-Experience-API-Version") == "" {
+				k.t.Errorf("%s %s (%d): no X-Experience-API-Version header", r.method, r.path, a.status)
+			}
+		}
+		a := k.check(req{method: "GET", path: "statements"}, 200)
+		if _, err := xapi.ParseTimestamp(a.header.Get("X-Experience-API-Consistent-Through")); err != nil {
+			k.t.Errorf("X-Experience-API-Consistent-Through %q: %v", a.header.Get("X-Experience-API-Consistent-Through"), err)
+		}
+		if ct := a.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			k.t.Errorf("GET statements Content-Type %q, want application/json", ct)
+		}
+	}},
+	{"1.4 encoding", func(k *kit) {
+		id := xapi.NewUUID()
+		st := strings.Replace(k.statement(id, verbDone, ""), `"en-US":"did"`, `"en-US":"did","ja-JP":"した","zh-CN":"做了"`, 1)
+		k.post(st)
+		a := k.check(req{method: "GET", path: "statements?statementId=" + id}, 200)
+		if !bytes.Contains(a.body, []byte("した")) || !bytes.Contains(a.body, []byte("做了")) {
+			k.t.Errorf("non-ASCII display lost: %s", a.body)
+		}
+	}},
+	{"1.5 content types", func(k *kit) {
+		const bd = "-------314159265358979323846"
+		fileURL := `,"attachments":[{"usageType":"http://example.com/attachment-usage/test","display":{"en-US":"A test attachment"},"contentType":"text/plain; charset=ascii","length":27,"sha2":"495395e777cd98da653df9615d09c0fd6bb2f8d4788394cd53c56a3bfdcd848a","fileUrl":"http://over.there.com/file.txt"}]`
+		withURL := k.statement("", verbDone, fileURL)
+		k.check(req{method: "POST", path: "statements", body: withURL}, 200)
+		k.check(req{method: "POST", path: "statements", body: withURL, ct: "multipart/form-data; boundary=" + bd}, 400)
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, withURL), ct: "multipart/mixed; boundary=" + bd}, 200)
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, k.statement("", verbDone, "")), ct: "multipart/mixed; boundary=" + bd}, 200)
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, withURL), ct: "multipart/mixed"}, 400)
+		t1, t2, t3 := "here is a simple attachment", "here is another simple attachment", "here is a third attachment"
+		att := func(data ...string) string {
+			var s []string
+			for _, d := range data {
+				s = append(s, `{"usageType":"http://example.com/attachment-usage/test","display":{"en-US":"A test attachment"},"contentType":"text/plain","length":`+itoa(len(d))+`,"sha2":"`+sha(d)+`"}`)
+			}
+			return `,"attachments":[` + strings.Join(s, ",") + `]`
+		}
+		part := func(d string) [2]string {
+			return [2]string{"Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: " + sha(d), d}
+		}
+		two := k.statement("", verbDone, att(t1, t2))
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, two, part(t1), part(t2), part(t3)), ct: "multipart/mixed; boundary=" + bd}, 400)
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, two, part(t1)), ct: "multipart/mixed; boundary=" + bd}, 400)
+		noHash := [2]string{"Content-Type: text/plain\r\nContent-Transfer-Encoding: binary", t1}
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, k.statement("", verbDone, att(t1)), noHash), ct: "multipart/mixed; boundary=" + bd}, 400)
+		base64 := [2]string{"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\nX-Experience-API-Hash: " + sha(t1), t1}
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, k.statement("", verbDone, att(t1)), base64), ct: "multipart/mixed; boundary=" + bd}, 400)
+		wrongHash := [2]string{"Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: " + sha(t2), t1}
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, k.statement("", verbDone, att(t1)), wrongHash), ct: "multipart/mixed; boundary=" + bd}, 400)
+		one := k.statement("", verbDone, att(t1))
+		twoJSON := [2]string{"Content-Type: application/json", one}
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, one, twoJSON, part(t1)), ct: "multipart/mixed; boundary=" + bd}, 400)
+		noLeading := strings.TrimPrefix(multipartBody(bd, one, part(t1)), "--"+bd+"\r\n")
+		k.check(req{method: "POST", path: "statements", body: noLeading, ct: "multipart/mixed; boundary=" + bd}, 400)
+		glued := strings.Replace(multipartBody(bd, one, part(t1)), "\r\n--"+bd+"\r\nContent-Type: text/plain", "\r\nContent-Type: text/plain", 1)
+		k.check(req{method: "POST", path: "statements", body: glued, ct: "multipart/mixed; boundary=" + bd}, 400)
+		k.check(req{method: "POST", path: "statements", body: multipartBody(bd, one, part(t1)), ct: "multipart/mixed;"}, 400)
+		firstNotJSON := "--" + bd + "\r\nContent-Type: text/plain\r\n\r\n" + k.statement("", verbDone, "") + "\r\n--" + bd + "--\r\n"
+		k.check(req{method: "POST", path: "statements", body: firstNotJSON, ct: "multipart/mixed; boundary=" + bd}, 400)
+		if !k.tg.Restricted {
+			k.check(req{method: "POST", path: "statements", body: multipartBody(bd, two, part(t1), part(t2)), ct: "multipart/mixed; boundary=" + bd}, 200)
+		}
+	}},
+	{"2.1 statements PUT and POST", func(k *kit) {
+		st := k.statement("", verbDone, "")
+		k.check(req{method: "PUT", path: "statements?statementId=true", body: st}, 400)
+		k.check(req{method: "PUT", path: "statements?statementId=" + url.QueryEscape("[object Object]"), body: st}, 400)
+		id := xapi.NewUUID()
+		k.check(req{method: "PUT", path: "statements?statementId=" + id, body: k.statement(id, verbDone, "")}, 204)
+		k.check(req{method: "PUT", path: "statements?statementId=" + id, body: k.statement(id, "http://example.com/different/verb/iri", "")}, 409)
+		k.check(req{method: "POST", path: "statements", body: k.statement(id, "http://example.com/different/verb/iri", "")}, 409)
+		a := k.check(req{method: "GET", path: "statements?statementId=" + id}, 200)
+		if !bytes.Contains(a.body, []byte(verbDone)) {
+			k.t.Errorf("statement changed by a conflicting resend: %s", a.body)
+		}
+		a = k.check(req{method: "GET", path: "statements?statementId=" + strings.ToUpper(id)}, 200)
+		_ = a
+		dup := xapi.NewUUID()
+		k.check(req{method: "POST", path: "statements", body: "[" + k.statement(dup, verbDone, "") + "," + k.statement(dup, verbDone, "") + "]"}, 400)
+		k.check(req{method: "GET", path: "statements?statementId=" + dup}, 404)
+	}},
+	{"2.1 statements GET", func(k *kit) {
+		id := xapi.NewUUID()
+		k.post(k.statement(id, verbDone, ""))
+		k.check(req{method: "GET", path: "statements?verb=" + url.QueryEscape("http://adlnet.gov/expapi/non/existent")}, 200)
+		a := k.check(req{method: "GET", path: "statements?statementId=" + id + "&format=exact"}, 200)
+		var st struct{ Stored string }
+		_ = json.Unmarshal(a.body, &st)
+		stored, err := xapi.ParseTimestamp(st.Stored)
+		lm, err2 := http.ParseTime(a.header.Get("Last-Modified"))
+		if err != nil || err2 != nil || !stored.Truncate(time.Second).Equal(lm) {
+			k.t.Errorf("Last-Modified %q does not match stored %q to the second", a.header.Get("Last-Modified"), st.Stored)
+		}
+		for _, p := range []string{"attachments=true", "attachments=false", "format=ids", "format=canonical", "format=exact"} {
+			k.check(req{method: "GET", path: "statements?statementId=" + id + "&" + p}, 200)
+		}
+		for _, p := range []string{"agent=" + k.agentQ(), "verb=" + url.QueryEscape(verbDone), "activity=" + url.QueryEscape(k.act),
+			"registration=" + k.reg, "related_activities=true", "related_agents=true", "since=2012-06-01T19:09:13.245Z",
+			"until=2012-06-01T19:09:13.245Z", "limit=10", "ascending=true"} {
+			k.check(req{method: "GET", path: "statements?statementId=" + id + "&" + p}, 400)
+			k.check(req{method: "GET", path: "statements?voidedStatementId=" + id + "&" + p}, 400)
+		}
+		k.check(req{method: "GET", path: "statements?voidedStatementId=" + id}, 404)
+		for _, p := range []string{"StatementId=" + id, "VoidedStatementId=" + id, "Agent=" + k.agentQ(), "Verb=" + url.QueryEscape(verbDone),
+			"Activity=" + url.QueryEscape(k.act), "Registration=" + k.reg, "Related_Activities=true", "Related_Agents=true",
+			"Since=2012-06-01T19:09:13.245Z", "Until=2012-06-01T19:09:13.245Z", "Limit=10", "Format=ids", "Attachments=true", "Ascending=true", "foo=bar"} {
+			k.check(req{method: "GET", path: "statements?" + p}, 400)
+		}
+		a = k.check(req{method: "GET", path: "statements?limit=0&registration=" + k.reg}, 200)
+		r := decode[result](k, a.body)
+		if len(r.Statements) != 1 {
+			k.t.Errorf("limit=0 returned %d statements, want the one stored", len(r.Statements))
+		}
+		var raw map[string]json.RawMessage
+		_ = json.Unmarshal(a.body, &raw)
+		if string(raw["more"]) != `""` {
+			k.t.Errorf("more without further statements = %s, want an empty string", raw["more"])
+		}
+	}},
+	{"2.1 since exclusive, until inclusive", func(k *kit) {
+		id := xapi.NewUUID()
+		k.post(k.statement(id, verbDone, ""))
+		a := k.check(req{method: "GET", path: "statements?statementId=" + id}, 200)
+		var st struct{ Stored string }
+		_ = json.Unmarshal(a.body, &st)
+		a = k.check(req{method: "GET", path: "statements?registration=" + k.reg + "&since=" + url.QueryEscape(st.Stored)}, 200)
+		if ids := decode[result](k, a.body).ids(); contains(ids, id) {
+			k.t.Errorf("since=stored (%s) returns the statement; since is exclusive", st.Stored)
+		}
+		a = k.check(req{method: "GET", path: "statements?registration=" + k.reg + "&until=" + url.QueryEscape(st.Stored)}, 200)
+		if ids := decode[result](k, a.body).ids(); !contains(ids, id) {
+			k.t.Errorf("until=stored (%s) leaves the statement out; until is inclusive", st.Stored)
+		}
+	}},
+	{"2.3 state parameters", func(k *kit) {
+		act := "activityId=" + url.QueryEscape(k.act)
+		ag := "agent=" + k.agentQ()
+		for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
+			body := ""
+			if m == "PUT" || m == "POST" {
+				body = `{"x":1}`
+			}
+			for _, p := range []string{
+				ag + "&stateId=s",
+				act + "&stateId=s",
+				act + "&agent=" + url.QueryEscape("not JSON") + "&stateId=s",
+				act + "&agent=true&stateId=s",
+				act + "&" + ag + "&registration=notauuid&stateId=s",
+				"activityId=notaniri&" + ag + "&stateId=s",
+			} {
+				k.check(req{method: m, path: "activities/state?" + p, body: body}, 400)
+			}
+		}
+		k.check(req{method: "GET", path: k.stateQ("") + "&since=yesterday"}, 400)
+		k.check(req{method: "PUT", path: k.stateQ("s"), body: `{"x":1}`}, 204)
+		foreign := http.StatusNoContent
+		if k.tg.Restricted {
+			foreign = http.StatusForbidden // a launch credential reaches its own registration only
+		}
+		k.check(req{method: "PUT", path: "activities/state?" + act + "&" + ag + "&registration=" + xapi.NewUUID() + "&stateId=s", body: `{"x":1}`}, foreign)
+	}},
+	{"2.4 agents resource", func(k *kit) {
+		for _, p := range []string{"agents", "agents?agent=" + url.QueryEscape("not JSON"), "agents?agent=true", "agents?agent=" + k.agentQ() + "&foo=1"} {
+			k.check(req{method: "GET", path: p}, 400)
+		}
+		other := `{"objectType":"Agent","mbox":"mailto:` + xapi.NewUUID() + `@example.com"}`
+		if k.tg.Restricted {
+			// A launch credential looks up its own learner only.
+			k.check(req{method: "GET", path: "agents?agent=" + url.QueryEscape(other)}, 403)
+			other = k.tg.Agent
+		}
+		a := k.check(req{method: "GET", path: "agents?agent=" + url.QueryEscape(other)}, 200)
+		var p map[string]json.RawMessage
+		_ = json.Unmarshal(a.body, &p)
+		if string(p["objectType"]) != `"Person"` || len(p) < 2 {
+			k.t.Errorf("Person of an agent = %s, want objectType Person and its identifier in an array", a.body)
+		}
+		for key, v := range p {
+			if key != "objectType" && !bytes.HasPrefix(v, []byte("[")) {
+				k.t.Errorf("Person property %s = %s, want an array", key, v)
+			}
+		}
+	}},
+	{"2.5 activities resource", func(k *kit) {
+		k.check(req{method: "GET", path: "activities?activityId=notaniri"}, 400)
+		k.check(req{method: "GET", path: "activities?activityId=" + url.QueryEscape(k.act) + "&foo=1"}, 400)
+	}},
+	{"2.6 agent profile parameters", func(k *kit) {
+		for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
+			body := ""
+			if m == "PUT" || m == "POST" {
+				body = `{"x":1}`
+			}
+			for _, p := range []string{"profileId=p", "agent=" + url.QueryEscape("not JSON") + "&profileId=p", "agent=true&profileId=p"} {
+				k.check(req{method: m, path: "agents/profile?" + p, body: body}, 400)
+			}
+		}
+		k.check(req{method: "GET", path: "agents/profile?agent=" + k.agentQ() + "&since=yesterday"}, 400)
+		for _, m := range []string{"PUT", "POST", "DELETE"} {
+			k.check(req{method: m, path: "agents/profile?agent=" + k.agentQ(), body: `{"x":1}`}, 400)
+		}
+		doc := "agents/profile?agent=" + k.agentQ() + "&profileId=" + xapi.NewUUID()
+		k.check(req{method: "POST", path: doc, body: `{"a":1}`}, 204)
+		k.check(req{method: "POST", path: doc, body: `{"b":2}`}, 204)
+		a := k.check(req{method: "GET", path: doc}, 200)
+		if got := decode[map[string]int](k, a.body); got["a"] != 1 || got["b"] != 2 {
+			k.t.Errorf("merged agent profile = %s", a.body)
+		}
+		k.check(req{method: "POST", path: doc, body: `not json`, ct: "text/plain"}, 400)
+	}},
+	{"2.7 activity profile parameters", func(k *kit) {
+		if k.tg.Restricted {
+			k.t.Skip("activity profiles are read-only for this credential")
+		}
+		for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
+			body := ""
+			if m == "PUT" || m == "POST" {
+				body = `{"x":1}`
+			}
+			k.check(req{method: m, path: "activities/profile?profileId=p", body: body}, 400)
+		}
+		k.check(req{method: "GET", path: "activities/profile?activityId=" + url.QueryEscape(k.act) + "&since=yesterday"}, 400)
+		doc := "activities/profile?activityId=" + url.QueryEscape(k.act) + "&profileId=" + xapi.NewUUID()
+		k.check(req{method: "POST", path: doc, body: `{"a":1}`}, 204)
+		a := k.check(req{method: "GET", path: doc}, 200)
+		if len(a.header.Get("ETag")) != 42 || !strings.HasPrefix(a.header.Get("ETag"), `"`) {
+			k.t.Errorf("ETag %q is not a quoted SHA-1", a.header.Get("ETag"))
+		}
+		k.check(req{method: "POST", path: doc, body: `{"b":1}`, header: map[string]string{"If-Match": `"1234"`}}, 412)
+		k.check(req{method: "POST", path: doc, body: `{"b":1}`, header: map[string]string{"If-Match": a.header.Get("ETag")}}, 204)
+		k.check(req{method: "DELETE", path: doc, header: map[string]string{"If-Match": "1234"}}, 412)
+		k.check(req{method: "GET", path: doc}, 200)
+	}},
+	{"2.8 about", func(k *kit) {
+		a := k.check(req{method: "GET", path: "about", version: "-", noAuth: true}, 200)
+		var v map[string]json.RawMessage
+		_ = json.Unmarshal(a.body, &v)
+		if ext, ok := v["extensions"]; ok && !bytes.HasPrefix(ext, []byte("{")) {
+			k.t.Errorf("about extensions = %s, want an object", ext)
+		}
+		k.check(req{method: "POST", path: "about", body: "{}"}, 405)
+	}},
+	{"3.1 concurrency of state documents", func(k *kit) {
+		doc := k.stateQ(xapi.NewUUID())
+		k.check(req{method: "POST", path: doc, body: `{"a":1}`, version: "2.0.0"}, 204)
+		a := k.check(req{method: "GET", path: doc, version: "2.0.0"}, 200)
+		if len(a.header.Get("ETag")) != 42 {
+			k.t.Errorf("ETag %q is not a quoted SHA-1", a.header.Get("ETag"))
+		}
+		k.check(req{method: "PUT", path: doc, body: `{"a":2}`, version: "2.0.0", header: map[string]string{"If-Match": "1234"}}, 412)
+		k.check(req{method: "POST", path: doc, body: `{"a":2}`, version: "2.0.0", header: map[string]string{"If-Match": "1234"}}, 412)
+		k.check(req{method: "DELETE", path: doc, version: "2.0.0", header: map[string]string{"If-Match": "1234"}}, 412)
+		c := k.check(req{method: "PUT", path: doc, body: `{"a":3}`, version: "2.0.0"}, 409)
+		if len(c.body) == 0 {
+			k.t.Error("409 without a message")
+		}
+		a = k.check(req{method: "GET", path: doc, version: "2.0.0"}, 200)
+		if string(a.body) != `{"a":1}` {
+			k.t.Errorf("document after refused writes = %s, want {\"a\":1}", a.body)
+		}
+		k.check(req{method: "PUT", path: doc, body: `{"a":4}`, version: "2.0.0", header: map[string]string{"If-Match": a.header.Get("ETag")}}, 204)
+		a = k.check(req{method: "GET", path: doc, version: "2.0.0"}, 200)
+		k.check(req{method: "DELETE", path: doc, version: "2.0.0", header: map[string]string{"If-Match": a.header.Get("ETag")}}, 204)
+	}},
+	{"3.2 error codes", func(k *kit) {
+		for _, r := range []req{
+			{method: "DELETE", path: "statements?statementId=" + xapi.NewUUID(), version: "1.0.1", noAuth: true},
+			{method: "DELETE", path: "activities?activityId=" + url.QueryEscape(k.act), version: "1.0.1", noAuth: true},
+			{method: "POST", path: "activities?activityId=" + url.QueryEscape(k.act)},
+			{method: "PUT", path: "activities?activityId=" + url.QueryEscape(k.act)},
+			{method: "DELETE", path: "agents?agent=" + k.agentQ(), version: "1.0.1", noAuth: true},
+			{method: "POST", path: "agents?agent=" + k.agentQ()},
+			{method: "PUT", path: "agents?agent=" + k.agentQ()},
+		} {
+			k.check(r, 405)
+		}
+	}},
+	{"3.3 versioning", func(k *kit) {
+		for _, v := range []string{"0.9", "0.95", "1.1.0", "3.0.0", "1.0.3.1", "x"} {
+			k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, ""), version: v}, 400)
+		}
+		a := k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, ""), version: "1.0.4"}, 200)
+		ids := decode[[]string](k, a.body)
+		if len(ids) == 1 {
+			a = k.check(req{method: "GET", path: "statements?statementId=" + ids[0]}, 200)
+			var st struct{ Version string }
+			_ = json.Unmarshal(a.body, &st)
+			if st.Version != "1.0.0" && !strings.HasPrefix(st.Version, "1.0.") {
+				k.t.Errorf("stored version %q, want 1.0.x", st.Version)
+			}
+		}
+		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"version":"1.0.9"`)}, 200)
+		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"version":"1.1.0"`)}, 400)
+		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"version":"2.0.0"`), version: "2.0.0"}, 200)
+	}},
+	{"4.0 authentication", func(k *kit) {
+		if k.tg.Authorization == "" {
+			k.t.Skip("the target needs no credentials")
+		}
+		for _, r := range []req{
+			{method: "GET", path: "statements", noAuth: true},
+			{method: "POST", path: "statements", body: k.statement("", verbDone, ""), noAuth: true},
+			{method: "GET", path: k.stateQ("s"), noAuth: true},
+			{method: "GET", path: "agents?agent=" + k.agentQ(), noAuth: true},
+			{method: "GET", path: "statements", noAuth: true, header: map[string]string{"Authorization": "Basic !!!"}},
+			{method: "GET", path: "statements", noAuth: true, header: map[string]string{"Authorization": "Bearer x"}},
+		} {
+			k.check(r, 401)
+		}
+	}},
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// sha returns the hex SHA-256 of s.
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
