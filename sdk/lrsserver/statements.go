@@ -501,6 +501,7 @@ func (s *Server) getOne(q *request, format string, withAtts bool) error {
 	if err != nil {
 		return err
 	}
+	q.w.Header().Set("X-Experience-API-Consistent-Through", xapi.FormatTimestamp(s.opts.Now()))
 	var e *entry
 	if ok {
 		e, err = newEntry(&rec)
@@ -595,6 +596,9 @@ func (s *Server) visible(q *request) ([]*entry, map[string]*entry, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every statement read was stored by now: a consistency time taken
+	// after the read is never before a returned statement's stored.
+	q.w.Header().Set("X-Experience-API-Consistent-Through", xapi.FormatTimestamp(s.opts.Now()))
 	byID := make(map[string]*entry, len(list))
 	for _, e := range list {
 		byID[e.rec.ID] = e
