@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -202,6 +205,107 @@ var suiteCases = []testCase{
 		if ids := decode[result](k, a.body).ids(); !contains(ids, id) {
 			k.t.Errorf("until=stored (%s) leaves the statement out; until is inclusive", st.Stored)
 		}
+	}},
+	{"2.1.4 voided targets still match queries", func(k *kit) {
+		if k.tg.Restricted {
+			k.t.Skip("this credential may not void")
+		}
+		verb := "http://example.com/verbs/voided-target/" + xapi.NewUUID()
+		voided, voiding, ref := xapi.NewUUID(), xapi.NewUUID(), xapi.NewUUID()
+		k.post(k.statement(voided, verb, ""))
+		k.post(`{"id":"` + voiding + `","actor":` + k.tg.Agent + `,"verb":{"id":"http://adlnet.gov/expapi/verbs/voided"},"object":{"objectType":"StatementRef","id":"` + voided + `"}}`)
+		k.post(`{"id":"` + ref + `","actor":` + k.tg.Agent + `,"verb":{"id":"` + verb + `"},"object":{"objectType":"StatementRef","id":"` + voided + `"}}`)
+		a := k.check(req{method: "GET", path: "statements?verb=" + url.QueryEscape(verb)}, 200)
+		if got := decode[result](k, a.body).ids(); !sameList(got, []string{ref, voiding}) {
+			k.t.Errorf("GET verb of the voided statement = %v, want the StatementRef %s then the voiding %s", got, ref, voiding)
+		}
+		a = k.check(req{method: "GET", path: "statements?limit=1&verb=" + url.QueryEscape(verb)}, 200)
+		if got := decode[result](k, a.body).ids(); !sameList(got, []string{ref}) {
+			k.t.Errorf("GET verb limit=1 = %v, want %s", got, ref)
+		}
+		k.check(req{method: "GET", path: "statements?statementId=" + voided}, 404)
+		a = k.check(req{method: "GET", path: "statements?voidedStatementId=" + voided + "&format=ids"}, 200)
+		k.check(req{method: "GET", path: "statements?voidedStatementId=" + voided + "&attachments=true"}, 200)
+	}},
+	{"2.1.3 canonical language and attachments", func(k *kit) {
+		id := xapi.NewUUID()
+		st := `{"id":"` + id + `","actor":` + k.tg.Agent + `,"verb":{"id":"` + verbDone + `","display":{"en-US":"completed","en-GB":"completed (GB)"}},` +
+			`"object":{"id":"` + k.act + `"},"context":{"registration":"` + k.reg + `","contextActivities":{"category":{"id":"http://example.com/category/` + id + `",` +
+			`"definition":{"name":{"en-US":"Cat","en-GB":"Cat (GB)"},"description":{"en-US":"About","en-GB":"About (GB)"}}}}}}`
+		k.post(st)
+		type doc struct {
+			Verb    struct{ Display map[string]string }
+			Context struct {
+				ContextActivities struct {
+					Category []struct {
+						Definition struct{ Name, Description map[string]string }
+					}
+				}
+			}
+		}
+		a := k.check(req{method: "GET", path: "statements?statementId=" + id + "&format=canonical", header: map[string]string{"Accept-Language": "en-GB"}}, 200)
+		d := decode[doc](k, a.body)
+		if _, ok := d.Verb.Display["en-US"]; ok || len(d.Context.ContextActivities.Category) != 1 {
+			k.t.Errorf("canonical en-GB keeps en-US: %s", a.body)
+		} else if def := d.Context.ContextActivities.Category[0].Definition; def.Name["en-US"] != "" || def.Description["en-US"] != "" {
+			k.t.Errorf("canonical en-GB keeps en-US in a context activity: %s", a.body)
+		}
+		a = k.check(req{method: "GET", path: "statements?statementId=" + id, header: map[string]string{"Accept-Language": "en-GB"}}, 200)
+		d = decode[doc](k, a.body)
+		if len(d.Verb.Display) != 2 || len(d.Context.ContextActivities.Category) != 1 || len(d.Context.ContextActivities.Category[0].Definition.Name) != 2 {
+			k.t.Errorf("without format every language stays: %s", a.body)
+		}
+		if ct := a.header.Get("Content-Type"); ct != "application/json" {
+			k.t.Errorf("Content-Type %q, want exactly application/json", ct)
+		}
+		a = k.check(req{method: "GET", path: "statements?attachments=true&limit=2"}, 200)
+		mt, params, err := mime.ParseMediaType(a.header.Get("Content-Type"))
+		if err != nil || mt != "multipart/mixed" || params["boundary"] == "" {
+			k.t.Fatalf("attachments=true answered Content-Type %q", a.header.Get("Content-Type"))
+		}
+		p, err := multipart.NewReader(bytes.NewReader(a.body), params["boundary"]).NextPart()
+		if err != nil {
+			k.t.Fatalf("attachments=true answer: %v", err)
+		}
+		first, _ := io.ReadAll(p)
+		if r := decode[map[string]json.RawMessage](k, first); r["statements"] == nil || r["more"] == nil {
+			k.t.Errorf("first part of attachments=true = %s, want a StatementResult", first)
+		}
+		a = k.check(req{method: "GET", path: "statements?attachments=false&limit=1"}, 200)
+		if r := decode[map[string]json.RawMessage](k, a.body); r["statements"] == nil || r["more"] == nil {
+			k.t.Errorf("attachments=false = %s, want a StatementResult", a.body)
+		}
+	}},
+	{"2.1.3 consistent through covers returned statements", func(k *kit) {
+		k.post(k.statement("", verbDone, ""), k.statement("", verbTried, ""))
+		a := k.check(req{method: "GET", path: "statements?registration=" + k.reg}, 200)
+		through, err := xapi.ParseTimestamp(a.header.Get("X-Experience-API-Consistent-Through"))
+		if err != nil {
+			k.t.Fatalf("X-Experience-API-Consistent-Through: %v", err)
+		}
+		var r struct{ Statements []struct{ Stored string } }
+		_ = json.Unmarshal(a.body, &r)
+		for _, st := range r.Statements {
+			stored, err := xapi.ParseTimestamp(st.Stored)
+			if err != nil || stored.After(through) {
+				k.t.Errorf("stored %s after X-Experience-API-Consistent-Through %s", st.Stored, a.header.Get("X-Experience-API-Consistent-Through"))
+			}
+		}
+		a = k.check(req{method: "GET", path: "statements", version: "-"}, 400)
+		if a.header.Get("X-Experience-API-Consistent-Through") == "" {
+			k.t.Error("a 400 answer to GET statements has no X-Experience-API-Consistent-Through")
+		}
+	}},
+	{"1.2 JSON content type on every request", func(k *kit) {
+		// Some clients send Content-Type: application/json on every
+		// request, bodiless ones included.
+		json := map[string]string{"Content-Type": "application/json"}
+		k.check(req{method: "GET", path: "statements", header: json}, 200)
+		k.check(req{method: "GET", path: "about", header: json}, 200)
+		k.check(req{method: "PUT", path: k.stateQ("ct"), body: `{"a":1}`}, 204)
+		k.check(req{method: "GET", path: k.stateQ("ct"), header: json}, 200)
+		k.check(req{method: "DELETE", path: k.stateQ("ct"), header: json}, 204)
+		k.check(req{method: "GET", path: "agents?agent=" + k.agentQ(), header: json}, 200)
 	}},
 	{"2.3 state parameters", func(k *kit) {
 		act := "activityId=" + url.QueryEscape(k.act)
