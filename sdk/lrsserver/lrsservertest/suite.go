@@ -307,6 +307,56 @@ var suiteCases = []testCase{
 		k.check(req{method: "DELETE", path: k.stateQ("ct"), header: json}, 204)
 		k.check(req{method: "GET", path: "agents?agent=" + k.agentQ(), header: json}, 200)
 	}},
+	{"2.2 documents of any content on POST", func(k *kit) {
+		form := "application/x-www-form-urlencoded" // what some clients send with a bare string
+		docs := []string{k.stateQ(""), "agents/profile?agent=" + k.agentQ()}
+		if !k.tg.Restricted {
+			docs = append(docs, "activities/profile?activityId="+url.QueryEscape(k.act))
+		}
+		for _, base := range docs {
+			idName := "&stateId="
+			if !strings.HasPrefix(base, "activities/state") {
+				idName = "&profileId="
+			}
+			for _, body := range []string{"1", "true"} {
+				k.check(req{method: "POST", path: base + idName + xapi.NewUUID(), body: body, ct: form}, 204)
+				k.check(req{method: "POST", path: base + idName + xapi.NewUUID(), body: body}, 204)
+			}
+			doc := base + idName + xapi.NewUUID()
+			k.check(req{method: "POST", path: doc, body: `{"car":{"make":"Ford","model":"Escape"},"driver":"Dale"}`}, 204)
+			k.check(req{method: "POST", path: doc, body: `{"car":{"make":"Dodge"},"series":"x"}`}, 204)
+			a := k.check(req{method: "GET", path: doc}, 200)
+			if string(a.body) != `{"car":{"make":"Dodge"},"driver":"Dale","series":"x"}` {
+				k.t.Errorf("merge one level deep = %s", a.body)
+			}
+			k.check(req{method: "POST", path: doc, body: "abc", ct: form}, 400)
+			a = k.check(req{method: "GET", path: doc}, 200)
+			if !strings.Contains(string(a.body), "Dodge") {
+				k.t.Errorf("a refused POST changed the document: %s", a.body)
+			}
+		}
+	}},
+	{"2.4 Person of every identifier", func(k *kit) {
+		if k.tg.Restricted {
+			k.t.Skip("a launch credential looks up its own learner only")
+		}
+		for key, actor := range map[string]string{
+			"mbox":         `{"objectType":"Agent","name":"Ann","mbox":"mailto:ann-` + xapi.NewUUID() + `@example.com"}`,
+			"mbox_sha1sum": `{"objectType":"Agent","name":"Bob","mbox_sha1sum":"cd9b00a5611f94eaa7b1661edab976068e364975"}`,
+			"openid":       `{"objectType":"Agent","name":"Cid","openid":"http://openid.example.com/` + xapi.NewUUID() + `"}`,
+			"account":      `{"objectType":"Agent","name":"Dee","account":{"homePage":"http://www.example.com","name":"` + xapi.NewUUID() + `"}}`,
+		} {
+			k.post(`{"actor":` + actor + `,"verb":{"id":"` + verbDone + `"},"object":{"id":"` + k.act + `"}}`)
+			a := k.check(req{method: "GET", path: "agents?agent=" + url.QueryEscape(actor)}, 200)
+			var p map[string]json.RawMessage
+			_ = json.Unmarshal(a.body, &p)
+			var names []string
+			_ = json.Unmarshal(p["name"], &names)
+			if string(p["objectType"]) != `"Person"` || !bytes.HasPrefix(p[key], []byte("[")) || len(names) != 1 {
+				k.t.Errorf("Person of %s = %s, want objectType Person, a %s array and the name", actor, a.body, key)
+			}
+		}
+	}},
 	{"2.3 state parameters", func(k *kit) {
 		act := "activityId=" + url.QueryEscape(k.act)
 		ag := "agent=" + k.agentQ()
