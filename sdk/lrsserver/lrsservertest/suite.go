@@ -357,6 +357,81 @@ var suiteCases = []testCase{
 			}
 		}
 	}},
+	{"data 2.2 formatting and types", func(k *kit) {
+		act := `{"id":"` + k.act + `"}`
+		mk := func(actor, verb, object, extra string) string {
+			if actor == "" {
+				actor = k.tg.Agent
+			}
+			if verb == "" {
+				verb = `{"id":"` + verbDone + `","display":{"en-US":"completed"}}`
+			}
+			if object == "" {
+				object = act
+			}
+			return `{"actor":` + actor + `,"verb":` + verb + `,"object":` + object + extra + `}`
+		}
+		ctx := `,"context":{"registration":"` + k.reg + `"`
+		for _, c := range []struct {
+			name, body string
+			status     int
+		}{
+			{"timestamp", mk("", "", "", `,"timestamp":"2013-05-18T05:32:34.804Z"`), 200},
+			{"no actor", `{"verb":{"id":"` + verbDone + `"},"object":` + act + `}`, 400},
+			{"no verb", `{"actor":` + k.tg.Agent + `,"object":` + act + `}`, 400},
+			{"no object", `{"actor":` + k.tg.Agent + `,"verb":{"id":"` + verbDone + `"}}`, 400},
+			{"timestamp not a date", mk("", "", "", `,"timestamp":"should fail"`), 400},
+			{"timestamp US date", mk("", "", "", `,"timestamp":"01/011/2015"`), 400},
+			{"null name", mk(`{"objectType":"Agent","name":null,"mbox":"mailto:x@example.com"}`, "", "", ""), 400},
+			{"null display", mk("", `{"id":"`+verbDone+`","display":{"en-US":null}}`, "", ""), 400},
+			{"null registration", mk("", "", "", `,"context":{"registration":null}`), 400},
+			{"null moreInfo", mk("", "", `{"id":"`+k.act+`","definition":{"moreInfo":null}}`, ""), 400},
+			{"null in activity extensions", mk("", "", `{"id":"`+k.act+`","definition":{"extensions":{"http://example.com/null":null}}}`, ""), 200},
+			{"null in result extensions", mk("", "", "", `,"result":{"extensions":{"http://example.com/null":null}}`), 200},
+			{"null in context extensions", mk("", "", "", ctx+`,"extensions":{"http://example.com/null":null}}`), 200},
+			{"score max string", mk("", "", "", `,"result":{"score":{"max":"100"}}`), 400},
+			{"success string", mk("", "", "", `,"result":{"success":"false"}`), 400},
+			{"completion string", mk("", "", "", `,"result":{"completion":"false"}`), 400},
+			{"id number", mk("", "", "", `,"id":12345`), 400},
+			{"id too long", mk("", "", "", `,"id":"AA97B177-9383-4934-8543-0F91A7A028368"`), 400},
+			{"id bad letter", mk("", "", "", `,"id":"MA97B177-9383-4934-8543-0F91A7A02836"`), 400},
+			{"id upper case", mk("", "", "", `,"id":"AA97B177-9383-4934-8543-`+strings.ToUpper(xapi.NewUUID()[24:])+`"`), 200},
+			{"mis-cased key", mk("", "", "", `,"Result":{}`), 400},
+			{"mis-cased objectType", mk(`{"objectType":"agent","mbox":"mailto:x@example.com"}`, "", "", ""), 400},
+			{"unknown key", mk("", "", "", `,"foo":1`), 400},
+			{"empty object", mk("", `{"id":"`+verbDone+`","display":{}}`, "", ""), 400},
+			{"bad language tag", mk("", `{"id":"`+verbDone+`","display":{"de-419-DE":"x"}}`, "", ""), 400},
+			{"mbox without mailto", mk(`{"mbox":"x@example.com"}`, "", "", ""), 400},
+			{"two identifiers", mk(`{"mbox":"mailto:x@example.com","openid":"http://example.com/x"}`, "", "", ""), 400},
+			{"account homePage not IRL", mk(`{"account":{"homePage":"not an irl","name":"x"}}`, "", "", ""), 400},
+			{"verb id not IRI", mk("", `{"id":"should fail"}`, "", ""), 400},
+			{"scaled above 1", mk("", "", "", `,"result":{"score":{"scaled":1.5}}`), 400},
+			{"raw below min", mk("", "", "", `,"result":{"score":{"raw":-1,"min":0,"max":10}}`), 400},
+			{"duration", mk("", "", "", `,"result":{"duration":"PT1H0M0S"}`), 200},
+			{"bad duration", mk("", "", "", `,"result":{"duration":"1 hour"}`), 400},
+			{"revision on agent object", mk("", "", `{"objectType":"Agent","mbox":"mailto:y@example.com"}`, ctx+`,"revision":"1"}`), 400},
+			{"platform on agent object", mk("", "", `{"objectType":"Agent","mbox":"mailto:y@example.com"}`, ctx+`,"platform":"x"}`), 400},
+			{"nested substatement", mk("", "", `{"objectType":"SubStatement","actor":`+k.tg.Agent+`,"verb":{"id":"`+verbDone+`"},"object":{"objectType":"SubStatement","actor":`+k.tg.Agent+`,"verb":{"id":"`+verbDone+`"},"object":`+act+`}}`, ""), 400},
+			{"substatement with id", mk("", "", `{"objectType":"SubStatement","id":"`+xapi.NewUUID()+`","actor":`+k.tg.Agent+`,"verb":{"id":"`+verbDone+`"},"object":`+act+`}`, ""), 400},
+			{"statement ref", mk("", "", `{"objectType":"StatementRef","id":"`+xapi.NewUUID()+`"}`, ""), 200},
+			{"version 1.0.x", mk("", "", "", `,"version":"1.0.2"`), 200},
+			{"version 0.9", mk("", "", "", `,"version":"0.9"`), 400},
+			{"interaction without type", mk("", "", `{"id":"`+k.act+`","definition":{"interactionType":"choice","choices":[{"id":"a","description":{"en-US":"A"}}]}}`, ""), 200},
+			{"account name object", mk(`{"account":{"homePage":"http://www.example.com","name":{"key":"should fail"}}}`, "", "", ""), 400},
+			{"mis-cased interactionType", mk("", "", `{"id":"`+k.act+`","definition":{"interactionType":"choiCe","choices":[{"id":"a","description":{"en-US":"A"}}]}}`, ""), 400},
+			{"mis-cased timestamp key", mk("", "", "", `,"timeStamp":"2013-05-18T05:32:34.804Z"`), 400},
+			{"authority agent", mk("", "", "", `,"authority":{"objectType":"Agent","mbox":"mailto:authority@example.com"}`), 200},
+			{"authority OAuth group", mk("", "", "", `,"authority":{"objectType":"Group","member":[{"account":{"homePage":"http://example.com/xAPI/OAuth/Token","name":"oauth_consumer_x75db"}},{"mbox":"mailto:bob@example.com"}]}`), 200},
+			{"authority group of three", mk("", "", "", `,"authority":{"objectType":"Group","member":[{"mbox":"mailto:a@example.com"},{"mbox":"mailto:b@example.com"},{"mbox":"mailto:c@example.com"}]}`), 400},
+			{"stored sent", mk("", "", "", `,"stored":"2013-05-18T05:32:34.804Z"`), 200},
+			{"choices without interactionType", mk("", "", `{"id":"`+k.act+`","definition":{"choices":[{"id":"a","description":{"en-US":"A"}}]}}`, ""), 400},
+		} {
+			a := k.do(req{method: "POST", path: "statements", body: c.body})
+			if a.status != c.status {
+				k.t.Errorf("%s: POST %s: status %d, want %d; body %s", c.name, c.body, a.status, c.status, a.body)
+			}
+		}
+	}},
 	{"2.3 state parameters", func(k *kit) {
 		act := "activityId=" + url.QueryEscape(k.act)
 		ag := "agent=" + k.agentQ()
