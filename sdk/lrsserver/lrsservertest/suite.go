@@ -423,6 +423,8 @@ var suiteCases = []testCase{
 			{"authority agent", mk("", "", "", `,"authority":{"objectType":"Agent","mbox":"mailto:authority@example.com"}`), 200},
 			{"authority OAuth group", mk("", "", "", `,"authority":{"objectType":"Group","member":[{"account":{"homePage":"http://example.com/xAPI/OAuth/Token","name":"oauth_consumer_x75db"}},{"mbox":"mailto:bob@example.com"}]}`), 200},
 			{"authority group of three", mk("", "", "", `,"authority":{"objectType":"Group","member":[{"mbox":"mailto:a@example.com"},{"mbox":"mailto:b@example.com"},{"mbox":"mailto:c@example.com"}]}`), 400},
+			{"authority identified group of two mbox agents", mk("", "", "", `,"authority":{"objectType":"Group","name":"xAPI Group","mbox":"mailto:xapigroup@example.com","member":[{"name":"agentA","mbox":"mailto:agentA@example.com"},{"name":"agentB","mbox":"mailto:agentB@example.com"}]}`), 400},
+			{"objectType holding JSON", mk(`{"objectType":"\"objectType\": \"Agent\"","mbox":"mailto:x@example.com"}`, "", "", ""), 400},
 			{"stored sent", mk("", "", "", `,"stored":"2013-05-18T05:32:34.804Z"`), 200},
 			{"choices without interactionType", mk("", "", `{"id":"`+k.act+`","definition":{"choices":[{"id":"a","description":{"en-US":"A"}}]}}`, ""), 400},
 		} {
@@ -604,6 +606,8 @@ var suiteCases = []testCase{
 			{method: "GET", path: "agents?agent=" + k.agentQ(), noAuth: true},
 			{method: "GET", path: "statements", noAuth: true, header: map[string]string{"Authorization": "Basic !!!"}},
 			{method: "GET", path: "statements", noAuth: true, header: map[string]string{"Authorization": "Bearer x"}},
+			{method: "PUT", path: "statements?statementId=" + xapi.NewUUID(), body: k.statement("", verbDone, ""), noAuth: true, header: map[string]string{"Authorization": "Basic:Um9iQ0lzTm90OkFVc2VyT25UaGlzTFJT"}},
+			{method: "PUT", path: "statements?statementId=" + xapi.NewUUID(), body: k.statement("", verbDone, ""), noAuth: true, header: map[string]string{"Authorization": "Basic Um9iQ0lzTm90OkFVc2VyT25UaGlzTFJT"}},
 		} {
 			k.check(r, 401)
 		}
