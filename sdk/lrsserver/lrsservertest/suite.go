@@ -306,6 +306,13 @@ var suiteCases = []testCase{
 		k.check(req{method: "GET", path: k.stateQ("ct"), header: json}, 200)
 		k.check(req{method: "DELETE", path: k.stateQ("ct"), header: json}, 204)
 		k.check(req{method: "GET", path: "agents?agent=" + k.agentQ(), header: json}, 200)
+		// Some clients send a body with a GET; it is ignored.
+		k.check(req{method: "PUT", path: k.stateQ("ct"), body: `{"a":1}`}, 204)
+		a := k.check(req{method: "GET", path: k.stateQ("ct"), body: `{"b":2}`}, 200)
+		if string(a.body) != `{"a":1}` || len(a.header.Get("ETag")) != 42 {
+			k.t.Errorf("GET with a body = %s (ETag %q), want the stored document", a.body, a.header.Get("ETag"))
+		}
+		k.check(req{method: "GET", path: "statements?limit=1", body: `{"b":2}`}, 200)
 	}},
 	{"2.2 documents of any content on POST", func(k *kit) {
 		form := "application/x-www-form-urlencoded" // what some clients send with a bare string
@@ -334,6 +341,29 @@ var suiteCases = []testCase{
 			if !strings.Contains(string(a.body), "Dodge") {
 				k.t.Errorf("a refused POST changed the document: %s", a.body)
 			}
+		}
+	}},
+	{"2.3 refused POST merges leave the state unchanged", func(k *kit) {
+		doc := k.stateQ(xapi.NewUUID())
+		k.check(req{method: "POST", path: doc, body: `{"car":"Honda"}`}, 204)
+		k.check(req{method: "POST", path: doc, body: "abcdefg", ct: "not/json"}, 400)
+		k.check(req{method: "POST", path: doc, body: `{"a":1}{`}, 400)
+		a := k.check(req{method: "GET", path: doc}, 200)
+		if string(a.body) != `{"car":"Honda"}` {
+			k.t.Errorf("state after refused POSTs = %s", a.body)
+		}
+		bin := k.stateQ(xapi.NewUUID())
+		k.check(req{method: "PUT", path: bin, body: "/ asdf / undefined", ct: "application/octet-stream"}, 204)
+		k.check(req{method: "POST", path: bin, body: `{"a":1}`}, 400)
+		a = k.check(req{method: "GET", path: bin}, 200)
+		if string(a.body) != "/ asdf / undefined" || a.header.Get("Content-Type") != "application/octet-stream" {
+			k.t.Errorf("binary state after a refused POST = %q (%s)", a.body, a.header.Get("Content-Type"))
+		}
+		broken := strings.Replace(url.QueryEscape(k.tg.Agent), "%3A", "%22", 1)
+		k.check(req{method: "POST", path: "activities/state?activityId=" + url.QueryEscape(k.act) + "&agent=" + broken + "&stateId=s", body: `{"a":1}`}, 400)
+		k.check(req{method: "GET", path: k.stateQ("") + "&since=" + url.QueryEscape(time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano))}, 200)
+		for _, m := range []string{"GET", "PUT", "POST", "DELETE"} {
+			k.check(req{method: m, path: "activities/state?activityId=" + url.QueryEscape(k.act) + "&agent=" + k.agentQ() + "&registration=true&stateId=s", body: `{"a":1}`}, 400)
 		}
 	}},
 	{"2.4 Person of every identifier", func(k *kit) {
