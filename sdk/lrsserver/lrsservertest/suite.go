@@ -133,6 +133,21 @@ var suiteCases = []testCase{
 		k.check(req{method: "POST", path: "statements", body: firstNotJSON, ct: "multipart/mixed; boundary=" + bd}, 400)
 		if !k.tg.Restricted {
 			k.check(req{method: "POST", path: "statements", body: multipartBody(bd, two, part(t1), part(t2)), ct: "multipart/mixed; boundary=" + bd}, 200)
+			// The declared length is informative: a part of another size
+			// is accepted when its hash matches.
+			hexData := strings.Repeat("ffd8ffe0", 64)
+			declared := strings.Replace(att(hexData), `"length":`+itoa(len(hexData)), `"length":`+itoa(len(hexData)/2), 1)
+			k.check(req{method: "POST", path: "statements", body: multipartBody(bd, k.statement("", verbDone, declared), part(hexData)), ct: "multipart/mixed; boundary=" + bd}, 200)
+			// GET requests may carry the Content-Type of the last POST.
+			mixed := map[string]string{"Content-Type": "multipart/mixed; boundary=" + bd}
+			a := k.check(req{method: "GET", path: "statements?attachments=true&limit=1", header: mixed}, 200)
+			if !strings.HasPrefix(a.header.Get("Content-Type"), "multipart/mixed") {
+				k.t.Errorf("GET attachments=true answered Content-Type %q", a.header.Get("Content-Type"))
+			}
+			a = k.check(req{method: "GET", path: "statements?attachments=false&limit=1", header: mixed}, 200)
+			if a.header.Get("Content-Type") != "application/json" {
+				k.t.Errorf("GET attachments=false answered Content-Type %q", a.header.Get("Content-Type"))
+			}
 		}
 	}},
 	{"2.1 statements PUT and POST", func(k *kit) {
