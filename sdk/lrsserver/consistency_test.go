@@ -120,3 +120,55 @@ func TestConsistentThroughAfterRead(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteInProgress checks that a statement sent without a timestamp
+// reaches the Recorder with its stored time as timestamp, and that reads
+// answered while the Recorder runs give an X-Experience-API-Consistent-
+// Through before that stored time (the statement is not visible yet).
+func TestWriteInProgress(t *testing.T) {
+	clock := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var srv *lrsserver.Server
+	var seen time.Time
+	var throughDuring string
+	rec := lrsserver.RecorderFunc(func(ctx context.Context, p *lrsserver.Principal, sts []*xapi.Statement) ([]*xapi.Statement, error) {
+		seen = sts[0].Timestamp
+		r := httptest.NewRequest(http.MethodGet, "/statements", nil)
+		r.Header.Set("X-Experience-API-Version", "2.0.0")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		throughDuring = w.Header().Get("X-Experience-API-Consistent-Through")
+		return sts, nil
+	})
+	srv = lrsserver.New(lrsserver.NewMemoryStore(nil), lrsserver.Options{Now: clock.Now, Recorder: rec})
+	id := xapi.NewUUID()
+	r := httptest.NewRequest(http.MethodPost, "/statements", strings.NewReader(`{"id":"`+id+`","actor":{"mbox":"mailto:a@example.com"},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed"},"object":{"id":"http://example.com/a"}}`))
+	r.Header.Set("X-Experience-API-Version", "2.0.0")
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("POST: status %d: %s", w.Code, w.Body)
+	}
+	r = httptest.NewRequest(http.MethodGet, "/statements?statementId="+id, nil)
+	r.Header.Set("X-Experience-API-Version", "2.0.0")
+	w = httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	var st struct{ Timestamp, Stored string }
+	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
+		t.Fatalf("GET statementId: %v: %s", err, w.Body)
+	}
+	stored, err := xapi.ParseTimestamp(st.Stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Timestamp != st.Stored || !seen.Equal(stored) {
+		t.Errorf("timestamp %s, recorder saw %s, want both the stored time %s", st.Timestamp, xapi.FormatTimestamp(seen), st.Stored)
+	}
+	through, err := xapi.ParseTimestamp(throughDuring)
+	if err != nil {
+		t.Fatalf("X-Experience-API-Consistent-Through during the write %q: %v", throughDuring, err)
+	}
+	if !through.Before(stored) {
+		t.Errorf("a read during the write claimed consistency through %s, not before the write's stored time %s", throughDuring, st.Stored)
+	}
+}
