@@ -206,6 +206,19 @@ var suiteCases = []testCase{
 			k.t.Errorf("more without further statements = %s, want an empty string", raw["more"])
 		}
 	}},
+	{"2.4.7 timestamp", func(k *kit) {
+		id := xapi.NewUUID()
+		k.post(k.statement(id, verbDone, ""))
+		a := k.check(req{method: "GET", path: "statements?statementId=" + id}, 200)
+		var st struct{ Timestamp, Stored string }
+		_ = json.Unmarshal(a.body, &st)
+		if st.Timestamp == "" || st.Timestamp != st.Stored {
+			k.t.Errorf("timestamp %q of a statement sent without one, want stored %q", st.Timestamp, st.Stored)
+		}
+		future := time.Now().Add(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
+		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"timestamp":"`+future+`"`)}, 200)
+		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"timestamp":"2013-05-18T05:32:34.804+03:00"`)}, 200)
+	}},
 	{"2.1 since exclusive, until inclusive", func(k *kit) {
 		id := xapi.NewUUID()
 		k.post(k.statement(id, verbDone, ""))
