@@ -195,6 +195,10 @@ var suiteCases = []testCase{
 			"Since=2012-06-01T19:09:13.245Z", "Until=2012-06-01T19:09:13.245Z", "Limit=10", "Format=ids", "Attachments=true", "Ascending=true", "foo=bar"} {
 			k.check(req{method: "GET", path: "statements?" + p}, 400)
 		}
+		// Flags without the filter they widen are accepted (and do nothing).
+		for _, p := range []string{"related_activities=true", "related_agents=true", "related_activities=false", "ascending=false", "format=exact", "attachments=false", "limit=1"} {
+			k.check(req{method: "GET", path: "statements?" + p}, 200)
+		}
 		a = k.check(req{method: "GET", path: "statements?limit=0&registration=" + k.reg}, 200)
 		r := decode[result](k, a.body)
 		if len(r.Statements) != 1 {
