@@ -222,6 +222,14 @@ var suiteCases = []testCase{
 		future := time.Now().Add(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
 		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"timestamp":"`+future+`"`)}, 200)
 		k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"timestamp":"2013-05-18T05:32:34.804+03:00"`)}, 200)
+		for _, ts := range []string{"2008-09-15T15:53:00.601-00", "2008-09-15T15:53:00.601-0000", "2008-09-15T15:53:00.601-00:00"} {
+			k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"timestamp":"`+ts+`"`)}, 400)
+		}
+		if k.version == "2.0.0" {
+			// xAPI 2.0 timestamps follow RFC 3339, which allows a space
+			// between date and time.
+			k.check(req{method: "POST", path: "statements", body: k.statement("", verbDone, `,"timestamp":"2008-09-15 15:53:00.601+00:00"`)}, 200)
+		}
 	}},
 	{"2.1 since exclusive, until inclusive", func(k *kit) {
 		id := xapi.NewUUID()
