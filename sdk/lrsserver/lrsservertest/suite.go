@@ -504,6 +504,32 @@ var suiteCases = []testCase{
 			}
 		}
 	}},
+	{"data 2.0 context agents and groups", func(k *kit) {
+		agent := `{"objectType":"Agent","mbox":"mailto:player-1@example.com"}`
+		group := `{"objectType":"Group","name":"team","member":[` + agent + `]}`
+		ctx := func(inner string) string {
+			return `{"actor":` + k.tg.Agent + `,"verb":{"id":"` + verbDone + `"},"object":{"id":"` + k.act + `"},"context":{"registration":"` + k.reg + `",` + inner + `}}`
+		}
+		valid := ctx(`"contextAgents":[{"objectType":"contextAgent","agent":` + agent + `,"relevantTypes":["http://example.com/types/coach"]}],"contextGroups":[{"objectType":"contextGroup","group":` + group + `}]`)
+		if k.version != "2.0.0" {
+			// contextAgents and contextGroups are new in 2.0.
+			k.check(req{method: "POST", path: "statements", body: valid}, 400)
+			return
+		}
+		k.check(req{method: "POST", path: "statements", body: valid}, 200)
+		for name, inner := range map[string]string{
+			"objectType":             `"contextAgents":[{"objectType":"Should fail","agent":` + agent + `}]`,
+			"agent":                  `"contextAgents":[{"objectType":"contextAgent","agent":{"key":"Should fail"}}]`,
+			"empty relevantTypes":    `"contextAgents":[{"objectType":"contextAgent","agent":` + agent + `,"relevantTypes":[]}]`,
+			"non-IRI relevantTypes":  `"contextAgents":[{"objectType":"contextAgent","agent":` + agent + `,"relevantTypes":["abc"]}]`,
+			"group objectType":       `"contextGroups":[{"objectType":"Should fail","group":` + group + `}]`,
+			"group that is an agent": `"contextGroups":[{"objectType":"contextGroup","group":` + agent + `}]`,
+		} {
+			if a := k.do(req{method: "POST", path: "statements", body: ctx(inner)}); a.status != 400 {
+				k.t.Errorf("context agents with a bad %s: status %d, want 400; body %s", name, a.status, a.body)
+			}
+		}
+	}},
 	{"2.3 state parameters", func(k *kit) {
 		act := "activityId=" + url.QueryEscape(k.act)
 		ag := "agent=" + k.agentQ()
