@@ -558,7 +558,8 @@ var suiteCases = []testCase{
 		k.check(req{method: "PUT", path: "activities/state?" + act + "&" + ag + "&registration=" + xapi.NewUUID() + "&stateId=s", body: `{"x":1}`}, foreign)
 	}},
 	{"2.4 agents resource", func(k *kit) {
-		for _, p := range []string{"agents", "agents?agent=" + url.QueryEscape("not JSON"), "agents?agent=true", "agents?agent=" + k.agentQ() + "&foo=1"} {
+		noIFI := url.QueryEscape(`{"name":"Rick James","objectType":"Agent"}`)
+		for _, p := range []string{"agents", "agents?agent=" + url.QueryEscape("not JSON"), "agents?agent=true", "agents?agent=" + k.agentQ() + "&foo=1", "agents?agent=" + noIFI} {
 			k.check(req{method: "GET", path: p}, 400)
 		}
 		other := `{"objectType":"Agent","mbox":"mailto:` + xapi.NewUUID() + `@example.com"}`
@@ -580,6 +581,26 @@ var suiteCases = []testCase{
 		}
 	}},
 	{"2.5 activities resource", func(k *kit) {
+		id := "http://example.com/activities/merged/" + xapi.NewUUID()
+		en := `{"actor":` + k.tg.Agent + `,"verb":{"id":"` + verbDone + `"},"object":{"objectType":"Activity","id":"` + id + `","definition":{"name":{"en-US":"example meeting"}}},"context":{"registration":"` + k.reg + `"}}`
+		fr := strings.Replace(en, `"en-US":"example meeting"`, `"fr-FR":"réunion"`, 1)
+		k.post(en, fr)
+		a := k.check(req{method: "GET", path: "activities?activityId=" + url.QueryEscape(id)}, 200)
+		var act struct {
+			ObjectType, ID string
+			Definition     struct{ Name map[string]string }
+		}
+		_ = json.Unmarshal(a.body, &act)
+		if act.ID != id || act.Definition.Name["en-US"] != "example meeting" || act.Definition.Name["fr-FR"] != "réunion" {
+			k.t.Errorf("activity from two statements = %s, want both names", a.body)
+		}
+		unknown := "http://www.example.com/never-before-seen-activityId/" + xapi.NewUUID()
+		a = k.check(req{method: "GET", path: "activities?activityId=" + url.QueryEscape(unknown)}, 200)
+		act.ObjectType, act.ID = "", ""
+		_ = json.Unmarshal(a.body, &act)
+		if act.ID != unknown || act.ObjectType != "Activity" {
+			k.t.Errorf("unknown activity = %s, want an Activity with its id", a.body)
+		}
 		k.check(req{method: "GET", path: "activities?activityId=notaniri"}, 400)
 		k.check(req{method: "GET", path: "activities?activityId=" + url.QueryEscape(k.act) + "&foo=1"}, 400)
 	}},
