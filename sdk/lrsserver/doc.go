@@ -20,7 +20,9 @@
 //     rejects the request (400 naming it); duplicate ids in a request are a
 //     400; an id stored with other content is a 409, with the same content it
 //     is accepted (or 409 with ResendConflict). Stored statements get
-//     stored, authority, version and, when absent, timestamp. A voiding
+//     stored, authority, version and, when absent, timestamp (the stored
+//     time, which the Recorder sees too). X-Experience-API-Consistent-Through
+//     is taken after the read and before any write still in progress. A voiding
 //     statement voids its target: GET statementId then answers 404 and
 //     voidedStatementId returns it; queries leave it out. GET filters by
 //     agent, verb, activity, registration (with related_agents,

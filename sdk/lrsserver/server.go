@@ -165,6 +165,7 @@ type Server struct {
 	store    Store
 	base     string
 	versions []string
+	flight   inflight
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -276,7 +277,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	s.cors(w, r)
 	h.Set("X-Experience-API-Version", s.versions[len(s.versions)-1])
-	h.Set("X-Experience-API-Consistent-Through", xapi.FormatTimestamp(s.opts.Now()))
+	h.Set("X-Experience-API-Consistent-Through", xapi.FormatTimestamp(s.flight.through(s.opts.Now())))
 	res := Resource(s.base, r.URL.Path)
 	if res == "" {
 		writeError(w, http.StatusNotFound, "no xAPI resource at "+r.URL.Path+"; resources live under "+s.base)

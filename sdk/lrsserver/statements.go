@@ -262,6 +262,17 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		}
 		fresh = append(fresh, c.st)
 	}
+	// The stored time is taken before the Recorder runs, so that a
+	// statement sent without a timestamp gets its stored time as timestamp
+	// both here and in what the Recorder passes on.
+	now := s.opts.Now().UTC().Truncate(time.Millisecond)
+	s.flight.begin(now)
+	defer s.flight.end(now)
+	for _, st := range fresh {
+		if st.Timestamp.IsZero() {
+			st.Timestamp = now
+		}
+	}
 	recorded := len(fresh) > 0 && s.opts.Recorder != nil
 	if recorded {
 		out, err := s.opts.Recorder.Record(ctx, q.p, fresh)
@@ -273,7 +284,6 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 		}
 		fresh = out
 	}
-	now := s.opts.Now().UTC().Truncate(time.Millisecond)
 	authority := s.authority(q.p)
 	version := "1.0.0"
 	if q.version == xapi.V200 {
@@ -501,6 +511,7 @@ func (s *Server) getOne(q *request, format string, withAtts bool) error {
 	if err != nil {
 		return err
 	}
+	s.consistentThrough(q)
 	var e *entry
 	if ok {
 		e, err = newEntry(&rec)
@@ -595,6 +606,9 @@ func (s *Server) visible(q *request) ([]*entry, map[string]*entry, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every statement read was stored by now: a consistency time taken
+	// after the read is never before a returned statement's stored.
+	s.consistentThrough(q)
 	byID := make(map[string]*entry, len(list))
 	for _, e := range list {
 		byID[e.rec.ID] = e
@@ -731,4 +745,11 @@ func actorJSON(a *xapi.Actor) (json.RawMessage, error) {
 		return nil, err
 	}
 	return w.Actor, nil
+}
+
+// consistentThrough sets X-Experience-API-Consistent-Through after a read:
+// every statement stored up to that time is visible to the reads that
+// follow.
+func (s *Server) consistentThrough(q *request) {
+	q.w.Header().Set("X-Experience-API-Consistent-Through", xapi.FormatTimestamp(s.flight.through(s.opts.Now())))
 }

@@ -51,11 +51,12 @@ type Target struct {
 // Run runs the kit. newTarget is called once per subtest and returns an
 // endpoint whose data the subtest may change; subtests run in parallel.
 func Run(t *testing.T, newTarget func(t *testing.T) Target) {
-	for _, c := range cases {
+	versions := []string{"1.0.3", "2.0.0"}
+	runCase := func(t *testing.T, c testCase, version string) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tg := newTarget(t)
-			k := &kit{t: t, tg: tg, reg: tg.Registration, act: tg.ActivityID}
+			k := &kit{t: t, tg: tg, reg: tg.Registration, act: tg.ActivityID, version: version}
 			if k.reg == "" {
 				k.reg = xapi.NewUUID()
 			}
@@ -68,6 +69,18 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 			c.run(k)
 		})
 	}
+	for _, c := range cases {
+		runCase(t, c, "1.0.3")
+	}
+	// The cases that follow the specification's requirements section by
+	// section run once per version.
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) {
+			for _, c := range suiteCases {
+				runCase(t, c, v)
+			}
+		})
+	}
 }
 
 type kit struct {
@@ -75,6 +88,8 @@ type kit struct {
 	tg  Target
 	reg string
 	act string
+	// version is sent by requests that name none.
+	version string
 }
 
 // req is one request of a case.
@@ -82,7 +97,7 @@ type req struct {
 	method, path string // path relative to the endpoint, with query
 	body         string
 	ct           string
-	version      string // "" sends 1.0.3; "-" sends none
+	version      string // "" sends the kit's version; "-" sends none
 	header       map[string]string
 	noAuth       bool
 }
@@ -106,7 +121,7 @@ func (k *kit) do(r req) resp {
 	}
 	switch r.version {
 	case "":
-		hr.Header.Set("X-Experience-API-Version", "1.0.3")
+		hr.Header.Set("X-Experience-API-Version", k.version)
 	case "-":
 	default:
 		hr.Header.Set("X-Experience-API-Version", r.version)
