@@ -157,10 +157,12 @@ type client struct {
 	base   string // server URL plus prefix
 	prefix string
 	header http.Header
+	// answers keeps every answer body, for checks that no secret leaks.
+	answers *[]string
 }
 
 func newClient(t testing.TB, srv *httptest.Server, prefix string) *client {
-	return &client{t: t, base: srv.URL + prefix, prefix: prefix, header: http.Header{}}
+	return &client{t: t, base: srv.URL + prefix, prefix: prefix, header: http.Header{}, answers: new([]string)}
 }
 
 // as returns a copy of c that sends header name: value.
@@ -210,6 +212,7 @@ func (c *client) do(method, path string, body any, out any) (int, string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	*c.answers = append(*c.answers, string(answer))
 	c.validate(req, data, resp, answer)
 	if out != nil && len(answer) > 0 {
 		if err := json.Unmarshal(answer, out); err != nil {
@@ -262,10 +265,8 @@ func (c *client) validate(req *http.Request, body []byte, resp *http.Response, a
 
 // lrsForm is the LRS Set Up form as the panel sends it.
 func lrsForm(id, label, endpoint, key, secret string) IntegrationRequest {
-	cfg := map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": key}
-	if secret != "" {
-		cfg["secret"] = secret
-	}
+	// An empty secret is sent as such: it keeps the saved one.
+	cfg := map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": key, "secret": secret}
 	return IntegrationRequest{ID: id, Label: label, Plugin: "lrs", Config: cfg}
 }
 
