@@ -109,8 +109,12 @@
     const cfg = { xapi_version: version || $("xapi_version").value, endpoint: $("endpoint").value.trim() };
     const mode = authMode();
     if (mode !== "basic") cfg.auth = mode; // basic is the default
+    // Only the chosen mode's fields are sent. Its secrets are sent also
+    // when empty: an empty secret keeps the saved one (while the LRS and
+    // token endpoint stay the same); a secret left out is dropped.
     for (const k of authFields[mode]) {
-      const v = secretFields.includes(k) ? $(k).value : $(k).value.trim();
+      if (secretFields.includes(k)) { cfg[k] = $(k).value; continue; }
+      const v = $(k).value.trim();
       if (v !== "") cfg[k] = v;
     }
     return { id: $("id").value, label: $("label").value.trim(), plugin: "lrs", config: cfg };
@@ -225,7 +229,10 @@
     $("xapi_version").value = cfg.xapi_version || "1.0.3";
     $("endpoint").value = cfg.endpoint || "";
     $("auth").value = cfg.auth || "basic";
-    for (const k of ["key", "oauth_endpoint", "client_id", "scopes"]) $(k).value = cfg[k] || "";
+    for (const k of ["key", "oauth_endpoint", "client_id", "scopes"]) {
+      const v = cfg[k];
+      $(k).value = Array.isArray(v) ? v.join(" ") : (v || ""); // scopes may be a list
+    }
     for (const k of secretFields) {
       $(k).value = "";
       $(k).dataset.saved = (x.secrets_set || []).includes(k) ? "true" : "false";
