@@ -274,6 +274,28 @@ func TestBearerAndSwitchingModes(t *testing.T) {
 	if lrs.Len() != 0 {
 		t.Errorf("the Basic LRS got %d statements, want none", lrs.Len())
 	}
+
+	// The LRS stops accepting the bearer token (and echoes it in its
+	// refusal): the pause names the bearer token, the status never shows it.
+	if code, body := c.do(http.MethodPost, "/orgs/acme/integrations", bearerForm("acme-lrs", as.Endpoint, testBearer), nil); code != http.StatusOK {
+		t.Fatalf("save with the bearer token = %d %s", code, body)
+	}
+	as.SetBearer("")
+	var res EventsResponse
+	c.do(http.MethodPost, "/events", ndjson(quizEvent("acme", "b2")), &res)
+	var st StatusView
+	eventually(t, "the pause", func() bool {
+		c.do(http.MethodGet, "/orgs/acme/status", nil, &st)
+		return len(st.Integrations) == 1 && st.Integrations[0].State == host.StatePausedAuth
+	})
+	got := st.Integrations[0]
+	if diff := cmp.Diff([2]string{"Paused: the LRS refused the bearer token", "Enter the new bearer token and test again."}, [2]string{got.StateText, got.NextStep}); diff != "" {
+		t.Errorf("status of the pause (-want +got):\n%s", diff)
+	}
+	if got.LastError == "" {
+		t.Error("the pause has no last error")
+	}
+	t.Logf("last error of the pause: %s", got.LastError)
 	noSecretsAnswered(t, c, testBearer, "wrong-bearer-token", testClientSecret, testSecret)
 }
 

@@ -122,6 +122,11 @@ func TestBrowserAuthModes(t *testing.T) {
 		if diff := cmp.Diff([]string{"oauth2"}, shown); diff != "" {
 			t.Errorf("fields shown (-want +got):\n%s", diff)
 		}
+		var placeholder string
+		must(t, page.Eval(ctx, `document.getElementById("client_secret").placeholder`, &placeholder))
+		if placeholder != "the client's secret" {
+			t.Errorf("client secret placeholder = %q, want the field's own words", placeholder)
+		}
 		must(t, page.Eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": as.Endpoint, "oauth_endpoint": as.TokenURL,
 			"client_id": testClientID, "client_secret": "wrong-client-s3cret", "scopes": "statements/write"}), nil))
 		submit(t)

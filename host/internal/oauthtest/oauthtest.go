@@ -115,6 +115,14 @@ func (s *Server) SetClientSecret(secret string) {
 	clear(s.valid)
 }
 
+// SetBearer changes the static bearer token the LRS accepts ("" accepts
+// none).
+func (s *Server) SetBearer(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bearer = token
+}
+
 // Issued returns the access tokens issued so far, in order.
 func (s *Server) Issued() []string {
 	s.mu.Lock()

@@ -127,7 +127,8 @@
     for (const k of secretFields) {
       const i = $(k);
       const isSaved = i.dataset.saved === "true";
-      i.placeholder = isSaved ? "saved (leave empty to keep it)" : (k === "bearer_token" ? "the token the LRS gave you" : "the secret the LRS gave you");
+      if (i.dataset.hint === undefined) i.dataset.hint = i.placeholder; // the page's own words for each field
+      i.placeholder = isSaved ? "saved (leave empty to keep it)" : i.dataset.hint;
       if (isSaved && authFields[mode].includes(k)) saved = true;
     }
     $("secret-hint").hidden = !saved;
