@@ -307,3 +307,58 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestAuthModeSettingsProblems: settings of an authentication mode that
+// cannot work are refused before anything is sent, each on its field, and
+// nothing is saved.
+func TestAuthModeSettingsProblems(t *testing.T) {
+	t.Parallel()
+	as := oauthtest.New(t, oauthtest.Options{ClientID: testClientID, ClientSecret: testClientSecret})
+	h := testHost(t, map[string]host.OrgConfig{"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}}})
+	c := newClient(t, serve(t, h, Options{}), "")
+	form := func(change func(cfg map[string]any)) IntegrationRequest {
+		f := oauthForm("", as.Endpoint, as.TokenURL, testClientSecret)
+		change(f.Config)
+		return f
+	}
+	tests := []struct {
+		name string
+		form IntegrationRequest
+		want FieldError
+	}{
+		{"token endpoint on a refused address", form(func(cfg map[string]any) { cfg["oauth_endpoint"] = "http://169.254.169.254/oauth/token" }),
+			FieldError{"config.oauth_endpoint", "must not be 169.254.169.254, a cloud metadata service address, which this server may not reach"}},
+		{"no token endpoint", form(func(cfg map[string]any) { delete(cfg, "oauth_endpoint") }),
+			FieldError{"config.oauth_endpoint", "is required with auth oauth2 (the token URL of the authorization server)"}},
+		{"no client id", form(func(cfg map[string]any) { cfg["client_id"] = "" }),
+			FieldError{"config.client_id", "is required with auth oauth2"}},
+		{"empty client secret of a new integration", form(func(cfg map[string]any) { cfg["client_secret"] = "" }),
+			FieldError{"config.client_secret", "is required with auth oauth2"}},
+		{"unknown mode", form(func(cfg map[string]any) { cfg["auth"] = "kerberos" }),
+			FieldError{"config.auth", "must be basic, oauth2 or bearer"}},
+		{"bearer without a token", bearerForm("", as.Endpoint, ""),
+			FieldError{"config.bearer_token", "is required with auth bearer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, path := range []string{"/orgs/acme/integrations/test", "/orgs/acme/integrations"} {
+				var e ErrorBody
+				code, _ := c.do(http.MethodPost, path, tt.form, &e)
+				if code != http.StatusUnprocessableEntity || e.Error.Code != "invalid_config" {
+					t.Errorf("POST %s = %d %+v, want 422 invalid_config", path, code, e)
+					continue
+				}
+				if diff := cmp.Diff([]FieldError{tt.want}, e.Error.Fields); diff != "" {
+					t.Errorf("POST %s: field errors (-want +got):\n%s", path, diff)
+				}
+			}
+		})
+	}
+	if list, _ := h.Integrations("acme"); len(list) != 0 {
+		t.Errorf("integrations = %+v, want none saved", list)
+	}
+	if len(as.Issued()) != 0 {
+		t.Errorf("tokens were fetched for refused settings: %v", as.Issued())
+	}
+	noSecretsAnswered(t, c, testClientSecret)
+}
