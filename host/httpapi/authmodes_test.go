@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,8 +102,11 @@ func noSecretsAnswered(t *testing.T, c *client, secrets ...string) {
 func TestOAuth2SetUpFlow(t *testing.T) {
 	t.Parallel()
 	as := oauthtest.New(t, oauthtest.Options{ClientID: testClientID, ClientSecret: testClientSecret})
-	h := testHost(t, map[string]host.OrgConfig{"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}}})
-	c := newClient(t, serve(t, h, Options{Prefix: "/api"}), "/api")
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := testHostWith(t, map[string]host.OrgConfig{"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}}},
+		[]host.Option{host.WithLogger(logger)})
+	c := newClient(t, serve(t, h, Options{Prefix: "/api", Logger: logger}), "/api")
 	const wrong = "not-the-client-s3cret"
 
 	// A wrong client secret: the token step fails and says what to fix.
@@ -197,6 +201,16 @@ func TestOAuth2SetUpFlow(t *testing.T) {
 	eventually(t, "the queued statements delivered", func() bool { return as.Store.Len() > before })
 	noSecretsAnswered(t, c, testClientSecret, wrong, "rotated-client-s3cret")
 	noSecretsAnswered(t, c, as.Issued()...)
+	if !strings.Contains(logs.String(), "paused_auth") {
+		t.Fatalf("the pause was not logged:\n%s", logs.String())
+	}
+	for _, s := range append([]string{testClientSecret, wrong, "rotated-client-s3cret"}, as.Issued()...) {
+		for _, form := range secretForms(s) {
+			if strings.Contains(logs.String(), form) {
+				t.Errorf("the log holds the secret %q (as %q)", s, form)
+			}
+		}
+	}
 }
 
 // TestBearerAndSwitchingModes saves an integration with a static bearer

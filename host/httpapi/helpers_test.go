@@ -79,6 +79,12 @@ func testLRS(t testing.TB) (*lrstest.LRS, string) {
 // change the configuration last.
 func testHost(t testing.TB, orgs map[string]host.OrgConfig, mutate ...func(*host.Config)) *host.Host {
 	t.Helper()
+	return testHostWith(t, orgs, nil, mutate...)
+}
+
+// testHostWith is testHost with options of the host.
+func testHostWith(t testing.TB, orgs map[string]host.OrgConfig, opts []host.Option, mutate ...func(*host.Config)) *host.Host {
+	t.Helper()
 	cfg := host.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Plugins.Dir = plugins(t)
@@ -94,7 +100,7 @@ func testHost(t testing.TB, orgs map[string]host.OrgConfig, mutate ...func(*host
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	h, err := host.New(cfg)
+	h, err := host.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,4 +293,22 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers (a log).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
