@@ -135,7 +135,7 @@ func TestOAuth2SetUpFlow(t *testing.T) {
 	if code, body := c.do(http.MethodPost, "/orgs/acme/integrations", oauthForm("", as.Endpoint, as.TokenURL, testClientSecret), &saved); code != http.StatusOK {
 		t.Fatalf("save = %d %s", code, body)
 	}
-	wantSteps = []string{"url warning", "dns passed", "connect passed", "tls skipped", "token passed", "about passed", "auth passed"}
+	wantSteps = []string{"url warning", "dns passed", "connect passed", "tls skipped", "token warning", "about passed", "auth passed"}
 	if diff := cmp.Diff(wantSteps, steps(&saved.Report)); diff != "" {
 		t.Errorf("steps of a save (-want +got):\n%s", diff)
 	}
