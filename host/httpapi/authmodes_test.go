@@ -73,6 +73,18 @@ func secretForms(secret string) []string {
 	return forms
 }
 
+// waitForPause waits until acme's one integration is paused_auth and
+// returns its status.
+func waitForPause(t *testing.T, c *client) SinkView {
+	t.Helper()
+	var st StatusView
+	eventually(t, "the pause", func() bool {
+		c.do(http.MethodGet, "/orgs/acme/status", nil, &st)
+		return len(st.Integrations) == 1 && st.Integrations[0].State == host.StatePausedAuth
+	})
+	return st.Integrations[0]
+}
+
 // noSecretsAnswered fails the test when an answer c received holds a form
 // of one of secrets.
 func noSecretsAnswered(t *testing.T, c *client, secrets ...string) {
@@ -183,12 +195,7 @@ func TestOAuth2SetUpFlow(t *testing.T) {
 	// one, and the LRS the tokens issued with it.
 	as.SetClientSecret("rotated-client-s3cret")
 	c.do(http.MethodPost, "/events", ndjson(quizEvent("acme", "e3")), &res)
-	var st StatusView
-	eventually(t, "the pause", func() bool {
-		c.do(http.MethodGet, "/orgs/acme/status", nil, &st)
-		return len(st.Integrations) == 1 && st.Integrations[0].State == host.StatePausedAuth
-	})
-	got := st.Integrations[0]
+	got := waitForPause(t, c)
 	wantState := [3]string{"Paused: the token endpoint refused the client credentials", "Enter the new client secret and test again.",
 		"The authorization server rejected the client id or client secret; check them in the integration settings (token endpoint answered 401, invalid_client)."}
 	if diff := cmp.Diff(wantState, [3]string{got.StateText, got.NextStep, got.LastErrorSummary}); diff != "" {
@@ -295,14 +302,8 @@ func TestBearerAndSwitchingModes(t *testing.T) {
 		t.Fatalf("save with the bearer token = %d %s", code, body)
 	}
 	as.SetBearer("")
-	var res EventsResponse
-	c.do(http.MethodPost, "/events", ndjson(quizEvent("acme", "b2")), &res)
-	var st StatusView
-	eventually(t, "the pause", func() bool {
-		c.do(http.MethodGet, "/orgs/acme/status", nil, &st)
-		return len(st.Integrations) == 1 && st.Integrations[0].State == host.StatePausedAuth
-	})
-	got := st.Integrations[0]
+	c.do(http.MethodPost, "/events", ndjson(quizEvent("acme", "b2")), nil)
+	got := waitForPause(t, c)
 	if diff := cmp.Diff([2]string{"Paused: the LRS refused the bearer token", "Enter the new bearer token and test again."}, [2]string{got.StateText, got.NextStep}); diff != "" {
 		t.Errorf("status of the pause (-want +got):\n%s", diff)
 	}
