@@ -89,29 +89,32 @@ func Redact(msg string, secrets []string) string {
 }
 
 // Merge fills secret keys of next that are empty or Masked with the values
-// of prev, so a form that never saw the secret can save other changes. A
-// secret key next leaves out is not filled: the new settings do not use it
-// (a form that switched to another authentication mode sends only that
-// mode's fields). It fills only when next still points where prev did: a
-// stored secret is never sent to a destination (an endpoint, URL, host,
-// address or server setting) it was not entered for. ok is false when a
-// secret was left empty for a changed destination; missing then lists
-// those secret keys, sorted.
+// of prev, so a form that never saw the secret can save other changes. It
+// does so only when next still points where prev did: a stored secret is
+// never sent to a destination (an endpoint, URL, host, address or server
+// setting) it was not entered for. ok is false when a secret was left out
+// for a changed destination; missing then lists the secret keys of prev,
+// sorted.
 func Merge(next, prev map[string]any) (merged map[string]any, missing []string, ok bool) {
 	out := maps.Clone(next)
-	var filled []string
+	needs := false
 	for k, v := range prev {
 		if !IsKey(k) {
 			continue
 		}
-		if cur, present := out[k]; present && (cur == nil || cur == "" || cur == Masked) {
+		if cur, present := out[k]; !present || cur == nil || cur == "" || cur == Masked {
 			out[k] = v
-			filled = append(filled, k)
+			needs = true
 		}
 	}
-	if len(filled) > 0 && !sameDestination(next, prev) {
-		sort.Strings(filled)
-		return next, filled, false
+	if needs && !sameDestination(next, prev) {
+		for k := range prev {
+			if IsKey(k) {
+				missing = append(missing, k)
+			}
+		}
+		sort.Strings(missing)
+		return next, missing, false
 	}
 	return out, nil, true
 }

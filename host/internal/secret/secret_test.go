@@ -55,26 +55,6 @@ func TestMergeKeepsSecretsOnlyForTheSameDestination(t *testing.T) {
 			want:   map[string]any{"endpoint": "https://b.example", "key": "k", "secret": "new"},
 			wantOK: true,
 		},
-		{
-			name:   "empty secret, same destination",
-			next:   map[string]any{"endpoint": "https://a.example", "key": "k", "secret": ""},
-			want:   map[string]any{"endpoint": "https://a.example", "key": "k", "secret": "old-secret"},
-			wantOK: true,
-		},
-		{
-			name:   "secret left out: not used any more, not kept",
-			next:   map[string]any{"endpoint": "https://a.example", "auth": "bearer", "bearer_token": "tok"},
-			want:   map[string]any{"endpoint": "https://a.example", "auth": "bearer", "bearer_token": "tok"},
-			wantOK: true,
-		},
-		{
-			name: "another mode with a new destination of its own",
-			next: map[string]any{"endpoint": "https://a.example", "auth": "oauth2", "oauth_endpoint": "https://a.example/token",
-				"client_secret": "cs"},
-			want: map[string]any{"endpoint": "https://a.example", "auth": "oauth2", "oauth_endpoint": "https://a.example/token",
-				"client_secret": "cs"},
-			wantOK: true,
-		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
