@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,7 +278,7 @@ func TestBearerAndSwitchingModes(t *testing.T) {
 			keys = append(keys, k)
 		}
 		for _, k := range keys {
-			if _, sent := tt.form.Config[k]; !sent && !contains(tt.secrets, k) {
+			if _, sent := tt.form.Config[k]; !sent && !slices.Contains(tt.secrets, k) {
 				t.Errorf("%s: the saved configuration keeps %q, which was not sent", tt.name, k)
 			}
 		}
@@ -312,15 +313,6 @@ func TestBearerAndSwitchingModes(t *testing.T) {
 	}
 	t.Logf("last error of the pause: %s", got.LastError)
 	noSecretsAnswered(t, c, testBearer, "wrong-bearer-token", testClientSecret, testSecret)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestAuthModeSettingsProblems: settings of an authentication mode that
