@@ -122,7 +122,7 @@ func (h *Host) candidate(orgID string, in Integration) (Integration, error) {
 		return in, err
 	}
 	if prev := o.find(in.ID); prev != nil && prev.in.Plugin == in.Plugin {
-		merged, missing, ok := secret.Merge(in.Config, prev.in.Config)
+		merged, missing, ok := secret.Merge(in.Config, keptSecrets(in.Config, prev.in.Config))
 		if !ok {
 			ce := &sdk.ConfigError{}
 			for _, k := range missing {

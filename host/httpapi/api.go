@@ -289,8 +289,10 @@ func (a *api) integrations(w http.ResponseWriter, r *http.Request) {
 
 // IntegrationRequest is the body of test and save: the LRS Set Up form as
 // JSON. Without an id it is a new integration, whose id the host makes
-// from the label; with one it replaces that integration, and an empty
-// secret keeps the saved one while the destination stays the same.
+// from the label; with one it replaces that integration, and an empty (or
+// Masked) secret keeps the saved one while the destinations stay the same.
+// A secret left out is not kept: switching the authentication mode sends
+// only the new mode's fields.
 type IntegrationRequest struct {
 	ID     string         `json:"id"`
 	Label  string         `json:"label"`
@@ -316,9 +318,11 @@ func (a *api) candidate(w http.ResponseWriter, r *http.Request) (host.Integratio
 		writeError(w, http.StatusUnprocessableEntity, "invalid_config", "The settings are not valid: correct the fields marked.", []FieldError{{Field: "label", Message: "is required"}})
 		return in, false, false
 	}
-	// Empty values are not settings: a form sends every field.
+	// Empty values are not settings: a form sends every field. An empty
+	// secret is the exception: it asks to keep the saved one (the host
+	// keeps a secret only where the request names it).
 	for k, v := range in.Config {
-		if v == nil || v == "" {
+		if (v == nil || v == "") && !host.IsSecretKey(k) {
 			delete(in.Config, k)
 		}
 	}
@@ -419,12 +423,24 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
-	st, err := a.h.Status(r.PathValue("org"))
+	org := r.PathValue("org")
+	st, err := a.h.Status(org)
 	if err != nil {
 		a.hostError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewStatus(st, time.Now()))
+	list, err := a.h.Integrations(org)
+	if err != nil {
+		a.hostError(w, r, err)
+		return
+	}
+	auth := make(map[string]string, len(list))
+	for _, in := range list {
+		if mode, ok := in.Config["auth"].(string); ok {
+			auth[in.ID] = mode
+		}
+	}
+	writeJSON(w, http.StatusOK, viewStatus(st, auth, time.Now()))
 }
 
 // --- dead letters ---

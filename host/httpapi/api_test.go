@@ -274,3 +274,45 @@ func TestReplayDeadLettersIntoAnotherIntegration(t *testing.T) {
 		t.Errorf("purge after the replay = %d %v, want 200 and nothing purged", code, purged)
 	}
 }
+
+// TestOpenAPIListingsCannotHoldSecrets: the document itself refuses an
+// integration whose settings hold a secret value, so every listing the
+// tests validate against it proves that none leaked; and it describes
+// the authentication modes.
+func TestOpenAPIListingsCannotHoldSecrets(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	integration := doc.Components.Schemas["Integration"].Value
+	shown := func(config map[string]any) map[string]any {
+		return map[string]any{"id": "acme-lrs", "label": "Acme LRS", "plugin": "lrs", "source": "saved", "config": config, "secrets_set": []any{"client_secret"}}
+	}
+	ok := map[string]any{"xapi_version": "1.0.3", "endpoint": "https://lrs.example/xapi/", "auth": "oauth2",
+		"oauth_endpoint": "https://lrs.example/oauth/token", "client_id": "lf", "scopes": "statements/write"}
+	if err := integration.VisitJSON(shown(ok)); err != nil {
+		t.Errorf("an OAuth 2.0 integration without secrets does not validate: %v", err)
+	}
+	for _, key := range []string{"secret", "client_secret", "bearer_token", "client_key_pem"} {
+		withSecret := map[string]any{key: host.Masked}
+		for k, v := range ok {
+			withSecret[k] = v
+		}
+		if err := integration.VisitJSON(shown(withSecret)); err == nil {
+			t.Errorf("an integration listing with %s validates, want it refused", key)
+		}
+	}
+	sent := doc.Components.Schemas["SettingsSent"].Value
+	if auth := sent.Properties["auth"]; auth == nil || !cmp.Equal([]any{"basic", "oauth2", "bearer"}, auth.Value.Enum) {
+		t.Errorf("SettingsSent.auth does not list the modes: %+v", auth)
+	}
+	for _, key := range []string{"secret", "client_secret", "bearer_token"} {
+		if p := sent.Properties[key]; p == nil || !p.Value.WriteOnly {
+			t.Errorf("SettingsSent.%s is not a write-only setting", key)
+		}
+	}
+	if err := sent.VisitJSON(map[string]any{"auth": "kerberos"}); err == nil {
+		t.Error("SettingsSent accepts an unknown auth mode")
+	}
+}

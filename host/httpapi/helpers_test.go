@@ -79,6 +79,12 @@ func testLRS(t testing.TB) (*lrstest.LRS, string) {
 // change the configuration last.
 func testHost(t testing.TB, orgs map[string]host.OrgConfig, mutate ...func(*host.Config)) *host.Host {
 	t.Helper()
+	return testHostWith(t, orgs, nil, mutate...)
+}
+
+// testHostWith is testHost with options of the host.
+func testHostWith(t testing.TB, orgs map[string]host.OrgConfig, opts []host.Option, mutate ...func(*host.Config)) *host.Host {
+	t.Helper()
 	cfg := host.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Plugins.Dir = plugins(t)
@@ -98,7 +104,7 @@ func testHost(t testing.TB, orgs map[string]host.OrgConfig, mutate ...func(*host
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	h, err := host.New(cfg)
+	h, err := host.New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +167,12 @@ type client struct {
 	base   string // server URL plus prefix
 	prefix string
 	header http.Header
+	// answers keeps every answer body, for checks that no secret leaks.
+	answers *[]string
 }
 
 func newClient(t testing.TB, srv *httptest.Server, prefix string) *client {
-	return &client{t: t, base: srv.URL + prefix, prefix: prefix, header: http.Header{}}
+	return &client{t: t, base: srv.URL + prefix, prefix: prefix, header: http.Header{}, answers: new([]string)}
 }
 
 // as returns a copy of c that sends header name: value.
@@ -214,6 +222,7 @@ func (c *client) do(method, path string, body any, out any) (int, string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	*c.answers = append(*c.answers, string(answer))
 	c.validate(req, data, resp, answer)
 	if out != nil && len(answer) > 0 {
 		if err := json.Unmarshal(answer, out); err != nil {
@@ -266,10 +275,8 @@ func (c *client) validate(req *http.Request, body []byte, resp *http.Response, a
 
 // lrsForm is the LRS Set Up form as the panel sends it.
 func lrsForm(id, label, endpoint, key, secret string) IntegrationRequest {
-	cfg := map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": key}
-	if secret != "" {
-		cfg["secret"] = secret
-	}
+	// An empty secret is sent as such: it keeps the saved one.
+	cfg := map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": key, "secret": secret}
 	return IntegrationRequest{ID: id, Label: label, Plugin: "lrs", Config: cfg}
 }
 
@@ -290,4 +297,22 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers (a log).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

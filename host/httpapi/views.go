@@ -95,10 +95,12 @@ type StatusView struct {
 	Time          time.Time  `json:"time"`
 }
 
-func viewStatus(s host.OrgStatus, now time.Time) StatusView {
+// viewStatus shows s; auth has the authentication mode (the "auth"
+// setting) of each integration by id, for the plain words of its state.
+func viewStatus(s host.OrgStatus, auth map[string]string, now time.Time) StatusView {
 	v := StatusView{Org: s.Org, RefusedEvents: s.RefusedEvents, Integrations: make([]SinkView, 0, len(s.Sinks)), Time: now.UTC()}
 	for _, x := range s.Sinks {
-		text, next := StateText(x.State)
+		text, next := stateWords(x.State, auth[x.ID], x.LastError)
 		sv := SinkView{
 			ID: x.ID, Label: x.Label, Plugin: x.Plugin, State: x.State, StateText: text, NextStep: next,
 			Queued: x.Queued, QueuedBytes: x.QueuedBytes, OldestAgeMS: x.OldestAge.Milliseconds(), InFlight: x.InFlight,
@@ -144,6 +146,29 @@ func StateText(state string) (text, next string) {
 		return "Stopped: its queue on disk is damaged", "Ask the operator of this server to repair the data directory."
 	}
 	return state, ""
+}
+
+// tokenErrorMark begins the message of the LRS sink's token errors (its
+// TokenError): the token endpoint, not the LRS, refused or failed.
+const tokenErrorMark = "oauth2 token: "
+
+// stateWords is StateText for an integration of an authentication mode
+// (the LRS sink's "auth" setting: "" or "basic", "oauth2", "bearer"), whose
+// last error was lastError: a pause names the credentials of that mode,
+// and for OAuth 2.0 whether the token endpoint or the LRS refused them.
+func stateWords(state, auth, lastError string) (text, next string) {
+	text, next = StateText(state)
+	switch {
+	case auth == "oauth2" && state == host.StatePausedAuth && strings.Contains(lastError, tokenErrorMark):
+		return "Paused: the token endpoint refused the client credentials", "Enter the new client secret and test again."
+	case auth == "oauth2" && state == host.StatePausedAuth:
+		return "Paused: the LRS refused the access token", "Check with the LRS's administrator that this client may send statements (its scopes), then test again."
+	case auth == "bearer" && state == host.StatePausedAuth:
+		return "Paused: the LRS refused the bearer token", "Enter the new bearer token and test again."
+	case auth == "oauth2" && (state == host.StateRetrying || state == host.StateBreakerOpen):
+		return text, strings.Replace(next, "the LRS is up", "the LRS and its token endpoint are up", 1)
+	}
+	return text, next
 }
 
 // ErrorSummary returns the cause of an error message as one short

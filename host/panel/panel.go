@@ -149,12 +149,23 @@ type formValues struct {
 	Saved                              map[string]bool
 }
 
-// Value returns a non-secret setting as text.
+// Value returns a non-secret setting as text; a list (scopes) as its
+// items separated by spaces.
 func (f *formValues) Value(key string) string {
-	if v, ok := f.Config[key]; ok && v != nil {
+	switch v := f.Config[key].(type) {
+	case nil:
+		return ""
+	case []any:
+		items := make([]string, len(v))
+		for i, x := range v {
+			items[i] = fmt.Sprint(x)
+		}
+		return strings.Join(items, " ")
+	case []string:
+		return strings.Join(v, " ")
+	default:
 		return fmt.Sprint(v)
 	}
-	return ""
 }
 
 func (p *panel) orgPage(w http.ResponseWriter, r *http.Request) {

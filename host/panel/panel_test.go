@@ -113,3 +113,28 @@ func TestFirstOrganizationPage(t *testing.T) {
 		t.Errorf("GET / = %d, want the first-organization page without inline script:\n%s", code, page)
 	}
 }
+
+// TestEditValuesOfTheAuthModes: the form of a saved integration shows its
+// mode's settings as text (scopes from a configuration file may be a
+// list) and which secrets are saved, never their values.
+func TestEditValuesOfTheAuthModes(t *testing.T) {
+	t.Parallel()
+	in := host.IntegrationInfo{Integration: host.Integration{ID: "acme-lrs", Label: "Acme LRS", Plugin: "lrs", Config: map[string]any{
+		"xapi_version": "1.0.3", "endpoint": "https://lrs.example/xapi/", "auth": "oauth2", "oauth_endpoint": "https://lrs.example/oauth/token",
+		"client_id": "lf", "client_secret": host.Masked, "scopes": []any{"statements/write", "statements/read"}, "bearer_token": "",
+	}}}
+	f := editValues(in)
+	got := map[string]string{"auth": f.Auth, "version": f.Version, "endpoint": f.Endpoint, "oauth_endpoint": f.Value("oauth_endpoint"),
+		"client_id": f.Value("client_id"), "scopes": f.Value("scopes"), "client_secret": f.Value("client_secret"), "missing": f.Value("key")}
+	want := map[string]string{"auth": "oauth2", "version": "1.0.3", "endpoint": "https://lrs.example/xapi/", "oauth_endpoint": "https://lrs.example/oauth/token",
+		"client_id": "lf", "scopes": "statements/write statements/read", "client_secret": "", "missing": ""}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("form values (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]bool{"client_secret": true, "bearer_token": false}, f.Saved); diff != "" {
+		t.Errorf("saved secrets (-want +got):\n%s", diff)
+	}
+	if basic := editValues(host.IntegrationInfo{Integration: host.Integration{Config: map[string]any{"key": "k"}}}); basic.Auth != "basic" {
+		t.Errorf("mode of an integration without auth = %q, want basic", basic.Auth)
+	}
+}

@@ -80,7 +80,9 @@ func (a *oauthAuth) rejected(value string) bool {
 // token endpoint (oauth_endpoint). Deliver returns it classified:
 // sdk.Unauthenticated when the authorization server rejected the client
 // credentials, sdk.Forbidden when it refused the scopes, retryable for a
-// server error. It never includes secrets or tokens.
+// server error. It never includes secrets or tokens. Its message begins
+// with "oauth2 token: " also after crossing the plugin boundary: the admin
+// API tells by it that the token endpoint, not the LRS, refused.
 type TokenError struct {
 	// StatusCode is the HTTP status of the token endpoint; 0 if it was not
 	// reached or answered without a token.

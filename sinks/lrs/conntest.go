@@ -154,7 +154,11 @@ func (t *connTest) url(context.Context) stepRun {
 		t.proxy = s.dialer.ProxyFor(req)
 	}
 	if s.endpoint.Scheme == "http" {
-		return warning("The address %s uses plain http: the key, the secret and the statements travel unencrypted. Use https if the LRS offers it.", s.cfg.Endpoint)
+		creds := "the key, the secret"
+		if s.cfg.authMode() != AuthBasic {
+			creds = "the " + s.credentialsName()
+		}
+		return warning("The address %s uses plain http: %s and the statements travel unencrypted. Use https if the LRS offers it.", s.cfg.Endpoint, creds)
 	}
 	return passed("The address %s is a valid https address.", s.cfg.Endpoint)
 }
@@ -278,6 +282,9 @@ func (t *connTest) token(ctx context.Context) stepRun {
 		return failed("The token endpoint %s cannot be used: %s is %s, which LearningFlow is not allowed to reach. If it is on an internal network, ask the LearningFlow operator to allow it.", s.cfg.OAuthEndpoint, ee.Addr, ee.Reason)
 	case err != nil:
 		return failed("The token endpoint %s did not answer: %s. Check the token URL.", s.cfg.OAuthEndpoint, requestReason(err, ""))
+	}
+	if u, err := url.Parse(s.cfg.OAuthEndpoint); err == nil && u.Scheme == "http" {
+		return warning("The authorization server issued an access token, but the token URL %s uses plain http: the client secret and the tokens travel unencrypted. Use https if the server offers it.", s.cfg.OAuthEndpoint)
 	}
 	return passed("The authorization server issued an access token.")
 }

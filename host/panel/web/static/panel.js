@@ -109,8 +109,12 @@
     const cfg = { xapi_version: version || $("xapi_version").value, endpoint: $("endpoint").value.trim() };
     const mode = authMode();
     if (mode !== "basic") cfg.auth = mode; // basic is the default
+    // Only the chosen mode's fields are sent. Its secrets are sent also
+    // when empty: an empty secret keeps the saved one (while the LRS and
+    // token endpoint stay the same); a secret left out is dropped.
     for (const k of authFields[mode]) {
-      const v = secretFields.includes(k) ? $(k).value : $(k).value.trim();
+      if (secretFields.includes(k)) { cfg[k] = $(k).value; continue; }
+      const v = $(k).value.trim();
       if (v !== "") cfg[k] = v;
     }
     return { id: $("id").value, label: $("label").value.trim(), plugin: "lrs", config: cfg };
@@ -123,7 +127,8 @@
     for (const k of secretFields) {
       const i = $(k);
       const isSaved = i.dataset.saved === "true";
-      i.placeholder = isSaved ? "saved (leave empty to keep it)" : (k === "bearer_token" ? "the token the LRS gave you" : "the secret the LRS gave you");
+      if (i.dataset.hint === undefined) i.dataset.hint = i.placeholder; // the page's own words for each field
+      i.placeholder = isSaved ? "saved (leave empty to keep it)" : i.dataset.hint;
       if (isSaved && authFields[mode].includes(k)) saved = true;
     }
     $("secret-hint").hidden = !saved;
@@ -225,7 +230,10 @@
     $("xapi_version").value = cfg.xapi_version || "1.0.3";
     $("endpoint").value = cfg.endpoint || "";
     $("auth").value = cfg.auth || "basic";
-    for (const k of ["key", "oauth_endpoint", "client_id", "scopes"]) $(k).value = cfg[k] || "";
+    for (const k of ["key", "oauth_endpoint", "client_id", "scopes"]) {
+      const v = cfg[k];
+      $(k).value = Array.isArray(v) ? v.join(" ") : (v || ""); // scopes may be a list
+    }
     for (const k of secretFields) {
       $(k).value = "";
       $(k).dataset.saved = (x.secrets_set || []).includes(k) ? "true" : "false";
