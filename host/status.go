@@ -39,6 +39,13 @@ const (
 	StateQueueError = "queue_error"
 )
 
+// States lists every state of an integration, for callers that describe
+// each (a settings page, documentation).
+var States = []string{
+	StateActive, StateRetrying, StatePausedAuth, StatePausedConfig, StatePausedPlugin,
+	StateBreakerOpen, StateBreakerHalfOpen, StateStopped, StateQueueError,
+}
+
 // SinkStatus is the delivery status of one integration, for the settings
 // panel; its JSON form (the field tags) is what an admin API serves. It
 // never holds secrets: LastError is redacted.

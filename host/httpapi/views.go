@@ -136,6 +136,8 @@ func StateText(state string) (text, next string) {
 		return "Paused: the LRS refused the credentials", "Enter the new secret and test again."
 	case host.StatePausedConfig:
 		return "Paused: the LRS settings are not valid", "Correct the settings and test again."
+	case host.StatePausedPlugin:
+		return "Paused: this server cannot run the integration's plugin", "Ask the operator of this server to reinstall the plugin; delivery resumes by itself once it is fixed."
 	case host.StateBreakerOpen:
 		return "Waiting: the LRS is not answering", "Statements are kept and sent when it answers again. Check that the LRS is up."
 	case host.StateBreakerHalfOpen:

@@ -45,8 +45,7 @@ func FuzzErrorSummary(f *testing.F) {
 // host's states.
 func TestStateTextCoversEveryState(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{host.StateActive, host.StateRetrying, host.StatePausedAuth, host.StatePausedConfig,
-		host.StateBreakerOpen, host.StateBreakerHalfOpen, host.StateStopped, host.StateQueueError} {
+	for _, s := range host.States {
 		text, next := StateText(s)
 		if text == s || next == "" || strings.Contains(text, "_") {
 			t.Errorf("StateText(%q) = %q, %q: want plain words and a next step", s, text, next)
