@@ -241,10 +241,12 @@ func testNextOrderAndLimits(t *testing.T, b Backend) {
 			}
 			var got [][]string
 			var last uint64
-			for len(got) < len(tt.want) {
+			// A backend may hand out fewer than allowed (what it has at
+			// hand), so Next is called until every entry came, a bounded
+			// number of times.
+			total := len(slices.Concat(tt.want...))
+			for i := 0; len(slices.Concat(got...)) < total && i < 10*total; i++ {
 				es := next(t, q, tt.maxItems, tt.maxBytes)
-				// A backend may hand out fewer than allowed (what it
-				// has at hand); merge such results to compare.
 				for _, e := range es {
 					if e.Seq <= last {
 						t.Errorf("entry %s has seq %d after seq %d", e.ID, e.Seq, last)
@@ -255,13 +257,13 @@ func testNextOrderAndLimits(t *testing.T, b Backend) {
 				if err := q.Ack(seqsOf(es)...); err != nil {
 					t.Fatal(err)
 				}
-				if q.Stats().Pending == 0 {
-					break
-				}
 			}
 			for i, g := range got {
-				if i < len(tt.want) && len(g) > len(tt.want[i]) {
-					t.Errorf("Next result %d has %d entries, more than the limits allow (%d)", i, len(g), len(tt.want[i]))
+				if tt.maxItems > 0 && len(g) > tt.maxItems {
+					t.Errorf("Next result %d has %d entries, more than the limit %d", i, len(g), tt.maxItems)
+				}
+				if tt.maxBytes > 0 && len(g) > 1 && int64(len(g))*ItemBytes > tt.maxBytes {
+					t.Errorf("Next result %d has %d entries of %d bytes, more than the byte limit %d", i, len(g), ItemBytes, tt.maxBytes)
 				}
 			}
 			if diff := cmp.Diff(slices.Concat(tt.want...), slices.Concat(got...)); diff != "" {
