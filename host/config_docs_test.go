@@ -1,0 +1,249 @@
+package host
+
+import (
+	"encoding"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/knadh/koanf/parsers/yaml"
+)
+
+// The README's configuration reference and docs/operations.md's tables are
+// checked against the code here, so that they cannot drift from it.
+
+// readDoc returns a file of the repository, named relative to its root.
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../" + name)
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return string(b)
+}
+
+// section returns the text of the markdown section whose heading is
+// heading, up to the next heading of the same or a higher level.
+func section(t *testing.T, doc, name, heading string) string {
+	t.Helper()
+	level := strings.IndexByte(heading, ' ')
+	start := strings.Index(doc, "\n"+heading+"\n")
+	if start < 0 {
+		t.Fatalf("%s has no section %q", name, heading)
+	}
+	rest := doc[start+len(heading)+2:]
+	for _, m := range regexp.MustCompile(`(?m)^#+ `).FindAllStringIndex(rest, -1) {
+		if m[1]-m[0]-1 <= level && !inFence(rest[:m[0]]) {
+			return rest[:m[0]]
+		}
+	}
+	return rest
+}
+
+// inFence reports whether text ends inside a fenced code block.
+func inFence(text string) bool {
+	return strings.Count(text, "\n```")%2 == 1
+}
+
+// readmeConfigYAML returns the YAML block of the README's configuration
+// reference.
+func readmeConfigYAML(t *testing.T) string {
+	t.Helper()
+	ref := section(t, readDoc(t, "README.md"), "README.md", "## Configuration reference")
+	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(ref)
+	if m == nil {
+		t.Fatal("README.md's configuration reference has no ```yaml block")
+	}
+	return m[1]
+}
+
+// configKeys returns every key that type t accepts under prefix, named as
+// the reference writes them: "<name>" for an entry of a map of structs
+// (orgs.<id>), "[]" for an element of a list of structs (sinks[]). A map
+// of plain values or a plugin's opaque config is one key.
+func configKeys(t reflect.Type, prefix string) []string {
+	if _, ok := reflect.New(t).Interface().(encoding.TextUnmarshaler); ok || t.Kind() != reflect.Struct || t == durationType {
+		switch {
+		case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:
+			return configKeys(t.Elem(), prefix+".<name>")
+		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+			return configKeys(t.Elem(), prefix+"[]")
+		}
+		return []string{prefix}
+	}
+	var out []string
+	for name, ft := range structKeys(t) {
+		out = append(out, configKeys(ft, join(prefix, name))...)
+	}
+	return out
+}
+
+// documentedKeys returns the keys of a parsed YAML document named as
+// configKeys names them, walking t alongside; a key t does not have is
+// returned as written, so that the comparison reports it.
+func documentedKeys(v any, t reflect.Type, prefix string) []string {
+	known := t != nil
+	if known && t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct {
+		m, _ := v.(map[string]any)
+		var out []string
+		for _, sub := range m {
+			out = append(out, documentedKeys(sub, t.Elem(), prefix+".<name>")...)
+		}
+		return out
+	}
+	if known && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
+		list, _ := v.([]any)
+		var out []string
+		for _, sub := range list {
+			out = append(out, documentedKeys(sub, t.Elem(), prefix+"[]")...)
+		}
+		return out
+	}
+	m, isMap := v.(map[string]any)
+	if known && (t.Kind() != reflect.Struct || t == durationType) || !isMap {
+		return []string{prefix}
+	}
+	var fields map[string]reflect.Type
+	if known {
+		fields = structKeys(t)
+	}
+	var out []string
+	for k, sub := range m {
+		out = append(out, documentedKeys(sub, fields[k], join(prefix, k))...)
+	}
+	return out
+}
+
+func sortedSet(keys []string) []string {
+	set := map[string]bool{}
+	for _, k := range keys {
+		set[k] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestReadmeConfigReferenceListsEveryKey: every key the host accepts is in
+// the README's YAML block, and every key there is one the host accepts.
+func TestReadmeConfigReferenceListsEveryKey(t *testing.T) {
+	raw, err := yaml.Parser().Unmarshal([]byte(readmeConfigYAML(t)))
+	if err != nil {
+		t.Fatalf("README.md's configuration block is not YAML: %v", err)
+	}
+	want := sortedSet(configKeys(reflect.TypeFor[Config](), ""))
+	got := sortedSet(documentedKeys(raw, reflect.TypeFor[Config](), ""))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("README.md's configuration reference and the host's keys differ (-host +README):\n%s", diff)
+	}
+}
+
+// TestReadmeConfigReferenceLoads: the README's block is a configuration the
+// host accepts, and outside orgs (an example) every value it shows is the
+// default.
+func TestReadmeConfigReferenceLoads(t *testing.T) {
+	cfg, err := LoadConfigYAML([]byte(readmeConfigYAML(t)), []string{})
+	if err != nil {
+		t.Fatalf("README.md's configuration block does not load: %v", err)
+	}
+	if len(cfg.Orgs) == 0 {
+		t.Error("README.md's configuration block shows no organization")
+	}
+	cfg.Orgs = nil
+	if diff := cmp.Diff(DefaultConfig(), cfg, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("README.md's configuration reference shows values that are not the defaults (-default +README):\n%s", diff)
+	}
+}
+
+// tableColumn returns the first column of the markdown table rows in text,
+// with backquoted names split out: "`a` / `b`" gives a and b.
+func tableColumn(text string) []string {
+	var out []string
+	name := regexp.MustCompile("`([^`]+)`")
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, "| ") {
+			continue
+		}
+		cell, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
+		for _, m := range name.FindAllStringSubmatch(cell, -1) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// TestOperationsDocumentsEveryState: docs/operations.md's table of states
+// describes every state Status reports, and no other.
+func TestOperationsDocumentsEveryState(t *testing.T) {
+	text := section(t, readDoc(t, "docs/operations.md"), "docs/operations.md", "## States of an integration")
+	if diff := cmp.Diff(sortedSet(States), sortedSet(tableColumn(text))); diff != "" {
+		t.Errorf("docs/operations.md's states and host.States differ (-host +doc):\n%s", diff)
+	}
+}
+
+// TestOperationsDocumentsEveryMetric: docs/operations.md's metrics table
+// lists every instrument the host registers, and no other.
+func TestOperationsDocumentsEveryMetric(t *testing.T) {
+	text := section(t, readDoc(t, "docs/operations.md"), "docs/operations.md", "### Metrics")
+	var doc []string
+	for _, n := range tableColumn(text) {
+		if strings.HasPrefix(n, "lrsbridge.") {
+			doc = append(doc, n)
+		}
+	}
+	if diff := cmp.Diff(sortedSet(metricNames(t)), sortedSet(doc)); diff != "" {
+		t.Errorf("docs/operations.md's metrics and the host's instruments differ (-host +doc):\n%s", diff)
+	}
+}
+
+// metricNames returns the values of the Metric* constants of package
+// host/internal/telemetry, the names of every instrument it registers.
+func metricNames(t *testing.T) []string {
+	t.Helper()
+	pkgs, err := parser.ParseDir(token.NewFileSet(), "internal/telemetry", func(fi os.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatalf("parse host/internal/telemetry: %v", err)
+	}
+	var out []string
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				vs, ok := n.(*ast.ValueSpec)
+				if !ok {
+					return true
+				}
+				for i, id := range vs.Names {
+					if !strings.HasPrefix(id.Name, "Metric") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						s, err := strconv.Unquote(lit.Value)
+						if err != nil {
+							t.Fatalf("%s: %v", id.Name, err)
+						}
+						out = append(out, s)
+					}
+				}
+				return false
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no Metric* constant found in host/internal/telemetry")
+	}
+	return out
+}
