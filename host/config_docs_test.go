@@ -247,3 +247,72 @@ func metricNames(t *testing.T) []string {
 	}
 	return out
 }
+
+// sinkSettings returns the settings a built-in sink reads: the config tags
+// of the structs in sinks/<name>.
+func sinkSettings(t *testing.T, name string) []string {
+	t.Helper()
+	pkgs, err := parser.ParseDir(token.NewFileSet(), "../sinks/"+name, func(fi os.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatalf("parse sinks/%s: %v", name, err)
+	}
+	var out []string
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				field, ok := n.(*ast.Field)
+				if !ok || field.Tag == nil {
+					return true
+				}
+				tag, err := strconv.Unquote(field.Tag.Value)
+				if err != nil {
+					t.Fatalf("sinks/%s: tag %s: %v", name, field.Tag.Value, err)
+				}
+				if key, _, _ := strings.Cut(reflect.StructTag(tag).Get("config"), ","); key != "" {
+					out = append(out, key)
+				}
+				return true
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no config tag found in sinks/%s", name)
+	}
+	return out
+}
+
+// TestReadmeBuiltInSinksListEverySetting: the README's table of built-in
+// sinks names every setting each sink reads.
+func TestReadmeBuiltInSinksListEverySetting(t *testing.T) {
+	text := section(t, readDoc(t, "README.md"), "README.md", "## Built-in sinks")
+	rows := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) >= 3 && strings.HasPrefix(cells[0], "| `") {
+			rows[strings.Trim(cells[0], "| `")] = cells[1]
+		}
+	}
+	name := regexp.MustCompile("`([a-z0-9_]+)") // `auth: oauth2` names auth
+	for _, plugin := range []string{"lrs", "archive", "mock"} {
+		row, ok := rows[plugin]
+		if !ok {
+			t.Errorf("README.md's built-in sinks have no row for %s", plugin)
+			continue
+		}
+		documented := map[string]bool{}
+		for _, m := range name.FindAllStringSubmatch(row, -1) {
+			documented[m[1]] = true
+		}
+		var missing []string
+		for _, key := range sortedSet(sinkSettings(t, plugin)) {
+			if !documented[key] {
+				missing = append(missing, key)
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("README.md's row for the %s sink does not name the settings %v", plugin, missing)
+		}
+	}
+}
