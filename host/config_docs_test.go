@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -21,8 +22,8 @@ import (
 // The README's configuration reference and docs/operations.md's tables are
 // checked against the code here, so that they cannot drift from it.
 
-// readDoc returns a file of the repository, named relative to its root.
-func readDoc(t *testing.T, name string) string {
+// docRead returns a file of the repository, named relative to its root.
+func docRead(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile("../" + name)
 	if err != nil {
@@ -31,9 +32,9 @@ func readDoc(t *testing.T, name string) string {
 	return string(b)
 }
 
-// section returns the text of the markdown section whose heading is
+// docSection returns the text of the markdown section whose heading is
 // heading, up to the next heading of the same or a higher level.
-func section(t *testing.T, doc, name, heading string) string {
+func docSection(t *testing.T, doc, name, heading string) string {
 	t.Helper()
 	level := strings.IndexByte(heading, ' ')
 	start := strings.Index(doc, "\n"+heading+"\n")
@@ -42,23 +43,23 @@ func section(t *testing.T, doc, name, heading string) string {
 	}
 	rest := doc[start+len(heading)+2:]
 	for _, m := range regexp.MustCompile(`(?m)^#+ `).FindAllStringIndex(rest, -1) {
-		if m[1]-m[0]-1 <= level && !inFence(rest[:m[0]]) {
+		if m[1]-m[0]-1 <= level && !docInFence(rest[:m[0]]) {
 			return rest[:m[0]]
 		}
 	}
 	return rest
 }
 
-// inFence reports whether text ends inside a fenced code block.
-func inFence(text string) bool {
+// docInFence reports whether text ends inside a fenced code block.
+func docInFence(text string) bool {
 	return strings.Count(text, "\n```")%2 == 1
 }
 
-// readmeConfigYAML returns the YAML block of the README's configuration
+// docConfigYAML returns the YAML block of the README's configuration
 // reference.
-func readmeConfigYAML(t *testing.T) string {
+func docConfigYAML(t *testing.T) string {
 	t.Helper()
-	ref := section(t, readDoc(t, "README.md"), "README.md", "## Configuration reference")
+	ref := docSection(t, docRead(t, "README.md"), "README.md", "## Configuration reference")
 	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(ref)
 	if m == nil {
 		t.Fatal("README.md's configuration reference has no ```yaml block")
@@ -66,37 +67,37 @@ func readmeConfigYAML(t *testing.T) string {
 	return m[1]
 }
 
-// configKeys returns every key that type t accepts under prefix, named as
+// docConfigKeys returns every key that type t accepts under prefix, named as
 // the reference writes them: "<name>" for an entry of a map of structs
 // (orgs.<id>), "[]" for an element of a list of structs (sinks[]). A map
 // of plain values or a plugin's opaque config is one key.
-func configKeys(t reflect.Type, prefix string) []string {
+func docConfigKeys(t reflect.Type, prefix string) []string {
 	if _, ok := reflect.New(t).Interface().(encoding.TextUnmarshaler); ok || t.Kind() != reflect.Struct || t == durationType {
 		switch {
 		case t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct:
-			return configKeys(t.Elem(), prefix+".<name>")
+			return docConfigKeys(t.Elem(), prefix+".<name>")
 		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
-			return configKeys(t.Elem(), prefix+"[]")
+			return docConfigKeys(t.Elem(), prefix+"[]")
 		}
 		return []string{prefix}
 	}
 	var out []string
 	for name, ft := range structKeys(t) {
-		out = append(out, configKeys(ft, join(prefix, name))...)
+		out = append(out, docConfigKeys(ft, join(prefix, name))...)
 	}
 	return out
 }
 
-// documentedKeys returns the keys of a parsed YAML document named as
-// configKeys names them, walking t alongside; a key t does not have is
+// docYAMLKeys returns the keys of a parsed YAML document named as
+// docConfigKeys names them, walking t alongside; a key t does not have is
 // returned as written, so that the comparison reports it.
-func documentedKeys(v any, t reflect.Type, prefix string) []string {
+func docYAMLKeys(v any, t reflect.Type, prefix string) []string {
 	known := t != nil
 	if known && t.Kind() == reflect.Map && t.Elem().Kind() == reflect.Struct {
 		m, _ := v.(map[string]any)
 		var out []string
 		for _, sub := range m {
-			out = append(out, documentedKeys(sub, t.Elem(), prefix+".<name>")...)
+			out = append(out, docYAMLKeys(sub, t.Elem(), prefix+".<name>")...)
 		}
 		return out
 	}
@@ -104,7 +105,7 @@ func documentedKeys(v any, t reflect.Type, prefix string) []string {
 		list, _ := v.([]any)
 		var out []string
 		for _, sub := range list {
-			out = append(out, documentedKeys(sub, t.Elem(), prefix+"[]")...)
+			out = append(out, docYAMLKeys(sub, t.Elem(), prefix+"[]")...)
 		}
 		return out
 	}
@@ -118,12 +119,13 @@ func documentedKeys(v any, t reflect.Type, prefix string) []string {
 	}
 	var out []string
 	for k, sub := range m {
-		out = append(out, documentedKeys(sub, fields[k], join(prefix, k))...)
+		out = append(out, docYAMLKeys(sub, fields[k], join(prefix, k))...)
 	}
 	return out
 }
 
-func sortedSet(keys []string) []string {
+// docSet returns keys sorted, each once.
+func docSet(keys []string) []string {
 	set := map[string]bool{}
 	for _, k := range keys {
 		set[k] = true
@@ -139,12 +141,12 @@ func sortedSet(keys []string) []string {
 // TestReadmeConfigReferenceListsEveryKey: every key the host accepts is in
 // the README's YAML block, and every key there is one the host accepts.
 func TestReadmeConfigReferenceListsEveryKey(t *testing.T) {
-	raw, err := yaml.Parser().Unmarshal([]byte(readmeConfigYAML(t)))
+	raw, err := yaml.Parser().Unmarshal([]byte(docConfigYAML(t)))
 	if err != nil {
 		t.Fatalf("README.md's configuration block is not YAML: %v", err)
 	}
-	want := sortedSet(configKeys(reflect.TypeFor[Config](), ""))
-	got := sortedSet(documentedKeys(raw, reflect.TypeFor[Config](), ""))
+	want := docSet(docConfigKeys(reflect.TypeFor[Config](), ""))
+	got := docSet(docYAMLKeys(raw, reflect.TypeFor[Config](), ""))
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("README.md's configuration reference and the host's keys differ (-host +README):\n%s", diff)
 	}
@@ -154,7 +156,7 @@ func TestReadmeConfigReferenceListsEveryKey(t *testing.T) {
 // host accepts, and outside orgs (an example) every value it shows is the
 // default.
 func TestReadmeConfigReferenceLoads(t *testing.T) {
-	cfg, err := LoadConfigYAML([]byte(readmeConfigYAML(t)), []string{})
+	cfg, err := LoadConfigYAML([]byte(docConfigYAML(t)), []string{})
 	if err != nil {
 		t.Fatalf("README.md's configuration block does not load: %v", err)
 	}
@@ -167,9 +169,9 @@ func TestReadmeConfigReferenceLoads(t *testing.T) {
 	}
 }
 
-// tableColumn returns the first column of the markdown table rows in text,
+// docTableColumn returns the first column of the markdown table rows in text,
 // with backquoted names split out: "`a` / `b`" gives a and b.
-func tableColumn(text string) []string {
+func docTableColumn(text string) []string {
 	var out []string
 	name := regexp.MustCompile("`([^`]+)`")
 	for _, line := range strings.Split(text, "\n") {
@@ -187,8 +189,8 @@ func tableColumn(text string) []string {
 // TestOperationsDocumentsEveryState: docs/operations.md's table of states
 // describes every state Status reports, and no other.
 func TestOperationsDocumentsEveryState(t *testing.T) {
-	text := section(t, readDoc(t, "docs/operations.md"), "docs/operations.md", "## States of an integration")
-	if diff := cmp.Diff(sortedSet(States), sortedSet(tableColumn(text))); diff != "" {
+	text := docSection(t, docRead(t, "docs/operations.md"), "docs/operations.md", "## States of an integration")
+	if diff := cmp.Diff(docSet(States), docSet(docTableColumn(text))); diff != "" {
 		t.Errorf("docs/operations.md's states and host.States differ (-host +doc):\n%s", diff)
 	}
 }
@@ -196,51 +198,43 @@ func TestOperationsDocumentsEveryState(t *testing.T) {
 // TestOperationsDocumentsEveryMetric: docs/operations.md's metrics table
 // lists every instrument the host registers, and no other.
 func TestOperationsDocumentsEveryMetric(t *testing.T) {
-	text := section(t, readDoc(t, "docs/operations.md"), "docs/operations.md", "### Metrics")
+	text := docSection(t, docRead(t, "docs/operations.md"), "docs/operations.md", "### Metrics")
 	var doc []string
-	for _, n := range tableColumn(text) {
+	for _, n := range docTableColumn(text) {
 		if strings.HasPrefix(n, "lrsbridge.") {
 			doc = append(doc, n)
 		}
 	}
-	if diff := cmp.Diff(sortedSet(metricNames(t)), sortedSet(doc)); diff != "" {
+	if diff := cmp.Diff(docSet(docMetricNames(t)), docSet(doc)); diff != "" {
 		t.Errorf("docs/operations.md's metrics and the host's instruments differ (-host +doc):\n%s", diff)
 	}
 }
 
-// metricNames returns the values of the Metric* constants of package
+// docMetricNames returns the values of the Metric* constants of package
 // host/internal/telemetry, the names of every instrument it registers.
-func metricNames(t *testing.T) []string {
+func docMetricNames(t *testing.T) []string {
 	t.Helper()
-	pkgs, err := parser.ParseDir(token.NewFileSet(), "internal/telemetry", func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
-	if err != nil {
-		t.Fatalf("parse host/internal/telemetry: %v", err)
-	}
 	var out []string
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				vs, ok := n.(*ast.ValueSpec)
-				if !ok {
-					return true
+	for _, f := range docParseDir(t, "internal/telemetry") {
+		ast.Inspect(f, func(n ast.Node) bool {
+			vs, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, id := range vs.Names {
+				if !strings.HasPrefix(id.Name, "Metric") || i >= len(vs.Values) {
+					continue
 				}
-				for i, id := range vs.Names {
-					if !strings.HasPrefix(id.Name, "Metric") || i >= len(vs.Values) {
-						continue
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					s, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatalf("%s: %v", id.Name, err)
 					}
-					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						s, err := strconv.Unquote(lit.Value)
-						if err != nil {
-							t.Fatalf("%s: %v", id.Name, err)
-						}
-						out = append(out, s)
-					}
+					out = append(out, s)
 				}
-				return false
-			})
-		}
+			}
+			return false
+		})
 	}
 	if len(out) == 0 {
 		t.Fatal("no Metric* constant found in host/internal/telemetry")
@@ -248,34 +242,26 @@ func metricNames(t *testing.T) []string {
 	return out
 }
 
-// sinkSettings returns the settings a built-in sink reads: the config tags
+// docSinkSettings returns the settings a built-in sink reads: the config tags
 // of the structs in sinks/<name>.
-func sinkSettings(t *testing.T, name string) []string {
+func docSinkSettings(t *testing.T, name string) []string {
 	t.Helper()
-	pkgs, err := parser.ParseDir(token.NewFileSet(), "../sinks/"+name, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
-	if err != nil {
-		t.Fatalf("parse sinks/%s: %v", name, err)
-	}
 	var out []string
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				field, ok := n.(*ast.Field)
-				if !ok || field.Tag == nil {
-					return true
-				}
-				tag, err := strconv.Unquote(field.Tag.Value)
-				if err != nil {
-					t.Fatalf("sinks/%s: tag %s: %v", name, field.Tag.Value, err)
-				}
-				if key, _, _ := strings.Cut(reflect.StructTag(tag).Get("config"), ","); key != "" {
-					out = append(out, key)
-				}
+	for _, f := range docParseDir(t, "../sinks/"+name) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			field, ok := n.(*ast.Field)
+			if !ok || field.Tag == nil {
 				return true
-			})
-		}
+			}
+			tag, err := strconv.Unquote(field.Tag.Value)
+			if err != nil {
+				t.Fatalf("sinks/%s: tag %s: %v", name, field.Tag.Value, err)
+			}
+			if key, _, _ := strings.Cut(reflect.StructTag(tag).Get("config"), ","); key != "" {
+				out = append(out, key)
+			}
+			return true
+		})
 	}
 	if len(out) == 0 {
 		t.Fatalf("no config tag found in sinks/%s", name)
@@ -286,7 +272,7 @@ func sinkSettings(t *testing.T, name string) []string {
 // TestReadmeBuiltInSinksListEverySetting: the README's table of built-in
 // sinks names every setting each sink reads.
 func TestReadmeBuiltInSinksListEverySetting(t *testing.T) {
-	text := section(t, readDoc(t, "README.md"), "README.md", "## Built-in sinks")
+	text := docSection(t, docRead(t, "README.md"), "README.md", "## Built-in sinks")
 	rows := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		cells := strings.Split(line, " | ")
@@ -306,7 +292,7 @@ func TestReadmeBuiltInSinksListEverySetting(t *testing.T) {
 			documented[m[1]] = true
 		}
 		var missing []string
-		for _, key := range sortedSet(sinkSettings(t, plugin)) {
+		for _, key := range docSet(docSinkSettings(t, plugin)) {
 			if !documented[key] {
 				missing = append(missing, key)
 			}
@@ -315,4 +301,26 @@ func TestReadmeBuiltInSinksListEverySetting(t *testing.T) {
 			t.Errorf("README.md's row for the %s sink does not name the settings %v", plugin, missing)
 		}
 	}
+}
+
+// docParseDir parses the Go files of dir, tests left out.
+func docParseDir(t *testing.T, dir string) []*ast.File {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("read %s: %v", dir, err)
+	}
+	var out []*ast.File
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		if err != nil {
+			t.Fatalf("parse %s: %v", e.Name(), err)
+		}
+		out = append(out, f)
+	}
+	return out
 }
