@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -323,4 +324,54 @@ func docParseDir(t *testing.T, dir string) []*ast.File {
 		out = append(out, f)
 	}
 	return out
+}
+
+// TestReadmeDirectoryTableListsEveryPackage: every directory of the module
+// with Go files is in the README's directory table, and every directory
+// there exists.
+func TestReadmeDirectoryTableListsEveryPackage(t *testing.T) {
+	text := docSection(t, docRead(t, "README.md"), "README.md", "## Architecture")
+	var listed []string
+	for _, name := range docTableColumn(text) {
+		if name != "directory" {
+			listed = append(listed, name)
+		}
+	}
+	var packages []string
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path == ".." || !d.IsDir() {
+			return nil
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(path, "../"))
+		if strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules" {
+			return filepath.SkipDir
+		}
+		if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+			return filepath.SkipDir // another module (tools, the codec comparison)
+		}
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") {
+				packages = append(packages, rel)
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packages) < 10 {
+		t.Fatalf("found only %d packages in the module: %v", len(packages), packages)
+	}
+	packages = append(packages, "sdk/proto") // the wire contract, without Go code
+	if diff := cmp.Diff(docSet(packages), docSet(listed)); diff != "" {
+		t.Errorf("README.md's directory table and the module's packages differ (-module +README):\n%s", diff)
+	}
 }
