@@ -64,7 +64,7 @@ func (c *Config) backendProblems() []ConfigProblem {
 		return nil
 	}
 	var out []ConfigProblem
-	if err := c.Queue.NATS.Validate(); err != nil {
+	if err := c.Queue.NATS.internal().Validate(); err != nil {
 		for _, e := range flatten(err) {
 			key, msg, ok := strings.Cut(e.Error(), ": ")
 			if !ok {
@@ -134,7 +134,7 @@ func (h *Host) openBackend(ctx context.Context, box *secret.Box) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*cfg.Queue.NATS.ConnectTimeout)
 	defer cancel()
-	s, err := jsstore.Open(ctx, cfg.Queue.NATS, jsstore.WithLogger(h.log))
+	s, err := jsstore.Open(ctx, cfg.Queue.NATS.internal(), jsstore.WithLogger(h.log))
 	if err != nil {
 		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
