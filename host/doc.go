@@ -124,7 +124,8 @@
 // the first 100 organizations) or all). Each Record or RecordEvent call is
 // a span; each queued statement keeps its span context, so the span of the
 // delivery batch that carries it is a child of it and linked to every
-// record of the batch, and the trace goes on into the sink plugin's
+// record of the batch (dead letters queued again by
+// [Host.ReplayDeadLetters] carry the span of that call instead), and the trace goes on into the sink plugin's
 // process and, for the LRS sink, to the LRS in a traceparent header.
 // docs/operations.md lists the names and attributes. [WithMetrics] and
 // [Metrics] are a deprecated adapter kept for one release.
