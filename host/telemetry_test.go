@@ -553,11 +553,32 @@ func TestTelemetryFollowsOneEvent(t *testing.T) {
 }
 
 // TestTelemetryFollowsAReplay checks issue 14: dead letters queued again by
-// ReplayDeadLetters carry the span context of a replay span (one per
-// call), so that their delivery is in the replay's trace: the delivery
-// span is its child and linked to it.
+// ReplayDeadLetters (or ReplayDeadLettersInto) carry the span context of
+// a replay span (one per call), so that their delivery is in the replay's
+// trace: the delivery span is its child and linked to it.
 func TestTelemetryFollowsAReplay(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		replay func(*Host) (int, error)
+	}{
+		{"ReplayDeadLetters", func(h *Host) (int, error) {
+			return h.ReplayDeadLetters(context.Background(), "acme", DeadLetterFilter{})
+		}},
+		{"ReplayDeadLettersInto", func(h *Host) (int, error) {
+			return h.ReplayDeadLettersInto(context.Background(), "acme", DeadLetterFilter{}, "mock")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testReplaySpan(t, tc.replay)
+		})
+	}
+}
+
+// testReplaySpan replays three dead letters with replayAll and checks the
+// replay span and the delivery spans of the replayed statements.
+func testReplaySpan(t *testing.T, replayAll func(*Host) (int, error)) {
 	cfg := testConfig(t)
 	rec := filepath.Join(t.TempDir(), "r.ndjson")
 	addOrg(&cfg, "acme", mockSink("mock", rec, nil))
@@ -576,8 +597,8 @@ func TestTelemetryFollowsAReplay(t *testing.T) {
 	if err := h.dead.Add(ctx, "acme", letters); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := h.ReplayDeadLetters(ctx, "acme", DeadLetterFilter{}); err != nil || n != 3 {
-		t.Fatalf("ReplayDeadLetters = %d, %v; want 3, nil", n, err)
+	if n, err := replayAll(h); err != nil || n != 3 {
+		t.Fatalf("replay = %d, %v; want 3, nil", n, err)
 	}
 	waitIdle(t, h, 30*time.Second)
 	var replays, delivers []sdktrace.ReadOnlySpan
