@@ -7,6 +7,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 )
 
 // The rules an admin API needs, kept here so that every API over the host
@@ -67,11 +68,13 @@ func (h *Host) ReplayDeadLettersInto(ctx context.Context, orgID string, f DeadLe
 	if it.q == nil {
 		return 0, fmt.Errorf("replay into %s: the integration has no queue", into)
 	}
-	return h.dead.Replay(ctx, orgID, deadletter.Filter(f), h.replay, func(chunk []deadletter.Letter) ([]string, error) {
+	ctx, span := h.tel.StartReplay(ctx, orgID)
+	tc := telemetry.AppendSpanContext(nil, span.SpanContext())
+	n, err := h.dead.Replay(ctx, orgID, deadletter.Filter(f), h.replay, func(chunk []deadletter.Letter) ([]string, error) {
 		items := make([]queue.Item, len(chunk))
 		ids := make([]string, len(chunk))
 		for i, d := range chunk {
-			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
+			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement, Trace: tc}
 			ids[i] = d.ID
 		}
 		if err := it.append(ctx, items); err != nil {
@@ -79,4 +82,6 @@ func (h *Host) ReplayDeadLettersInto(ctx context.Context, orgID string, f DeadLe
 		}
 		return ids, nil
 	})
+	span.End(n, err)
+	return n, err
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/jsstore"
-	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
@@ -65,7 +64,7 @@ func (c *Config) backendProblems() []ConfigProblem {
 		return nil
 	}
 	var out []ConfigProblem
-	if err := c.Queue.NATS.Validate(); err != nil {
+	if err := c.Queue.NATS.internal().Validate(); err != nil {
 		for _, e := range flatten(err) {
 			key, msg, ok := strings.Cut(e.Error(), ": ")
 			if !ok {
@@ -101,7 +100,7 @@ func (h *Host) shared() bool { return h.cfg.Queue.Backend == BackendJetStream }
 // openBackend opens the queues, the dead-letter store and the normalizer
 // state of the configured backend. With the file backend it does not
 // touch the network.
-func (h *Host) openBackend(ctx context.Context, box *secret.Box) (normalize.StateStore, error) {
+func (h *Host) openBackend(ctx context.Context, box *secret.Box) error {
 	cfg := h.cfg
 	if cfg.Queue.Backend != BackendJetStream {
 		qs, err := queue.Open(queue.Options{
@@ -115,49 +114,56 @@ func (h *Host) openBackend(ctx context.Context, box *secret.Box) (normalize.Stat
 			Logger:        h.log,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("open queues: %w", err)
+			return fmt.Errorf("open queues: %w", err)
 		}
 		h.queues = qs
 		dead := deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
 		if err := dead.Migrate(); err != nil {
 			_ = qs.Close()
-			return nil, err
+			return err
 		}
 		h.dead = dead
 		h.reg = registry.NewFile(filepath.Join(cfg.DataDir, "integrations.json"), box)
-		return statefile.New(filepath.Join(cfg.DataDir, "state")), nil
+		state := statefile.New(filepath.Join(cfg.DataDir, "state"))
+		if err := state.Migrate(); err != nil {
+			_ = qs.Close()
+			return err
+		}
+		h.state = state
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*cfg.Queue.NATS.ConnectTimeout)
 	defer cancel()
-	s, err := jsstore.Open(ctx, cfg.Queue.NATS, jsstore.WithLogger(h.log))
+	s, err := jsstore.Open(ctx, cfg.Queue.NATS.internal(), jsstore.WithLogger(h.log))
 	if err != nil {
-		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
 	dl, err := s.DeadLetters(ctx)
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
 	state, err := s.Bucket(ctx, jsstore.BucketState, 0)
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
 	settings, err := s.Bucket(ctx, jsstore.BucketConfig, 0)
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
 	status, err := s.Bucket(ctx, jsstore.BucketStatus, statusTTL)
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
 	h.queues = s
 	h.dead = sharedDeadLetters{dl}
 	h.reg = &sharedRegistry{b: settings, box: box}
 	h.peers = newSharedStatus(status, cfg.Queue.NATS.Instance)
-	return state, nil
+	h.state = sharedState{state.OrgState()}
+	return nil
 }
 
 // startWatch starts the goroutines that apply what other instances save
@@ -304,6 +310,18 @@ func (s sharedDeadLetters) Replay(ctx context.Context, org string, f deadletter.
 		list = list[k:]
 	}
 	return n, nil
+}
+
+// sharedState is the normalizer state in the shared backend's bucket.
+// Removing an organization deletes its state: the servers keep no
+// archive, and the instance that removes it may not be the one an
+// operator would look at.
+type sharedState struct{ *jsstore.OrgState }
+
+// Archive deletes every state of org; dir is not used.
+func (s sharedState) Archive(ctx context.Context, org, _ string) (bool, error) {
+	n, err := s.RemoveOrg(context.WithoutCancel(ctx), org)
+	return n > 0, err
 }
 
 // Archive moves every dead letter of org out of the shared store into

@@ -18,7 +18,6 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
-	"github.com/learningflow/lrsbridge/host/internal/jsstore"
 	"github.com/learningflow/lrsbridge/host/internal/normalize"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
@@ -107,7 +106,7 @@ type QueueConfig struct {
 	Backend Backend `koanf:"backend"`
 	// NATS configures the servers of the jetstream backend (queue.nats.*);
 	// it is ignored with the file backend.
-	NATS jsstore.Config `koanf:"nats"`
+	NATS NATSConfig `koanf:"nats"`
 	// Sync is the durability policy of recording. Default SyncAlways.
 	Sync SyncPolicy `koanf:"sync"`
 	// GroupWindow is the wait of the "group" policy. Default 2ms.
@@ -211,7 +210,7 @@ func DefaultConfig() Config {
 		},
 		Queue: QueueConfig{
 			Backend:       BackendFile,
-			NATS:          jsstore.DefaultConfig(),
+			NATS:          defaultNATSConfig(),
 			Sync:          SyncAlways,
 			GroupWindow:   2 * time.Millisecond,
 			MaxQueueBytes: 1 << 30,

@@ -9,6 +9,8 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DeadLetter is a statement that could not be delivered to an integration
@@ -99,14 +101,19 @@ func (h *Host) ReplayDeadLetters(ctx context.Context, orgID string, f DeadLetter
 	if _, err := h.lookup(orgID); err != nil {
 		return 0, err
 	}
-	return h.dead.Replay(ctx, orgID, deadletter.Filter(f), h.replay, func(chunk []deadletter.Letter) ([]string, error) {
-		return h.requeue(ctx, orgID, chunk)
+	ctx, span := h.tel.StartReplay(ctx, orgID)
+	n, err := h.dead.Replay(ctx, orgID, deadletter.Filter(f), h.replay, func(chunk []deadletter.Letter) ([]string, error) {
+		return h.requeue(ctx, orgID, chunk, span.SpanContext())
 	})
+	span.End(n, err)
+	return n, err
 }
 
 // requeue appends a chunk of dead letters durably to their integrations'
-// queues and returns the ids of the letters queued.
-func (h *Host) requeue(ctx context.Context, orgID string, chunk []deadletter.Letter) ([]string, error) {
+// queues, each with the span context of the replay, and returns the ids of
+// the letters queued.
+func (h *Host) requeue(ctx context.Context, orgID string, chunk []deadletter.Letter, sc trace.SpanContext) ([]string, error) {
+	tc := telemetry.AppendSpanContext(nil, sc)
 	var sinks []string
 	bySink := map[string][]deadletter.Letter{}
 	for _, d := range chunk {
@@ -125,7 +132,7 @@ func (h *Host) requeue(ctx context.Context, orgID string, chunk []deadletter.Let
 		}
 		items := make([]queue.Item, len(list))
 		for i, d := range list {
-			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement}
+			items[i] = queue.Item{ID: d.StatementID, Data: d.Statement, Trace: tc}
 		}
 		if err := it.append(ctx, items); err != nil {
 			errs = append(errs, fmt.Errorf("replay to %s: %w", sink, err))

@@ -50,6 +50,18 @@
 // organization and 10 GiB in total, beyond which recording fails with
 // [ErrFull] and nothing already accepted is dropped.
 //
+// # Several instances
+//
+// With queue.backend "jetstream" ([BackendJetStream], configured by
+// [NATSConfig] under queue.nats) queues, dead letters, organizations and
+// integrations saved at run time, SCORM attempt state and status live on
+// NATS JetStream servers shared by several hosts instead of under
+// data_dir: any instance records, one instance at a time delivers each
+// integration (another takes over when it dies), and every instance
+// applies what another saves. A Record call then takes at most 1,000
+// statements. Give every instance the same secrets.key and queue.nats
+// settings.
+//
 // # Plugins
 //
 // Plugins are started lazily on the first batch, one process per plugin
@@ -86,9 +98,15 @@
 // Organization admins are untrusted: at run time they may choose only the
 // plugins of plugins.allow_runtime and may not set the settings of
 // plugins.config_only_settings (local file paths, by default); such a
-// candidate is refused with a [*PolicyError]. [Host.RemoveOrg] archives
+// candidate is refused with a [*PolicyError] wrapping [ErrNotAllowed].
+// The rules an admin API needs live here too, so that every API over the
+// host applies them alike: [IntegrationID] and [Host.NewIntegrationID]
+// derive an integration's id from its label, [SaveOptions].CreateOnly
+// refuses to replace one ([ErrIntegrationExists]), and
+// [Host.ReplayDeadLettersInto] delivers the dead letters of a removed
+// integration through another. [Host.RemoveOrg] archives
 // what an organization leaves (its dead letters, with the statements its
-// queues held) under data_dir/removed-orgs, so that an organization
+// queues held, and its SCORM attempt state) under data_dir/removed-orgs, so that an organization
 // created later with the same id starts empty. [Host.ReplayDeadLetters]
 // queues dead letters in chunks, each durable before it leaves the
 // dead-letter store, so that a crash never loses one.
@@ -124,7 +142,9 @@
 // the first 100 organizations) or all). Each Record or RecordEvent call is
 // a span; each queued statement keeps its span context, so the span of the
 // delivery batch that carries it is a child of it and linked to every
-// record of the batch, and the trace goes on into the sink plugin's
+// record of the batch (dead letters queued again by
+// [Host.ReplayDeadLetters] or [Host.ReplayDeadLettersInto] carry the span
+// of that call instead), and the trace goes on into the sink plugin's
 // process and, for the LRS sink, to the LRS in a traceparent header.
 // docs/operations.md lists the names and attributes. [WithMetrics] and
 // [Metrics] are a deprecated adapter kept for one release.

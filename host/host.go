@@ -124,6 +124,7 @@ type Host struct {
 
 	queues queueStore
 	dead   deadLetterStore
+	state  stateStore
 	reg    registryStore
 	counts registry.CountStore
 	sup    *supervise.Supervisor

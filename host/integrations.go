@@ -45,8 +45,11 @@ type IntegrationInfo struct {
 
 // Sources of integrations and organizations.
 const (
+	// SourceConfig marks what comes from the configuration file.
 	SourceConfig = "config"
-	SourceSaved  = "saved"
+	// SourceSaved marks what was saved at run time (through the admin
+	// API, the panel or the Host methods) and persisted under data_dir.
+	SourceSaved = "saved"
 )
 
 // SaveOptions control SaveIntegration.

@@ -65,8 +65,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	state, err := h.openBackend(ctx, box)
-	if err != nil {
+	if err := h.openBackend(ctx, box); err != nil {
 		return nil, err
 	}
 	if h.saved, err = h.reg.Load(ctx); err != nil {
@@ -77,7 +76,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
-	h.norm = normalize.New(state, func() time.Time { return h.now() })
+	h.norm = normalize.New(h.state, func() time.Time { return h.now() })
 	h.sup = supervise.New(cfg.Plugins.supervisorOptions(h.log, h.pluginStarted, h.pluginExited))
 
 	resolved, ignored := registry.Resolve(cfg.configured(), h.saved)

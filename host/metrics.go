@@ -28,7 +28,10 @@ const (
 	MetricDelivered = "lrsbridge.statements.delivered"
 	// MetricConflicts counts statements a sink reported already stored.
 	MetricConflicts = "lrsbridge.statements.already_stored"
-	// MetricRetried counts statements handed back for a later retry.
+	// MetricRetried counts statements handed back for a later retry after
+	// a delivery attempt; a batch the circuit breaker refused was not
+	// attempted and is not counted (MetricBatchSeconds observes it with
+	// error.type breaker_open).
 	MetricRetried = "lrsbridge.statements.retried"
 	// MetricDeadLettered counts statements moved to the dead-letter store.
 	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
@@ -36,7 +39,7 @@ const (
 	// (transformation errors, as opposed to delivery errors).
 	MetricRefusedEvents = "lrsbridge.events.refused"
 	// MetricBatchSeconds observes the duration of delivery calls, in
-	// seconds.
+	// seconds, batches the circuit breaker refused included.
 	MetricBatchSeconds = "lrsbridge.delivery.batch.duration"
 	// MetricBatchSize observes the number of statements per delivery call.
 	MetricBatchSize = "lrsbridge.delivery.batch.size"

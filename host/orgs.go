@@ -157,10 +157,11 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 
 // RemoveOrg removes an organization and everything of it: its
 // integrations are removed (their queued statements move to its dead
-// letters), its dead letters are archived under data_dir/removed-orgs/
-// (a directory named by the organization and the time, for an operator to
-// read or delete), its delivery counts are dropped, and recording for it
-// fails with ErrOrgUnknown. An organization created later with the same id
+// letters), its dead letters and SCORM attempt state are archived under
+// data_dir/removed-orgs/ (a directory named by the organization and the
+// time, for an operator to read or delete; with the jetstream backend the
+// SCORM state is deleted), its delivery counts are dropped, and recording
+// for it fails with ErrOrgUnknown. An organization created later with the same id
 // starts empty. Removing an organization of the configuration file
 // persists the removal.
 func (h *Host) RemoveOrg(ctx context.Context, id string) error {
@@ -218,16 +219,24 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 const removedDir = "removed-orgs"
 
 // archiveOrg moves what is left of a removed organization (its dead
-// letters, which include the statements its queues still held) out of the
-// way, under removed-orgs/, so that an organization created later with
-// the same id starts empty; it returns the archive's path relative to
-// data_dir ("" when there was nothing to archive). An operator can read
-// or delete the archive.
+// letters, which include the statements its queues still held, and its
+// SCORM attempt state) out of the way, under removed-orgs/, so that an
+// organization created later with the same id starts empty; it returns
+// the archive's path relative to data_dir ("" when there was nothing to
+// archive). An operator can read or delete the archive.
 func (h *Host) archiveOrg(ctx context.Context, id string) (string, error) {
 	rel := filepath.Join(removedDir, filename.Escape(id)+"-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
-	moved, err := h.dead.Archive(ctx, id, filepath.Join(h.cfg.DataDir, rel))
-	if err != nil || !moved {
+	dir := filepath.Join(h.cfg.DataDir, rel)
+	letters, err := h.dead.Archive(ctx, id, dir)
+	if err != nil {
 		return "", err
+	}
+	state, err := h.state.Archive(ctx, id, dir)
+	if err != nil {
+		return "", err
+	}
+	if !letters && !state {
+		return "", nil
 	}
 	return rel, nil
 }

@@ -26,6 +26,8 @@ type PolicyError struct {
 	Message string
 }
 
+// Error names the organization and the refused field, and says what to
+// do instead.
 func (e *PolicyError) Error() string {
 	return fmt.Sprintf("organization %s: %s: %s", e.Org, e.Field, e.Message)
 }

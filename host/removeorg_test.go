@@ -2,12 +2,16 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
+	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
@@ -90,4 +94,80 @@ func TestRemovedOrganizationLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, start())
+}
+
+// TestRemovedOrganizationStartsSCORMFromScratch checks the rest of issue
+// 11, item 8: SCORM attempt state belongs to its organization, so an
+// organization created again with the id of a removed one starts its
+// attempts from scratch, while another organization's attempt (same
+// learner, package and attempt ids) goes on where it was; with the file
+// backend the removed state is archived, with jetstream deleted.
+func TestRemovedOrganizationStartsSCORMFromScratch(t *testing.T) {
+	t.Parallel()
+	url := jstest.Run(t, jstest.Options{}).URL()
+	for _, backend := range []Backend{BackendFile, BackendJetStream} {
+		t.Run(string(backend), func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			if backend == BackendJetStream {
+				useJetStream(&cfg, url)
+			}
+			ctx := context.Background()
+			h := newHost(t, cfg)
+			scorm := func(org, id, call, cmi string) Event {
+				return Event{ID: id, Org: org, Kind: "scorm.runtime", Time: "2025-03-14T09:00:00Z", User: &User{ID: "u-1842"},
+					Payload: json.RawMessage(`{"version":"2004","package_id":"pkg-9","sco_id":"intro","attempt_id":"att-3","call":"` + call + `","cmi":` + cmi + `}`)}
+			}
+			record := func(ev Event) string {
+				t.Helper()
+				sts, err := h.RecordEvent(ctx, ev)
+				if err != nil {
+					t.Fatalf("RecordEvent(%s %s): %v", ev.Org, ev.ID, err)
+				}
+				var verbs []string
+				for _, st := range sts {
+					verbs = append(verbs, st.Verb.ID[strings.LastIndex(st.Verb.ID, "/")+1:])
+				}
+				return strings.Join(verbs, ",")
+			}
+			completed := `{"completion_status":"completed","success_status":"unknown"}`
+			create := func(org string) {
+				t.Helper()
+				if err := h.PutOrg(ctx, org, OrgSettings{BaseIRI: "https://" + org + ".learningflow.example"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.SaveIntegration(ctx, org, Integration{ID: "mock", Plugin: "mock", Config: map[string]any{}}, SaveOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, org := range []string{"newco", "other"} {
+				create(org)
+				record(scorm(org, "e1", "Initialize", `{"entry":"ab-initio"}`))
+				if got := record(scorm(org, "e2", "Commit", completed)); got != "completed" {
+					t.Fatalf("first commit of %s = %q, want completed", org, got)
+				}
+			}
+			if err := h.RemoveOrg(ctx, "newco"); err != nil {
+				t.Fatal(err)
+			}
+			create("newco")
+			got := map[string]string{
+				"newco": record(scorm("newco", "e3", "Commit", completed)),
+				"other": record(scorm("other", "e3", "Commit", completed)),
+			}
+			want := map[string]string{
+				"newco": "completed", // a new attempt: completion is news
+				"other": "",          // already reported before
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("verbs of the same commit after newco was removed and created again (-want +got):\n%s", diff)
+			}
+			if backend == BackendFile {
+				archived, err := filepath.Glob(filepath.Join(cfg.DataDir, removedDir, "newco-*", "state"))
+				if err != nil || len(archived) != 1 {
+					t.Errorf("archived state = %v, %v; want one directory", archived, err)
+				}
+			}
+		})
+	}
 }

@@ -19,7 +19,7 @@ import (
 //     organization;
 //   - the registry (registryStore): organizations and integrations saved
 //     at run time, secrets sealed;
-//   - normalizer state (normalize.StateStore): SCORM attempts;
+//   - normalizer state (stateStore): SCORM attempts, per organization;
 //   - delivery counts (registry.CountStore): totals per integration.
 //
 // Every implementation must be safe for concurrent use; the call order
@@ -67,14 +67,26 @@ type deadLetterStore interface {
 	Counts(ctx context.Context, org string) (map[string]int, error)
 }
 
+// stateStore keeps the normalizer's state (SCORM attempts) per
+// organization. Archive is called once an organization is removed, after
+// its last event was handled: it moves every state of org into the
+// directory dir (or deletes it, for a backend without local files), so
+// that an organization created later with the same id starts every
+// attempt from scratch; it reports whether there was anything to move.
+type stateStore interface {
+	normalize.StateStore
+	Archive(ctx context.Context, org, dir string) (bool, error)
+}
+
 // registryStore persists organizations and integrations saved at run
 // time; see registry.Store for its contract.
 type registryStore = registry.Store
 
 var (
-	_ queueStore           = (*queue.Store)(nil)
-	_ deadLetterStore      = (*deadletter.Dir)(nil)
-	_ registryStore        = (*registry.File)(nil)
-	_ normalize.StateStore = (*statefile.Dir)(nil)
-	_ registry.CountStore  = (*registry.CountsFile)(nil)
+	_ queueStore          = (*queue.Store)(nil)
+	_ deadLetterStore     = (*deadletter.Dir)(nil)
+	_ registryStore       = (*registry.File)(nil)
+	_ stateStore          = (*statefile.Dir)(nil)
+	_ stateStore          = sharedState{}
+	_ registry.CountStore = (*registry.CountsFile)(nil)
 )

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/learningflow/lrsbridge/host/internal/deadletter"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
@@ -548,5 +549,101 @@ func TestTelemetryFollowsOneEvent(t *testing.T) {
 	}
 	if posts == 0 {
 		t.Errorf("the LRS saw no traceparent in %d requests", len(headers))
+	}
+}
+
+// TestTelemetryFollowsAReplay checks issue 14: dead letters queued again by
+// ReplayDeadLetters (or ReplayDeadLettersInto) carry the span context of
+// a replay span (one per call), so that their delivery is in the replay's
+// trace: the delivery span is its child and linked to it.
+func TestTelemetryFollowsAReplay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		replay func(*Host) (int, error)
+	}{
+		{"ReplayDeadLetters", func(h *Host) (int, error) {
+			return h.ReplayDeadLetters(context.Background(), "acme", DeadLetterFilter{})
+		}},
+		{"ReplayDeadLettersInto", func(h *Host) (int, error) {
+			return h.ReplayDeadLettersInto(context.Background(), "acme", DeadLetterFilter{}, "mock")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testReplaySpan(t, tc.replay)
+		})
+	}
+}
+
+// testReplaySpan replays three dead letters with replayAll and checks the
+// replay span and the delivery spans of the replayed statements.
+func testReplaySpan(t *testing.T, replayAll func(*Host) (int, error)) {
+	cfg := testConfig(t)
+	rec := filepath.Join(t.TempDir(), "r.ndjson")
+	addOrg(&cfg, "acme", mockSink("mock", rec, nil))
+	sinks, opts := withTelemetry(t)
+	h := newHost(t, cfg, opts...)
+	ctx := context.Background()
+	var letters []deadletter.Letter
+	for i := range 3 {
+		b, err := xapi.Marshal(statement("acme", i), xapi.V200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		letters = append(letters, deadletter.Letter{Org: "acme", Sink: "mock", StatementID: statement("acme", i).ID,
+			Class: DeadLetterRejected, Statement: b})
+	}
+	if err := h.dead.Add(ctx, "acme", letters); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := replayAll(h); err != nil || n != 3 {
+		t.Fatalf("replay = %d, %v; want 3, nil", n, err)
+	}
+	waitIdle(t, h, 30*time.Second)
+	var replays, delivers []sdktrace.ReadOnlySpan
+	eventually(t, 30*time.Second, "the delivery span to end", func() bool {
+		replays, delivers = nil, nil
+		for _, s := range sinks.spans.Ended() {
+			switch s.Name() {
+			case "lrsbridge.replay_dead_letters":
+				replays = append(replays, s)
+			case "lrsbridge.deliver":
+				delivers = append(delivers, s)
+			}
+		}
+		return len(delivers) > 0
+	})
+	if len(replays) != 1 {
+		t.Fatalf("%d replay spans, want 1", len(replays))
+	}
+	replay := replays[0]
+	got := map[string]string{}
+	for _, kv := range replay.Attributes() {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	if diff := cmp.Diff(map[string]string{"lrsbridge.org": "acme", "lrsbridge.statement.count": "3"}, got); diff != "" {
+		t.Errorf("replay span attributes (-want +got):\n%s", diff)
+	}
+	delivered := 0
+	for _, d := range delivers {
+		if d.SpanContext().TraceID() != replay.SpanContext().TraceID() || d.Parent().SpanID() != replay.SpanContext().SpanID() {
+			t.Errorf("delivery span %s is not a child of the replay span", d.SpanContext().SpanID())
+		}
+		linked := false
+		for _, l := range d.Links() {
+			linked = linked || l.SpanContext.SpanID() == replay.SpanContext().SpanID()
+		}
+		if !linked {
+			t.Errorf("delivery span %s is not linked to the replay span", d.SpanContext().SpanID())
+		}
+		for _, kv := range d.Attributes() {
+			if kv.Key == "lrsbridge.statements.delivered" {
+				delivered += int(kv.Value.AsInt64())
+			}
+		}
+	}
+	if delivered != 3 {
+		t.Errorf("delivery spans say %d delivered, want the 3 replayed", delivered)
 	}
 }

@@ -318,6 +318,11 @@ func TestHalfOpenBreakerSendsOneProbeThenDrains(t *testing.T) {
 	if ids := sink.ids(); len(ids) != 100 {
 		t.Errorf("%d distinct statements delivered, want 100", len(ids))
 	}
+	// Retried counts the statements of the calls that failed, nothing
+	// for a batch the breaker turned away (issue 14).
+	if got, want := r.w.Counters().Retried.Load(), int64(outage*s.BatchSize); got != want {
+		t.Errorf("Retried = %d, want %d (the statements of the %d failed calls)", got, want, outage)
+	}
 }
 
 // TestOpenBreakerDoesNotGrowTheBackoff: while the breaker is open the

@@ -55,7 +55,9 @@
 // DeadLetters keeps dead letters in the stream <Stream>_DLQ, one message
 // per dead letter; Bucket is a key-value bucket with Watch, used for
 // saved organizations and integrations (BucketConfig), normalizer state
-// (BucketState) and live status (BucketStatus, with a TTL). The small
+// (BucketState, through [Bucket.OrgState], keyed per organization so that
+// removing one deletes its state) and live status (BucketStatus, with a
+// TTL). The small
 // interfaces in interfaces.go say what the host needs of each; adapting
 // the host's own seams to them is meant to be a thin layer.
 //

@@ -39,8 +39,7 @@ type DeadLetterStore interface {
 	Counts(ctx context.Context, org string) (map[string]int, error)
 }
 
-// StateStore keeps small values by key: the normalizer's SCORM attempt
-// state (its signature matches the normalizer's state store) and the live
+// StateStore keeps small values by key: saved settings and the live
 // status the delivering instance publishes for each integration. Safe for
 // concurrent use.
 type StateStore interface {

@@ -213,8 +213,7 @@ func bucketKey(key string) string {
 	return "h" + hex.EncodeToString(sum[:])
 }
 
-// Load returns the value of key; found is false when there is none. Its
-// signature matches the normalizer's state store.
+// Load returns the value of key; found is false when there is none.
 func (b *Bucket) Load(ctx context.Context, key string) ([]byte, bool, error) {
 	e, err := b.kv.Get(ctx, bucketKey(key))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -13,8 +13,10 @@ import (
 // call of a benchmark does the full work of a first call.
 type discardState struct{}
 
-func (discardState) Load(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
-func (discardState) Save(context.Context, string, []byte) error         { return nil }
+func (discardState) Load(context.Context, string, string) ([]byte, bool, error) {
+	return nil, false, nil
+}
+func (discardState) Save(context.Context, string, string, []byte) error { return nil }
 
 // BenchmarkNormalize measures, per kind, normalizing one typical event,
 // validating its statements for both versions (part of Normalize) and

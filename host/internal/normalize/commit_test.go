@@ -196,8 +196,8 @@ func TestSCORMStateIsBounded(t *testing.T) {
 		if err != nil || len(sts) != maxInteractions {
 			t.Fatalf("call %d = %d statements, %v; want %d", c, len(sts), err, maxInteractions)
 		}
-		for _, k := range store.Keys() {
-			b, _, _ := store.Load(ctx, k)
+		for _, k := range store.Keys("acme") {
+			b, _, _ := store.Load(ctx, "acme", k)
 			if len(b) > maxScormState {
 				t.Fatalf("after call %d the attempt's state is %d bytes, more than %d", c, len(b), maxScormState)
 			}

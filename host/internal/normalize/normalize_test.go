@@ -409,15 +409,15 @@ func TestSCORMNothingSavedOnError(t *testing.T) {
 	if _, err := n.Normalize(ctx, s, scormEvent("s1", "Initialize", `{}`)); err != nil {
 		t.Fatal(err)
 	}
-	key := store.Keys()[0]
-	before, _, _ := store.Load(ctx, key)
+	key := store.Keys("acme")[0]
+	before, _, _ := store.Load(ctx, "acme", key)
 
 	// A valid interaction together with an invalid score: refused whole.
 	bad := scormEvent("s2", "Commit", `{"interactions":[{"id":"q1","learner_response":"a"}],"score":{"scaled":"2"}}`)
 	if _, err := n.Normalize(ctx, s, bad); err == nil {
 		t.Fatal("Normalize() succeeded, want an error")
 	}
-	after, _, _ := store.Load(ctx, key)
+	after, _, _ := store.Load(ctx, "acme", key)
 	if diff := cmp.Diff(string(before), string(after)); diff != "" {
 		t.Errorf("state changed by a refused event (-before +after):\n%s", diff)
 	}
@@ -442,18 +442,18 @@ type failingStore struct {
 
 var errStore = errors.New("store unavailable")
 
-func (f *failingStore) Load(ctx context.Context, key string) ([]byte, bool, error) {
+func (f *failingStore) Load(ctx context.Context, org, key string) ([]byte, bool, error) {
 	if f.failLoad {
 		return nil, false, errStore
 	}
-	return f.MemoryState.Load(ctx, key)
+	return f.MemoryState.Load(ctx, org, key)
 }
 
-func (f *failingStore) Save(ctx context.Context, key string, b []byte) error {
+func (f *failingStore) Save(ctx context.Context, org, key string, b []byte) error {
 	if f.failSave {
 		return errStore
 	}
-	return f.MemoryState.Save(ctx, key, b)
+	return f.MemoryState.Save(ctx, org, key, b)
 }
 
 func TestSCORMStoreErrors(t *testing.T) {

@@ -409,7 +409,7 @@ func (j *job) scorm(ctx context.Context) ([]out, scormFinish, func(), error) {
 			return nil, j.fail("payload.cmi", "the attempt's state would grow to %d bytes, more than the %d allowed per attempt", len(b), maxScormState)
 		}
 		return func(ctx context.Context) error {
-			if err := j.n.state.Save(ctx, p.key, b); err != nil {
+			if err := j.n.state.Save(ctx, j.ev.Org, p.key, b); err != nil {
 				return fmt.Errorf("normalize: event %q: save scorm state: %w", j.ev.ID, err)
 			}
 			return nil
@@ -445,7 +445,7 @@ func (p *scormPayload) path(elem ...string) []string {
 }
 
 func (j *job) loadScormState(ctx context.Context, key string) (*scormState, error) {
-	b, found, err := j.n.state.Load(ctx, key)
+	b, found, err := j.n.state.Load(ctx, j.ev.Org, key)
 	if err != nil {
 		return nil, fmt.Errorf("normalize: event %q: load scorm state: %w", j.ev.ID, err)
 	}

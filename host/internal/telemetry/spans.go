@@ -18,6 +18,8 @@ const (
 	SpanRecordEvent = "lrsbridge.record_event"
 	// SpanDeliver is the span of one delivery call (a batch).
 	SpanDeliver = "lrsbridge.deliver"
+	// SpanReplay is the span of one ReplayDeadLetters call.
+	SpanReplay = "lrsbridge.replay_dead_letters"
 )
 
 // maxLinks caps the links of a batch span: one per distinct record span of
@@ -97,6 +99,42 @@ func recordErrorType(err error) string {
 		return t
 	}
 	return "refused"
+}
+
+// Replay is the span of one ReplayDeadLetters call: the dead letters it
+// queues again carry its span context, as recorded statements carry their
+// record's, so that their delivery is in the replay's trace.
+type Replay struct {
+	span trace.Span
+}
+
+// StartReplay starts the span of a ReplayDeadLetters call for org. End it
+// with [Replay.End]; store [Replay.SpanContext] with each statement the
+// replay queues.
+func (t *Telemetry) StartReplay(ctx context.Context, org string) (context.Context, Replay) {
+	ctx, span := t.tracer.Start(ctx, SpanReplay, producer...)
+	if span.IsRecording() {
+		span.SetAttributes(KeyOrg.String(org))
+	}
+	return ctx, Replay{span: span}
+}
+
+// SpanContext returns the span context to store with the statements the
+// replay queues.
+func (r Replay) SpanContext() trace.SpanContext { return r.span.SpanContext() }
+
+// End ends the span with the number of dead letters queued again and the
+// call's error. Call it once.
+func (r Replay) End(statements int, err error) {
+	if r.span.IsRecording() {
+		r.span.SetAttributes(KeyStatementCount.Int(statements))
+		if err != nil {
+			et := ErrorType(err)
+			r.span.SetStatus(codes.Error, et)
+			r.span.SetAttributes(KeyErrorType.String(et))
+		}
+	}
+	r.span.End()
 }
 
 // Batch is the span and timer of one delivery call.

@@ -23,7 +23,8 @@ const (
 	MetricDelivered = "lrsbridge.statements.delivered"
 	// MetricAlreadyStored counts statements a sink had stored before.
 	MetricAlreadyStored = "lrsbridge.statements.already_stored"
-	// MetricRetried counts statements handed back for a later attempt.
+	// MetricRetried counts statements handed back for a later attempt
+	// after a delivery attempt; breaker refusals are not attempts.
 	MetricRetried = "lrsbridge.statements.retried"
 	// MetricDeadLettered counts statements moved to the dead-letter store.
 	MetricDeadLettered = "lrsbridge.statements.dead_lettered"
@@ -122,7 +123,7 @@ func New(opts Options) (*Telemetry, error) {
 	counter(&t.recorded, MetricRecorded, "{statement}", "Statements accepted by Record and RecordEvent, once per integration they were queued for.")
 	counter(&t.delivered, MetricDelivered, "{statement}", "Statements a sink reported delivered, including those already stored.")
 	counter(&t.alreadyStored, MetricAlreadyStored, "{statement}", "Statements a sink reported already stored (an LRS answered 409 Conflict).")
-	counter(&t.retried, MetricRetried, "{statement}", "Statements handed back to the queue for a later delivery attempt.")
+	counter(&t.retried, MetricRetried, "{statement}", "Statements handed back to the queue for a later attempt after a delivery attempt that did not settle them; batches the circuit breaker refused are not counted.")
 	counter(&t.deadLettered, MetricDeadLettered, "{statement}", "Statements moved to the dead-letter store.")
 	counter(&t.refused, MetricEventsRefused, "{event}", "Events refused by RecordEvent before anything was queued.")
 	counter(&t.pluginStarts, MetricPluginStarts, "{start}", "Sink plugin processes started, including restarts.")
