@@ -79,7 +79,47 @@ func RunCluster(t testing.TB, n int, o Options) *Cluster {
 		}
 	}
 	waitJetStream(t, c)
+	waitPeers(t, c)
 	return c
+}
+
+// waitPeers waits until the cluster's meta leader knows every server as a
+// current, online peer: before that, creating a replicated stream may fail
+// with "no suitable peers for placement".
+func waitPeers(t testing.TB, c *Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !peersReady(c) {
+		if time.Now().After(deadline) {
+			t.Fatal("the JetStream cluster did not see all its peers in time")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func peersReady(c *Cluster) bool {
+	for _, s := range c.Servers {
+		if !s.JetStreamIsCurrent() {
+			return false
+		}
+		if !s.JetStreamIsLeader() {
+			continue
+		}
+		if len(s.JetStreamClusterPeers()) != len(c.Servers) {
+			return false
+		}
+		info, err := s.Jsz(nil)
+		if err != nil || info.Meta == nil || len(info.Meta.Replicas) != len(c.Servers)-1 {
+			return false
+		}
+		for _, p := range info.Meta.Replicas {
+			if !p.Current || p.Offline {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func serverOptions(t testing.TB, o Options, name string) *server.Options {
