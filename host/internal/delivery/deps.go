@@ -2,8 +2,8 @@ package delivery
 
 import (
 	"context"
-	"strings"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/deadletter"
@@ -139,6 +139,7 @@ func VersionTag(data []byte) byte {
 	}
 	return TagNeedsV103
 }
+
 // ErrPluginUnusable marks a Connect error that retrying cannot heal: the
 // plugin's file is missing or does not match its checksum.
 var ErrPluginUnusable = errors.New("plugin unusable")

@@ -33,11 +33,11 @@ import (
 // All integers are little-endian. The checksum covers the length so that a
 // damaged length is caught like damaged data.
 const (
-	segHeaderLen      = 16
-	recordMagic       = 0x51524c4c // "LLRQ" read as little-endian bytes
+	segHeaderLen        = 16
+	recordMagic         = 0x51524c4c // "LLRQ" read as little-endian bytes
 	recordMagicExtended = 0x54524c4c // "LLRT" read as little-endian bytes
-	recordHeaderLen   = 12
-	bodyFixedLen      = 16
+	recordHeaderLen     = 12
+	bodyFixedLen        = 16
 
 	// MaxRecordBytes bounds the encoded size of one record, which is one
 	// Append. Larger batches get ErrTooLarge.
