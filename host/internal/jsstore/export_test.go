@@ -1,5 +1,7 @@
 package jsstore
 
+import "time"
+
 // Kill stops the store as a crashed instance would: the connection goes
 // away without handing anything back or letting go of any integration.
 func (s *Store) Kill() {
@@ -8,3 +10,6 @@ func (s *Store) Kill() {
 
 // ConsumerName exposes the durable consumer name of a queue.
 func ConsumerName(org, sink string) string { return consumerName(org, sink) }
+
+// PollEvery exposes the pull and orphan-check interval for a pinned TTL.
+func PollEvery(ttl time.Duration) time.Duration { return pollEvery(ttl) }

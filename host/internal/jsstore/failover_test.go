@@ -216,3 +216,24 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPollEvery checks the interval of pulls and of the checks for an
+// integration left by a dead instance: a third of pinned_ttl (a holder
+// renews its pin well within it), at most 4 s, so that a takeover comes
+// within pinned_ttl + 4 s even when nothing new is recorded.
+func TestPollEvery(t *testing.T) {
+	for _, tc := range []struct {
+		ttl, want time.Duration
+	}{
+		{100 * time.Millisecond, 100 * time.Millisecond},
+		{time.Second, time.Second / 3},
+		{3 * time.Second, time.Second},
+		{12 * time.Second, 4 * time.Second},
+		{15 * time.Second, 4 * time.Second}, // the default pinned_ttl
+		{time.Minute, 4 * time.Second},
+	} {
+		if got := jsstore.PollEvery(tc.ttl); got != tc.want {
+			t.Errorf("PollEvery(%v) = %v, want %v", tc.ttl, got, tc.want)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func newQueue(s *Store, key queue.Key, subject, cname string) (*jsQueue, error) 
 		s: s, key: key, subject: subject, cname: cname,
 		pullSubj: "$JS.API.CONSUMER.MSG.NEXT." + s.cfg.Stream + "." + cname,
 		inbox:    s.nc.NewInbox(),
-		every:    max(s.cfg.PinnedTTL/3, 100*time.Millisecond),
+		every:    pollEvery(s.cfg.PinnedTTL),
 		out:      map[uint64]held{},
 		acked:    map[uint64]struct{}{},
 		wake:     make(chan struct{}, 1),
@@ -99,6 +99,20 @@ func newQueue(s *Store, key queue.Key, subject, cname string) (*jsQueue, error) 
 	q.wg.Add(1)
 	go q.keepalive()
 	return q, nil
+}
+
+// maxPollEvery caps how long a waiting instance goes without asking the
+// servers for an integration's statements and checking whether a dead
+// instance left it: with it, a takeover after a holder died comes within
+// pinned_ttl + 4 s (+ one round trip), also for a long pinned_ttl.
+const maxPollEvery = 4 * time.Second
+
+// pollEvery is the interval of an instance's pulls (and a holder's
+// keepalive pulls) and of a waiting instance's checks for an integration
+// left by a dead instance: a third of ttl, so that a holder renews its pin
+// well within ttl, between 100 ms and maxPollEvery.
+func pollEvery(ttl time.Duration) time.Duration {
+	return min(max(ttl/3, 100*time.Millisecond), maxPollEvery)
 }
 
 func (q *jsQueue) signal() {
@@ -299,7 +313,7 @@ func (q *jsQueue) Append(ctx context.Context, items []queue.Item) error {
 // Next implements queue.Queue.
 func (q *jsQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]queue.Entry, error) {
 	var timer *time.Timer
-	idle, lingered := 0, 0
+	lingered := 0
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -354,10 +368,10 @@ func (q *jsQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]que
 		select {
 		case <-q.wake:
 		case <-timer.C:
-			idle++
-			if idle%3 == 0 {
-				q.adoptOrphans(ctx)
-			}
+			// Every idle interval, not less often: the takeover after
+			// a holder died waits for this check when nothing new is
+			// recorded for the integration.
+			q.adoptOrphans(ctx)
 		case <-ctx.Done():
 		case <-q.done:
 		}
