@@ -33,7 +33,7 @@ type Target struct {
 	// Authorization is the Authorization header value to send; empty
 	// sends none.
 	Authorization string
-	// Client sends the requests; http.DefaultClient when nil.
+	// Client sends the requests; when nil, a client of the subtest's own.
 	Client *http.Client
 	// Agent is the JSON of the agent statements and documents name.
 	Agent string
@@ -64,7 +64,13 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 				k.act = "http://example.com/activities/" + xapi.NewUUID()
 			}
 			if tg.Client == nil {
-				k.tg.Client = http.DefaultClient
+				// A transport of its own: test servers closing in other
+				// subtests close http.DefaultTransport's idle
+				// connections, which fails a request that was about to
+				// reuse one.
+				tr := &http.Transport{}
+				t.Cleanup(tr.CloseIdleConnections)
+				k.tg.Client = &http.Client{Transport: tr}
 			}
 			c.run(k)
 		})
