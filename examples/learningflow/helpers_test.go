@@ -146,7 +146,7 @@ func call(t testing.TB, ctx context.Context, method, url, contentType string, bo
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,3 +169,8 @@ func quizEvent(org, id string) string {
 		`"payload":{"quiz_id":"qz-5","title":"Cell biology check","attempt_id":%q,"score":7,"max_score":10,`+
 		`"started_at":"2025-03-14T09:00:00Z","finished_at":"2025-03-14T09:12:30Z"}}`, id, org, "att-"+id)
 }
+
+// testClient sends the tests' requests over a transport of its own: test
+// servers closing in parallel tests close http.DefaultTransport's idle
+// connections, which fails a POST that was about to reuse one.
+var testClient = &http.Client{Transport: &http.Transport{}}

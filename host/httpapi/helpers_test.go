@@ -213,7 +213,7 @@ func (c *client) do(method, path string, body any, out any) (int, string) {
 	if ct != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -316,3 +316,8 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// testClient sends the tests' requests over a transport of its own: test
+// servers closing in parallel tests close http.DefaultTransport's idle
+// connections, which fails a POST that was about to reuse one.
+var testClient = &http.Client{Transport: &http.Transport{}}

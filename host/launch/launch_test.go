@@ -76,7 +76,7 @@ func do(t testing.TB, endpoint string, c call) (int, []byte) {
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestCMI5(t *testing.T) {
 		t.Errorf("cmi5 launch URL %s lacks a parameter", u)
 	}
 	fetch := func() (int, map[string]string) {
-		resp, err := http.Post(l.FetchURL, "application/json", nil)
+		resp, err := testClient.Post(l.FetchURL, "application/json", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +285,7 @@ func TestCMI5(t *testing.T) {
 	pre, _ := http.NewRequest(http.MethodOptions, l.FetchURL, nil)
 	pre.Header.Set("Origin", "https://content.example")
 	pre.Header.Set("Access-Control-Request-Method", "POST")
-	presp, err := http.DefaultClient.Do(pre)
+	presp, err := testClient.Do(pre)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,3 +377,8 @@ func TestIdentityPolicies(t *testing.T) {
 		})
 	}
 }
+
+// testClient sends the tests' requests over a transport of its own: test
+// servers closing in parallel tests close http.DefaultTransport's idle
+// connections, which fails a POST that was about to reuse one.
+var testClient = &http.Client{Transport: &http.Transport{}}
