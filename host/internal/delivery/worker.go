@@ -460,8 +460,12 @@ func (w *Worker) loop() (parked bool) {
 			continue
 		}
 		inflight++
+		// The version is read here, with the sink: a later batch may
+		// connect a new instance (and change w.version) while this one is
+		// still being encoded.
+		version := w.version
 		go func() {
-			r := w.deliver(sink, entries)
+			r := w.deliver(sink, version, entries)
 			r.sink = sink
 			results <- r
 			w.wakeUp()
@@ -596,32 +600,32 @@ func (w *Worker) closeSink() {
 	w.dropSink()
 }
 
-// encode returns the bytes to send for the instance's version: statements
+// encode returns the bytes to send for an instance of version: statements
 // are queued in their 2.0.0 encoding, which a 1.0.3 instance gets without
 // the properties 1.0.3 does not define. The entry's tag says whether that
 // changes anything (checked once, when it was recorded); only untagged
 // entries are scanned here. Queued bytes always decode (the host encoded
 // them), so an error leaves them as they are and the sink's own check
 // decides.
-func (w *Worker) encode(e queue.Entry) []byte {
-	if w.version != xapi.V103 || e.Tag == TagSameForV103 {
+func encode(e queue.Entry, version xapi.Version) []byte {
+	if version != xapi.V103 || e.Tag == TagSameForV103 {
 		return e.Data
 	}
-	out, err := xapi.ForVersion(e.Data, w.version)
+	out, err := xapi.ForVersion(e.Data, version)
 	if err != nil {
 		return e.Data
 	}
 	return out
 }
 
-// deliver sends one batch to sink and settles every entry: acked when
-// delivered or dead-lettered, released for retry otherwise. It is safe to
-// run for several batches at once.
-func (w *Worker) deliver(sink sdk.Sink, entries []queue.Entry) result {
+// deliver sends one batch to sink (an instance of version) and settles
+// every entry: acked when delivered or dead-lettered, released for retry
+// otherwise. It is safe to run for several batches at once.
+func (w *Worker) deliver(sink sdk.Sink, version xapi.Version, entries []queue.Entry) result {
 	seqs := seqsOf(entries)
 	req := sdk.DeliverRequest{Statements: make([]sdk.Statement, len(entries))}
 	for i, e := range entries {
-		req.Statements[i] = sdk.Statement{ID: e.ID, JSON: w.encode(e)}
+		req.Statements[i] = sdk.Statement{ID: e.ID, JSON: encode(e, version)}
 	}
 	bctx, b := w.p.Telemetry.StartBatch(w.ctx, len(entries), spanContexts(entries))
 	t := &tally{ctx: bctx, tel: w.p.Telemetry}
