@@ -196,9 +196,15 @@ func TestSharedInstancesSurviveKills(t *testing.T) {
 				ev.org, ev.seq, len(sends), serverKill, hostKill, sends)
 		}
 	}
+	// Per kill and organization: the batch the killed instance (or the
+	// instance whose server died) had sent without acknowledging, and at
+	// most one more: the waiting instances claim the reset of an orphaned
+	// consumer so that one of them does it, but the servers pin the new
+	// holder only at its first delivery, so an instance that saw the
+	// consumer in a later orphaned state in between may reset it once more.
 	for cause, n := range dups {
-		if n > sharedBatch {
-			t.Errorf("%s: %d statements were sent more than once, want at most one batch of %d", cause, n, sharedBatch)
+		if n > 2*sharedBatch {
+			t.Errorf("%s: %d statements were sent more than once, want at most two batches of %d", cause, n, sharedBatch)
 		}
 	}
 	t.Logf("statements sent more than once: %v", dups)

@@ -51,6 +51,8 @@ type Store struct {
 
 	orgMu sync.Mutex // guards orgs
 	orgs  map[string]orgCount
+
+	claims claims // who resets an orphaned consumer (claim.go)
 }
 
 type orgCount struct {
