@@ -225,6 +225,19 @@ func TestSharedInstancesSurviveKills(t *testing.T) {
 
 	// A dead letter made by the instance delivering acme (B or C) is
 	// listed and replayed from the other one.
+	// The fault below hits the next POST of any organization, so first let
+	// the resends that follow the kills settle: no POST for two seconds.
+	waitFor(t, 30*time.Second, "deliveries to settle after the kills", func() bool {
+		var latest time.Time
+		for _, sends := range lrs.deliveries() {
+			for _, s := range sends {
+				if s.at.After(latest) {
+					latest = s.at
+				}
+			}
+		}
+		return time.Since(latest) > 2*time.Second
+	})
 	lrs.l.Fail(lrstest.Fault{Status: http.StatusBadRequest, Method: http.MethodPost, Resource: "statements"})
 	if !p.postTo(p.hosts[1], "acme", 1) {
 		t.Fatal("instance B did not record acme's last event")
