@@ -406,9 +406,6 @@ func (q *jsQueue) adoptOrphans(ctx context.Context) {
 			return
 		}
 	}
-	if !q.s.claim(ictx, q.cname, info.AckFloor.Stream, info.Delivered.Stream) {
-		return // another waiting instance resets it
-	}
 	q.mu.Lock()
 	if q.needReset || q.closed {
 		q.mu.Unlock()

@@ -51,8 +51,6 @@ type Store struct {
 
 	orgMu sync.Mutex // guards orgs
 	orgs  map[string]orgCount
-
-	claims claims // who resets an orphaned consumer (claim.go)
 }
 
 type orgCount struct {
