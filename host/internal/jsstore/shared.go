@@ -192,7 +192,18 @@ func (s *Store) Bucket(ctx context.Context, name string, ttl time.Duration) (*Bu
 	var kv jetstream.KeyValue
 	var err error
 	if s.cfg.create() {
-		kv, err = s.js.CreateOrUpdateKeyValue(ctx, cfg)
+		for {
+			kv, err = s.js.CreateOrUpdateKeyValue(ctx, cfg)
+			if err == nil || !clusterForming(err) {
+				break
+			}
+			select { // a cluster still forming: wait for it within ctx
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+				continue
+			}
+			break
+		}
 	} else {
 		kv, err = s.js.KeyValue(ctx, cfg.Bucket)
 	}

@@ -125,10 +125,22 @@ func (s *Store) queueStreamConfig() jetstream.StreamConfig {
 // that it exists with the settings the backend relies on.
 func (s *Store) setupStream(ctx context.Context, want jetstream.StreamConfig) error {
 	if s.cfg.create() {
-		if _, err := s.js.CreateOrUpdateStream(ctx, want); err != nil {
-			return fmt.Errorf("create or update NATS stream %s (queue.nats.create is on): %w", want.Name, err)
+		for {
+			_, err := s.js.CreateOrUpdateStream(ctx, want)
+			if err == nil {
+				return nil
+			}
+			if !clusterForming(err) || ctx.Err() != nil {
+				return fmt.Errorf("create or update NATS stream %s (queue.nats.create is on): %w", want.Name, err)
+			}
+			// A cluster that is still forming has no peers to place
+			// the stream on yet: wait for it within ctx.
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("create or update NATS stream %s (queue.nats.create is on): %w", want.Name, err)
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
-		return nil
 	}
 	st, err := s.js.Stream(ctx, want.Name)
 	if err != nil {
@@ -435,4 +447,20 @@ func (s *Store) ackAll(replies []string) error {
 		}
 	}
 	return nil
+}
+
+// clusterForming reports whether err is a JetStream answer that a cluster
+// still forming gives (no peers to place a stream on, no cluster leader
+// yet), worth retrying while the host starts.
+func clusterForming(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jetstream.ErrorCode(10005), // no suitable peers for placement
+		jetstream.ErrorCode(10008): // JetStream system temporarily unavailable
+		return true
+	}
+	return false
 }
