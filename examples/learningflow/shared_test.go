@@ -62,11 +62,10 @@ var sharedOrgs = []string{"acme", "beacon", "cobalt"}
 // The test checks that every statement of an acknowledged post reaches
 // the development LRS, that first deliveries follow the recording order of
 // each organization (delivery.parallel 1), and that every organization's
-// delivery resumes on another
-// instance after A's kill (it logs how long after, and fails past a
-// minute); it logs the statements
-// sent more than once, by cause. Last, a dead letter made
-// by the instance delivering acme is listed and replayed from the other.
+// delivery resumes on another instance after A's kill (it logs how long
+// after, and fails past a minute); it logs the statements sent more than
+// once, by cause. Last, a dead letter made by the instance delivering acme
+// is listed and replayed from the other.
 func TestSharedInstancesSurviveKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nats-server and three demo processes; not in the fast tier (-short)")
