@@ -157,6 +157,15 @@ type Host struct {
 	// removingOrgs are closed once a removed organization's data is
 	// archived; PutOrg of the same id waits for it.
 	removingOrgs map[string]chan struct{}
+	// events counts RecordEvent calls in progress per organization;
+	// RemoveOrg waits for them before it archives SCORM state.
+	events eventCalls
+	// hookEventQueued and hookRemoveWaits are test hooks: called by
+	// RecordEvent once its statements are queued and before it saves
+	// the attempt state, and by RemoveOrg when it starts waiting for
+	// those calls. Nil outside tests.
+	hookEventQueued func(Event)
+	hookRemoveWaits func(org string)
 
 	// recording counts Record calls in progress, so Shutdown can wait
 	// for them before it closes the queues.

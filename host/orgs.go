@@ -163,7 +163,9 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 // SCORM state is deleted), its delivery counts are dropped, and recording
 // for it fails with ErrOrgUnknown. An organization created later with the same id
 // starts empty. Removing an organization of the configuration file
-// persists the removal.
+// persists the removal. RecordEvent calls for the organization already in
+// progress are waited for (within ctx) before its SCORM state is archived,
+// so none of them saves state the new organization would find.
 func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 	h.admin.Lock()
 	o, err := h.lookup(id)
@@ -201,6 +203,14 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 		h.retire(ctx, id, it, dones[i])
 	}
 	h.saveCounts(ctx) // without the organization's counts
+	// An event call that found the organization before it was taken out
+	// may still save SCORM state: archive only after the last one.
+	if h.hookRemoveWaits != nil {
+		h.hookRemoveWaits(id)
+	}
+	if err := h.events.wait(ctx, id); err != nil {
+		h.log.Warn("archiving a removed organization while an event call for it is still in progress; its SCORM attempt may be saved again", "org", id, "error", err)
+	}
 	archived, err := h.archiveOrg(ctx, id)
 	h.mu.Lock()
 	delete(h.removingOrgs, id)

@@ -205,6 +205,10 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Stateme
 		return nil, ErrClosed
 	}
 	o, ok := h.orgs[ev.Org]
+	if ok {
+		h.events.add(ev.Org)
+		defer h.events.done(ev.Org)
+	}
 	h.mu.RUnlock()
 	if !ok {
 		rec.UnknownOrg()
@@ -236,6 +240,9 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Stateme
 	if err := h.enqueue(ctx, ev.Org, items); err != nil {
 		prep.Abort() // the attempt stays as it was: a re-sent call yields these statements again
 		return nil, err
+	}
+	if h.hookEventQueued != nil {
+		h.hookEventQueued(ev)
 	}
 	// Queued: a failure to save the state now makes the caller re-send,
 	// which queues the same statements (same ids) again; nothing is lost.

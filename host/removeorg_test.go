@@ -171,3 +171,73 @@ func TestRemovedOrganizationStartsSCORMFromScratch(t *testing.T) {
 		})
 	}
 }
+
+// A SCORM call that found its organization before RemoveOrg took it out,
+// and saves its attempt state after the statements are queued, must not
+// leave that state behind: RemoveOrg archives only once the call is over,
+// so the organization created again with the same id starts its attempt
+// from scratch.
+func TestRemoveOrgWaitsForEventCallsInProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testConfig(t)
+	h := newHost(t, cfg)
+	create := func() {
+		t.Helper()
+		if err := h.PutOrg(ctx, "newco", OrgSettings{BaseIRI: "https://newco.learningflow.example"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.SaveIntegration(ctx, "newco", Integration{ID: "mock", Plugin: "mock", Config: map[string]any{}}, SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := func(id string) Event {
+		return Event{ID: id, Org: "newco", Kind: "scorm.runtime", Time: "2025-03-14T09:00:00Z", User: &User{ID: "u-1842"},
+			Payload: json.RawMessage(`{"version":"2004","package_id":"pkg-9","sco_id":"intro","attempt_id":"att-3","call":"Commit","cmi":{"completion_status":"completed","success_status":"unknown"}}`)}
+	}
+	create()
+
+	queued := make(chan struct{})
+	release := make(chan struct{})
+	h.hookEventQueued = func(ev Event) {
+		if ev.ID == "e1" {
+			close(queued)
+			<-release
+		}
+	}
+	removeWaits := make(chan struct{})
+	h.hookRemoveWaits = func(string) { close(removeWaits) }
+
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := h.RecordEvent(ctx, commit("e1"))
+		recorded <- err
+	}()
+	<-queued
+	removed := make(chan error, 1)
+	go func() { removed <- h.RemoveOrg(ctx, "newco") }()
+	// Let the call save its state once RemoveOrg is about to archive (or,
+	// were it not to wait, has archived already).
+	select {
+	case <-removeWaits:
+	case err := <-removed:
+		removed <- err
+	}
+	close(release)
+	if err := <-recorded; err != nil {
+		t.Fatalf("RecordEvent during RemoveOrg: %v", err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatalf("RemoveOrg: %v", err)
+	}
+	h.hookEventQueued, h.hookRemoveWaits = nil, nil
+
+	create()
+	sts, err := h.RecordEvent(ctx, commit("e2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 1 || !strings.HasSuffix(sts[0].Verb.ID, "/completed") {
+		t.Errorf("the first commit of the organization created again yielded %d statements, want one 'completed': the removed organization's attempt state was left behind", len(sts))
+	}
+}
