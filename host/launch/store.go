@@ -1,10 +1,13 @@
 package launch
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,15 +15,75 @@ import (
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 )
 
+// compactGarbage is how many bytes of the journal must be superseded (old
+// versions of documents, deleted documents) before the journal is
+// rewritten; it is also rewritten only once the superseded bytes outweigh
+// the live ones, so a rewrite costs at most about as much as what was
+// appended since the last one.
+const compactGarbage = 16 << 20
+
 // fileStore is an lrsserver.MemoryStore made durable by a journal file:
 // every change is appended as one JSON line and synced before it is
 // applied; opening replays the file. A torn last line (a crash during a
 // write) is dropped.
+//
+// Documents are rewritten often (a course saves its bookmark and
+// suspend data every few seconds), so the journal would grow without
+// bound; once enough of it is superseded, the change that crossed the
+// mark rewrites it from the store's content (a temporary file synced and
+// renamed over the journal: a crash leaves the old journal or the new
+// one, and a leftover temporary file is removed at the next open).
 type fileStore struct {
 	*lrsserver.MemoryStore
-	mu   sync.Mutex
-	f    *os.File
+	path string
 	sync bool
+	// minGarbage is compactGarbage; tests make it smaller.
+	minGarbage int64
+
+	mu      sync.Mutex
+	f       *os.File
+	size    int64     // bytes in the journal
+	live    liveBytes // of them, the ones the store's content needs
+	retryAt int64     // after a failed rewrite, the size to try again at
+	broken  error     // set when the journal can no longer be trusted
+	pending []byte    // scratch buffer for one line
+}
+
+// liveBytes counts the journal bytes the store's content still needs:
+// every statement line, and the last line of every document still there.
+type liveBytes struct {
+	stmts int64
+	docs  map[lrsserver.DocKey]int64
+	total int64
+}
+
+// account notes that change c took n bytes of the journal.
+func (l *liveBytes) account(c lrsserver.Change, n int64) {
+	if l.docs == nil {
+		l.docs = make(map[lrsserver.DocKey]int64)
+	}
+	switch {
+	case c.Key != nil:
+		if old, ok := l.docs[*c.Key]; ok {
+			l.total -= old
+			delete(l.docs, *c.Key)
+		}
+		if c.Doc != nil {
+			l.docs[*c.Key] = n
+			l.total += n
+		}
+	case c.DeleteSet != nil:
+		for k, old := range l.docs {
+			if k.NS == c.DeleteSet.NS && k.Kind == c.DeleteSet.Kind && k.ActivityID == c.DeleteSet.ActivityID &&
+				k.Agent == c.DeleteSet.Agent && k.Registration == c.DeleteSet.Registration {
+				l.total -= old
+				delete(l.docs, k)
+			}
+		}
+	default:
+		l.stmts += n
+		l.total += n
+	}
 }
 
 // openFileStore opens or creates the journal at path.
@@ -28,8 +91,13 @@ func openFileStore(path string, syncWrites bool) (*fileStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("launch store: %w", err)
 	}
-	s := &fileStore{sync: syncWrites}
+	s := &fileStore{path: path, sync: syncWrites, minGarbage: compactGarbage}
 	s.MemoryStore = lrsserver.NewMemoryStore(s.append)
+	if leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(path), compactPattern(path))); err == nil {
+		for _, name := range leftovers {
+			_ = os.Remove(name) // a rewrite cut short by a crash
+		}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("launch store: %w", err)
@@ -46,6 +114,7 @@ func openFileStore(path string, syncWrites bool) (*fileStore, error) {
 			return nil, fmt.Errorf("launch store %s: line at byte %d is not a change record: %v; move the file aside to start empty", filepath.Base(path), off, err)
 		}
 		s.Apply(c)
+		s.live.account(c, int64(end+1))
 		off += end + 1
 		good = off
 	}
@@ -61,9 +130,14 @@ func openFileStore(path string, syncWrites bool) (*fileStore, error) {
 		f.Close()
 		return nil, fmt.Errorf("launch store: %w", err)
 	}
-	s.f = f
+	s.f, s.size = f, int64(good)
+	s.maybeCompact()
 	return s, nil
 }
+
+// compactPattern is the glob of the temporary files of a rewrite of the
+// journal at path.
+func compactPattern(path string) string { return "." + filepath.Base(path) + ".compact-*" }
 
 // append writes one change; the MemoryStore calls it under its lock.
 func (s *fileStore) append(c lrsserver.Change) error {
@@ -71,13 +145,16 @@ func (s *fileStore) append(c lrsserver.Change) error {
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
 		return errors.New("launch store is closed")
 	}
-	if _, err := s.f.Write(b); err != nil {
+	if s.broken != nil {
+		return s.broken
+	}
+	s.pending = append(append(s.pending[:0], b...), '\n')
+	if _, err := s.f.Write(s.pending); err != nil {
 		return fmt.Errorf("launch store: %w", err)
 	}
 	if s.sync {
@@ -85,7 +162,125 @@ func (s *fileStore) append(c lrsserver.Change) error {
 			return fmt.Errorf("launch store: %w", err)
 		}
 	}
+	s.size += int64(len(s.pending))
+	s.live.account(c, int64(len(s.pending)))
 	return nil
+}
+
+// AddStatements implements lrsserver.StatementStore.
+func (s *fileStore) AddStatements(ctx context.Context, ns string, recs []lrsserver.Record, voids []string) error {
+	err := s.MemoryStore.AddStatements(ctx, ns, recs, voids)
+	s.maybeCompact()
+	return err
+}
+
+// UpdateDocument implements lrsserver.DocumentStore.
+func (s *fileStore) UpdateDocument(ctx context.Context, key lrsserver.DocKey, fn func(cur *lrsserver.Document) (*lrsserver.Document, error)) error {
+	err := s.MemoryStore.UpdateDocument(ctx, key, fn)
+	s.maybeCompact()
+	return err
+}
+
+// DeleteDocuments implements lrsserver.DocumentStore.
+func (s *fileStore) DeleteDocuments(ctx context.Context, key lrsserver.DocKey) error {
+	err := s.MemoryStore.DeleteDocuments(ctx, key)
+	s.maybeCompact()
+	return err
+}
+
+// needsCompaction reports whether the journal is worth rewriting; s.mu
+// is held.
+func (s *fileStore) needsCompaction() bool {
+	garbage := s.size - s.live.total
+	return s.f != nil && s.broken == nil && s.size >= s.retryAt && garbage >= s.minGarbage && garbage > s.live.total
+}
+
+// maybeCompact rewrites the journal when enough of it is superseded. A
+// failed rewrite leaves the journal as it was (and is tried again once as
+// much again was appended): the change that triggered it is stored
+// already, so it does not fail the call.
+func (s *fileStore) maybeCompact() {
+	s.mu.Lock()
+	need := s.needsCompaction()
+	s.mu.Unlock()
+	if !need {
+		return
+	}
+	if err := s.MemoryStore.Compact(s.rewrite); err != nil {
+		s.mu.Lock()
+		s.retryAt = s.size + s.minGarbage
+		s.mu.Unlock()
+	}
+}
+
+// rewrite replaces the journal with the lines of state; the MemoryStore
+// calls it under its lock, so nothing is appended meanwhile.
+func (s *fileStore) rewrite(state iter.Seq[lrsserver.Change]) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.needsCompaction() {
+		return nil // another call rewrote it first
+	}
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, compactPattern(s.path))
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	var live liveBytes
+	var size int64
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	for c := range state {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return err
+		}
+		size += int64(len(b) + 1)
+		live.account(c, int64(len(b)+1))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return err
+	}
+	done = true
+	// From here on the journal is the new file, whose handle is tmp.
+	old := s.f
+	s.f, s.size, s.live, s.retryAt = tmp, size, live, 0
+	_ = old.Close()
+	if err := syncDir(dir); err != nil {
+		// The rename may not survive a crash: the old journal would come
+		// back without what is appended from now on. Refuse changes.
+		s.broken = fmt.Errorf("launch store: the journal was rewritten but its directory could not be synced (%v); restart the host", err)
+		return s.broken
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory, so a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Close closes the journal.

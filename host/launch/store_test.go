@@ -2,10 +2,15 @@ package launch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 )
@@ -135,5 +140,128 @@ func TestSessionFile(t *testing.T) {
 	defer sf.Close()
 	if len(got) != 2 || got[1].ID != "new" {
 		t.Errorf("launches after an append = %+v, want live and new", got)
+	}
+}
+
+// TestFileStoreCompacts checks that a journal whose documents are saved
+// again and again is rewritten instead of growing without bound, that
+// the rewritten journal reopens to the same content (statements in order
+// with their voided marks, the last version of every document, no deleted
+// one), and that changes made while it is rewritten, from many
+// goroutines, all survive a reopen.
+func TestFileStoreCompacts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lrs.jsonl")
+	s, err := openFileStore(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.minGarbage = 16 << 10
+	key := func(learner int, id string) lrsserver.DocKey {
+		return lrsserver.DocKey{NS: "acme", Kind: lrsserver.KindState, ActivityID: "https://courses.learningflow.example/c1",
+			Agent: fmt.Sprintf("mbox:mailto:learner%d@acme.example", learner), ID: id}
+	}
+	suspend := strings.Repeat("x", 500)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for learner := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				body := fmt.Sprintf(`{"slide":%d,"data":%q}`, i, suspend)
+				err := s.UpdateDocument(ctx, key(learner, "bookmark"), func(*lrsserver.Document) (*lrsserver.Document, error) {
+					return &lrsserver.Document{ContentType: "application/json", Body: []byte(body), Updated: time.Unix(1700000000, 0).UTC()}, nil
+				})
+				if err == nil && i%10 == 0 {
+					id := fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", learner, i)
+					err = s.AddStatements(ctx, "acme", []lrsserver.Record{{ID: id, Full: []byte(`{}`)}}, nil)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := s.AddStatements(ctx, "acme", []lrsserver.Record{{ID: "00000000-0000-4000-8000-999999999999", Full: []byte(`{}`)}},
+		[]string{"00000000-0000-4000-8000-000000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDocuments(ctx, key(7, "")); err != nil {
+		t.Fatal(err)
+	}
+	written := int64(8*300) * int64(len(suspend))
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > written/10 {
+		t.Errorf("journal is %d bytes after %d bytes of documents were saved, most of them superseded: it was not compacted", st.Size(), written)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), compactPattern(path))); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+
+	r, err := openFileStore(path, false)
+	if err != nil {
+		t.Fatalf("reopen after compaction: %v", err)
+	}
+	defer r.Close()
+	if n := r.Len("acme"); n != 8*30+1 {
+		t.Errorf("statements after reopen = %d, want %d", n, 8*30+1)
+	}
+	var voided []string
+	_ = r.Statements(ctx, "acme", func(rec *lrsserver.Record) bool {
+		if rec.Voided {
+			voided = append(voided, rec.ID)
+		}
+		return true
+	})
+	if diff := cmp.Diff([]string{"00000000-0000-4000-8000-000000000000"}, voided); diff != "" {
+		t.Errorf("voided statements after reopen (-want +got):\n%s", diff)
+	}
+	for learner := range 8 {
+		d, ok, err := r.Document(ctx, key(learner, "bookmark"))
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case learner == 7 && ok:
+			t.Errorf("learner 7's deleted bookmark came back: %s", d.Body)
+		case learner != 7 && (!ok || !strings.HasPrefix(string(d.Body), `{"slide":299,`)):
+			t.Errorf("learner %d's bookmark after reopen = %.20q (found %v), want the last one saved", learner, d.Body, ok)
+		}
+	}
+}
+
+// TestFileStoreRemovesLeftoverRewrite checks that a rewrite cut short by a
+// crash (its temporary file left next to the journal) is ignored and
+// removed at the next open.
+func TestFileStoreRemovesLeftoverRewrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lrs.jsonl")
+	if err := os.WriteFile(path, []byte(`{"ns":"acme","records":[{"ID":"00000000-0000-4000-8000-000000000001","Full":"e30="}]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(dir, ".lrs.jsonl.compact-123")
+	if err := os.WriteFile(leftover, []byte(`{"ns":"acme","rec`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openFileStore(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := s.Len("acme"); n != 1 {
+		t.Errorf("statements = %d, want 1", n)
+	}
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("leftover rewrite file still there (%v)", err)
 	}
 }

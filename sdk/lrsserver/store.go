@@ -1,8 +1,11 @@
 package lrsserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"iter"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -280,6 +283,49 @@ func (m *MemoryStore) Len(ns string) int {
 		return len(n.list)
 	}
 	return 0
+}
+
+// compactChunk bounds the statements of one Change that Compact hands
+// out, so that a journal's lines stay of a moderate size.
+const compactChunk = 1000
+
+// Compact calls rewrite with the store's content as a sequence of changes
+// that, applied in order to an empty store, rebuild it: the statements of
+// each namespace in their order (voided ones marked so), in chunks, then
+// every document. It holds the store's lock until rewrite returns, so no
+// change is made between the sequence and what rewrite does with it: a
+// journal replaces its file with a shorter one that way. rewrite must not
+// call the store; its error is returned.
+func (m *MemoryStore) Compact(rewrite func(state iter.Seq[Change]) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rewrite(func(yield func(Change) bool) {
+		for _, ns := range slices.Sorted(maps.Keys(m.ns)) {
+			list := m.ns[ns].list
+			for len(list) > 0 {
+				n := min(len(list), compactChunk)
+				recs := make([]Record, n)
+				for i, r := range list[:n] {
+					recs[i] = *r
+				}
+				if !yield(Change{NS: ns, Records: recs}) {
+					return
+				}
+				list = list[n:]
+			}
+		}
+		keys := slices.SortedFunc(maps.Keys(m.docs), func(a, b DocKey) int {
+			return cmp.Or(strings.Compare(a.NS, b.NS), strings.Compare(a.Kind, b.Kind),
+				strings.Compare(a.ActivityID, b.ActivityID), strings.Compare(a.Agent, b.Agent),
+				strings.Compare(a.Registration, b.Registration), strings.Compare(a.ID, b.ID))
+		})
+		for _, k := range keys {
+			k, d := k, *m.docs[k]
+			if !yield(Change{Key: &k, Doc: &d}) {
+				return
+			}
+		}
+	})
 }
 
 // Reset forgets everything (it is not journaled).
