@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -62,11 +63,9 @@ func openSessionFile(path string, now time.Time, syncWrites bool) (*sessionFile,
 		b, _ := json.Marshal(s)
 		buf.Write(append(b, '\n'))
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
-		return nil, nil, fmt.Errorf("launch sessions: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Synced before the rename: a crash right after it must not leave an
+	// empty file, which would end every launch in progress.
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
 		return nil, nil, fmt.Errorf("launch sessions: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
