@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 )
 
 func TestGeneratorIsDeterministicAndValid(t *testing.T) {
@@ -109,7 +110,8 @@ func TestDemoConfigLoads(t *testing.T) {
 func TestConfigFileFromStdin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	lrs, endpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "lrsbridge.yaml")
 	yaml := fmt.Sprintf(`data_dir: '%s'

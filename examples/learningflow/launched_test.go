@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/panel/paneltest"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -34,7 +35,8 @@ type courseState struct {
 func TestBrowserLaunchedCourse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	lrs, endpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
 	var logs syncBuffer
 	var dataDir string
 	h := testHost(t, map[string]host.OrgConfig{
