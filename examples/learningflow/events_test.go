@@ -123,7 +123,7 @@ orgs:
     base_iri: https://acme.learningflow.example
     sinks:
       - {id: lrs, plugin: lrs, config: {xapi_version: '1.0.3', endpoint: '%s', key: '%s'}}
-`, filepath.Join(dir, "data"), plugins(t), endpoint, testKey)
+`, filepath.Join(dir, "data"), plugins(t), endpoint, hosttest.LRSKey)
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,19 +16,12 @@ import (
 	"github.com/learningflow/lrsbridge/host/hosttest"
 )
 
-// Credentials of the test LRS.
-const (
-	testKey    = hosttest.LRSKey
-	testSecret = hosttest.LRSSecret
-)
-
 // testPlugins are the plugins of this test binary.
 var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testPlugins.Remove()
-	os.Exit(code)
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // plugins returns the directory of the built-in plugins, built once per

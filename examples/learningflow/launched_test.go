@@ -43,7 +43,7 @@ func TestBrowserLaunchedCourse(t *testing.T) {
 		"acme": {
 			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
 			Sinks: []host.SinkConfig{{ID: "lrs", Label: "Acme LRS", Plugin: "lrs",
-				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": testKey, "secret": testSecret}}},
+				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": hosttest.LRSKey, "secret": hosttest.LRSSecret}}},
 		},
 	}, &logs, func(c *host.Config) { dataDir = c.DataDir })
 	srv := httptest.NewUnstartedServer(nil)

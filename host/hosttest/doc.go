@@ -21,9 +21,8 @@
 //	var plugins hosttest.Plugins
 //
 //	func TestMain(m *testing.M) {
-//		code := m.Run()
-//		plugins.Remove()
-//		os.Exit(code)
+//		defer plugins.Remove()
+//		m.Run()
 //	}
 //
 //	func TestQuizReachesTheLRS(t *testing.T) {

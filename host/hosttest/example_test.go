@@ -1,7 +1,6 @@
 package hosttest_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/learningflow/lrsbridge/host"
@@ -12,9 +11,8 @@ import (
 var plugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	plugins.Remove()
-	os.Exit(code)
+	defer plugins.Remove()
+	m.Run()
 }
 
 // quizCompleted is an event as LearningFlow hands it to the host.

@@ -30,9 +30,8 @@ var builtin = []string{"archive", "lrs", "mock"}
 //	var plugins hosttest.Plugins
 //
 //	func TestMain(m *testing.M) {
-//		code := m.Run()
-//		plugins.Remove()
-//		os.Exit(code)
+//		defer plugins.Remove()
+//		m.Run()
 //	}
 //
 // It runs "go build" in the test's working directory, so the plugins are

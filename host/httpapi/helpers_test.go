@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,9 +32,8 @@ const (
 var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testPlugins.Remove()
-	os.Exit(code)
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // testHost starts a host with orgs and fast delivery; mutate functions

@@ -20,9 +20,8 @@ import (
 var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testPlugins.Remove()
-	os.Exit(code)
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // env is a host with one organization "acme" whose mock integration

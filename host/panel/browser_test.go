@@ -68,7 +68,7 @@ func TestBrowserPanel(t *testing.T) {
 	})
 
 	t.Run("wrong secret: a clear message and nothing saved", func(t *testing.T) {
-		must(t, page.Eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": endpoint, "key": testKey, "secret": "wrong-secret"}), nil))
+		must(t, page.Eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": endpoint, "key": hosttest.LRSKey, "secret": "wrong-secret"}), nil))
 		must(t, page.Eval(ctx, click("test-btn"), nil))
 		page.WaitFor(t, ctx, "the test report", `document.getElementById("report").dataset.ok`)
 		got := readForm(t, ctx, page)
@@ -84,7 +84,7 @@ func TestBrowserPanel(t *testing.T) {
 	})
 
 	t.Run("right secret: one click saves and activates", func(t *testing.T) {
-		must(t, page.Eval(ctx, fill(map[string]string{"secret": testSecret}), nil))
+		must(t, page.Eval(ctx, fill(map[string]string{"secret": hosttest.LRSSecret}), nil))
 		must(t, page.Eval(ctx, click("test-btn"), nil))
 		page.WaitFor(t, ctx, "the save", `document.getElementById("form-message").textContent.startsWith("Saved and active")`)
 		got := readForm(t, ctx, page)
@@ -104,7 +104,7 @@ func TestBrowserPanel(t *testing.T) {
 		}
 		must(t, page.Eval(ctx, `({ID: document.getElementById("id").value, Placeholder: document.getElementById("secret").placeholder,
 			HintShown: !document.getElementById("secret-hint").hidden,
-			SecretInPage: document.documentElement.outerHTML.includes(`+strconv.Quote(testSecret)+`)})`, &after))
+			SecretInPage: document.documentElement.outerHTML.includes(`+strconv.Quote(hosttest.LRSSecret)+`)})`, &after))
 		if diff := cmp.Diff(struct {
 			ID, Placeholder         string
 			HintShown, SecretInPage bool
@@ -124,7 +124,7 @@ func TestBrowserPanel(t *testing.T) {
 
 	t.Run("a version the LRS does not speak is not blamed on the credentials", func(t *testing.T) {
 		must(t, page.Eval(ctx, click("new-btn"), nil))
-		must(t, page.Eval(ctx, fill(map[string]string{"label": "Old LRS", "xapi_version": "2.0.0", "endpoint": oldEndpoint, "key": testKey, "secret": testSecret}), nil))
+		must(t, page.Eval(ctx, fill(map[string]string{"label": "Old LRS", "xapi_version": "2.0.0", "endpoint": oldEndpoint, "key": hosttest.LRSKey, "secret": hosttest.LRSSecret}), nil))
 		must(t, page.Eval(ctx, click("test-btn"), nil))
 		page.WaitFor(t, ctx, "the version advice", `document.getElementById("form-message").textContent.includes("speaks xAPI")`)
 		var got struct{ About, Auth, Version, Message string }

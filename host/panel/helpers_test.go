@@ -3,7 +3,6 @@ package panel
 import (
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -12,19 +11,12 @@ import (
 	"github.com/learningflow/lrsbridge/host/httpapi"
 )
 
-// Credentials of the test LRS.
-const (
-	testKey    = hosttest.LRSKey
-	testSecret = hosttest.LRSSecret
-)
-
 // testPlugins are the plugins of this test binary.
 var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testPlugins.Remove()
-	os.Exit(code)
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // testHost starts a host with orgs and fast delivery and breaker.
