@@ -545,7 +545,8 @@ func slug(label, fallback string) string {
 // EnvPrefix is the prefix of environment variables that override
 // configuration keys. A double underscore separates levels:
 // LRSBRIDGE_QUEUE__SYNC=none sets queue.sync, LRSBRIDGE_DATA_DIR sets
-// data_dir.
+// data_dir. A variable that sets a list of values takes the elements
+// separated by commas: LRSBRIDGE_PLUGINS__ALLOW_RUNTIME=lrs,archive.
 const EnvPrefix = "LRSBRIDGE_"
 
 // sdkEnvPrefix starts the variables of package sdk's plugin protocol
@@ -595,24 +596,11 @@ func loadConfig(layer koanf.Provider, name string, environ []string) (Config, er
 	if environ == nil {
 		environ = os.Environ()
 	}
-	vars := map[string]string{} // configuration key -> variable name
-	ek := koanf.New(".")
-	if err := ek.Load(env.Provider(".", env.Opt{
-		Prefix: EnvPrefix,
-		TransformFunc: func(name, value string) (string, any) {
-			if strings.HasPrefix(name, sdkEnvPrefix) {
-				return "", nil // the plugin protocol's variables, not configuration
-			}
-			key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
-			key = strings.ReplaceAll(key, "__", ".")
-			vars[key] = name
-			return key, value
-		},
-		EnvironFunc: func() []string { return environ },
-	}), nil); err != nil {
-		return Config{}, fmt.Errorf("load environment: %w", err)
+	ek, problems, err := envLayer(environ)
+	if err != nil {
+		return Config{}, err
 	}
-	unknown = append(unknown, checkKeys(ek.Raw(), "from the environment", vars)...)
+	unknown = append(unknown, problems...)
 	if err := k.Merge(ek); err != nil {
 		return Config{}, fmt.Errorf("load environment: %w", err)
 	}
@@ -627,7 +615,7 @@ func loadConfig(layer koanf.Provider, name string, environ []string) (Config, er
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
 		return Config{}, fmt.Errorf("decode configuration: %w", err)
 	}
-	err := c.Validate()
+	err = c.Validate()
 	var ce *ConfigError
 	switch {
 	case len(unknown) == 0 && err != nil:
@@ -639,4 +627,38 @@ func loadConfig(layer koanf.Provider, name string, environ []string) (Config, er
 		return Config{}, ce
 	}
 	return Config{}, &ConfigError{Problems: unknown}
+}
+
+// envLayer loads the LRSBRIDGE_ variables of environ as a layer of the
+// configuration, with the problems found in it: unknown keys, values
+// outside an enumeration and malformed lists. A variable that sets a list
+// of values is split on commas (splitList).
+func envLayer(environ []string) (*koanf.Koanf, []ConfigProblem, error) {
+	vars := map[string]string{} // configuration key -> variable name
+	var problems []ConfigProblem
+	ek := koanf.New(".")
+	if err := ek.Load(env.Provider(".", env.Opt{
+		Prefix: EnvPrefix,
+		TransformFunc: func(name, value string) (string, any) {
+			if strings.HasPrefix(name, sdkEnvPrefix) {
+				return "", nil // the plugin protocol's variables, not configuration
+			}
+			key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+			key = strings.ReplaceAll(key, "__", ".")
+			vars[key] = name
+			if !isListKey(key) {
+				return key, value
+			}
+			list, err := splitList(value)
+			if err != nil {
+				problems = append(problems, ConfigProblem{Key: key, Message: "set by " + name + ": " + err.Error()})
+				return "", nil
+			}
+			return key, list
+		},
+		EnvironFunc: func() []string { return environ },
+	}), nil); err != nil {
+		return nil, nil, fmt.Errorf("load environment: %w", err)
+	}
+	return ek, append(checkKeys(ek.Raw(), "from the environment", vars), problems...), nil
 }

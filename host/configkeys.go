@@ -55,6 +55,48 @@ func varOf(vars map[string]string, key string) string {
 
 var durationType = reflect.TypeFor[time.Duration]()
 
+// isListKey reports whether key (a dotted key, as an LRSBRIDGE_ variable
+// names it) is a list of plain values in Config, such as
+// plugins.allow_runtime or plugins.config_only_settings.<plugin>: a slice
+// whose elements are not structs. A map level takes any name; below a
+// plugin's opaque config nothing is a list.
+func isListKey(key string) bool {
+	t := reflect.TypeFor[Config]()
+	for _, part := range strings.Split(key, ".") {
+		switch {
+		case t.Kind() == reflect.Struct && t != durationType:
+			ft, ok := structKeys(t)[part]
+			if !ok {
+				return false
+			}
+			t = ft
+		case t.Kind() == reflect.Map && t.Elem().Kind() != reflect.Interface:
+			t = t.Elem()
+		default:
+			return false
+		}
+	}
+	return t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Struct
+}
+
+// splitList splits the value of an LRSBRIDGE_ variable that sets a list:
+// elements are separated by commas, with the spaces around them trimmed,
+// and a value of only spaces is the empty list. An empty element is an
+// error saying which; an element cannot itself hold a comma.
+func splitList(value string) ([]string, error) {
+	if strings.TrimSpace(value) == "" {
+		return []string{}, nil
+	}
+	list := strings.Split(value, ",")
+	for i, v := range list {
+		list[i] = strings.TrimSpace(v)
+		if list[i] == "" {
+			return nil, fmt.Errorf("element %d of %d of the comma-separated list is empty; separate the elements with single commas, with none at either end (an empty value sets an empty list)", i+1, len(list))
+		}
+	}
+	return list, nil
+}
+
 // walkKeys calls bad for every key under prefix in v that type t does not
 // have, with the keys t has at that level, and invalid for every string
 // value that the UnmarshalText of its type (an enum) refuses.

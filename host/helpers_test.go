@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,36 +15,30 @@ import (
 	"github.com/learningflow/lrsbridge/sinks/mock/mocktest"
 )
 
-// pluginDir holds the real plugin binaries, built once per test binary.
-var (
-	pluginOnce sync.Once
-	pluginDir  string
-	pluginErr  error
-)
+// testKit is what this package's tests take from package host/hosttest,
+// which they cannot import (it imports host): kit_test.go, an external
+// test file, sets it before the tests run.
+type testKit struct {
+	plugins       func(t testing.TB) string // the built-in plugins, built once
+	removePlugins func() error
+	config        func(t testing.TB, pluginDir string) Config
+	newHost       func(t testing.TB, cfg Config, opts ...Option) *Host
+}
+
+var kit testKit
+
+// SetTestKit sets what this package's tests take from host/hosttest; only
+// kit_test.go calls it.
+func SetTestKit(plugins func(testing.TB) string, removePlugins func() error,
+	config func(testing.TB, string) Config, newHost func(testing.TB, Config, ...Option) *Host) {
+	kit = testKit{plugins: plugins, removePlugins: removePlugins, config: config, newHost: newHost}
+}
 
 // plugins builds plugins/mock, plugins/lrs and plugins/archive into a
 // directory shared by the tests of this package.
 func plugins(t testing.TB) string {
 	t.Helper()
-	pluginOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lrsbridge-host-plugins-")
-		if err != nil {
-			pluginErr = err
-			return
-		}
-		pluginDir = dir
-		for _, name := range []string{"mock", "lrs", "archive"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../plugins/"+name)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if pluginErr != nil {
-		t.Fatal(pluginErr)
-	}
-	return pluginDir
+	return kit.plugins(t)
 }
 
 func TestMain(m *testing.M) {
@@ -64,9 +55,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runSharedChild())
 	}
 	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
+	kit.removePlugins()
 	os.Exit(code)
 }
 
@@ -104,23 +93,14 @@ func tierOptions() []Option {
 // tier).
 func testConfig(t testing.TB) Config {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	if testing.Short() {
-		cfg.Plugins.Dir = t.TempDir() // no plugin executables
-	} else {
-		cfg.Plugins.Dir = plugins(t)
+	pluginDir := t.TempDir() // no plugin executables
+	if !testing.Short() {
+		pluginDir = plugins(t)
 	}
+	cfg := kit.config(t, pluginDir)
+	cfg.Secrets.Key = "" // the tests that keep secrets set their own
 	cfg.Plugins.IdleTimeout = time.Minute
-	cfg.Queue.Sync = "none"
-	cfg.Delivery.Linger = 5 * time.Millisecond
-	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
-	cfg.Delivery.BackoffMax = 100 * time.Millisecond
 	cfg.Delivery.BreakerOpen = 200 * time.Millisecond
-	cfg.Delivery.Timeout = 10 * time.Second
-	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
-	cfg.Egress.AllowHTTP = true
-	cfg.Orgs = map[string]OrgConfig{}
 	// Most tests manage every built-in sink at run time; the policy's own
 	// tests (policy_test.go) restore the defaults.
 	cfg.Plugins.AllowRuntime = []string{"lrs", "mock", "archive"}
@@ -145,16 +125,7 @@ func mockSink(id, recordFile string, extra map[string]any) SinkConfig {
 // newHost starts a host that is shut down at the end of the test.
 func newHost(t testing.TB, cfg Config, opts ...Option) *Host {
 	t.Helper()
-	h, err := New(cfg, append(tierOptions(), opts...)...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx) // a test may have shut it down already
-	})
-	return h
+	return kit.newHost(t, cfg, append(tierOptions(), opts...)...)
 }
 
 // statement returns a valid statement for org with a deterministic id.

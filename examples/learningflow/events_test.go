@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 )
 
 func TestGeneratorIsDeterministicAndValid(t *testing.T) {
@@ -109,7 +110,8 @@ func TestDemoConfigLoads(t *testing.T) {
 func TestConfigFileFromStdin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	lrs, endpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "lrsbridge.yaml")
 	yaml := fmt.Sprintf(`data_dir: '%s'
@@ -121,7 +123,7 @@ orgs:
     base_iri: https://acme.learningflow.example
     sinks:
       - {id: lrs, plugin: lrs, config: {xapi_version: '1.0.3', endpoint: '%s', key: '%s'}}
-`, filepath.Join(dir, "data"), plugins(t), endpoint, testKey)
+`, filepath.Join(dir, "data"), plugins(t), endpoint, hosttest.LRSKey)
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -3,69 +3,32 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/learningflow/lrsbridge/host"
-	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 )
 
-// Credentials of the test LRS.
-const (
-	testKey    = "lf-key"
-	testSecret = "correct-horse-battery-staple"
-)
-
-// pluginDir holds the plugins, built once per test binary by
-// ensurePlugins (which is under test too).
-var (
-	pluginOnce sync.Once
-	pluginDir  string
-	pluginErr  error
-)
+// testPlugins are the plugins of this test binary.
+var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
-	os.Exit(code)
+	defer testPlugins.Remove()
+	m.Run()
 }
 
+// plugins returns the directory of the built-in plugins, built once per
+// test binary.
 func plugins(t testing.TB) string {
 	t.Helper()
-	pluginOnce.Do(func() {
-		pluginDir, pluginErr = os.MkdirTemp("", "learningflow-plugins-")
-		if pluginErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		pluginErr = ensurePlugins(ctx, pluginDir, builtinPlugins, io.Discard)
-	})
-	if pluginErr != nil {
-		t.Fatal(pluginErr)
-	}
-	return pluginDir
-}
-
-// testLRS starts a development LRS with the test credentials.
-func testLRS(t testing.TB) (*lrstest.LRS, string) {
-	t.Helper()
-	l := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: testKey, Secret: testSecret}}})
-	srv := httptest.NewServer(l)
-	t.Cleanup(srv.Close)
-	return l, srv.URL + l.BasePath()
+	return testPlugins.Dir(t)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers (the host's
@@ -92,32 +55,13 @@ func (s *syncBuffer) String() string {
 // last.
 func testHost(t testing.TB, orgs map[string]host.OrgConfig, logs io.Writer, mutate ...func(*host.Config)) *host.Host {
 	t.Helper()
-	cfg := host.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.Plugins.Dir = plugins(t)
-	cfg.Queue.Sync = "none"
-	cfg.Delivery.Linger = 5 * time.Millisecond
-	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
-	cfg.Delivery.BackoffMax = 100 * time.Millisecond
-	cfg.Delivery.Timeout = 10 * time.Second
-	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
-	cfg.Egress.AllowHTTP = true
-	cfg.Secrets.Key = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	cfg := hosttest.Config(t, plugins(t))
 	cfg.Orgs = orgs
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := host.New(cfg, host.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
-	return h
+	return hosttest.New(t, cfg, host.WithLogger(log))
 }
 
 // call sends a request to the panel and decodes a JSON answer into out

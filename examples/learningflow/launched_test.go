@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/panel/paneltest"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -34,14 +35,15 @@ type courseState struct {
 func TestBrowserLaunchedCourse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	lrs, endpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
 	var logs syncBuffer
 	var dataDir string
 	h := testHost(t, map[string]host.OrgConfig{
 		"acme": {
 			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
 			Sinks: []host.SinkConfig{{ID: "lrs", Label: "Acme LRS", Plugin: "lrs",
-				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": testKey, "secret": testSecret}}},
+				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": hosttest.LRSKey, "secret": hosttest.LRSSecret}}},
 		},
 	}, &logs, func(c *host.Config) { dataDir = c.DataDir })
 	srv := httptest.NewUnstartedServer(nil)

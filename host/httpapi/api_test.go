@@ -12,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 )
 
 func TestNewNeedsAnAuthorizer(t *testing.T) {
@@ -59,7 +60,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 func TestSetUpFlow(t *testing.T) {
 	t.Parallel()
-	lrs, endpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
 	h := testHost(t, map[string]host.OrgConfig{"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}}})
 	c := newClient(t, serve(t, h, Options{Prefix: "/api"}), "/api")
 
@@ -242,7 +244,8 @@ func TestReplayDeadLettersIntoAnotherIntegration(t *testing.T) {
 	oc := mockOrg("acme", dir)
 	oc.Sinks[0].Config["auth_fail"] = "unauthenticated"
 	h := testHost(t, map[string]host.OrgConfig{"acme": oc})
-	lrs, endpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
 	c := newClient(t, serve(t, h, Options{}), "")
 	var res EventsResponse
 	c.do(http.MethodPost, "/events", ndjson(quizEvent("acme", "a")+"\n"+quizEvent("acme", "b")), &res)

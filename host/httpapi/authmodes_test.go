@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/internal/oauthtest"
 )
 
@@ -228,7 +229,8 @@ func TestOAuth2SetUpFlow(t *testing.T) {
 func TestBearerAndSwitchingModes(t *testing.T) {
 	t.Parallel()
 	as := oauthtest.New(t, oauthtest.Options{ClientID: testClientID, ClientSecret: testClientSecret, Bearer: testBearer})
-	lrs, basicEndpoint := testLRS(t)
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	basicEndpoint := lrs.Endpoint
 	h := testHost(t, map[string]host.OrgConfig{"acme": {OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"}}})
 	c := newClient(t, serve(t, h, Options{}), "")
 

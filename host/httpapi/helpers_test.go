@@ -3,14 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,57 +19,21 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/learningflow/lrsbridge/host"
-	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 )
 
 // Credentials of the test LRS.
 const (
-	testKey    = "lf-key"
-	testSecret = "correct-horse-battery-staple"
+	testKey    = hosttest.LRSKey
+	testSecret = hosttest.LRSSecret
 )
 
-var (
-	pluginOnce sync.Once
-	pluginDir  string
-	pluginErr  error
-)
+// testPlugins are the plugins of this test binary.
+var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
-	os.Exit(code)
-}
-
-// plugins builds the repository's plugins once per test binary.
-func plugins(t testing.TB) string {
-	t.Helper()
-	pluginOnce.Do(func() {
-		if pluginDir, pluginErr = os.MkdirTemp("", "lrsbridge-httpapi-plugins-"); pluginErr != nil {
-			return
-		}
-		for _, name := range []string{"lrs", "mock"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginDir, name), "../../plugins/"+name)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if pluginErr != nil {
-		t.Fatal(pluginErr)
-	}
-	return pluginDir
-}
-
-// testLRS starts a development LRS with the test credentials.
-func testLRS(t testing.TB) (*lrstest.LRS, string) {
-	t.Helper()
-	l := lrstest.New(lrstest.Options{Credentials: []lrstest.Credential{{Key: testKey, Secret: testSecret}}})
-	srv := httptest.NewServer(l)
-	t.Cleanup(srv.Close)
-	return l, srv.URL + l.BasePath()
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // testHost starts a host with orgs and fast delivery; mutate functions
@@ -85,35 +46,16 @@ func testHost(t testing.TB, orgs map[string]host.OrgConfig, mutate ...func(*host
 // testHostWith is testHost with options of the host.
 func testHostWith(t testing.TB, orgs map[string]host.OrgConfig, opts []host.Option, mutate ...func(*host.Config)) *host.Host {
 	t.Helper()
-	cfg := host.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.Plugins.Dir = plugins(t)
+	cfg := hosttest.Config(t, testPlugins.Dir(t, "lrs", "mock"))
 	// The tests save mock and archive integrations at run time, with their
 	// file settings; production keeps those for the configuration file.
 	cfg.Plugins.AllowRuntime = []string{"lrs", "mock", "archive"}
 	cfg.Plugins.ConfigOnlySettings = map[string][]string{}
-	cfg.Queue.Sync = "none"
-	cfg.Delivery.Linger = 5 * time.Millisecond
-	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
-	cfg.Delivery.BackoffMax = 100 * time.Millisecond
-	cfg.Delivery.Timeout = 10 * time.Second
-	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
-	cfg.Egress.AllowHTTP = true
-	cfg.Secrets.Key = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	cfg.Orgs = orgs
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	h, err := host.New(cfg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
-	return h
+	return hosttest.New(t, cfg, opts...)
 }
 
 // mockOrg is an organization delivering to the mock plugin, recording

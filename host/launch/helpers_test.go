@@ -4,53 +4,24 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/launch"
 )
 
-var (
-	pluginOnce sync.Once
-	pluginDir  string
-	pluginErr  error
-)
-
-// plugins builds plugins/mock into a directory shared by the tests.
-func plugins(t testing.TB) string {
-	t.Helper()
-	pluginOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lrsbridge-launch-plugins-")
-		if err != nil {
-			pluginErr = err
-			return
-		}
-		pluginDir = dir
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "mock"), "../../plugins/mock")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pluginErr = fmt.Errorf("build plugin mock: %v\n%s", err, out)
-		}
-	})
-	if pluginErr != nil {
-		t.Fatal(pluginErr)
-	}
-	return pluginDir
-}
+// testPlugins are the plugins of this test binary.
+var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
-	os.Exit(code)
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // env is a host with one organization "acme" whose mock integration
@@ -72,29 +43,17 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	cfg := host.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.Plugins.Dir = plugins(t)
-	cfg.Queue.Sync = "none"
+	cfg := hosttest.Config(t, testPlugins.Dir(t, "mock"))
 	if o.sync != "" {
 		cfg.Queue.Sync = host.SyncPolicy(o.sync)
 	}
-	cfg.Delivery.Linger = 5 * time.Millisecond
 	e := &env{record: filepath.Join(t.TempDir(), "delivered.ndjson")}
 	oc := host.OrgConfig{Sinks: []host.SinkConfig{{ID: "mock", Label: "Mock", Plugin: "mock", Config: map[string]any{"record_file": e.record}}}}
 	oc.BaseIRI = "https://acme.learningflow.example"
 	oc.Identity = o.identity
 	cfg.Orgs = map[string]host.OrgConfig{"acme": oc}
-	h, err := host.New(cfg)
-	if err != nil {
-		t.Fatalf("host.New: %v", err)
-	}
+	h := hosttest.New(t, cfg)
 	e.host = h
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
 	var ls *launch.Server
 	e.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ls.ServeHTTP(w, r) }))
 	t.Cleanup(e.http.Close)
@@ -103,6 +62,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir, "launch")
 	}
+	var err error
 	ls, err = launch.New(h, launch.Config{Dir: dir, Endpoint: e.endpoint, AllowOrigins: []string{"*"}, NoSync: o.sync == "", Now: o.now})
 	if err != nil {
 		t.Fatalf("launch.New: %v", err)

@@ -19,9 +19,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/httpapi"
 	"github.com/learningflow/lrsbridge/host/panel/paneltest"
-	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
 // TestBrowserPanel drives the panel in headless Chromium, as an admin
@@ -32,8 +32,9 @@ import (
 func TestBrowserPanel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	lrs, endpoint := testLRS(t, lrstest.Options{})
-	_, oldEndpoint := testLRS(t, lrstest.Options{Versions: []string{"1.0.3"}})
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	endpoint := lrs.Endpoint
+	oldEndpoint := hosttest.StartLRS(t, hosttest.LRSOptions{Versions: []string{"1.0.3"}}).Endpoint
 	h := testHost(t, map[string]host.OrgConfig{"acme": org("acme")})
 	const prefix = "/admin/lrs"
 	srv := servePanel(t, h, prefix, httpapi.AllowAll())
@@ -67,7 +68,7 @@ func TestBrowserPanel(t *testing.T) {
 	})
 
 	t.Run("wrong secret: a clear message and nothing saved", func(t *testing.T) {
-		must(t, page.Eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": endpoint, "key": testKey, "secret": "wrong-secret"}), nil))
+		must(t, page.Eval(ctx, fill(map[string]string{"label": "Acme LRS", "endpoint": endpoint, "key": hosttest.LRSKey, "secret": "wrong-secret"}), nil))
 		must(t, page.Eval(ctx, click("test-btn"), nil))
 		page.WaitFor(t, ctx, "the test report", `document.getElementById("report").dataset.ok`)
 		got := readForm(t, ctx, page)
@@ -83,7 +84,7 @@ func TestBrowserPanel(t *testing.T) {
 	})
 
 	t.Run("right secret: one click saves and activates", func(t *testing.T) {
-		must(t, page.Eval(ctx, fill(map[string]string{"secret": testSecret}), nil))
+		must(t, page.Eval(ctx, fill(map[string]string{"secret": hosttest.LRSSecret}), nil))
 		must(t, page.Eval(ctx, click("test-btn"), nil))
 		page.WaitFor(t, ctx, "the save", `document.getElementById("form-message").textContent.startsWith("Saved and active")`)
 		got := readForm(t, ctx, page)
@@ -103,7 +104,7 @@ func TestBrowserPanel(t *testing.T) {
 		}
 		must(t, page.Eval(ctx, `({ID: document.getElementById("id").value, Placeholder: document.getElementById("secret").placeholder,
 			HintShown: !document.getElementById("secret-hint").hidden,
-			SecretInPage: document.documentElement.outerHTML.includes(`+strconv.Quote(testSecret)+`)})`, &after))
+			SecretInPage: document.documentElement.outerHTML.includes(`+strconv.Quote(hosttest.LRSSecret)+`)})`, &after))
 		if diff := cmp.Diff(struct {
 			ID, Placeholder         string
 			HintShown, SecretInPage bool
@@ -123,7 +124,7 @@ func TestBrowserPanel(t *testing.T) {
 
 	t.Run("a version the LRS does not speak is not blamed on the credentials", func(t *testing.T) {
 		must(t, page.Eval(ctx, click("new-btn"), nil))
-		must(t, page.Eval(ctx, fill(map[string]string{"label": "Old LRS", "xapi_version": "2.0.0", "endpoint": oldEndpoint, "key": testKey, "secret": testSecret}), nil))
+		must(t, page.Eval(ctx, fill(map[string]string{"label": "Old LRS", "xapi_version": "2.0.0", "endpoint": oldEndpoint, "key": hosttest.LRSKey, "secret": hosttest.LRSSecret}), nil))
 		must(t, page.Eval(ctx, click("test-btn"), nil))
 		page.WaitFor(t, ctx, "the version advice", `document.getElementById("form-message").textContent.includes("speaks xAPI")`)
 		var got struct{ About, Auth, Version, Message string }
@@ -145,7 +146,7 @@ func TestBrowserPanel(t *testing.T) {
 	})
 
 	t.Run("an outage in plain words, then recovery", func(t *testing.T) {
-		lrs.Fail(lrstest.Fault{Status: http.StatusServiceUnavailable, Resource: "statements", Times: 1 << 30})
+		lrs.Refuse("", http.StatusServiceUnavailable)
 		n := postEvents(t, srv.URL+prefix, "acme", "outage", 3)
 		page.WaitFor(t, ctx, "the outage on the page", `document.querySelector('#status-list li[data-id="acme-lrs"] .last-error')`)
 		var during struct{ State, Text, Next, Error string }
@@ -160,7 +161,7 @@ func TestBrowserPanel(t *testing.T) {
 			t.Errorf("state shown as a raw name: %q", during.Text)
 		}
 		before := lrs.Len()
-		lrs.ClearFaults()
+		lrs.Accept()
 		page.WaitFor(t, ctx, "the recovery", stateText("acme-lrs")+` === "Active" && document.querySelector('#status-list li[data-id="acme-lrs"] .recovered') !== null && !document.querySelector('#status-list li[data-id="acme-lrs"] .last-error')`)
 		page.WaitFor(t, ctx, "the queued statements delivered", `document.querySelector('#status-list li[data-id="acme-lrs"] .queued').textContent === "0"`)
 		if lrs.Len() != before+n {
@@ -169,10 +170,10 @@ func TestBrowserPanel(t *testing.T) {
 	})
 
 	t.Run("dead letters replayed", func(t *testing.T) {
-		lrs.Fail(lrstest.Fault{Status: http.StatusBadRequest, Method: http.MethodPost, Resource: "statements", Times: 1 << 30})
+		lrs.Refuse(http.MethodPost, http.StatusBadRequest)
 		n := postEvents(t, srv.URL+prefix, "acme", "dead", 2)
 		page.WaitFor(t, ctx, "the dead letters", `Number(document.getElementById("dead-total").textContent) === `+strconv.Itoa(n))
-		lrs.ClearFaults()
+		lrs.Accept()
 		before := lrs.Len()
 		must(t, page.Eval(ctx, click("replay-all-btn"), nil))
 		page.WaitFor(t, ctx, "the replay", `document.getElementById("dead-message").textContent === "Replayed `+strconv.Itoa(n)+`."`)
@@ -185,7 +186,7 @@ func TestBrowserPanel(t *testing.T) {
 		if _, err := h.SaveIntegration(ctx, "acme", host.Integration{Label: "Spare", Plugin: "mock", Config: map[string]any{"record_file": spare}}, host.SaveOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		lrs.Fail(lrstest.Fault{Status: http.StatusUnauthorized, Resource: "statements", Times: 1 << 30})
+		lrs.Refuse("", http.StatusUnauthorized)
 		n := postEvents(t, srv.URL+prefix, "acme", "orphan", 2)
 		page.WaitFor(t, ctx, "the pause in plain words", stateText("acme-lrs")+` === "Paused: the LRS refused the credentials"`)
 		var next string
@@ -207,7 +208,7 @@ func TestBrowserPanel(t *testing.T) {
 			data, _ := os.ReadFile(spare)
 			return strings.Count(string(data), "\n") == 2*n
 		})
-		lrs.ClearFaults()
+		lrs.Accept()
 	})
 
 	t.Run("usable at 400 px", func(t *testing.T) {

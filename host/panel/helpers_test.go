@@ -1,104 +1,35 @@
 package panel
 
 import (
-	"bytes"
-	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/httpapi"
-	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
-// Credentials of the test LRS.
-const (
-	testKey    = "lf-key"
-	testSecret = "correct-horse-battery-staple"
-)
-
-var (
-	pluginOnce sync.Once
-	pluginDir  string
-	pluginErr  error
-)
+// testPlugins are the plugins of this test binary.
+var testPlugins hosttest.Plugins
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginDir != "" {
-		os.RemoveAll(pluginDir)
-	}
-	os.Exit(code)
-}
-
-// plugins builds the repository's plugins once per test binary.
-func plugins(t testing.TB) string {
-	t.Helper()
-	pluginOnce.Do(func() {
-		if pluginDir, pluginErr = os.MkdirTemp("", "lrsbridge-panel-plugins-"); pluginErr != nil {
-			return
-		}
-		for _, name := range []string{"lrs", "mock"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginDir, name), "../../plugins/"+name)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginErr = fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if pluginErr != nil {
-		t.Fatal(pluginErr)
-	}
-	return pluginDir
-}
-
-// testLRS starts a development LRS with the test credentials and opts.
-func testLRS(t testing.TB, opts lrstest.Options) (*lrstest.LRS, string) {
-	t.Helper()
-	opts.Credentials = []lrstest.Credential{{Key: testKey, Secret: testSecret}}
-	l := lrstest.New(opts)
-	srv := httptest.NewServer(l)
-	t.Cleanup(srv.Close)
-	return l, srv.URL + l.BasePath()
+	defer testPlugins.Remove()
+	m.Run()
 }
 
 // testHost starts a host with orgs and fast delivery and breaker.
 func testHost(t testing.TB, orgs map[string]host.OrgConfig) *host.Host {
 	t.Helper()
-	cfg := host.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.Plugins.Dir = plugins(t)
+	cfg := hosttest.Config(t, testPlugins.Dir(t, "lrs", "mock"))
 	// The tests save mock and archive integrations at run time, with their
 	// file settings; production keeps those for the configuration file.
 	cfg.Plugins.AllowRuntime = []string{"lrs", "mock", "archive"}
 	cfg.Plugins.ConfigOnlySettings = map[string][]string{}
-	cfg.Queue.Sync = "none"
-	cfg.Delivery.Linger = 5 * time.Millisecond
-	cfg.Delivery.BackoffInitial = 10 * time.Millisecond
-	cfg.Delivery.BackoffMax = 100 * time.Millisecond
 	cfg.Delivery.BreakerOpen = 300 * time.Millisecond
-	cfg.Delivery.Timeout = 10 * time.Second
-	cfg.Egress.AllowCIDRs = []string{"127.0.0.0/8"}
-	cfg.Egress.AllowHTTP = true
-	cfg.Secrets.Key = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	cfg.Orgs = orgs
-	h, err := host.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = h.Shutdown(ctx)
-	})
-	return h
+	return hosttest.New(t, cfg)
 }
 
 // org is an organization without integrations.
