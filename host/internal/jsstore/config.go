@@ -117,6 +117,7 @@ func DefaultConfig() Config {
 		MaxConsumers:     10000,
 		MaxQueueMessages: 1_000_000,
 		MaxTotalBytes:    10 << 30,
+		GroupCommit:      true,
 		ConnectTimeout:   10 * time.Second,
 	}
 }

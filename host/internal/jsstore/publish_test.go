@@ -1,7 +1,9 @@
 package jsstore
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,19 +35,24 @@ func TestRetriedPublishStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := s.pub
+	p.maxBytes = 200 // so that three items take three messages: an atomic batch
 	for _, n := range []int{1, 3} { // a plain publish and an atomic batch
-		var msgs []pubMsg
-		nonce := nuidNext()
+		var items []queue.Item
 		for i := range n {
-			msgs = append(msgs, pubMsg{subject: subj, statementID: "st", data: []byte(`{}`), msgID: nonce + "." + string(rune('0'+i))})
+			items = append(items, queue.Item{ID: fmt.Sprintf("st-%d", i), Data: bytes.Repeat([]byte("x"), 100)})
+		}
+		msgs := p.messages(subj, items)
+		if len(msgs) != n {
+			t.Fatalf("%d items framed as %d messages, want %d", n, len(msgs), n)
 		}
 		for try := range 2 {
-			if err := s.pub.commit(msgs); err != nil {
+			if err := p.commit(msgs); err != nil {
 				t.Fatalf("%d messages, try %d: %v", n, try, err)
 			}
 		}
 	}
-	st, err := s.subjectStats(subj)
+	st, err := s.subjectStats("acme", subj)
 	if err != nil {
 		t.Fatal(err)
 	}
