@@ -36,7 +36,7 @@ func TestRetriedPublishStoredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.pub
-	p.maxBytes = 200 // so that three items take three messages: an atomic batch
+	p.maxBytes = 200                // so that three items take three messages: an atomic batch
 	for _, n := range []int{1, 3} { // a plain publish and an atomic batch
 		var items []queue.Item
 		for i := range n {

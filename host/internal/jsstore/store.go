@@ -74,8 +74,8 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		cfg: cfg, log: o.log, nc: nc, js: js,
-		names:  names{stream: cfg.Stream, prefix: cfg.SubjectPrefix},
-		queues: map[queue.Key]*jsQueue{},
+		names:   names{stream: cfg.Stream, prefix: cfg.SubjectPrefix},
+		queues:  map[queue.Key]*jsQueue{},
 		tallies: map[string]*tally{},
 	}
 	if err := s.setupStream(ctx, s.queueStreamConfig()); err != nil {
