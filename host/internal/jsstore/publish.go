@@ -128,10 +128,20 @@ type coalescer struct {
 	p       *publisher
 	subject string
 
-	mu      sync.Mutex // guards waiting and runners
+	arrived chan struct{} // capacity 1: an Append joined waiting
+
+	mu      sync.Mutex // guards waiting, runners and expect
 	waiting []*call
 	runners int
+	// expect is how many Appends were under way when the last message
+	// was stored (its own and those waiting): producers that record
+	// again as soon as they are answered come back within moments.
+	expect int
 }
+
+// maxRegroup bounds how long a message waits for the producers of the
+// previous one to come back.
+const maxRegroup = time.Millisecond
 
 // hdrRoom is what a message's headers may take of the servers' maximum
 // payload.
@@ -167,11 +177,15 @@ func (p *publisher) publish(base string, items []queue.Item) error {
 	}
 	co := p.queues[base]
 	if co == nil {
-		co = &coalescer{p: p, subject: base}
+		co = &coalescer{p: p, subject: base, arrived: make(chan struct{}, 1)}
 		p.queues[base] = co
 	}
 	co.mu.Lock()
 	co.waiting = append(co.waiting, c)
+	select {
+	case co.arrived <- struct{}{}:
+	default:
+	}
 	if co.runners < maxInflight {
 		co.runners++
 		p.wg.Add(1) // under p.mu: never after close's Wait began
@@ -192,14 +206,25 @@ func (p *publisher) close() {
 }
 
 // run publishes the queue's waiting Appends until there are none.
+//
+// Producers that wait for their Append and then record again (the host's
+// callers) would otherwise settle into two halves taking turns, each
+// message holding half of them: while one message is stored, the other
+// half waits. So after a message, the runner waits for the Appends it just
+// answered to come back, for up to half the time the message took to
+// store (at most maxRegroup), and the next message holds them all. A lone
+// producer is not delayed by this: its own return ends the wait.
 func (c *coalescer) run() {
 	defer c.p.wg.Done()
+	var took time.Duration
 	for {
 		if c.p.window > 0 && c.p.group {
 			select {
 			case <-time.After(c.p.window):
 			case <-c.p.quit:
 			}
+		} else if c.p.group && took > 0 {
+			c.regroup(min(took/2, maxRegroup))
 		}
 		c.mu.Lock()
 		if len(c.waiting) == 0 {
@@ -213,7 +238,36 @@ func (c *coalescer) run() {
 		}
 		group := c.takeLocked()
 		c.mu.Unlock()
+		began := time.Now()
 		c.p.commitGroup(c.subject, group)
+		took = time.Since(began)
+		c.mu.Lock()
+		c.expect = len(group) + len(c.waiting)
+		c.mu.Unlock()
+	}
+}
+
+// regroup waits up to d for as many Appends to wait as c.expect.
+func (c *coalescer) regroup(d time.Duration) {
+	var timer *time.Timer
+	for {
+		c.mu.Lock()
+		enough := len(c.waiting) >= c.expect
+		c.mu.Unlock()
+		if enough {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		}
+		select {
+		case <-c.arrived:
+		case <-timer.C:
+			return
+		case <-c.p.quit:
+			return
+		}
 	}
 }
 
