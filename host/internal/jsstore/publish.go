@@ -98,11 +98,13 @@ type call struct {
 }
 
 // maxInflight is how many messages of one queue are published at once.
+// Measured on one server that syncs every write: with two, messages held
+// fewer statements and 8 producers recorded two to five times slower.
 const maxInflight = 1
 
 // publisher commits Appends. Concurrent Appends to one queue share one
-// message (group commit): while a queue's messages are being published
-// (maxInflight at once), the Appends that arrive wait together and go out
+// message (group commit): while a queue's message is being published,
+// the Appends that arrive wait together and go out
 // as the next message, whole calls only, within maxMsgItems items and
 // maxBytes bytes. An Append whose items do not fit in one message is
 // published alone, as one atomic batch of several messages. A lone Append
