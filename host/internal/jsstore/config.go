@@ -54,9 +54,9 @@ type Config struct {
 	// AckWait is when the servers hand a statement out again to the same
 	// instance when it was neither acknowledged nor kept alive. Default 5m.
 	AckWait time.Duration `koanf:"ack_wait"`
-	// MaxAckPending bounds the statements one integration can have handed
-	// out and unacknowledged; it must be at least delivery.parallel times
-	// delivery.batch_size. Default 1000.
+	// MaxAckPending bounds the messages (of one or more statements) one
+	// integration can have handed out and unacknowledged; it must be at
+	// least delivery.parallel times delivery.batch_size. Default 1000.
 	MaxAckPending int `koanf:"max_ack_pending"`
 	// MaxConsumers is the queue stream's consumer limit: one consumer per
 	// integration. Default 10000.
