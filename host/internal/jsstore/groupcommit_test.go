@@ -204,18 +204,30 @@ func publishRaw(t *testing.T, js jetstream.JetStream, subj string, hdr map[strin
 	}
 }
 
-func rawJetStream(t *testing.T, url string) jetstream.JetStream {
+// rawSetup opens a store (with opts) and the queue acme/lrs on a fresh
+// stream of an embedded server, and a plain JetStream client to the same
+// server; base is the queue's subject.
+func rawSetup(t *testing.T, opts ...jsstore.Option) (cfg jsstore.Config, s *jsstore.Store, q queue.Queue, js jetstream.JetStream, base string) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	srv := jstest.Run(t, jstest.Options{})
+	cfg = testConfig(srv.URL())
+	s, err := jsstore.Open(context.Background(), cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if q, err = s.Queue("acme", "lrs"); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
+	if js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
-	return js
+	return cfg, s, q, js, cfg.SubjectPrefix + ".acme.lrs"
 }
 
 // TestFirstFormatAndCorruptMessages: a message in the first format (one
@@ -223,20 +235,8 @@ func rawJetStream(t *testing.T, url string) jetstream.JetStream {
 // with framed ones; a damaged message is logged with its queue and stream
 // sequence, not handed out, and kept in the stream.
 func TestFirstFormatAndCorruptMessages(t *testing.T) {
-	srv := jstest.Run(t, jstest.Options{})
-	cfg := testConfig(srv.URL())
 	var logs syncBuffer
-	s, err := jsstore.Open(context.Background(), cfg, jsstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	q, err := s.Queue("acme", "lrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js := rawJetStream(t, srv.URL())
-	base := cfg.SubjectPrefix + ".acme.lrs"
+	cfg, _, q, js, base := rawSetup(t, jsstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	publishRaw(t, js, base, map[string]string{"Lrs-Id": "old-1"}, `{"id":"old-1"}`)
 	publishRaw(t, js, base+".1", map[string]string{"Lrs-Format": "2"}, "\x01\x40garbage") // sequence 2
 	if err := q.Append(context.Background(), itemsOf("new-1", "new-2")); err != nil {
@@ -270,15 +270,7 @@ func TestFirstFormatAndCorruptMessages(t *testing.T) {
 // statements and leaves the queue empty; a damaged message stops it with
 // an error naming the message, and stays.
 func TestDrainBothFormats(t *testing.T) {
-	srv := jstest.Run(t, jstest.Options{})
-	cfg := testConfig(srv.URL())
-	s := openStore(t, cfg)
-	q, err := s.Queue("acme", "lrs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js := rawJetStream(t, srv.URL())
-	base := cfg.SubjectPrefix + ".acme.lrs"
+	cfg, s, q, js, base := rawSetup(t)
 	publishRaw(t, js, base, map[string]string{"Lrs-Id": "old-1"}, `{"id":"old-1"}`)
 	if err := q.Append(context.Background(), itemsOf("new-1", "new-2")); err != nil {
 		t.Fatal(err)
@@ -295,7 +287,7 @@ func TestDrainBothFormats(t *testing.T) {
 		t.Errorf("drained (-want +got):\n%s", diff)
 	}
 	publishRaw(t, js, base+".2", map[string]string{"Lrs-Format": "2"}, "\x02")
-	err = s.Drain(context.Background(), "acme", "lrs", collect)
+	err := s.Drain(context.Background(), "acme", "lrs", collect)
 	var ce *jsstore.CorruptMessageError
 	if !errors.Is(err, queue.ErrCorrupt) || !errors.As(err, &ce) || ce.Queue != (queue.Key{Org: "acme", Sink: "lrs"}) {
 		t.Fatalf("Drain over a damaged message = %v, want a CorruptMessageError of acme/lrs", err)
