@@ -71,10 +71,14 @@ func (s *Store) reserveOne(ctx context.Context, key string, quota queue.Quota, l
 		t.mu.Unlock()
 		n, err := read(ctx)
 		t.mu.Lock()
-		if err != nil {
+		switch {
+		case err == nil:
+			t.n, t.at = n, time.Now()
+		case t.at.IsZero():
 			return nil, err
 		}
-		t.n, t.at = n, time.Now()
+		// On an error with a count read before (a server failing
+		// over), the Append is judged on that count.
 	}
 	if used := t.n + t.inflight; used+need > limit {
 		return nil, &queue.QuotaError{Quota: quota, Limit: limit, Used: used, Need: need}
