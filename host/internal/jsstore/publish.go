@@ -280,7 +280,7 @@ func (c *coalescer) takeLocked() []*call {
 	i := 1
 	for ; c.p.group && i < len(c.waiting); i++ {
 		w := c.waiting[i]
-		if n+len(w.items) > maxMsgItems || size+w.size > c.p.maxBytes {
+		if n+len(w.items) > maxMsgItems || size+w.size+binary.MaxVarintLen64 > c.p.maxBytes {
 			break
 		}
 		n += len(w.items)

@@ -3,6 +3,7 @@ package jsstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,7 +118,7 @@ func TestGroupTaking(t *testing.T) {
 	}{
 		{"all that fit", true, 1000, []*call{mk(2, 10), mk(1, 10), mk(3, 10)}, 3},
 		{"item bound", true, 1000, []*call{mk(2, 10), mk(maxMsgItems-2, 10), mk(1, 10)}, 2},
-		{"byte bound", true, 25, []*call{mk(1, 10), mk(1, 10), mk(1, 10)}, 2},
+		{"byte bound", true, 25 + binary.MaxVarintLen64, []*call{mk(1, 10), mk(1, 10), mk(1, 10)}, 2},
 		{"first always", true, 5, []*call{mk(1, 10), mk(1, 1)}, 1},
 		{"no group commit", false, 1000, []*call{mk(1, 10), mk(1, 10)}, 1},
 	}
