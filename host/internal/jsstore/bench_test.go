@@ -144,44 +144,47 @@ func benchRecord(b *testing.B, s queuetestStore, producers, per int) {
 }
 
 // BenchmarkDeliver measures delivery throughput: Next of up to 100
-// statements and Ack, over a queue filled beforehand.
+// statements and Ack, over a queue filled beforehand with calls of 1
+// statement (on JetStream one message each, the worst case) and of 100.
 func BenchmarkDeliver(b *testing.B) {
-	for _, be := range benchBackends() {
-		b.Run(be.name, func(b *testing.B) {
-			s := be.open(b)
-			defer s.Close()
-			q, err := s.Queue("acme", "lrs")
-			if err != nil {
-				b.Fatal(err)
-			}
-			batch := make([]queue.Item, 100)
-			for i := 0; i < b.N; i += len(batch) {
-				for j := range batch {
-					batch[j] = queue.Item{ID: fmt.Sprint(i + j), Data: queuetest.BenchStatement}
-				}
-				if err := q.Append(context.Background(), batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.SetBytes(int64(len(queuetest.BenchStatement)))
-			b.ResetTimer()
-			start := time.Now()
-			for n := 0; n < b.N; {
-				es, err := q.Next(context.Background(), 100, 0)
+	for _, per := range []int{1, 100} {
+		for _, be := range benchBackends() {
+			b.Run(fmt.Sprintf("per-call=%d/%s", per, be.name), func(b *testing.B) {
+				s := be.open(b)
+				defer s.Close()
+				q, err := s.Queue("acme", "lrs")
 				if err != nil {
 					b.Fatal(err)
 				}
-				seqs := make([]uint64, len(es))
-				for i, e := range es {
-					seqs[i] = e.Seq
+				batch := make([]queue.Item, per)
+				for i := 0; i < b.N; i += len(batch) {
+					for j := range batch {
+						batch[j] = queue.Item{ID: fmt.Sprint(i + j), Data: queuetest.BenchStatement}
+					}
+					if err := q.Append(context.Background(), batch); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err := q.Ack(seqs...); err != nil {
-					b.Fatal(err)
+				b.SetBytes(int64(len(queuetest.BenchStatement)))
+				b.ResetTimer()
+				start := time.Now()
+				for n := 0; n < b.N; {
+					es, err := q.Next(context.Background(), 100, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					seqs := make([]uint64, len(es))
+					for i, e := range es {
+						seqs[i] = e.Seq
+					}
+					if err := q.Ack(seqs...); err != nil {
+						b.Fatal(err)
+					}
+					n += len(es)
 				}
-				n += len(es)
-			}
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "stmts/s")
-		})
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "stmts/s")
+			})
+		}
 	}
 }
 

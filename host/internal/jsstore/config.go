@@ -54,33 +54,35 @@ type Config struct {
 	// AckWait is when the servers hand a statement out again to the same
 	// instance when it was neither acknowledged nor kept alive. Default 5m.
 	AckWait time.Duration `koanf:"ack_wait"`
-	// MaxAckPending bounds the statements one integration can have handed
-	// out and unacknowledged; it must be at least delivery.parallel times
-	// delivery.batch_size. Default 1000.
+	// MaxAckPending bounds the messages (of one or more statements) one
+	// integration can have handed out and unacknowledged; it must be at
+	// least delivery.parallel times delivery.batch_size. Default 1000.
 	MaxAckPending int `koanf:"max_ack_pending"`
 	// MaxConsumers is the queue stream's consumer limit: one consumer per
 	// integration. Default 10000.
 	MaxConsumers int `koanf:"max_consumers"`
-	// MaxQueueMessages is the per-integration quota on pending statements,
-	// enforced by the servers. Default 1,000,000; 0 means unlimited.
+	// MaxQueueMessages is the per-integration quota on pending statements.
+	// Default 1,000,000; 0 means unlimited. Like MaxOrgMessages it is
+	// checked by each instance against counts read from the servers (at
+	// most a second old once a recording would take the count past half
+	// the quota, at most 30s old below that), so it may be overshot by what
+	// other instances record meanwhile.
 	MaxQueueMessages int64 `koanf:"max_queue_messages"`
 	// MaxOrgMessages is the per-organization quota on pending statements,
-	// checked by each instance against counts at most a second old (so it
-	// may be overshot by what other instances append meanwhile). 0 (the
-	// default) means unlimited.
+	// checked like MaxQueueMessages. 0 (the default) means unlimited.
 	MaxOrgMessages int64 `koanf:"max_org_messages"`
 	// MaxTotalBytes is the queue stream's size limit, enforced by the
 	// servers. Default 10 GiB; 0 means unlimited.
 	MaxTotalBytes int64 `koanf:"max_total_bytes"`
-	// GroupCommit groups concurrent Appends (of any integration) into one
-	// atomic batch of at most 1,000 statements, two batches in flight.
-	// Default false: concurrent single publishes are already grouped by
-	// the servers' replication (one log write for what arrives together),
-	// and BenchmarkRecord measured grouping as no faster on 2 cores
-	// (a single server stages an atomic batch on disk).
+	// GroupCommit lets concurrent recordings of one integration share one
+	// message (group commit): while one message of the integration is
+	// being stored, the recordings that arrive wait together and go out as
+	// the next one. Default true. With false every recording is its own
+	// message (or atomic batch of messages).
 	GroupCommit bool `koanf:"group_commit"`
-	// GroupWindow is how long a grouped Append waits for others to join
-	// it. Default 0: only Appends already waiting join.
+	// GroupWindow is how long a message waits for more recordings to join
+	// it. Default 0: only recordings already waiting join, and a lone
+	// recording is stored at once; at most 1s.
 	GroupWindow time.Duration `koanf:"group_window"`
 	// Instance names this instance in status and in its connection name.
 	// Default <hostname>-<pid>.
@@ -117,6 +119,7 @@ func DefaultConfig() Config {
 		MaxConsumers:     10000,
 		MaxQueueMessages: 1_000_000,
 		MaxTotalBytes:    10 << 30,
+		GroupCommit:      true,
 		ConnectTimeout:   10 * time.Second,
 	}
 }

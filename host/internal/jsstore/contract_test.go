@@ -65,18 +65,26 @@ func backend(srv *jstest.Cluster, change func(*jsstore.Config)) queuetest.Backen
 }
 
 // TestContractGroupCommit runs the queue contract with concurrent Appends
-// grouped into shared atomic batches.
+// waiting a moment to share messages (group_window), and without group
+// commit (every Append its own message), next to the default in
+// TestContract.
 func TestContractGroupCommit(t *testing.T) {
 	srv := jstest.Run(t, jstest.Options{})
-	queuetest.Run(t, backend(srv, func(cfg *jsstore.Config) {
-		cfg.GroupCommit = true
-		cfg.GroupWindow = time.Millisecond
-	}))
+	t.Run("window", func(t *testing.T) {
+		queuetest.Run(t, backend(srv, func(cfg *jsstore.Config) {
+			cfg.GroupWindow = time.Millisecond
+		}))
+	})
+	t.Run("off", func(t *testing.T) {
+		queuetest.Run(t, backend(srv, func(cfg *jsstore.Config) {
+			cfg.GroupCommit = false
+		}))
+	})
 }
 
 // TestGroupCommitQuota appends three batches of four statements at once to
-// a queue that holds ten: grouped or not, two are stored whole and one is
-// refused whole with the queue quota error.
+// a queue that holds ten: whether they share a message or not, two are
+// stored whole and one is refused whole with the queue quota error.
 func TestGroupCommitQuota(t *testing.T) {
 	srv := jstest.Run(t, jstest.Options{})
 	cfg := testConfig(srv.URL())

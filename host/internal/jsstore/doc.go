@@ -9,10 +9,15 @@
 // and its queues implement queue.Queue, checked by the shared contract
 // suite (host/internal/queue/queuetest). Layout:
 //
-//   - one WorkQueue stream (Config.Stream) with subjects
-//     <prefix>.<org>.<sink>, org and sink escaped (bytes outside
-//     [a-z0-9-] become _hh), so a statement leaves the stream when it is
-//     acknowledged and the stream holds exactly what is pending;
+//   - one WorkQueue stream (Config.Stream); a queue's messages are on
+//     <prefix>.<org>.<sink>.<n>, org and sink escaped (bytes outside
+//     [a-z0-9-] become _hh) and n the number of statements in the
+//     message, so a message leaves the stream when its last statement is
+//     acknowledged, the stream holds exactly what is pending, and the
+//     servers' message counts per subject give the statements pending.
+//     Messages written before group commit (one statement each, on
+//     <prefix>.<org>.<sink>, without the Lrs-Format header) are still
+//     read;
 //   - one durable pull consumer per queue, filtered on its subject, with
 //     the pinned-client priority policy: the servers hand an
 //     integration's statements to one instance (the holder) at a time. A
@@ -20,15 +25,30 @@
 //     after Config.PinnedTTL without pulling, and a waiting instance
 //     takes over.
 //
-// Recording: Append publishes one statement as a plain publish and
-// several as one atomic batch (all or nothing), with message ids made of a
-// random nonce per call and the item's index, so a retried publish is
-// recognised by the servers (stored once) while a dead-letter replay,
-// being a new call, is never dropped as a duplicate. It returns once the
-// servers acknowledged (with replicas, once a majority stored it). Quotas:
-// per queue (max messages per subject, discard new per subject) and in
-// total (stream max bytes) by the servers; per organization by each
-// instance against counts at most a second old.
+// Recording (group commit): concurrent Appends to one queue share one
+// message. While a queue's message is being stored, the Appends that
+// arrive wait together and go out as the next message, whole calls only,
+// up to 1,000 statements and the servers' max_payload; after a message,
+// the next one waits a moment (at most half the time the last took, 1 ms)
+// for the producers just answered, so that they share it rather than take
+// turns. A lone Append is published at once. A message frames its
+// statements (id, tag, span context, JSON; header Lrs-Format: 2, see
+// encodeItems). An Append too large for one message is published alone,
+// as one atomic batch of several (all or nothing). Message ids are a
+// random nonce per message (and its index in an atomic batch), so a
+// retried publish is recognised by the servers (stored once) while a
+// dead-letter replay, being a new Append, is never dropped as a
+// duplicate. Every Append returns once the message holding its statements
+// is acknowledged by the servers (with replicas, once a majority stored
+// it), with that publish's error if it failed; when the servers refuse a
+// shared message for a limit, each of its Appends is published alone, so
+// that each keeps its own outcome. Quotas count statements: per queue
+// and per organization by each instance, against counts read from the
+// servers (at most a second old once an Append would take a count past
+// half its quota, at most 30 s below that) plus this instance's Appends
+// and acknowledgements since, so concurrent Appends of one instance never
+// overshoot them and other instances' may, by what they append meanwhile;
+// in total (stream max bytes) by the servers.
 //
 // Delivery order with one batch in flight (delivery.parallel 1) holds
 // across takeovers by two rules, see jsQueue: a new holder resets the
@@ -42,13 +62,28 @@
 // died with nothing behind them) resets it, so they are delivered again
 // within about PinnedTTL rather than AckWait.
 //
+// Delivery: a message becomes as many queue entries as it holds
+// statements. Next hands out whole messages while they fit its limits and
+// splits only a first message larger than them (at least one entry); the
+// message is acknowledged to the servers with its last entry, and
+// Release puts entries back before later ones. A message that cannot be
+// read (a damaged or unknown format) is logged with its queue and stream
+// sequence (CorruptMessageError), not handed out and left in the stream.
+//
 // Differences from the file store the host must allow for: Entry.Seq is
-// the stream sequence, unique and increasing within a queue but not dense;
-// Stats.PendingBytes is approximate (pending count times the stream's mean
-// message size) and Stats is read from the servers, cached 250 ms; the
-// queue and organization quotas count statements, not bytes; an Append
-// takes at most 1,000 statements (the servers' atomic batch limit, else
-// queue.ErrTooLarge); Ack returns once the servers applied it.
+// the stream sequence times 1,024 plus the statement's index in its
+// message, unique and increasing within a queue but not dense; Stats is
+// read from the servers, cached 250 ms, and counts a message's statements
+// until its last one is acknowledged; Stats.PendingBytes is approximate
+// (pending messages times the stream's mean message size); the queue and
+// organization quotas count statements, not bytes; an Append takes at
+// most 1,000 statements (else queue.ErrTooLarge); Ack returns once the
+// servers applied it. Delivery is at least once: when an instance stops
+// or dies holding a message of which it acknowledged some statements
+// (because Next split it, or the host acknowledged part of a batch), the
+// next holder gets the whole message again, those statements included;
+// the LRS recognises them by their ids (a statement it refused may be
+// dead-lettered a second time).
 //
 // # Shared state
 //

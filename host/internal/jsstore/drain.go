@@ -40,17 +40,37 @@ func (s *Store) Drain(ctx context.Context, org, sink string, fn func([]queue.Ent
 	if err != nil {
 		return fmt.Errorf("drain queue of %s/%s: %w", org, sink, err)
 	}
+	// The first format's messages (on subj) and framed ones (on subj.<n>):
+	// order does not matter here, everything goes to fn.
+	for _, filter := range []string{subj, subj + ".*"} {
+		if err := s.drainSubject(ctx, st, org, sink, filter, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drainSubject hands the messages on filter to fn, about drainBatch
+// statements at a time, deleting them once fn returned nil.
+func (s *Store) drainSubject(ctx context.Context, st jetstream.Stream, org, sink, filter string, fn func([]queue.Entry) error) error {
+	key := queue.Key{Org: org, Sink: sink}
 	for seq := uint64(1); ; {
 		var batch []queue.Entry
+		var msgs []uint64
 		for len(batch) < drainBatch {
-			m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+			m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 			if errors.Is(err, jetstream.ErrMsgNotFound) {
 				break
 			}
 			if err != nil {
 				return fmt.Errorf("drain queue of %s/%s: %w", org, sink, err)
 			}
-			batch = append(batch, queue.Entry{Seq: m.Sequence, ID: m.Header.Get(hdrStatementID), Data: m.Data, Appended: m.Time})
+			es, err := messageEntries(key, s.cfg.Stream, m.Sequence, m.Time, m.Header, m.Data)
+			if err != nil {
+				return fmt.Errorf("drain queue: %w", err)
+			}
+			batch = append(batch, es...)
+			msgs = append(msgs, m.Sequence)
 			seq = m.Sequence + 1
 		}
 		if len(batch) == 0 {
@@ -59,8 +79,8 @@ func (s *Store) Drain(ctx context.Context, org, sink string, fn func([]queue.Ent
 		if err := fn(batch); err != nil {
 			return err
 		}
-		for _, e := range batch {
-			if err := st.DeleteMsg(ctx, e.Seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		for _, m := range msgs {
+			if err := st.DeleteMsg(ctx, m); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 				return fmt.Errorf("drain queue of %s/%s: %w", org, sink, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -125,4 +126,49 @@ func consumerName(org, sink string) string {
 	fmt.Fprintf(h, "%d:%s%d:%s", len(org), org, len(sink), sink)
 	sum := hex.EncodeToString(h.Sum(nil))
 	return n[:maxConsumerLen-1-len(sum)] + "-" + sum
+}
+
+// framedSubject is the subject of a message of count items on the queue
+// subject base: base and the count as a last token, so that the servers'
+// per-subject message counts give the statements pending (see
+// pendingStatements).
+func framedSubject(base string, count int) string {
+	return base + "." + strconv.Itoa(count)
+}
+
+// pendingStatements sums the statements of the queue subject base from the
+// servers' message counts per subject (see statementsOf). Subjects of
+// other queues are ignored.
+func pendingStatements(subjects map[string]uint64, base string) int64 {
+	var n int64
+	for subj, msgs := range subjects {
+		if queueBase(subj) == base {
+			n += statementsOf(subj, msgs)
+		}
+	}
+	return n
+}
+
+// statementsOf is how many statements msgs messages on the queue message
+// subject subj hold: a message on a queue subject itself (the first
+// format) is one statement, one on a framed subject holds as many as its
+// last token says.
+func statementsOf(subj string, msgs uint64) int64 {
+	base := queueBase(subj)
+	if base == subj {
+		return int64(msgs)
+	}
+	k, _ := strconv.Atoi(subj[len(base)+1:])
+	return int64(k) * int64(msgs)
+}
+
+// queueBase returns the queue subject a queue message's subject belongs
+// to: subj itself (the first format) or subj without its item count.
+func queueBase(subj string) string {
+	if i := strings.LastIndexByte(subj, '.'); i >= 0 && strings.Count(subj, ".") == 3 {
+		if k, err := strconv.Atoi(subj[i+1:]); err == nil && k > 0 {
+			return subj[:i]
+		}
+	}
+	return subj
 }

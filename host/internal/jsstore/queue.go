@@ -19,10 +19,17 @@ const priorityGroup = "lrsbridge"
 
 const hdrPinID = "Nats-Pin-Id"
 
-// held is a delivered message with its entry.
+// held is an entry of a delivered message.
 type held struct {
 	msg *nats.Msg
 	e   queue.Entry
+	ack *msgAck // shared by the entries of one delivery of a message
+}
+
+// msgAck counts the entries of a delivered message not yet acknowledged:
+// the message is acknowledged to the servers with its last entry.
+type msgAck struct {
+	left int
 }
 
 // jsQueue is the queue of one integration: a durable pull consumer with
@@ -191,14 +198,31 @@ func (q *jsQueue) acceptLocked(d delivery) {
 		return
 	}
 	q.expect = cseq + 1
-	h := held{msg: d.m, e: queue.Entry{
-		Seq: d.md.Sequence.Stream, ID: d.m.Header.Get(hdrStatementID), Data: d.m.Data, Appended: d.md.Timestamp,
-	}}
-	if _, ok := q.out[h.e.Seq]; ok {
-		q.out[h.e.Seq] = h // delivered again while handed out: ack through the newest delivery
+	es, err := messageEntries(q.key, q.s.cfg.Stream, d.md.Sequence.Stream, d.md.Timestamp, d.m.Header, d.m.Data)
+	if err != nil {
+		// Left unacknowledged and not handed out: the servers keep it
+		// (and deliver it again after AckWait, logged again).
+		q.s.log.Error("queue message cannot be read", "org", q.key.Org, "sink", q.key.Sink, "err", err)
 		return
 	}
-	q.insertReady(h)
+	ack := &msgAck{}
+	for _, e := range es {
+		if _, ok := q.acked[e.Seq]; ok {
+			continue // delivered again after this instance acknowledged the entry
+		}
+		ack.left++
+		h := held{msg: d.m, e: e, ack: ack}
+		if _, ok := q.out[e.Seq]; ok {
+			q.out[e.Seq] = h // delivered again while handed out: ack through the newest delivery
+			continue
+		}
+		q.insertReady(h)
+	}
+	if ack.left == 0 {
+		// Every entry was acknowledged through an earlier delivery.
+		_ = q.s.nc.Publish(d.m.Reply, []byte("+ACK"))
+		return
+	}
 	q.signal()
 }
 
@@ -286,26 +310,25 @@ func (q *jsQueue) Append(ctx context.Context, items []queue.Item) error {
 	if closed {
 		return queue.ErrClosed
 	}
-	if err := q.s.checkOrgQuota(ctx, q.key.Org, len(items)); err != nil {
+	settle, err := q.s.reserve(ctx, q.key.Org, q.subject, len(items))
+	if err != nil {
 		return err
 	}
-	nonce := nuidNext()
-	msgs := make([]pubMsg, len(items))
-	for i, it := range items {
-		msgs[i] = pubMsg{subject: q.subject, statementID: it.ID, data: it.Data, msgID: fmt.Sprintf("%s.%d", nonce, i)}
-	}
-	err := q.s.pub.publish(msgs)
+	err = q.s.pub.publish(q.subject, items)
+	settle(err == nil)
 	q.invalidate()
 	if err == nil {
-		q.s.countOrg(q.key.Org, len(items))
 		return nil
 	}
 	var ae *apiError
 	if errors.As(err, &ae) && ae.full() {
-		return q.s.quotaError(q.subject, len(items), ae)
+		return q.s.quotaError(q.key.Org, q.subject, len(items), ae)
 	}
 	if errors.Is(err, errPublisherClosed) {
 		return queue.ErrClosed
+	}
+	if errors.Is(err, queue.ErrTooLarge) {
+		return err
 	}
 	return fmt.Errorf("queue statements for %s/%s: %w", q.key.Org, q.key.Sink, err)
 }
@@ -418,20 +441,45 @@ func (q *jsQueue) adoptOrphans(ctx context.Context) {
 // linger bounds how many arrivals Next waits for to fill a batch.
 const linger = 64
 
-// takeLocked hands out entries from the head of ready.
+// takeLocked hands out entries from the head of ready: whole messages
+// while they fit the limits, so that the entries of a message are
+// acknowledged together; a first message larger than the limits is split
+// (at least one entry).
 func (q *jsQueue) takeLocked(maxItems int, maxBytes int64) []queue.Entry {
 	var es []queue.Entry
 	var size int64
+	fits := func(n int, b int64) bool {
+		return (maxItems <= 0 || len(es)+n <= maxItems) && (maxBytes <= 0 || size+b <= maxBytes)
+	}
 	i := 0
-	for ; i < len(q.ready); i++ {
-		e := q.ready[i].e
-		n := int64(len(e.ID) + len(e.Data))
-		if len(es) > 0 && ((maxItems > 0 && len(es) >= maxItems) || (maxBytes > 0 && size+n > maxBytes)) {
+	for i < len(q.ready) {
+		// The entries of the message at i that are ready.
+		j, b := i, int64(0)
+		for ; j < len(q.ready) && q.ready[j].ack == q.ready[i].ack; j++ {
+			b += int64(len(q.ready[j].e.ID) + len(q.ready[j].e.Data))
+		}
+		if !fits(j-i, b) {
+			if len(es) > 0 {
+				break
+			}
+			// Split: as many as fit, at least one.
+			for j = i; j < len(q.ready); j++ {
+				n := int64(len(q.ready[j].e.ID) + len(q.ready[j].e.Data))
+				if j > i && !fits(1, n) {
+					break
+				}
+				es = append(es, q.ready[j].e)
+				size += n
+				q.out[q.ready[j].e.Seq] = q.ready[j]
+			}
+			i = j
 			break
 		}
-		size += n
-		es = append(es, e)
-		q.out[e.Seq] = q.ready[i]
+		for ; i < j; i++ {
+			es = append(es, q.ready[i].e)
+			q.out[q.ready[i].e.Seq] = q.ready[i]
+		}
+		size += b
 	}
 	q.ready = slices.Delete(q.ready, 0, i)
 	return es
@@ -516,10 +564,15 @@ func (q *jsQueue) Ack(seqs ...uint64) error {
 	}
 	var replies []string
 	var unknown []uint64
+	newly := 0
 	for _, seq := range seqs {
 		if h, ok := q.out[seq]; ok {
 			delete(q.out, seq)
-			replies = append(replies, h.msg.Reply)
+			newly++
+			h.ack.left--
+			if h.ack.left == 0 {
+				replies = append(replies, h.msg.Reply)
+			}
 			if len(q.acked) >= maxAckedKept {
 				clear(q.acked)
 			}
@@ -537,7 +590,8 @@ func (q *jsQueue) Ack(seqs ...uint64) error {
 			err = fmt.Errorf("acknowledge statements of %s/%s: %w (they may be delivered again)", q.key.Org, q.key.Sink, aerr)
 		}
 	}
-	if len(replies) > 0 {
+	if newly > 0 {
+		q.s.acked(q.key.Org, q.subject, newly)
 		q.invalidate()
 	}
 	if len(unknown) > 0 {
@@ -581,7 +635,7 @@ func (q *jsQueue) Stats() queue.Stats {
 		return st
 	}
 	q.mu.Unlock()
-	st, err := q.s.subjectStats(q.subject)
+	st, err := q.s.subjectStats(q.key.Org, q.subject)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err != nil {

@@ -49,13 +49,8 @@ type Store struct {
 	queues map[queue.Key]*jsQueue
 	closed bool
 
-	orgMu sync.Mutex // guards orgs
-	orgs  map[string]orgCount
-}
-
-type orgCount struct {
-	n  int64
-	at time.Time
+	orgMu   sync.Mutex // guards tallies
+	tallies map[string]*tally
 }
 
 // Open connects to the servers, creates (or, with Create false, verifies)
@@ -79,9 +74,9 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		cfg: cfg, log: o.log, nc: nc, js: js,
-		names:  names{stream: cfg.Stream, prefix: cfg.SubjectPrefix},
-		queues: map[queue.Key]*jsQueue{},
-		orgs:   map[string]orgCount{},
+		names:   names{stream: cfg.Stream, prefix: cfg.SubjectPrefix},
+		queues:  map[queue.Key]*jsQueue{},
+		tallies: map[string]*tally{},
 	}
 	if err := s.setupStream(ctx, s.queueStreamConfig()); err != nil {
 		nc.Close()
@@ -191,7 +186,7 @@ func (s *Store) Queue(org, sink string) (queue.Queue, error) {
 	_, err = s.js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:        cname,
 		Description:    "lrsbridge delivery of one integration",
-		FilterSubject:  subj,
+		FilterSubjects: []string{subj, subj + ".*"}, // the first format, framed messages
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        s.cfg.AckWait,
 		MaxDeliver:     -1,
@@ -249,8 +244,10 @@ func (s *Store) Remove(org, sink string) error {
 	if err != nil {
 		return fmt.Errorf("remove queue of %s/%s: %w", org, sink, err)
 	}
-	if err := st.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
-		return fmt.Errorf("remove queue of %s/%s: purge: %w", org, sink, err)
+	for _, filter := range []string{subj, subj + ".*"} { // the first format, framed messages
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
+			return fmt.Errorf("remove queue of %s/%s: purge: %w", org, sink, err)
+		}
 	}
 	return nil
 }
@@ -281,7 +278,7 @@ func (s *Store) Queues() []queue.Key {
 		s.log.Warn("list queue subjects", "err", err)
 	} else {
 		for subj := range info.State.Subjects {
-			org, sink, err := s.names.parseSubject(s.cfg.SubjectPrefix, subj)
+			org, sink, err := s.names.parseSubject(s.cfg.SubjectPrefix, queueBase(subj))
 			if err != nil {
 				s.log.Warn("skipping a subject that is not a queue", "subject", subj)
 				continue
@@ -319,99 +316,56 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// subjectStats reads the pending count, approximate bytes and oldest time
-// of one queue subject.
-func (s *Store) subjectStats(subj string) (queue.Stats, error) {
+// subjectStats reads the pending statements, approximate bytes and
+// oldest time of one queue subject. A message is counted whole until it
+// leaves the stream, when its last statement is acknowledged.
+func (s *Store) subjectStats(org, subj string) (queue.Stats, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := s.js.Stream(ctx, s.cfg.Stream)
+	info, err := s.orgInfo(ctx, org)
 	if err != nil {
 		return queue.Stats{}, err
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
-	if err != nil {
-		return queue.Stats{}, err
-	}
-	n := info.State.Subjects[subj]
+	n := pendingStatements(info.State.Subjects, subj)
 	if n == 0 {
 		return queue.Stats{}, nil
 	}
 	out := queue.Stats{Pending: int(n)}
-	if info.State.Msgs > 0 {
-		out.PendingBytes = int64(n) * int64(info.State.Bytes/info.State.Msgs)
+	var msgs uint64
+	for sub, m := range info.State.Subjects {
+		if queueBase(sub) == subj {
+			msgs += m
+		}
 	}
-	m, err := st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
+	if info.State.Msgs > 0 {
+		out.PendingBytes = int64(msgs) * int64(info.State.Bytes/info.State.Msgs)
+	}
+	st, err := s.js.Stream(ctx, s.cfg.Stream)
 	if err != nil {
 		return out, nil
 	}
-	out.Oldest = m.Time
+	for _, filter := range []string{subj, subj + ".*"} {
+		m, err := st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(filter))
+		if err == nil && (out.Oldest.IsZero() || m.Time.Before(out.Oldest)) {
+			out.Oldest = m.Time
+		}
+	}
 	return out, nil
 }
 
-// orgCountTTL is how old an org's pending count may be for the org quota.
-const orgCountTTL = time.Second
-
-// checkOrgQuota refuses an Append of n statements that would take org past
-// MaxOrgMessages, judged from a count at most orgCountTTL old.
-func (s *Store) checkOrgQuota(ctx context.Context, org string, n int) error {
-	limit := s.cfg.MaxOrgMessages
-	if limit <= 0 {
-		return nil
-	}
-	s.orgMu.Lock()
-	c, ok := s.orgs[org]
-	s.orgMu.Unlock()
-	if !ok || time.Since(c.at) > orgCountTTL {
-		st, err := s.js.Stream(ctx, s.cfg.Stream)
-		if err != nil {
-			return fmt.Errorf("check the queue quota of %s: %w", org, err)
-		}
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(s.cfg.SubjectPrefix+"."+escape(org)+".>"))
-		if err != nil {
-			return fmt.Errorf("check the queue quota of %s: %w", org, err)
-		}
-		c = orgCount{at: time.Now()}
-		for _, v := range info.State.Subjects {
-			c.n += int64(v)
-		}
-		s.orgMu.Lock()
-		s.orgs[org] = c
-		s.orgMu.Unlock()
-	}
-	if c.n+int64(n) > limit {
-		return &queue.QuotaError{Quota: queue.QuotaOrg, Limit: limit, Used: c.n, Need: int64(n)}
-	}
-	return nil
-}
-
-// countOrg adds n appended statements to org's cached count.
-func (s *Store) countOrg(org string, n int) {
-	if s.cfg.MaxOrgMessages <= 0 {
-		return
-	}
-	s.orgMu.Lock()
-	if c, ok := s.orgs[org]; ok {
-		c.n += int64(n)
-		s.orgs[org] = c
-	}
-	s.orgMu.Unlock()
-}
-
 // quotaError names the quota the servers enforced when they refused n
-// statements for subj: the per-queue one when the subject is at its limit,
-// the stream's total otherwise. Limit, Used and Need count messages for the
-// queue quota and bytes for the total.
-func (s *Store) quotaError(subj string, n int, cause *apiError) error {
+// statements for subj: the per-queue one when the queue is at its limit,
+// the stream's total otherwise. Limit, Used and Need count statements for
+// the queue quota and bytes for the total.
+func (s *Store) quotaError(org, subj string, n int, cause *apiError) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if st, err := s.js.Stream(ctx, s.cfg.Stream); err == nil {
-		if info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj)); err == nil {
-			used := int64(info.State.Subjects[subj])
-			if lim := s.cfg.MaxQueueMessages; lim > 0 && used+int64(n) > lim {
-				return &queue.QuotaError{Quota: queue.QuotaQueue, Limit: lim, Used: used, Need: int64(n)}
-			}
-			return &queue.QuotaError{Quota: queue.QuotaTotal, Limit: s.cfg.MaxTotalBytes, Used: int64(info.State.Bytes)}
+	if info, err := s.orgInfo(ctx, org); err == nil {
+		used := pendingStatements(info.State.Subjects, subj)
+		if lim := s.cfg.MaxQueueMessages; lim > 0 && used+int64(n) > lim {
+			return &queue.QuotaError{Quota: queue.QuotaQueue, Limit: lim, Used: used, Need: int64(n)}
 		}
+		return &queue.QuotaError{Quota: queue.QuotaTotal, Limit: s.cfg.MaxTotalBytes, Used: int64(info.State.Bytes)}
 	}
 	return fmt.Errorf("%w: %w", &queue.QuotaError{Quota: queue.QuotaTotal, Limit: s.cfg.MaxTotalBytes}, cause)
 }
