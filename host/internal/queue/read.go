@@ -342,6 +342,14 @@ func (q *fileQueue) shutdown() error {
 	if q.ack != nil {
 		errs = append(errs, q.ack.close(q.cursor, q.ackedDisk))
 	}
+	if t := q.tail(); t != nil && t.alloc > t.size && q.err == nil {
+		// Leave the segment as a host of an earlier version writes it.
+		// Without fsync: zeros left by a crash are read as the end.
+		if f, err := q.s.files.get(t.h); err == nil {
+			errs = append(errs, f.Truncate(t.size))
+			q.s.files.put(t.h)
+		}
+	}
 	errs = append(errs, q.dropFiles())
 	q.mu.Unlock()
 	q.s.dropAccount(q)
