@@ -278,40 +278,57 @@ func FuzzRecoverTail(f *testing.F) {
 	f.Add(append(valid[:n/2:n/2], make([]byte, 64)...))
 	f.Add(append(append([]byte{}, valid...), 0, 0, 0, 1))
 	f.Add([]byte("LLRQ garbage"))
-	f.Fuzz(func(t *testing.T, tail []byte) {
-		opts := Options{Dir: t.TempDir()}
-		s, err := Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := s.Queue("org", "sink")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := seqIDs("s", 0, 3)
-		appendIDs(t, q, want...)
-		qdir := queueDir(t, s, "org", "sink")
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		segs := segments(t, qdir)
-		path := filepath.Join(qdir, segs[len(segs)-1])
-		fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = fh.Write(tail)
-		fh.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
 
-		s, err = Open(opts)
+	// The queue's files, made once and copied for every input.
+	want := seqIDs("s", 0, 3)
+	tmpl := f.TempDir()
+	s, err := Open(Options{Dir: tmpl, Sync: SyncNone})
+	if err != nil {
+		f.Fatal(err)
+	}
+	q, err := s.Queue("org", "sink")
+	if err != nil {
+		f.Fatal(err)
+	}
+	appendIDs(f, q, want...)
+	if err := s.Close(); err != nil {
+		f.Fatal(err)
+	}
+	name := dirName("org", "sink")
+	files := map[string][]byte{}
+	ents, err := os.ReadDir(filepath.Join(tmpl, name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	last := ""
+	for _, e := range ents {
+		if files[e.Name()], err = os.ReadFile(filepath.Join(tmpl, name, e.Name())); err != nil {
+			f.Fatal(err)
+		}
+		if filepath.Ext(e.Name()) == ".seg" {
+			last = max(last, e.Name())
+		}
+	}
+
+	f.Fuzz(func(t *testing.T, tail []byte) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for fn, b := range files {
+			if fn == last {
+				b = append(bytes.Clone(b), tail...)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name, fn), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Open(Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		q, err = s.Queue("org", "sink")
+		q, err := s.Queue("org", "sink")
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Queue = %v, want success or an error wrapping ErrCorrupt", err)
