@@ -94,7 +94,10 @@
 // can have several batches out at once; Release puts entries back, Ack
 // retires them. The ack cursor (every entry below it is acknowledged) is
 // appended to ack.log on every move, without fsync; an older segment is
-// deleted once the cursor passes its end. After a crash delivery resumes at
+// deleted once the cursor passes its end, by the Ack that moved it but
+// outside the queue's lock (deleting 16 MiB and the directory fsync take
+// milliseconds, which recording into the queue does not wait for), in
+// order. After a crash delivery resumes at
 // the persisted cursor (or the first remaining segment, if later): entries
 // acknowledged out of order above the cursor, or whose cursor move did not
 // reach the disk before a machine crash, are delivered again. Delivery is

@@ -59,7 +59,8 @@ func (r *recMeta) itemSize(seq uint64) int64 {
 // Files are opened through the store's fileCache only while used, so an
 // idle queue holds no descriptor.
 //
-// Lock order: Store.mu, fileQueue.mu, fileCache.mu, Store.quotaMu.
+// Lock order: Store.mu, fileQueue.rmMu, fileQueue.mu, fileCache.mu,
+// Store.quotaMu.
 type fileQueue struct {
 	s    *Store
 	key  Key
@@ -106,6 +107,15 @@ type fileQueue struct {
 	// beforeSync, when set (by tests), runs before every fdatasync of a
 	// segment.
 	beforeSync func()
+	// beforeRemove, when set (by tests), runs before retired segments
+	// are deleted.
+	beforeRemove func()
+
+	// retired are segments wholly behind the cursor, in order, that
+	// removeAcked deletes; rmMu serializes removeAcked. Lock order: rmMu,
+	// then mu.
+	retired []*segment
+	rmMu    sync.Mutex
 
 	// quotaBytes is guarded by Store.quotaMu.
 	quotaBytes int64
