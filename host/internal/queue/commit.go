@@ -269,10 +269,19 @@ func (q *fileQueue) writeRun(seg *segment, off int64, b []byte) (err, sticky err
 	end := off + int64(len(b))
 	alloc := q.prefill(seg, end)
 	_, err = f.WriteAt(b, off)
-	for from := max(seg.alloc, end); err == nil && from < alloc; {
-		n := min(alloc-from, int64(len(zeroBlock)))
-		_, err = f.WriteAt(zeroBlock[:n], from)
-		from += n
+	if err == nil && alloc > seg.alloc {
+		// alloc > seg.alloc only when end > seg.alloc: the zeros go after
+		// the records.
+		for from := end; from < alloc; {
+			n := min(alloc-from, int64(len(zeroBlock)))
+			if _, zerr := f.WriteAt(zeroBlock[:n], from); zerr != nil {
+				// No room for zeros (a full disk): go on without them.
+				err = f.Truncate(end)
+				alloc = end
+				break
+			}
+			from += n
+		}
 	}
 	if err != nil {
 		// Undo a partial write so that the next record follows the last
