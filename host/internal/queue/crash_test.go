@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,10 +127,16 @@ func TestCrash(t *testing.T) {
 	}
 	dir := t.TempDir()
 	seen := map[string]bool{} // every id found in any round
+	prefilled := 0            // kills that left zeros ahead of the records
 	for round := range 6 {
 		durable, taken, acked := runCrashChild(t, dir, round)
 		if t.Failed() {
 			return
+		}
+		for _, k := range crashKeys {
+			if zerosAhead(t, filepath.Join(dir, dirName(k.Org, k.Sink))) {
+				prefilled++
+			}
 		}
 		s, err := Open(Options{Dir: dir})
 		if err != nil {
@@ -199,6 +206,26 @@ func TestCrash(t *testing.T) {
 		t.Logf("round %d: %d durable, %d acked, %d found after the crash (%d appended but not reported)",
 			round, len(durable), len(acked), len(found), extra)
 	}
+	t.Logf("%d of %d queues left by a kill ended in zeros ahead of their records", prefilled, 6*len(crashKeys))
+	if prefilled == 0 {
+		t.Error("no kill left a segment with zeros written ahead of its records: the crash test does not cover them")
+	}
+}
+
+// zerosAhead reports whether the last segment of the queue in dir ends in
+// zeros written ahead of its records.
+func zerosAhead(t *testing.T, dir string) bool {
+	t.Helper()
+	segs := segments(t, dir)
+	if len(segs) == 0 {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, segs[len(segs)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := recordsEnd(t, b)
+	return end < len(b) && zeros(b[end:])
 }
 
 func parseCrashID(t *testing.T, id string) (string, int) {

@@ -16,7 +16,10 @@
 //     can list the queues after a restart;
 //   - NNNNNNNNNNNNNNNNNNNN.seg: segment files, named by the sequence number
 //     of their first record; the last one is appended to, and a new one is
-//     started when it reaches Options.SegmentBytes;
+//     started when it reaches Options.SegmentBytes. While a queue is open
+//     (with fsync), its last segment ends in zeros written ahead of the
+//     records to come (see Durability); a full segment, and the last one
+//     at Close, hold only their header and records;
 //   - ack.log: the persisted ack cursor.
 //
 // # Records
@@ -42,6 +45,16 @@
 // into Append: a lone producer never waits. New files and removals are made
 // durable with a directory fsync. Next hands out only durable records.
 //
+// Records are written over zeros: a commit that needs room extends the
+// segment file with zeros (16 KiB at first, then as much as the file
+// holds, at most 1 MiB at a time and never past Options.SegmentBytes), in
+// the same write and fdatasync as its records. The commits after it change
+// neither the file's size nor its block map, so their fdatasync flushes
+// data only: no inode write and, on ext4 (which allocates the blocks of
+// appended data as unwritten extents and converts them in a kernel worker
+// when they are written), no wait for that worker, which a busy CPU delays
+// by milliseconds. SyncNone writes no zeros.
+//
 // Each queue has its own locks and files, so a slow disk write or fsync of
 // one queue never holds up another; the store-wide locks cover only the
 // table of open queues, the descriptor budget and the quota arithmetic.
@@ -61,10 +74,16 @@
 // Opening a queue reads its segments and checks every record, then closes
 // them again. What it finds in the last segment is fsynced before Next
 // hands it out or a commit writes after it, not at open, so that starting
-// with many queues costs no fsync per queue. In the last
+// with many queues costs no fsync per queue. Zeros where a record would
+// start end a segment's records, in any segment (a crash can leave the
+// zeros of a full segment before they are cut off): they are the zeros
+// written ahead, kept in the last segment for the records to come. A
+// record missing from the end of an older segment shows as a sequence gap
+// before the next one, which is an error. In the last
 // segment, a damaged or incomplete record followed by no valid record is a
 // torn tail, left by a crash in the middle of an Append that therefore never
-// returned: it is cut off and logged. Damage anywhere else (a bad checksum
+// returned (in the zeros written ahead or not): it is cut off and logged.
+// Damage anywhere else (a bad checksum
 // or broken sequence with valid records after it, or in an older segment)
 // is an error wrapping ErrCorrupt, with the file and offset: the queue does
 // not open rather than skip data silently.
@@ -75,7 +94,10 @@
 // can have several batches out at once; Release puts entries back, Ack
 // retires them. The ack cursor (every entry below it is acknowledged) is
 // appended to ack.log on every move, without fsync; an older segment is
-// deleted once the cursor passes its end. After a crash delivery resumes at
+// deleted once the cursor passes its end, by the Ack that moved it but
+// outside the queue's lock (deleting 16 MiB and the directory fsync take
+// milliseconds, which recording into the queue does not wait for), in
+// order. After a crash delivery resumes at
 // the persisted cursor (or the first remaining segment, if later): entries
 // acknowledged out of order above the cursor, or whose cursor move did not
 // reach the disk before a machine crash, are delivered again. Delivery is

@@ -17,8 +17,13 @@ import (
 type segment struct {
 	first uint64  // sequence number of its first record, also in its name
 	end   uint64  // sequence number after its last record
-	size  int64   // bytes written
+	size  int64   // bytes of its header and records
 	h     *handle // its file, opened through the store's fileCache when used
+
+	// alloc is the length of the file: size, then zeros written ahead of
+	// the records to come (see prefill). Only the commit that has the
+	// queue's turn, or the queue's recovery or shutdown, uses it.
+	alloc int64
 }
 
 func segName(first uint64) string { return fmt.Sprintf("%020d.seg", first) }
@@ -54,7 +59,8 @@ func (r *recMeta) itemSize(seq uint64) int64 {
 // Files are opened through the store's fileCache only while used, so an
 // idle queue holds no descriptor.
 //
-// Lock order: Store.mu, fileQueue.mu, fileCache.mu, Store.quotaMu.
+// Lock order: Store.mu, fileQueue.rmMu, fileQueue.mu, fileCache.mu,
+// Store.quotaMu.
 type fileQueue struct {
 	s    *Store
 	key  Key
@@ -101,6 +107,15 @@ type fileQueue struct {
 	// beforeSync, when set (by tests), runs before every fdatasync of a
 	// segment.
 	beforeSync func()
+	// beforeRemove, when set (by tests), runs before retired segments
+	// are deleted.
+	beforeRemove func()
+
+	// retired are segments wholly behind the cursor, in order, that
+	// removeAcked deletes; rmMu serializes removeAcked. Lock order: rmMu,
+	// then mu.
+	retired []*segment
+	rmMu    sync.Mutex
 
 	// quotaBytes is guarded by Store.quotaMu.
 	quotaBytes int64
@@ -262,13 +277,20 @@ func (q *fileQueue) scanSegment(first uint64, last bool, cursor uint64) (*segmen
 			if err := os.WriteFile(path, segHeader(first), 0o600); err != nil {
 				return nil, err
 			}
-			seg.size = segHeaderLen
+			seg.size, seg.alloc = segHeaderLen, segHeaderLen
 			return seg, nil
 		}
 		return nil, q.corrupt(name, 0, "bad segment header")
 	}
 	off := segHeaderLen
+	alloc := len(b)
 	for off < len(b) {
+		if zeros(b[off:]) {
+			// The zeros written ahead of the records (see prefill): the
+			// end of the records, in any segment. A record lost from the
+			// end of an older segment still shows as a sequence gap.
+			break
+		}
 		h, err := checkRecord(b[off:])
 		if err == nil && h.first != seg.end {
 			err = fmt.Errorf("sequence %d where %d was expected", h.first, seg.end)
@@ -294,12 +316,30 @@ func (q *fileQueue) scanSegment(first uint64, last bool, cursor uint64) (*segmen
 			if err := os.Truncate(path, int64(off)); err != nil {
 				return nil, err
 			}
+			alloc = off
 			break
 		}
 		return nil, q.corrupt(name, int64(off), err.Error())
 	}
 	seg.size = int64(min(off, len(b)))
+	seg.alloc = int64(max(alloc, off))
 	return seg, nil
+}
+
+// zeros reports whether b holds only zero bytes.
+func zeros(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // validRecordAfter reports whether a well-formed record starts anywhere in
@@ -342,7 +382,7 @@ func (q *fileQueue) newSegment(first uint64) (*segment, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
-	return &segment{first: first, end: first, size: segHeaderLen, h: q.s.files.adopt(f, os.O_RDWR)}, nil
+	return &segment{first: first, end: first, size: segHeaderLen, alloc: segHeaderLen, h: q.s.files.adopt(f, os.O_RDWR)}, nil
 }
 
 // wake tells blocked Next calls to look again. Called with q.mu held.

@@ -744,3 +744,58 @@ func TestTraceKept(t *testing.T) {
 		t.Errorf("traces after reopen (-want +got):\n%s", diff)
 	}
 }
+
+// TestAppendWhileSegmentsRemoved holds the deletion of acknowledged
+// segments and appends meanwhile: recording into a queue does not wait for
+// its delivered segments to be deleted, and they are deleted, in order,
+// by the Ack that retired them.
+func TestAppendWhileSegmentsRemoved(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, Options{Sync: SyncAlways, SegmentBytes: 4096})
+	q := openQueue(t, s, "org", "sink")
+	qdir := queueDir(t, s, "org", "sink")
+	appendIDs(t, q, seqIDs("s", 0, 100)...)
+	before := segments(t, qdir)
+	if len(before) < 3 {
+		t.Fatalf("%d segments, want at least 3", len(before))
+	}
+	removing, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	defer let() // a failed test lets the deletion go, so that the store closes
+	fq := q.(*fileQueue)
+	fq.beforeRemove = func() {
+		close(removing)
+		<-release
+	}
+	es := next(t, q, 0, 0)
+	acked := make(chan error, 1)
+	go func() { acked <- q.Ack(seqsOf(es)...) }()
+	<-removing
+	// The deletion waits for release: an Append that waited for it would
+	// never return, and the guard below fails the test instead of hanging.
+	appended := make(chan error, 1)
+	go func() { appended <- q.Append(context.Background(), items("s100")) }()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Append waited for the deletion of delivered segments")
+	}
+	if got := segments(t, qdir); len(got) < len(before) {
+		t.Errorf("segments %v deleted before the deletion was let go", got)
+	}
+	let()
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+	got := segments(t, qdir)
+	if len(got) != 1 || got[0] != before[len(before)-1] {
+		t.Errorf("segments after the Ack: %v, want only the last of %v", got, before)
+	}
+	if diff := cmp.Diff([]string{"s100"}, drain(t, q)); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+}

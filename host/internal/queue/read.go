@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,6 +190,14 @@ func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 
 // Ack implements Queue.
 func (q *fileQueue) Ack(seqs ...uint64) error {
+	err := q.ack1(seqs)
+	// Segments behind the cursor are deleted outside q.mu, so that
+	// recording into the queue does not wait for it.
+	return errors.Join(err, q.removeAcked())
+}
+
+// ack1 is Ack but for the deletion of the segments it retires.
+func (q *fileQueue) ack1(seqs []uint64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -260,24 +269,56 @@ func (q *fileQueue) advance() error {
 		return fmt.Errorf("ack queue %s: %w", q.name, err)
 	}
 	q.ackedDisk = q.cursor
-	removed := false
 	for len(q.segs) > 1 && q.segs[0].end <= q.cursor {
 		seg := q.segs[0]
 		q.s.files.drop(seg.h)
-		if err := os.Remove(filepath.Join(q.dir, segName(seg.first))); err != nil {
-			return fmt.Errorf("ack queue %s: remove segment: %w", q.name, err)
-		}
+		q.retired = append(q.retired, seg)
 		q.segs = q.segs[1:]
-		removed = true
-	}
-	if removed && q.pol != SyncNone {
-		// Segments must disappear in order: recovery takes the first
-		// remaining one as a lower bound of the cursor.
-		if err := syncDir(q.dir); err != nil {
-			return fmt.Errorf("ack queue %s: %w", q.name, err)
-		}
 	}
 	return nil
+}
+
+// removeAcked deletes the retired segments, in order, and makes their
+// removal durable with one directory fsync. Deleting a segment of 16 MiB
+// and the fsync take milliseconds, so it runs outside q.mu: Append and
+// Next go on meanwhile. q.rmMu keeps the deletions in order (recovery
+// takes the first remaining segment as a lower bound of the cursor); a
+// segment that could not be deleted is tried again, before any later one,
+// by the next call.
+func (q *fileQueue) removeAcked() error {
+	q.rmMu.Lock()
+	defer q.rmMu.Unlock()
+	q.mu.Lock()
+	gone := q.retired
+	q.retired = nil
+	q.mu.Unlock()
+	if len(gone) == 0 {
+		return nil
+	}
+	if q.beforeRemove != nil {
+		q.beforeRemove()
+	}
+	var err error
+	done := 0
+	for _, seg := range gone {
+		if err = os.Remove(filepath.Join(q.dir, segName(seg.first))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("ack queue %s: remove segment: %w", q.name, err)
+			break
+		}
+		err = nil
+		done++
+	}
+	if done < len(gone) {
+		q.mu.Lock()
+		q.retired = append(gone[done:len(gone):len(gone)], q.retired...)
+		q.mu.Unlock()
+	}
+	if done > 0 && q.pol != SyncNone {
+		if serr := syncDir(q.dir); serr != nil && !errors.Is(serr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("ack queue %s: %w", q.name, serr))
+		}
+	}
+	return err
 }
 
 // Release implements Queue.
@@ -334,13 +375,22 @@ func (q *fileQueue) shutdown() error {
 	if last != nil {
 		<-last.done // groups commit in order, so every one has
 	}
+	rmErr := q.removeAcked()
 	q.mu.Lock()
-	var errs []error
+	errs := []error{rmErr}
 	if q.err != nil {
 		errs = append(errs, fmt.Errorf("close queue %s: %w", q.name, q.err))
 	}
 	if q.ack != nil {
 		errs = append(errs, q.ack.close(q.cursor, q.ackedDisk))
+	}
+	if t := q.tail(); t != nil && t.alloc > t.size && q.err == nil {
+		// Leave the segment as a host of an earlier version writes it.
+		// Without fsync: zeros left by a crash are read as the end.
+		if f, err := q.s.files.get(t.h); err == nil {
+			errs = append(errs, f.Truncate(t.size))
+			q.s.files.put(t.h)
+		}
 	}
 	errs = append(errs, q.dropFiles())
 	q.mu.Unlock()
