@@ -2,7 +2,8 @@ package sdk
 
 import (
 	"bufio"
-	"crypto/ed25519"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,14 +22,19 @@ import (
 //
 // go-plugin's AutoMTLS makes an ECDSA P-521 key and certificate on each side,
 // one after the other, which costs most of a plugin's start. Instead the
-// host makes two Ed25519 key pairs per launch (tens of microseconds each):
-// its own, and the plugin's. It keeps the plugin's private key off the
-// command line and out of the environment: the key travels in the first line
-// of the plugin's standard input, a pipe only the host and the plugin hold.
-// Each side then trusts exactly the other's certificate (pinned, no shared
-// authority), and the connection is mutually authenticated as with AutoMTLS.
-// A plugin built with an older SDK ignores the line, makes its own
-// certificate as AutoMTLS does and announces it in the handshake, which
+// host makes the key pairs: its own once per [Launcher] (reused by every
+// launch), and the plugin's anew for each launch. Both are ECDSA P-256:
+// generating and using a P-256 key takes tens of microseconds even in a
+// process that has just started, because its tables are built into the
+// binary, whereas Ed25519 first computes its tables at run time (about a
+// millisecond in a fresh plugin process, which only ever signs and verifies
+// once). The host keeps the plugin's private key off the command line and
+// out of the environment: the key travels in the first line of the
+// plugin's standard input, a pipe only the host and the plugin hold. Each
+// side then trusts exactly the other's certificate (pinned, no shared
+// authority), and the connection is mutually authenticated as with
+// AutoMTLS. A plugin built with an older SDK ignores the line, makes its
+// own certificate as AutoMTLS does and announces it in the handshake, which
 // go-plugin then pins instead; both ways stay mutual.
 
 // tlsLinePrefix starts the line that carries the TLS material to a plugin.
@@ -37,6 +43,27 @@ const tlsLinePrefix = "lrsbridge-tls1 "
 // maxTLSLine bounds that line.
 const maxTLSLine = 16 << 10
 
+// hostIdentity is the host's key and certificate, made once and used for
+// every launch.
+type hostIdentity struct {
+	cert tls.Certificate
+	b64  string // the certificate, DER in base64, for the TLS line
+	pem  []byte // the certificate, PEM, for PLUGIN_CLIENT_CERT
+}
+
+// newHostIdentity makes the host's key pair and certificate.
+func newHostIdentity() (*hostIdentity, error) {
+	der, key, err := selfSigned()
+	if err != nil {
+		return nil, err
+	}
+	return &hostIdentity{
+		cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		b64:  base64.RawStdEncoding.EncodeToString(der),
+		pem:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	}, nil
+}
+
 // launchTLS is the TLS material of one launch.
 type launchTLS struct {
 	host tls.Config // the host's side; go-plugin dials with it
@@ -44,12 +71,9 @@ type launchTLS struct {
 	cert []byte     // the host's certificate, PEM, for PLUGIN_CLIENT_CERT
 }
 
-// newLaunchTLS makes the key pairs and certificates of one launch.
-func newLaunchTLS() (*launchTLS, error) {
-	hostCert, hostKey, err := selfSigned()
-	if err != nil {
-		return nil, err
-	}
+// newLaunchTLS makes the plugin's key pair and certificate for one launch
+// and the configurations that pin each side to the other.
+func newLaunchTLS(id *hostIdentity) (*launchTLS, error) {
 	plugCert, plugKey, err := selfSigned()
 	if err != nil {
 		return nil, err
@@ -65,10 +89,10 @@ func newLaunchTLS() (*launchTLS, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(plugParsed)
 	enc := base64.RawStdEncoding
-	line := tlsLinePrefix + enc.EncodeToString(hostCert) + " " + enc.EncodeToString(plugCert) + " " + enc.EncodeToString(keyDER) + "\n"
+	line := tlsLinePrefix + id.b64 + " " + enc.EncodeToString(plugCert) + " " + enc.EncodeToString(keyDER) + "\n"
 	return &launchTLS{
 		host: tls.Config{
-			Certificates: []tls.Certificate{{Certificate: [][]byte{hostCert}, PrivateKey: hostKey}},
+			Certificates: []tls.Certificate{id.cert},
 			RootCAs:      pool,
 			ServerName:   "localhost",
 			MinVersion:   tls.VersionTLS12,
@@ -77,14 +101,14 @@ func newLaunchTLS() (*launchTLS, error) {
 			CurvePreferences: []tls.CurveID{tls.X25519},
 		},
 		line: []byte(line),
-		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hostCert}),
+		cert: id.pem,
 	}, nil
 }
 
-// selfSigned makes an Ed25519 key and a self-signed certificate for
+// selfSigned makes an ECDSA P-256 key and a self-signed certificate for
 // "localhost", valid for both ends of a connection, in DER.
-func selfSigned() ([]byte, ed25519.PrivateKey, error) {
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
+func selfSigned() ([]byte, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,7 +128,7 @@ func selfSigned() ([]byte, ed25519.PrivateKey, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -46,11 +46,24 @@ func TestLaunchTLSIsMutual(t *testing.T) {
 		}
 		return cfg
 	}
-	a, err := newLaunchTLS()
+	hostA, err := newHostIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newLaunchTLS()
+	hostB, err := newHostIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newLaunchTLS(hostA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another launch of the same host: its plugin has a key of its own.
+	a2, err := newLaunchTLS(hostA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newLaunchTLS(hostB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +76,8 @@ func TestLaunchTLSIsMutual(t *testing.T) {
 		{"host and its plugin", &a.host, pluginSide(a), false},
 		{"another host", &b.host, pluginSide(a), true},
 		{"another plugin", &a.host, pluginSide(b), true},
+		{"another launch's plugin of the same host", &a.host, pluginSide(a2), true},
+		{"the same host, its next launch", &a2.host, pluginSide(a2), false},
 		{"a client without certificate", &tls.Config{RootCAs: a.host.RootCAs, ServerName: "localhost"}, pluginSide(a), true},
 	}
 	for _, tt := range tests {
