@@ -12,18 +12,20 @@ import (
 	"testing"
 
 	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
 const benchBatch = 100
 
 // benchStatements returns batch n of benchBatch valid statements with ids
-// unique across batches.
-func benchStatements(n int) []sdk.Statement {
+// unique across batches, marked as checked by the host for xAPI version
+// encodedFor ("" for unmarked).
+func benchStatements(n int, encodedFor xapi.Version) []sdk.Statement {
 	out := make([]sdk.Statement, benchBatch)
 	for i := range out {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", n*benchBatch+i)
-		out[i] = sdk.Statement{ID: id, JSON: []byte(`{"id":"` + id + `","actor":{"objectType":"Agent","account":{"homePage":"https://learningflow.example","name":"u` + strconv.Itoa(i) + `"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed","display":{"en-US":"completed"}},"object":{"objectType":"Activity","id":"https://learningflow.example/courses/1"},"timestamp":"2026-01-02T03:04:05.000Z"}`)}
+		out[i] = sdk.Statement{ID: id, JSON: []byte(`{"id":"` + id + `","actor":{"objectType":"Agent","account":{"homePage":"https://learningflow.example","name":"u` + strconv.Itoa(i) + `"}},"verb":{"id":"http://adlnet.gov/expapi/verbs/completed","display":{"en-US":"completed"}},"object":{"objectType":"Activity","id":"https://learningflow.example/courses/1"},"timestamp":"2026-01-02T03:04:05.000Z"}`), EncodedFor: encodedFor}
 	}
 	return out
 }
@@ -52,7 +54,9 @@ func minimalLRS() http.Handler {
 // posting the same batches of 100 statements to the same loopback LRS, one
 // request at a time (one connection). "lrstest" is the conformant in-memory
 // LRS (it validates and stores every statement); "minimal" only echoes the
-// ids.
+// ids. "sink" gets the statements marked as encoded for the LRS's version,
+// as the host sends them; "sink-unmarked" gets them unmarked, as an older
+// host sends them, and checks each itself.
 func BenchmarkDeliver(b *testing.B) {
 	servers := []struct {
 		name    string
@@ -63,28 +67,21 @@ func BenchmarkDeliver(b *testing.B) {
 		}},
 		{"minimal", minimalLRS},
 	}
+	sinks := []struct {
+		name       string
+		encodedFor xapi.Version
+	}{
+		{"sink", xapi.V103},
+		{"sink-unmarked", ""},
+	}
 	for _, srvCase := range servers {
-		b.Run(srvCase.name+"/sink", func(b *testing.B) {
-			srv := httptest.NewServer(srvCase.handler())
-			defer srv.Close()
-			s := newTestSink(b, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for n := range b.N {
-				resp, err := s.Deliver(ctx, sdk.DeliverRequest{Statements: benchStatements(n)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, v := range resp.Verdicts {
-					if v.Err != nil {
-						b.Fatal(v.Err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "statements/s")
-		})
+		for _, sinkCase := range sinks {
+			b.Run(srvCase.name+"/"+sinkCase.name, func(b *testing.B) {
+				benchDeliverSink(b, srvCase.handler(), sinkCase.encodedFor)
+			})
+		}
 		b.Run(srvCase.name+"/plain", func(b *testing.B) {
+
 			srv := httptest.NewServer(srvCase.handler())
 			defer srv.Close()
 			client := &http.Client{}
@@ -92,7 +89,7 @@ func BenchmarkDeliver(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for n := range b.N {
-				sts := benchStatements(n)
+				sts := benchStatements(n, "")
 				var buf bytes.Buffer
 				buf.WriteByte('[')
 				for i, st := range sts {
@@ -126,4 +123,27 @@ func BenchmarkDeliver(b *testing.B) {
 			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "statements/s")
 		})
 	}
+}
+
+// benchDeliverSink delivers batches of statements marked with encodedFor
+// through a sink for an xAPI 1.0.3 LRS served by handler.
+func benchDeliverSink(b *testing.B, handler http.Handler, encodedFor xapi.Version) {
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	s := newTestSink(b, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := range b.N {
+		resp, err := s.Deliver(ctx, sdk.DeliverRequest{Statements: benchStatements(n, encodedFor)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, v := range resp.Verdicts {
+			if v.Err != nil {
+				b.Fatal(v.Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "statements/s")
 }
