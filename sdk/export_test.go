@@ -61,19 +61,21 @@ func LaunchSteps(l *Launcher, path string, sum []byte) (steps []LaunchStep, kill
 		return nil, nil, err
 	}
 	step("host-identity")
-	mtls, err := newLaunchTLS(id)
-	if err != nil {
+	// Made here one step after the other, to be timed; Launch makes the
+	// plugin's keys while the process starts.
+	mtls := startLaunchTLS(id)
+	if _, err := mtls.wait(); err != nil {
 		return nil, nil, err
 	}
 	step("plugin-keys")
-	run := &procRunner{name: path, env: []string{"PLUGIN_CLIENT_CERT=" + string(mtls.cert)}, exe: exe, stdin: mtls.line}
+	run := &procRunner{name: path, env: []string{"PLUGIN_CLIENT_CERT=" + string(mtls.cert)}, exe: exe, tls: mtls}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(nil),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLogger(slog.New(slog.DiscardHandler), "plugin"),
 		SkipHostEnv:      true,
-		TLSConfig:        &mtls.host,
+		TLSConfig:        mtls.host,
 		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
 			return run.bind(cmd, socketDir), nil
 		},

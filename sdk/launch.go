@@ -172,31 +172,31 @@ func (l *Launcher) Launch(ctx context.Context, cfg LaunchConfig) (*Process, erro
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sdk: launch plugin: %w", err)
 		}
+		id, err := l.hostIdentity()
+		if err != nil {
+			return nil, fmt.Errorf("sdk: launch plugin: make TLS certificates: %w", err)
+		}
+		// The plugin's key pair is made while the binary is checked
+		// and the process starts; the runner waits for it before it
+		// writes the plugin's TLS line.
+		mtls := startLaunchTLS(id)
 		exe, err := l.execs.prepare(cfg.Path, cfg.SHA256)
 		if err != nil {
 			return nil, err
 		}
 		defer exe.close()
-		id, err := l.hostIdentity()
-		if err != nil {
-			return nil, fmt.Errorf("sdk: launch plugin: make TLS certificates: %w", err)
-		}
-		mtls, err := newLaunchTLS(id)
-		if err != nil {
-			return nil, fmt.Errorf("sdk: launch plugin: make TLS certificates: %w", err)
-		}
 		run = &procRunner{
-			name:  cfg.Path,
-			args:  cfg.Args,
-			env:   append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger), "PLUGIN_CLIENT_CERT="+string(mtls.cert)),
-			exe:   exe,
-			stdin: mtls.line,
+			name: cfg.Path,
+			args: cfg.Args,
+			env:  append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger), "PLUGIN_CLIENT_CERT="+string(mtls.cert)),
+			exe:  exe,
+			tls:  mtls,
 		}
 		cc.RunnerFunc = func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
 			return run.bind(cmd, socketDir), nil
 		}
 		cc.SkipHostEnv = true
-		cc.TLSConfig = &mtls.host
+		cc.TLSConfig = mtls.host
 		hl.limitName = filepath.Base(cfg.Path)
 		hl.limit = limit
 	}

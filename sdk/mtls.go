@@ -64,45 +64,64 @@ func newHostIdentity() (*hostIdentity, error) {
 	}, nil
 }
 
-// launchTLS is the TLS material of one launch.
+// launchTLS is the TLS material of one launch. The plugin's key pair and
+// certificate are made concurrently with the start of the process (see
+// startLaunchTLS): host is complete, and line set, once wait returned nil,
+// which the process runner does before go-plugin dials.
 type launchTLS struct {
-	host tls.Config // the host's side; go-plugin dials with it
-	line []byte     // what the plugin reads from its standard input
-	cert []byte     // the host's certificate, PEM, for PLUGIN_CLIENT_CERT
+	host *tls.Config // the host's side; go-plugin dials with it
+	cert []byte      // the host's certificate, PEM, for PLUGIN_CLIENT_CERT
+
+	done chan struct{} // closed once line and err are set
+	line []byte        // what the plugin reads from its standard input
+	err  error
 }
 
-// newLaunchTLS makes the plugin's key pair and certificate for one launch
-// and the configurations that pin each side to the other.
-func newLaunchTLS(id *hostIdentity) (*launchTLS, error) {
+// startLaunchTLS starts making the plugin's key pair and certificate for
+// one launch of a host with identity id, and the configurations that pin
+// each side to the other. The goroutine it starts ends by itself, in well
+// under a millisecond.
+func startLaunchTLS(id *hostIdentity) *launchTLS {
+	l := &launchTLS{host: &tls.Config{}, cert: id.pem, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.err = l.make(id)
+	}()
+	return l
+}
+
+// wait returns the line for the plugin's standard input once the plugin's
+// key pair is made. Then l.host is complete.
+func (l *launchTLS) wait() ([]byte, error) {
+	<-l.done
+	return l.line, l.err
+}
+
+func (l *launchTLS) make(id *hostIdentity) error {
 	plugCert, plugKey, err := selfSigned()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	plugParsed, err := x509.ParseCertificate(plugCert)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(plugKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(plugParsed)
 	enc := base64.RawStdEncoding
-	line := tlsLinePrefix + id.b64 + " " + enc.EncodeToString(plugCert) + " " + enc.EncodeToString(keyDER) + "\n"
-	return &launchTLS{
-		host: tls.Config{
-			Certificates: []tls.Certificate{id.cert},
-			RootCAs:      pool,
-			ServerName:   "localhost",
-			MinVersion:   tls.VersionTLS12,
-			// The connection never leaves the machine: the cheapest
-			// key exchange will do.
-			CurvePreferences: []tls.CurveID{tls.X25519},
-		},
-		line: []byte(line),
-		cert: id.pem,
-	}, nil
+	l.line = []byte(tlsLinePrefix + id.b64 + " " + enc.EncodeToString(plugCert) + " " + enc.EncodeToString(keyDER) + "\n")
+	l.host.Certificates = []tls.Certificate{id.cert}
+	l.host.RootCAs = pool
+	l.host.ServerName = "localhost"
+	l.host.MinVersion = tls.VersionTLS12
+	// The connection never leaves the machine: the cheapest key exchange
+	// will do.
+	l.host.CurvePreferences = []tls.CurveID{tls.X25519}
+	return nil
 }
 
 // selfSigned makes an ECDSA P-256 key and a self-signed certificate for

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
@@ -161,4 +162,46 @@ func benchDeliverSink(b *testing.B, handler http.Handler, encodedFor xapi.Versio
 		}
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "statements/s")
+}
+
+// BenchmarkDeliverVersionMark alternates, batch by batch, between batches
+// of 100 statements marked as encoded for the LRS's version (as the host
+// sends them) and unmarked batches (as an older host sends them, which the
+// sink scans itself), to the same minimal loopback LRS, and reports the
+// process's CPU time per batch of each kind and their ratio. Alternating
+// gives both the same share of a busy machine.
+func BenchmarkDeliverVersionMark(b *testing.B) {
+	srv := httptest.NewServer(minimalLRS())
+	defer srv.Close()
+	s := newTestSink(b, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+	ctx := context.Background()
+	var cpu [2]time.Duration
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i, v := range []xapi.Version{xapi.V103, ""} {
+			start, ok := processCPU()
+			resp, err := s.Deliver(ctx, sdk.DeliverRequest{Statements: benchStatements(n, v)})
+			end, ok2 := processCPU()
+			n++
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, vd := range resp.Verdicts {
+				if vd.Err != nil {
+					b.Fatal(vd.Err)
+				}
+			}
+			if !ok || !ok2 {
+				b.Skip("the process's CPU time is not known on this system")
+			}
+			cpu[i] += end - start
+		}
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+	b.ReportMetric(per(cpu[0]), "marked-cpu-µs/batch")
+	b.ReportMetric(per(cpu[1]), "unmarked-cpu-µs/batch")
+	if cpu[1] > 0 {
+		b.ReportMetric(float64(cpu[0])/float64(cpu[1]), "marked/unmarked")
+	}
 }
