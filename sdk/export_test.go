@@ -2,6 +2,9 @@ package sdk
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
 	"log/slog"
 	"os/exec"
 	"time"
@@ -97,4 +100,14 @@ func LaunchSteps(l *Launcher, path string, sum []byte) (steps []LaunchStep, kill
 	}
 	step("dispense")
 	return steps, client.Kill, nil
+}
+
+// NewEd25519Launcher returns a Launcher whose certificates have Ed25519
+// keys, as Launch made them per launch before it used P-256. It is a
+// baseline of BenchmarkLaunch.
+func NewEd25519Launcher() *Launcher {
+	return &Launcher{newKey: func() (crypto.Signer, error) {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		return key, err
+	}}
 }

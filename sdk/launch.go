@@ -35,7 +35,8 @@ type LaunchConfig struct {
 	// a [*BinaryError] wrapping [ErrChecksumMismatch]. On Linux the bytes
 	// executed are exactly the bytes checked, even if the file is replaced
 	// or rewritten meanwhile: they are copied into a sealed memory file as
-	// they are hashed, and the process is started from that copy.
+	// they are hashed, and the process is started from that copy, which a
+	// [Launcher] keeps for its next launches of the file.
 	SHA256 []byte
 	// Logger receives the plugin's log lines at the levels the plugin logged
 	// them, what it wrote to stdout and stderr, and go-plugin's messages.
@@ -86,6 +87,9 @@ type Process struct {
 // processes started keep running.
 type Launcher struct {
 	execs execCache
+	// newKey makes the certificates' keys; nil means P-256. Only the
+	// benchmark that compares curves sets it.
+	newKey keyMaker
 
 	mu       sync.Mutex
 	identity *hostIdentity
@@ -107,7 +111,7 @@ func (l *Launcher) hostIdentity() (*hostIdentity, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.identity == nil {
-		id, err := newHostIdentity()
+		id, err := newHostIdentity(l.newKey)
 		if err != nil {
 			return nil, err
 		}

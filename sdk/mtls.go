@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bufio"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -43,24 +44,39 @@ const tlsLinePrefix = "lrsbridge-tls1 "
 // maxTLSLine bounds that line.
 const maxTLSLine = 16 << 10
 
+// keyMaker makes the private key of a certificate.
+type keyMaker func() (crypto.Signer, error)
+
+// newP256Key makes an ECDSA P-256 key, the kind of every certificate of a
+// launch.
+func newP256Key() (crypto.Signer, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
 // hostIdentity is the host's key and certificate, made once and used for
 // every launch.
 type hostIdentity struct {
-	cert tls.Certificate
-	b64  string // the certificate, DER in base64, for the TLS line
-	pem  []byte // the certificate, PEM, for PLUGIN_CLIENT_CERT
+	cert   tls.Certificate
+	b64    string   // the certificate, DER in base64, for the TLS line
+	pem    []byte   // the certificate, PEM, for PLUGIN_CLIENT_CERT
+	newKey keyMaker // makes the plugins' keys
 }
 
-// newHostIdentity makes the host's key pair and certificate.
-func newHostIdentity() (*hostIdentity, error) {
-	der, key, err := selfSigned()
+// newHostIdentity makes the host's key pair and certificate with newKey,
+// which also makes the plugins' keys; nil means newP256Key.
+func newHostIdentity(newKey keyMaker) (*hostIdentity, error) {
+	if newKey == nil {
+		newKey = newP256Key
+	}
+	der, key, err := selfSigned(newKey)
 	if err != nil {
 		return nil, err
 	}
 	return &hostIdentity{
-		cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
-		b64:  base64.RawStdEncoding.EncodeToString(der),
-		pem:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		cert:   tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		b64:    base64.RawStdEncoding.EncodeToString(der),
+		pem:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		newKey: newKey,
 	}, nil
 }
 
@@ -98,7 +114,7 @@ func (l *launchTLS) wait() ([]byte, error) {
 }
 
 func (l *launchTLS) make(id *hostIdentity) error {
-	plugCert, plugKey, err := selfSigned()
+	plugCert, plugKey, err := selfSigned(id.newKey)
 	if err != nil {
 		return err
 	}
@@ -124,10 +140,10 @@ func (l *launchTLS) make(id *hostIdentity) error {
 	return nil
 }
 
-// selfSigned makes an ECDSA P-256 key and a self-signed certificate for
+// selfSigned makes a key with newKey and a self-signed certificate for
 // "localhost", valid for both ends of a connection, in DER.
-func selfSigned() ([]byte, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func selfSigned(newKey keyMaker) ([]byte, crypto.Signer, error) {
+	key, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,7 +163,7 @@ func selfSigned() ([]byte, *ecdsa.PrivateKey, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, nil, err
 	}

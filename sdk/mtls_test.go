@@ -50,11 +50,11 @@ func TestLaunchTLSIsMutual(t *testing.T) {
 		}
 		return cfg
 	}
-	hostA, err := newHostIdentity()
+	hostA, err := newHostIdentity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostB, err := newHostIdentity()
+	hostB, err := newHostIdentity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
