@@ -452,14 +452,19 @@ func TestLaunch_logFloodIsLimited(t *testing.T) {
 //   - p256/launch: Launch, which reuses nothing: ECDSA P-256 certificates
 //     for host and plugin, the plugin's key sent over its standard input;
 //   - p256/launcher: one Launcher, which reuses the host's certificate;
-//   - p256/launch/sha256 and p256/launcher/sha256: the same with a
-//     checksum, which Launch checks by copying and hashing the binary each
-//     time and a Launcher once;
+//   - p256/launcher/sha256: the same with a checksum, which the Launcher
+//     checks by copying and hashing the binary once;
 //   - ed25519/launch: Launch as it was with Ed25519 certificates;
 //   - auto-p521: go-plugin's AutoMTLS (ECDSA P-521 certificates made on
 //     each side);
 //   - floor: starting the process until it prints its handshake line,
 //     without TLS, connection or killing it gracefully.
+//
+// The sub-benchmark "checksum-each-launch" then starts plugins with Launch
+// and a checksum, which copies and hashes the binary every time; it runs
+// apart, so that its copies do not slow the other ways down. The
+// sub-benchmarks "alone/..." run each way by itself, one launch after the
+// other.
 func BenchmarkLaunch(b *testing.B) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -480,13 +485,9 @@ func BenchmarkLaunch(b *testing.B) {
 		defer l.Close()
 		return l.Launch(ctx, cfg)
 	}
-	ways := []struct {
-		name   string
-		launch func() (kill func(), err error)
-	}{
+	ways := []launchWay{
 		{"p256/launch", launch(sdk.Launch, nil)},
 		{"p256/launcher", launch(l.Launch, nil)},
-		{"p256/launch/sha256", launch(sdk.Launch, sum)},
 		{"p256/launcher/sha256", launch(l.Launch, sum)},
 		{"ed25519/launch", launch(ed25519Launch, nil)},
 		{"auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
@@ -509,6 +510,27 @@ func BenchmarkLaunch(b *testing.B) {
 			return kill, nil
 		}},
 	}
+	b.Run("interleaved", func(b *testing.B) { benchLaunchWays(b, ways) })
+	b.Run("checksum-each-launch", func(b *testing.B) {
+		benchLaunchWays(b, []launchWay{{"p256/launch/sha256", launch(sdk.Launch, sum)}})
+	})
+	// Each way alone, one launch after the other, as this benchmark
+	// measured before it interleaved the ways.
+	for _, w := range ways {
+		b.Run("alone/"+w.name, func(b *testing.B) { benchLaunchWays(b, []launchWay{w}) })
+	}
+}
+
+// launchWay is a way of starting a plugin for BenchmarkLaunch: launch
+// starts one and returns how to stop it.
+type launchWay struct {
+	name   string
+	launch func() (kill func(), err error)
+}
+
+// benchLaunchWays starts one plugin each way per iteration and reports the
+// median and 99th percentile start time of each way.
+func benchLaunchWays(b *testing.B, ways []launchWay) {
 	times := make([][]time.Duration, len(ways))
 	b.ReportAllocs()
 	for b.Loop() {
