@@ -38,7 +38,7 @@ func identify(f *os.File) (fileID, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return fileID{}, err
 	}
-	return fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, nil
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino), size: int64(st.Size), mtime: st.Mtim, ctime: st.Ctim}, nil
 }
 
 // prepare returns what to execute for the plugin binary at path.
