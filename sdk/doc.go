@@ -48,12 +48,13 @@
 //
 // # Plugin processes
 //
-// Host and plugin talk over a mutually authenticated TLS connection: per
-// launch, the host makes an Ed25519 certificate for itself and one for the
-// plugin, whose key reaches the plugin over its standard input, and each
-// side accepts only the other's certificate. (go-plugin's AutoMTLS made
-// ECDSA P-521 certificates on both sides, one after the other, which cost
-// most of a plugin's start.) The plugin's standard input stays a pipe from
+// Host and plugin talk over a mutually authenticated TLS connection: the
+// host makes an ECDSA P-256 certificate for itself (once per [Launcher])
+// and one for the plugin per launch, whose key reaches the plugin over its
+// standard input, and each side accepts only the other's certificate.
+// (go-plugin's AutoMTLS made ECDSA P-521 certificates on both sides, one
+// after the other, which cost most of a plugin's start.) A [Launcher] also
+// keeps the verified copy of a checksummed binary for its next launches. The plugin's standard input stays a pipe from
 // the host: when the host ends, however it ends, the plugin sees it close,
 // and on Linux also gets the parent-death signal, and exits after closing
 // its sinks, so no plugin outlives its host or keeps a lock a restarted

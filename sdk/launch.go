@@ -35,7 +35,8 @@ type LaunchConfig struct {
 	// a [*BinaryError] wrapping [ErrChecksumMismatch]. On Linux the bytes
 	// executed are exactly the bytes checked, even if the file is replaced
 	// or rewritten meanwhile: they are copied into a sealed memory file as
-	// they are hashed, and the process is started from that copy.
+	// they are hashed, and the process is started from that copy, which a
+	// [Launcher] keeps for its next launches of the file.
 	SHA256 []byte
 	// Logger receives the plugin's log lines at the levels the plugin logged
 	// them, what it wrote to stdout and stderr, and go-plugin's messages.
@@ -67,6 +68,66 @@ type Process struct {
 	killOnce sync.Once
 }
 
+// Launcher starts plugin processes as [Launch] does, and keeps for later
+// launches what need not be made again:
+//
+//   - the host's TLS key and certificate, made at the first launch and
+//     presented to every plugin it starts (each plugin still gets a key
+//     pair of its own per launch, and each side pins the other's
+//     certificate);
+//   - on Linux, the sealed in-memory copy of each binary verified against
+//     its SHA-256 checksum ([LaunchConfig].SHA256). A later launch of the
+//     same path with the same checksum reuses the copy, without reading
+//     and hashing the file again, as long as the file on disk keeps its
+//     identity (device, inode, size, modification and change times); a
+//     file replaced or written to is checked again. The bytes executed are
+//     always bytes that were verified: the copy is sealed and cannot change.
+//
+// A Launcher is safe for concurrent use. Close releases the copies; the
+// processes started keep running.
+type Launcher struct {
+	execs execCache
+	// newKey makes the certificates' keys; nil means P-256. Only the
+	// benchmark that compares curves sets it.
+	newKey keyMaker
+
+	mu       sync.Mutex
+	identity *hostIdentity
+}
+
+// NewLauncher returns a Launcher that has not launched anything yet.
+func NewLauncher() *Launcher { return &Launcher{} }
+
+// Close releases the verified copies of plugin binaries the Launcher
+// keeps. Processes already started are not affected. A Launcher may still
+// launch after Close, but then keeps nothing. Close always returns nil.
+func (l *Launcher) Close() error {
+	l.execs.close()
+	return nil
+}
+
+// hostIdentity returns the host's TLS identity, made on first use.
+func (l *Launcher) hostIdentity() (*hostIdentity, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.identity == nil {
+		id, err := newHostIdentity(l.newKey)
+		if err != nil {
+			return nil, err
+		}
+		l.identity = id
+	}
+	return l.identity, nil
+}
+
+// Launch starts the plugin described by cfg with a [Launcher] of its own,
+// so nothing is reused from one call to the next; see [Launcher.Launch].
+func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
+	l := NewLauncher()
+	defer l.Close()
+	return l.Launch(ctx, cfg)
+}
+
 // Launch starts the plugin described by cfg, performs the handshake
 // (protocol version negotiation, mutual TLS) and returns the running
 // process. If ctx is done before the handshake completes, Launch returns
@@ -79,7 +140,7 @@ type Process struct {
 //
 // The plugin watches its host: it exits when the host process ends,
 // however it ends (see [Serve]).
-func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
+func (l *Launcher) Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -115,27 +176,31 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Process, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sdk: launch plugin: %w", err)
 		}
-		exe, err := prepareExecutable(cfg.Path, cfg.SHA256)
+		id, err := l.hostIdentity()
+		if err != nil {
+			return nil, fmt.Errorf("sdk: launch plugin: make TLS certificates: %w", err)
+		}
+		// The plugin's key pair is made while the binary is checked
+		// and the process starts; the runner waits for it before it
+		// writes the plugin's TLS line.
+		mtls := startLaunchTLS(id)
+		exe, err := l.execs.prepare(cfg.Path, cfg.SHA256)
 		if err != nil {
 			return nil, err
 		}
 		defer exe.close()
-		mtls, err := newLaunchTLS()
-		if err != nil {
-			return nil, fmt.Errorf("sdk: launch plugin: make TLS certificates: %w", err)
-		}
 		run = &procRunner{
-			name:  cfg.Path,
-			args:  cfg.Args,
-			env:   append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger), "PLUGIN_CLIENT_CERT="+string(mtls.cert)),
-			exe:   exe,
-			stdin: mtls.line,
+			name: cfg.Path,
+			args: cfg.Args,
+			env:  append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger), "PLUGIN_CLIENT_CERT="+string(mtls.cert)),
+			exe:  exe,
+			tls:  mtls,
 		}
 		cc.RunnerFunc = func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
 			return run.bind(cmd, socketDir), nil
 		}
 		cc.SkipHostEnv = true
-		cc.TLSConfig = &mtls.host
+		cc.TLSConfig = mtls.host
 		hl.limitName = filepath.Base(cfg.Path)
 		hl.limit = limit
 	}

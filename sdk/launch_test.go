@@ -254,10 +254,23 @@ func fileSum(t testing.TB, path string) []byte {
 // and back. Every launch must either run the verified bytes or fail with
 // ErrChecksumMismatch; the unverified program, which would leave a marker
 // file, must never run.
+//
+// It runs with Launch, which checks the file at every launch, and with one
+// Launcher, which reuses its verified copy while the file keeps its
+// identity: the swaps must be noticed all the same.
 func TestLaunch_swappedBinaryNeverRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts many processes")
 	}
+	t.Run("launch", func(t *testing.T) { testSwappedBinaryNeverRuns(t, sdk.Launch) })
+	t.Run("launcher", func(t *testing.T) {
+		l := sdk.NewLauncher()
+		t.Cleanup(func() { _ = l.Close() })
+		testSwappedBinaryNeverRuns(t, l.Launch)
+	})
+}
+
+func testSwappedBinaryNeverRuns(t *testing.T, launch func(context.Context, sdk.LaunchConfig) (*sdk.Process, error)) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plugin")
 	good := filepath.Join(dir, "good")
@@ -325,9 +338,12 @@ func TestLaunch_swappedBinaryNeverRuns(t *testing.T) {
 		}
 	})
 	var ran, refused int
-	for range 60 {
+	// At least 60 launches, and more until both outcomes were seen: a
+	// refused launch takes no time, so a run of them may pass between
+	// two swaps.
+	for i := 0; i < 60 || (ran == 0 || refused == 0) && i < 2000; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		proc, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: path, SHA256: sum, Env: []string{"MARKER=" + marker}})
+		proc, err := launch(ctx, sdk.LaunchConfig{Path: path, SHA256: sum, Env: []string{"MARKER=" + marker}})
 		cancel()
 		switch {
 		case err == nil:
@@ -429,29 +445,53 @@ func TestLaunch_logFloodIsLimited(t *testing.T) {
 }
 
 // BenchmarkLaunch measures starting a plugin through the handshake until
-// its Provider is usable, with this package's mutual TLS (Ed25519
-// certificates, the plugin's key sent over its standard input) and, as the
-// baseline, go-plugin's AutoMTLS (ECDSA P-521 certificates made on each
-// side), beside the floor of starting the process at all. It reports the
-// median and 99th percentile start time.
+// its Provider is usable, each iteration starting one plugin each way in
+// turn, so that every way gets the same share of a busy machine; it
+// reports the median and 99th percentile start time of each way:
+//
+//   - p256/launch: Launch, which reuses nothing: ECDSA P-256 certificates
+//     for host and plugin, the plugin's key sent over its standard input;
+//   - p256/launcher: one Launcher, which reuses the host's certificate;
+//   - p256/launcher/sha256: the same with a checksum, which the Launcher
+//     checks by copying and hashing the binary once;
+//   - ed25519/launch: Launch as it was with Ed25519 certificates;
+//   - auto-p521: go-plugin's AutoMTLS (ECDSA P-521 certificates made on
+//     each side);
+//   - floor: starting the process until it prints its handshake line,
+//     without TLS, connection or killing it gracefully.
+//
+// The sub-benchmark "checksum-each-launch" then starts plugins with Launch
+// and a checksum, which copies and hashes the binary every time; it runs
+// apart, so that its copies do not slow the other ways down. The
+// sub-benchmarks "alone/..." run each way by itself, one launch after the
+// other.
 func BenchmarkLaunch(b *testing.B) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	ways := []struct {
-		name   string
-		launch func() (kill func(), err error)
-	}{
-		{"mtls=ed25519", func() (func(), error) {
-			p, err := sdk.Launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: logger})
+	sum := fileSum(b, pluginPath)
+	l := sdk.NewLauncher()
+	b.Cleanup(func() { _ = l.Close() })
+	launch := func(launch func(context.Context, sdk.LaunchConfig) (*sdk.Process, error), sum []byte) func() (func(), error) {
+		return func() (func(), error) {
+			p, err := launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: logger, SHA256: sum})
 			if err != nil {
 				return nil, err
 			}
 			return p.Kill, nil
-		}},
-		{"mtls=auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
-		// The floor: starting the process until it prints its handshake
-		// line, without TLS, connection or killing it gracefully.
-		{"floor=exec-to-handshake", func() (func(), error) {
+		}
+	}
+	ed25519Launch := func(ctx context.Context, cfg sdk.LaunchConfig) (*sdk.Process, error) {
+		l := sdk.NewEd25519Launcher()
+		defer l.Close()
+		return l.Launch(ctx, cfg)
+	}
+	ways := []launchWay{
+		{"p256/launch", launch(sdk.Launch, nil)},
+		{"p256/launcher", launch(l.Launch, nil)},
+		{"p256/launcher/sha256", launch(l.Launch, sum)},
+		{"ed25519/launch", launch(ed25519Launch, nil)},
+		{"auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
+		{"floor", func() (func(), error) {
 			cmd := exec.Command(pluginPath)
 			cmd.Env = []string{"LRSBRIDGE_SINK_PLUGIN=d2b3b8f1-lrsbridge-sink", "PLUGIN_PROTOCOL_VERSIONS=1"}
 			out, err := cmd.StdoutPipe()
@@ -470,28 +510,173 @@ func BenchmarkLaunch(b *testing.B) {
 			return kill, nil
 		}},
 	}
+	b.Run("interleaved", func(b *testing.B) { benchLaunchWays(b, ways) })
+	b.Run("checksum-each-launch", func(b *testing.B) {
+		benchLaunchWays(b, []launchWay{{"p256/launch/sha256", launch(sdk.Launch, sum)}})
+	})
+	// Each way alone, one launch after the other, as this benchmark
+	// measured before it interleaved the ways.
 	for _, w := range ways {
-		b.Run(w.name, func(b *testing.B) {
-			var times []time.Duration
-			b.ReportAllocs()
+		b.Run("alone/"+w.name, func(b *testing.B) { benchLaunchWays(b, []launchWay{w}) })
+	}
+}
+
+// launchWay is a way of starting a plugin for BenchmarkLaunch: launch
+// starts one and returns how to stop it.
+type launchWay struct {
+	name   string
+	launch func() (kill func(), err error)
+}
+
+// benchLaunchWays starts one plugin each way per iteration, beginning with
+// the next way each time so that no way always follows the same one, and
+// reports the median and 99th percentile start time of each way.
+func benchLaunchWays(b *testing.B, ways []launchWay) {
+	times := make([][]time.Duration, len(ways))
+	b.ReportAllocs()
+	first := 0
+	for b.Loop() {
+		first++
+		for k := range ways {
+			i := (first + k) % len(ways)
+			w := ways[i]
+			start := time.Now()
+			kill, err := w.launch()
+			times[i] = append(times[i], time.Since(start))
+			if err != nil {
+				b.Fatalf("%s: %v", w.name, err)
+			}
+			b.StopTimer()
+			kill()
+			b.StartTimer()
+		}
+	}
+	for i, w := range ways {
+		ts := times[i]
+		slices.Sort(ts)
+		b.ReportMetric(float64(ts[len(ts)/2].Microseconds())/1000, w.name+"-p50-ms")
+		b.ReportMetric(float64(ts[(len(ts)*99)/100].Microseconds())/1000, w.name+"-p99-ms")
+	}
+}
+
+// BenchmarkLaunchSteps times each step of a launch through a Launcher
+// (with a checksum; "fresh" with a new Launcher each time, "reused" with
+// one), and reports the median of each: checking the binary (hash and
+// sealed copy, or reusing the copy), the host's TLS identity, the plugin's
+// key pair, the process start until its handshake line, the gRPC
+// connection (TLS handshake included) and the dispense.
+func BenchmarkLaunchSteps(b *testing.B) {
+	sum := fileSum(b, pluginPath)
+	reused := sdk.NewLauncher()
+	b.Cleanup(func() { _ = reused.Close() })
+	for _, mode := range []string{"fresh", "reused"} {
+		b.Run(mode, func(b *testing.B) {
+			took := map[string][]time.Duration{}
+			var names []string
 			for b.Loop() {
-				start := time.Now()
-				kill, err := w.launch()
-				times = append(times, time.Since(start))
+				l := reused
+				if mode == "fresh" {
+					l = sdk.NewLauncher()
+				}
+				steps, kill, err := sdk.LaunchSteps(l, pluginPath, sum)
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
 				kill()
+				if mode == "fresh" {
+					_ = l.Close()
+				}
+				for _, s := range steps {
+					if _, ok := took[s.Name]; !ok {
+						names = append(names, s.Name)
+					}
+					took[s.Name] = append(took[s.Name], s.Took)
+				}
 				b.StartTimer()
 			}
-			slices.Sort(times)
-			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(times[(len(times)*99)/100].Microseconds())/1000, "p99-ms")
+			for _, n := range names {
+				ts := took[n]
+				slices.Sort(ts)
+				b.ReportMetric(float64(ts[len(ts)/2].Microseconds())/1000, n+"-p50-ms")
+			}
 		})
 	}
 }
 
 func setSubreaper() error {
 	return subreaper()
+}
+
+// TestLauncher_reusesVerifiedCopy checks that a Launcher starts a binary
+// verified against its checksum from one sealed copy as long as the file
+// is unchanged, and checks a file written to again: a changed file gets a
+// new copy, or is refused when its checksum no longer matches.
+func TestLauncher_reusesVerifiedCopy(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sealed copies exist on Linux only")
+	}
+	path := filepath.Join(t.TempDir(), "plugin")
+	copyFile(t, pluginPath, path)
+	sum := fileSum(t, path)
+	l := sdk.NewLauncher()
+	t.Cleanup(func() { _ = l.Close() })
+	// exe returns what the process started by launch runs.
+	exe := func(launch func(context.Context, sdk.LaunchConfig) (*sdk.Process, error)) os.FileInfo {
+		t.Helper()
+		proc, err := launch(testCtx(t), sdk.LaunchConfig{Path: path, SHA256: sum})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer proc.Kill()
+		fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", proc.Pid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	rewrite := func(b byte) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte{b}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first, second := exe(l.Launch), exe(l.Launch)
+	if !os.SameFile(first, second) {
+		t.Error("two launches of an unchanged binary ran different copies; want the verified copy reused")
+	}
+	// The same bytes written again: the file changed as far as anyone
+	// can tell without reading it, so it is read and checked again.
+	head := make([]byte, 1)
+	if f, err := os.Open(path); err != nil {
+		t.Fatal(err)
+	} else {
+		_, err = f.ReadAt(head, 0)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rewrite(head[0])
+	if third := exe(l.Launch); os.SameFile(first, third) {
+		t.Error("a launch after the file was written to ran the old copy; want the file checked again")
+	}
+	rewrite(head[0] ^ 0xff)
+	if proc, err := l.Launch(testCtx(t), sdk.LaunchConfig{Path: path, SHA256: sum}); !errors.Is(err, sdk.ErrChecksumMismatch) {
+		if proc != nil {
+			proc.Kill()
+		}
+		t.Fatalf("Launch of a binary changed in place = %v; want ErrChecksumMismatch", err)
+	}
+	rewrite(head[0])
+	// Launch keeps nothing between calls.
+	if a, b := exe(sdk.Launch), exe(sdk.Launch); os.SameFile(a, b) {
+		t.Error("two calls of Launch ran the same copy; want each to verify its own")
+	}
 }

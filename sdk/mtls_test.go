@@ -40,30 +40,43 @@ func tlsHandshake(client, server *tls.Config) (cerr, serr error) {
 func TestLaunchTLSIsMutual(t *testing.T) {
 	pluginSide := func(l *launchTLS) *tls.Config {
 		t.Helper()
-		cfg, err := readTLSLine(bufio.NewReader(bytes.NewReader(l.line)))
+		line, err := l.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := readTLSLine(bufio.NewReader(bytes.NewReader(line)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cfg
 	}
-	a, err := newLaunchTLS()
+	hostA, err := newHostIdentity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newLaunchTLS()
+	hostB, err := newHostIdentity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	a := startLaunchTLS(hostA)
+	// Another launch of the same host: its plugin has a key of its own.
+	a2 := startLaunchTLS(hostA)
+	b := startLaunchTLS(hostB)
+	// pluginSide waits for each launch's keys: the host sides are
+	// complete after it.
+	plugA, plugA2, plugB := pluginSide(a), pluginSide(a2), pluginSide(b)
 	tests := []struct {
 		name    string
 		client  *tls.Config
 		server  *tls.Config
 		wantErr bool
 	}{
-		{"host and its plugin", &a.host, pluginSide(a), false},
-		{"another host", &b.host, pluginSide(a), true},
-		{"another plugin", &a.host, pluginSide(b), true},
-		{"a client without certificate", &tls.Config{RootCAs: a.host.RootCAs, ServerName: "localhost"}, pluginSide(a), true},
+		{"host and its plugin", a.host, plugA, false},
+		{"another host", b.host, plugA, true},
+		{"another plugin", a.host, plugB, true},
+		{"another launch's plugin of the same host", a.host, plugA2, true},
+		{"the same host, its next launch", a2.host, plugA2, false},
+		{"a client without certificate", &tls.Config{RootCAs: a.host.RootCAs, ServerName: "localhost"}, plugA, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,11 +33,11 @@ var errLaunchCancelled = errors.New("launch cancelled before the process started
 // that closes when the host dies, and can be aborted: once abort was called,
 // no process is started, and a process already started is killed.
 type procRunner struct {
-	name  string // the configured path, for logs and argv[0]
-	args  []string
-	env   []string
-	exe   *executable
-	stdin []byte // first line written to the plugin's standard input
+	name string // the configured path, for logs and argv[0]
+	args []string
+	env  []string
+	exe  *executable
+	tls  *launchTLS // gives the first line written to the plugin's standard input
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
@@ -94,8 +94,16 @@ func (r *procRunner) Start(context.Context) (err error) {
 	}
 	r.pid = r.cmd.Process.Pid
 	r.hostPipe = pw
+	// The plugin's key pair was being made while the process started;
+	// once it is there, the host's TLS configuration is complete too,
+	// before go-plugin dials.
+	line, err := r.tls.wait()
+	if err != nil {
+		_ = r.cmd.Process.Kill()
+		return fmt.Errorf("start plugin %s: make TLS certificates: %w", r.name, err)
+	}
 	// The line is far smaller than a pipe's buffer: this does not block.
-	if _, err := pw.Write(r.stdin); err != nil {
+	if _, err := pw.Write(line); err != nil {
 		_ = r.cmd.Process.Kill()
 		return fmt.Errorf("start plugin %s: write TLS line: %w", r.name, err)
 	}

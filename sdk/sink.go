@@ -17,6 +17,20 @@ type Statement struct {
 	ID string
 	// JSON is the canonical JSON encoding of the statement.
 	JSON []byte
+	// EncodedFor is the xAPI version the host encoded JSON for and checked
+	// it against, once, when the statement was recorded: JSON holds
+	// nothing that version leaves out, so xapi.ForVersion(JSON, EncodedFor)
+	// would return JSON unchanged, and a sink sending to a store of that
+	// version may send JSON as it is, without scanning it again. The host
+	// sets it to the version the instance reports ([VersionReporter], 1.0.3
+	// by default).
+	//
+	// It is empty when the host did not check: a host older than this
+	// field (it does not send it), a statement recorded by an older host
+	// and not checked since, or a caller that built the request itself. A
+	// sink that needs the bytes for a given version then checks them
+	// itself, with xapi.ForVersion. A sink must never require it.
+	EncodedFor xapi.Version
 }
 
 // DeliverRequest is a batch of statements to deliver.

@@ -214,6 +214,7 @@ func statementsToProto(sts []Statement) []*sinkpb.Statement {
 	for i, s := range sts {
 		msgs[i].Id = s.ID
 		msgs[i].Json = s.JSON
+		msgs[i].EncodedFor = encodedForToProto(s.EncodedFor)
 		out[i] = &msgs[i]
 	}
 	return out
@@ -222,9 +223,33 @@ func statementsToProto(sts []Statement) []*sinkpb.Statement {
 func statementsFromProto(pbs []*sinkpb.Statement) []Statement {
 	out := make([]Statement, len(pbs))
 	for i, s := range pbs {
-		out[i] = Statement{ID: s.GetId(), JSON: s.GetJson()}
+		out[i] = Statement{ID: s.GetId(), JSON: s.GetJson(), EncodedFor: encodedForFromProto(s.GetEncodedFor())}
 	}
 	return out
+}
+
+// encodedForToProto names v on the wire; a version the protocol does not
+// name is sent as unspecified (not checked).
+func encodedForToProto(v xapi.Version) sinkpb.XAPIVersion {
+	switch v {
+	case xapi.V103:
+		return sinkpb.XAPIVersion_XAPI_VERSION_1_0_3
+	case xapi.V200:
+		return sinkpb.XAPIVersion_XAPI_VERSION_2_0_0
+	}
+	return sinkpb.XAPIVersion_XAPI_VERSION_UNSPECIFIED
+}
+
+// encodedForFromProto returns the version v names, or "" (not checked) for
+// unspecified and for values this side does not know.
+func encodedForFromProto(v sinkpb.XAPIVersion) xapi.Version {
+	switch v {
+	case sinkpb.XAPIVersion_XAPI_VERSION_1_0_3:
+		return xapi.V103
+	case sinkpb.XAPIVersion_XAPI_VERSION_2_0_0:
+		return xapi.V200
+	}
+	return ""
 }
 
 func verdictsToProto(vs []Verdict) []*sinkpb.Verdict {

@@ -114,6 +114,16 @@ var brokenSinks = map[string]broken{
 			}
 		}})
 	}},
+	"requires the host's version mark": {"EncodedFor", func() sinktest.Harness {
+		return scriptedHarness(&brokenProvider{wrap: wrapDeliver(func(w *wrapped, ctx context.Context, req sdk.DeliverRequest) (sdk.DeliverResponse, error) {
+			for _, st := range req.Statements {
+				if st.EncodedFor == "" {
+					return sdk.DeliverResponse{}, sdk.Permanent(errors.New("statement not marked with its xapi version"))
+				}
+			}
+			return w.Sink.Deliver(ctx, req)
+		})})
+	}},
 	"refuses an empty batch": {"EmptyBatch", func() sinktest.Harness {
 		return scriptedHarness(&brokenProvider{wrap: wrapDeliver(func(w *wrapped, ctx context.Context, req sdk.DeliverRequest) (sdk.DeliverResponse, error) {
 			if len(req.Statements) == 0 {

@@ -3,9 +3,11 @@
 // to configure instances that succeed or fail in each way the contract
 // covers. Run checks the sink directly and again across a real gRPC
 // connection to an in-process plugin server, the way a host talks to it:
-// per-statement verdicts, error classes preserved across the wire, context
-// cancellation, concurrent deliveries to different instances, idempotent
-// Close, optional interfaces seen the same on both sides, and, for a sink
+// per-statement verdicts, statements delivered whether or not the host
+// marked them as checked for an xAPI version ([sdk.Statement].EncodedFor),
+// error classes preserved across the wire, context cancellation,
+// concurrent deliveries to different instances, idempotent Close, optional
+// interfaces seen the same on both sides, and, for a sink
 // that connects out ([Harness].EgressSetting), that the egress policy
 // refuses every internal address form, name and redirect. Run it with
 // -race. Start test servers with [NewServer], which cannot hang a test on a
@@ -26,6 +28,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 // Behavior is a way an instance of the sink under test is made to behave,
@@ -199,6 +202,7 @@ type check struct {
 
 var checks = []check{
 	{"Deliver", checkDeliver},
+	{"EncodedFor", checkEncodedFor},
 	{"EmptyBatch", checkEmptyBatch},
 	{"RejectStatements", checkReject},
 	{"ErrorClasses", checkErrorClasses},
@@ -345,6 +349,25 @@ func checkDeliver(t *testing.T, c *checker) {
 		got := c.deliver(t, sink, Statements(n))
 		if diff := cmp.Diff(repeat(outcome{Delivered: true}, n), got); diff != "" {
 			t.Errorf("Deliver of %d statements: outcomes mismatch (-want +got):\n%s", n, diff)
+		}
+	}
+}
+
+// checkEncodedFor delivers statements marked as checked by the host for
+// each xAPI version ([sdk.Statement].EncodedFor), and unmarked, as a host
+// older than the mark sends them. The kit's statements are valid in both
+// versions: a sink may skip its own version check when the mark names the
+// version it sends, but must deliver every statement either way.
+func checkEncodedFor(t *testing.T, c *checker) {
+	sink := c.configure(t, c.p, Scenario{Behavior: Deliver})
+	for _, v := range []xapi.Version{"", xapi.V103, xapi.V200} {
+		sts := Statements(3)
+		for i := range sts {
+			sts[i].EncodedFor = v
+		}
+		got := c.deliver(t, sink, sts)
+		if diff := cmp.Diff(repeat(outcome{Delivered: true}, len(sts)), got); diff != "" {
+			t.Errorf("Deliver of statements with EncodedFor %q: outcomes mismatch (-want +got):\n%s", v, diff)
 		}
 	}
 }

@@ -72,7 +72,8 @@ func (d *delivery) decide(idx int, v sdk.Verdict) {
 // Statements with an id already seen earlier in the batch are not sent
 // twice (an LRS rejects a batch with duplicate ids); they get the verdict of
 // the first. For an xAPI 1.0.3 LRS, a statement carrying 2.0-only context
-// properties is re-encoded for 1.0.3 before sending.
+// properties is re-encoded for 1.0.3 before sending, unless the host marked
+// it as already encoded for 1.0.3 ([sdk.Statement].EncodedFor).
 //
 // Deliver returns an error wrapping ctx.Err() once ctx is done. It is safe
 // for concurrent use.
@@ -96,7 +97,7 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 			}
 			first[key] = i
 		}
-		body, err := s.prepare(st.JSON)
+		body, err := s.prepare(st)
 		if err != nil {
 			d.decide(i, sdk.Verdict{Err: err})
 			continue
@@ -131,10 +132,15 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 
 // prepare returns the bytes to send for a statement: as given, or
 // re-encoded for xAPI 1.0.3 if the LRS is 1.0.3 and the statement may carry
-// 2.0-only properties (the host should already have encoded it for 1.0.3;
-// this is a defence).
-func (s *Sink) prepare(b []byte) ([]byte, error) {
-	out, err := xapi.ForVersion(b, s.cfg.Version)
+// 2.0-only properties. The host encodes for the LRS's version and says so
+// in st.EncodedFor, once it checked the statement (when it recorded it):
+// then the bytes are sent without another scan. A statement the host did
+// not mark (an older host) is checked here.
+func (s *Sink) prepare(st sdk.Statement) ([]byte, error) {
+	if st.EncodedFor == s.cfg.Version {
+		return st.JSON, nil
+	}
+	out, err := xapi.ForVersion(st.JSON, s.cfg.Version)
 	if err != nil {
 		return nil, sdk.Permanent(fmt.Errorf("re-encode statement for xapi 1.0.3: %w", err))
 	}

@@ -1,9 +1,11 @@
 package lrs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/learningflow/lrsbridge/sdk"
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
@@ -637,5 +640,58 @@ func TestDeliverAllInvalidStatementsStayRejected(t *testing.T) {
 		if !sdk.IsPermanent(v.Err) {
 			t.Errorf("verdict %d = %+v, want permanent", i, v)
 		}
+	}
+}
+
+// TestDeliverUsesTheHostsVersionMark: a statement the host marked as
+// encoded for the LRS's version (sdk.Statement.EncodedFor) is sent as given,
+// without the sink's own scan; one unmarked (an older host) or marked for
+// another version is checked, and re-encoded for 1.0.3 where needed.
+func TestDeliverUsesTheHostsVersionMark(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []string
+	echo := minimalLRS()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		echo.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s := newTestSink(t, baseConfig(srv.URL+"/xapi/"), loopbackPolicy)
+	for i, tc := range []struct {
+		name       string
+		encodedFor xapi.Version
+		wantAsIs   bool
+	}{
+		{"unmarked", "", false},
+		{"marked for 2.0.0", xapi.V200, false},
+		{"marked for 1.0.3", xapi.V103, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := stmt(i)
+			st.JSON = []byte(strings.Replace(string(st.JSON), `"timestamp"`,
+				`"context":{"contextAgents":[{"objectType":"contextAgent","agent":{"objectType":"Agent","mbox":"mailto:coach@example.com"}}]},"timestamp"`, 1))
+			st.EncodedFor = tc.encodedFor
+			mu.Lock()
+			bodies = nil
+			mu.Unlock()
+			mustDeliver(t, s, st)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(bodies) != 1 {
+				t.Fatalf("%d requests; want 1", len(bodies))
+			}
+			if asIs := bodies[0] == "["+string(st.JSON)+"]"; asIs != tc.wantAsIs {
+				t.Errorf("sent %s; as given: %v, want %v", bodies[0], asIs, tc.wantAsIs)
+			}
+		})
 	}
 }

@@ -25,7 +25,7 @@ func BenchmarkEncodeForV103(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				if out := encode(e, xapi.V103); len(out) != len(data) {
+				if out, _ := encode(e, xapi.V103); len(out) != len(data) {
 					b.Fatalf("encoded %d bytes, want %d", len(out), len(data))
 				}
 			}

@@ -56,10 +56,16 @@ func TestVersionTag(t *testing.T) {
 	}
 }
 
-// v103Sink is a sink of an xAPI 1.0.3 LRS that keeps the bytes it gets.
+// received is what a sink got for one statement.
+type received struct {
+	JSON       string
+	EncodedFor xapi.Version
+}
+
+// v103Sink is a sink of an xAPI 1.0.3 LRS that keeps what it gets.
 type v103Sink struct {
 	mu  sync.Mutex
-	got map[string]string
+	got map[string]received
 }
 
 func (s *v103Sink) XAPIVersion() xapi.Version { return xapi.V103 }
@@ -68,7 +74,7 @@ func (s *v103Sink) Deliver(_ context.Context, req sdk.DeliverRequest) (sdk.Deliv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range req.Statements {
-		s.got[st.ID] = string(st.JSON)
+		s.got[st.ID] = received{string(st.JSON), st.EncodedFor}
 	}
 	return sdk.DeliverResponse{}, nil
 }
@@ -77,6 +83,7 @@ func (s *v103Sink) Close(context.Context) error { return nil }
 
 func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
 	t.Parallel()
+	const broken = `{"contextAgents":`
 	plain, agents := canonical(t, plainStatement), canonical(t, agentsStatement)
 	st, err := xapi.Parse(agents)
 	if err != nil {
@@ -90,7 +97,7 @@ func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
 		t.Fatal("the 1.0.3 form of a statement with context agents is its 2.0.0 form")
 	}
 	r := newRig(t, fastSettings(), &fakeSink{}, 0)
-	sink := &v103Sink{got: map[string]string{}}
+	sink := &v103Sink{got: map[string]received{}}
 	r.restart(t, func(p *Params) {
 		p.Connector = ConnectorFunc(func(context.Context, int) (Conn, error) { return Conn{Sink: sink}, nil })
 	})
@@ -98,16 +105,63 @@ func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
 		{ID: "plain", Data: plain, Tag: VersionTag(plain)},
 		{ID: "tagged", Data: agents, Tag: VersionTag(agents)},
 		{ID: "unchecked", Data: agents, Tag: TagUnchecked}, // a replayed dead letter
+		{ID: "undecodable", Data: []byte(broken), Tag: TagUnchecked},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	r.w.Kick()
 	waitFor(t, "the queue to drain", r.drained)
-	want := map[string]string{"plain": string(plain), "tagged": string(agents103), "unchecked": string(agents103)}
+	// Each is marked as checked for 1.0.3, so that the sink does not scan
+	// it again, except the one the host could not check.
+	want := map[string]received{
+		"plain":       {string(plain), xapi.V103},
+		"tagged":      {string(agents103), xapi.V103},
+		"unchecked":   {string(agents103), xapi.V103},
+		"undecodable": {broken, ""},
+	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if diff := cmp.Diff(want, sink.got); diff != "" {
 		t.Errorf("statements the 1.0.3 instance got (-want +got):\n%s", diff)
+	}
+}
+
+// TestEncodeMarksTheCheckedVersion: the bytes a sink gets, and the
+// version they are marked as checked for, per instance version and tag.
+func TestEncodeMarksTheCheckedVersion(t *testing.T) {
+	t.Parallel()
+	plain, agents := canonical(t, plainStatement), canonical(t, agentsStatement)
+	st, err := xapi.Parse(agents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents103, err := xapi.Marshal(st, xapi.V103)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := []byte(`{"contextAgents":`)
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		tag     byte
+		version xapi.Version
+		want    received
+	}{
+		{"1.0.3, same for 1.0.3", plain, TagSameForV103, xapi.V103, received{string(plain), xapi.V103}},
+		{"1.0.3, needs 1.0.3", agents, TagNeedsV103, xapi.V103, received{string(agents103), xapi.V103}},
+		{"1.0.3, unchecked", agents, TagUnchecked, xapi.V103, received{string(agents103), xapi.V103}},
+		{"1.0.3, unchecked and undecodable", broken, TagUnchecked, xapi.V103, received{string(broken), ""}},
+		{"2.0.0, same for 1.0.3", plain, TagSameForV103, xapi.V200, received{string(plain), xapi.V200}},
+		{"2.0.0, needs 1.0.3", agents, TagNeedsV103, xapi.V200, received{string(agents), xapi.V200}},
+		{"2.0.0, unchecked", agents, TagUnchecked, xapi.V200, received{string(agents), ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data, encodedFor := encode(queue.Entry{ID: "s", Data: tc.data, Tag: tc.tag}, tc.version)
+			if diff := cmp.Diff(tc.want, received{string(data), encodedFor}); diff != "" {
+				t.Errorf("encode (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -600,22 +600,30 @@ func (w *Worker) closeSink() {
 	w.dropSink()
 }
 
-// encode returns the bytes to send for an instance of version: statements
-// are queued in their 2.0.0 encoding, which a 1.0.3 instance gets without
-// the properties 1.0.3 does not define. The entry's tag says whether that
-// changes anything (checked once, when it was recorded); only untagged
-// entries are scanned here. Queued bytes always decode (the host encoded
-// them), so an error leaves them as they are and the sink's own check
-// decides.
-func encode(e queue.Entry, version xapi.Version) []byte {
-	if version != xapi.V103 || e.Tag == TagSameForV103 {
-		return e.Data
+// encode returns the bytes to send for an instance of version, and the
+// version they are checked for (sdk.Statement.EncodedFor; "" when not
+// checked): statements are queued in their 2.0.0 encoding, which a 1.0.3
+// instance gets without the properties 1.0.3 does not define. The entry's
+// tag says whether that changes anything (checked once, when it was
+// recorded); only untagged entries are scanned here. Queued bytes always
+// decode (the host encoded them), so an error leaves them as they are,
+// unmarked, and the sink's own check decides. The sink is told the
+// version, so that it does not scan the bytes again.
+func encode(e queue.Entry, version xapi.Version) ([]byte, xapi.Version) {
+	switch {
+	case version != xapi.V103:
+		if e.Tag == TagUnchecked {
+			return e.Data, ""
+		}
+		return e.Data, version
+	case e.Tag == TagSameForV103:
+		return e.Data, xapi.V103
 	}
 	out, err := xapi.ForVersion(e.Data, version)
 	if err != nil {
-		return e.Data
+		return e.Data, ""
 	}
-	return out
+	return out, xapi.V103
 }
 
 // deliver sends one batch to sink (an instance of version) and settles
@@ -625,7 +633,8 @@ func (w *Worker) deliver(sink sdk.Sink, version xapi.Version, entries []queue.En
 	seqs := seqsOf(entries)
 	req := sdk.DeliverRequest{Statements: make([]sdk.Statement, len(entries))}
 	for i, e := range entries {
-		req.Statements[i] = sdk.Statement{ID: e.ID, JSON: encode(e, version)}
+		data, encodedFor := encode(e, version)
+		req.Statements[i] = sdk.Statement{ID: e.ID, JSON: data, EncodedFor: encodedFor}
 	}
 	bctx, b := w.p.Telemetry.StartBatch(w.ctx, len(entries), spanContexts(entries))
 	t := &tally{ctx: bctx, tel: w.p.Telemetry}

@@ -55,6 +55,9 @@ type Options struct {
 type Supervisor struct {
 	opts Options
 	log  *slog.Logger
+	// launcher starts the processes, reusing the host's TLS identity and
+	// the verified copies of checksummed binaries.
+	launcher *sdk.Launcher
 
 	mu     sync.Mutex
 	procs  map[procKey]*procEntry
@@ -102,6 +105,7 @@ func New(opts Options) *Supervisor {
 	s := &Supervisor{
 		opts:     opts,
 		log:      opts.Logger,
+		launcher: sdk.NewLauncher(),
 		procs:    map[procKey]*procEntry{},
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -280,7 +284,7 @@ func (s *Supervisor) start(ctx context.Context, key procKey) (*sdk.Process, erro
 	startCtx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
 	began := time.Now()
-	proc, err := sdk.Launch(startCtx, sdk.LaunchConfig{
+	proc, err := s.launcher.Launch(startCtx, sdk.LaunchConfig{
 		Path:         path,
 		Env:          env,
 		SHA256:       s.opts.SHA256[key.plugin],
@@ -370,6 +374,7 @@ func (s *Supervisor) Close() {
 	}
 	wg.Wait()
 	s.watchers.Wait()
+	_ = s.launcher.Close()
 }
 
 type checkedFile struct {

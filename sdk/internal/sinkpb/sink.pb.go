@@ -67,6 +67,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// XAPIVersion names an xAPI version.
+type XAPIVersion int32
+
+const (
+	// XAPI_VERSION_UNSPECIFIED says nothing about the version.
+	XAPIVersion_XAPI_VERSION_UNSPECIFIED XAPIVersion = 0
+	// XAPI_VERSION_1_0_3 is xAPI 1.0.3.
+	XAPIVersion_XAPI_VERSION_1_0_3 XAPIVersion = 1
+	// XAPI_VERSION_2_0_0 is xAPI 2.0 (IEEE 9274.1.1).
+	XAPIVersion_XAPI_VERSION_2_0_0 XAPIVersion = 2
+)
+
+// Enum value maps for XAPIVersion.
+var (
+	XAPIVersion_name = map[int32]string{
+		0: "XAPI_VERSION_UNSPECIFIED",
+		1: "XAPI_VERSION_1_0_3",
+		2: "XAPI_VERSION_2_0_0",
+	}
+	XAPIVersion_value = map[string]int32{
+		"XAPI_VERSION_UNSPECIFIED": 0,
+		"XAPI_VERSION_1_0_3":       1,
+		"XAPI_VERSION_2_0_0":       2,
+	}
+)
+
+func (x XAPIVersion) Enum() *XAPIVersion {
+	p := new(XAPIVersion)
+	*p = x
+	return p
+}
+
+func (x XAPIVersion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (XAPIVersion) Descriptor() protoreflect.EnumDescriptor {
+	return file_sink_v1_sink_proto_enumTypes[0].Descriptor()
+}
+
+func (XAPIVersion) Type() protoreflect.EnumType {
+	return &file_sink_v1_sink_proto_enumTypes[0]
+}
+
+func (x XAPIVersion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use XAPIVersion.Descriptor instead.
+func (XAPIVersion) EnumDescriptor() ([]byte, []int) {
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{0}
+}
+
 // ErrorClass says what the host should do about an error.
 type ErrorClass int32
 
@@ -114,11 +167,11 @@ func (x ErrorClass) String() string {
 }
 
 func (ErrorClass) Descriptor() protoreflect.EnumDescriptor {
-	return file_sink_v1_sink_proto_enumTypes[0].Descriptor()
+	return file_sink_v1_sink_proto_enumTypes[1].Descriptor()
 }
 
 func (ErrorClass) Type() protoreflect.EnumType {
-	return &file_sink_v1_sink_proto_enumTypes[0]
+	return &file_sink_v1_sink_proto_enumTypes[1]
 }
 
 func (x ErrorClass) Number() protoreflect.EnumNumber {
@@ -127,7 +180,7 @@ func (x ErrorClass) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorClass.Descriptor instead.
 func (ErrorClass) EnumDescriptor() ([]byte, []int) {
-	return file_sink_v1_sink_proto_rawDescGZIP(), []int{0}
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{1}
 }
 
 // StepStatus is the outcome of one check.
@@ -175,11 +228,11 @@ func (x StepStatus) String() string {
 }
 
 func (StepStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_sink_v1_sink_proto_enumTypes[1].Descriptor()
+	return file_sink_v1_sink_proto_enumTypes[2].Descriptor()
 }
 
 func (StepStatus) Type() protoreflect.EnumType {
-	return &file_sink_v1_sink_proto_enumTypes[1]
+	return &file_sink_v1_sink_proto_enumTypes[2]
 }
 
 func (x StepStatus) Number() protoreflect.EnumNumber {
@@ -188,7 +241,7 @@ func (x StepStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StepStatus.Descriptor instead.
 func (StepStatus) EnumDescriptor() ([]byte, []int) {
-	return file_sink_v1_sink_proto_rawDescGZIP(), []int{1}
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{2}
 }
 
 // Condition names a state of the plugin a host reacts to, beyond the class.
@@ -228,11 +281,11 @@ func (x Condition) String() string {
 }
 
 func (Condition) Descriptor() protoreflect.EnumDescriptor {
-	return file_sink_v1_sink_proto_enumTypes[2].Descriptor()
+	return file_sink_v1_sink_proto_enumTypes[3].Descriptor()
 }
 
 func (Condition) Type() protoreflect.EnumType {
-	return &file_sink_v1_sink_proto_enumTypes[2]
+	return &file_sink_v1_sink_proto_enumTypes[3]
 }
 
 func (x Condition) Number() protoreflect.EnumNumber {
@@ -241,7 +294,7 @@ func (x Condition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Condition.Descriptor instead.
 func (Condition) EnumDescriptor() ([]byte, []int) {
-	return file_sink_v1_sink_proto_rawDescGZIP(), []int{2}
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{3}
 }
 
 // SpanKind is the kind of a span, as in OpenTelemetry.
@@ -287,11 +340,11 @@ func (x SpanKind) String() string {
 }
 
 func (SpanKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_sink_v1_sink_proto_enumTypes[3].Descriptor()
+	return file_sink_v1_sink_proto_enumTypes[4].Descriptor()
 }
 
 func (SpanKind) Type() protoreflect.EnumType {
-	return &file_sink_v1_sink_proto_enumTypes[3]
+	return &file_sink_v1_sink_proto_enumTypes[4]
 }
 
 func (x SpanKind) Number() protoreflect.EnumNumber {
@@ -300,7 +353,7 @@ func (x SpanKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SpanKind.Descriptor instead.
 func (SpanKind) EnumDescriptor() ([]byte, []int) {
-	return file_sink_v1_sink_proto_rawDescGZIP(), []int{3}
+	return file_sink_v1_sink_proto_rawDescGZIP(), []int{4}
 }
 
 // ConfigureRequest asks for one sink instance.
@@ -566,7 +619,15 @@ type Statement struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// json is the canonical JSON encoding of the statement for the instance's
 	// xAPI version, UTF-8. The plugin sends these bytes as they are.
-	Json          []byte `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	Json []byte `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	// encoded_for is the xAPI version the host encoded json for and checked
+	// it against (once, when the statement was recorded): json holds nothing
+	// that version leaves out, and a plugin that sends to a store of that
+	// version need not scan json again. XAPI_VERSION_UNSPECIFIED (what an
+	// older host sends, by leaving the field out) means not checked: a plugin
+	// that needs the bytes for a given version checks them itself. A value
+	// the plugin does not know counts as XAPI_VERSION_UNSPECIFIED.
+	EncodedFor    XAPIVersion `protobuf:"varint,3,opt,name=encoded_for,json=encodedFor,proto3,enum=lrsbridge.sink.v1.XAPIVersion" json:"encoded_for,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +674,13 @@ func (x *Statement) GetJson() []byte {
 		return x.Json
 	}
 	return nil
+}
+
+func (x *Statement) GetEncodedFor() XAPIVersion {
+	if x != nil {
+		return x.EncodedFor
+	}
+	return XAPIVersion_XAPI_VERSION_UNSPECIFIED
 }
 
 // DeliverRequest is a batch to deliver through one instance.
@@ -1589,10 +1657,12 @@ const file_sink_v1_sink_proto_rawDesc = "" +
 	"\fxapi_version\x18\x02 \x01(\tR\vxapiVersion\"f\n" +
 	"\fCapabilities\x12+\n" +
 	"\x11connection_tester\x18\x01 \x01(\bR\x10connectionTester\x12)\n" +
-	"\x10version_reporter\x18\x02 \x01(\bR\x0fversionReporter\"/\n" +
+	"\x10version_reporter\x18\x02 \x01(\bR\x0fversionReporter\"p\n" +
 	"\tStatement\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04json\x18\x02 \x01(\fR\x04json\"j\n" +
+	"\x04json\x18\x02 \x01(\fR\x04json\x12?\n" +
+	"\vencoded_for\x18\x03 \x01(\x0e2\x1e.lrsbridge.sink.v1.XAPIVersionR\n" +
+	"encodedFor\"j\n" +
 	"\x0eDeliverRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\tR\binstance\x12<\n" +
 	"\n" +
@@ -1663,7 +1733,11 @@ const file_sink_v1_sink_proto_rawDesc = "" +
 	"\x0ftime_unix_nanos\x18\x02 \x01(\x06R\rtimeUnixNanos\x12@\n" +
 	"\n" +
 	"attributes\x18\x03 \x03(\v2 .lrsbridge.sink.v1.SpanAttributeR\n" +
-	"attributes*\x9b\x01\n" +
+	"attributes*[\n" +
+	"\vXAPIVersion\x12\x1c\n" +
+	"\x18XAPI_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12XAPI_VERSION_1_0_3\x10\x01\x12\x16\n" +
+	"\x12XAPI_VERSION_2_0_0\x10\x02*\x9b\x01\n" +
 	"\n" +
 	"ErrorClass\x12\x1b\n" +
 	"\x17ERROR_CLASS_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1707,62 +1781,64 @@ func file_sink_v1_sink_proto_rawDescGZIP() []byte {
 	return file_sink_v1_sink_proto_rawDescData
 }
 
-var file_sink_v1_sink_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_sink_v1_sink_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_sink_v1_sink_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sink_v1_sink_proto_goTypes = []any{
-	(ErrorClass)(0),                // 0: lrsbridge.sink.v1.ErrorClass
-	(StepStatus)(0),                // 1: lrsbridge.sink.v1.StepStatus
-	(Condition)(0),                 // 2: lrsbridge.sink.v1.Condition
-	(SpanKind)(0),                  // 3: lrsbridge.sink.v1.SpanKind
-	(*ConfigureRequest)(nil),       // 4: lrsbridge.sink.v1.ConfigureRequest
-	(*EgressPolicy)(nil),           // 5: lrsbridge.sink.v1.EgressPolicy
-	(*ConfigureResponse)(nil),      // 6: lrsbridge.sink.v1.ConfigureResponse
-	(*Capabilities)(nil),           // 7: lrsbridge.sink.v1.Capabilities
-	(*Statement)(nil),              // 8: lrsbridge.sink.v1.Statement
-	(*DeliverRequest)(nil),         // 9: lrsbridge.sink.v1.DeliverRequest
-	(*DeliverResponse)(nil),        // 10: lrsbridge.sink.v1.DeliverResponse
-	(*Verdict)(nil),                // 11: lrsbridge.sink.v1.Verdict
-	(*TestConnectionRequest)(nil),  // 12: lrsbridge.sink.v1.TestConnectionRequest
-	(*TestConnectionResponse)(nil), // 13: lrsbridge.sink.v1.TestConnectionResponse
-	(*Step)(nil),                   // 14: lrsbridge.sink.v1.Step
-	(*CloseRequest)(nil),           // 15: lrsbridge.sink.v1.CloseRequest
-	(*CloseResponse)(nil),          // 16: lrsbridge.sink.v1.CloseResponse
-	(*ErrorDetail)(nil),            // 17: lrsbridge.sink.v1.ErrorDetail
-	(*FieldError)(nil),             // 18: lrsbridge.sink.v1.FieldError
-	(*SpanBatch)(nil),              // 19: lrsbridge.sink.v1.SpanBatch
-	(*Span)(nil),                   // 20: lrsbridge.sink.v1.Span
-	(*SpanAttribute)(nil),          // 21: lrsbridge.sink.v1.SpanAttribute
-	(*SpanEvent)(nil),              // 22: lrsbridge.sink.v1.SpanEvent
+	(XAPIVersion)(0),               // 0: lrsbridge.sink.v1.XAPIVersion
+	(ErrorClass)(0),                // 1: lrsbridge.sink.v1.ErrorClass
+	(StepStatus)(0),                // 2: lrsbridge.sink.v1.StepStatus
+	(Condition)(0),                 // 3: lrsbridge.sink.v1.Condition
+	(SpanKind)(0),                  // 4: lrsbridge.sink.v1.SpanKind
+	(*ConfigureRequest)(nil),       // 5: lrsbridge.sink.v1.ConfigureRequest
+	(*EgressPolicy)(nil),           // 6: lrsbridge.sink.v1.EgressPolicy
+	(*ConfigureResponse)(nil),      // 7: lrsbridge.sink.v1.ConfigureResponse
+	(*Capabilities)(nil),           // 8: lrsbridge.sink.v1.Capabilities
+	(*Statement)(nil),              // 9: lrsbridge.sink.v1.Statement
+	(*DeliverRequest)(nil),         // 10: lrsbridge.sink.v1.DeliverRequest
+	(*DeliverResponse)(nil),        // 11: lrsbridge.sink.v1.DeliverResponse
+	(*Verdict)(nil),                // 12: lrsbridge.sink.v1.Verdict
+	(*TestConnectionRequest)(nil),  // 13: lrsbridge.sink.v1.TestConnectionRequest
+	(*TestConnectionResponse)(nil), // 14: lrsbridge.sink.v1.TestConnectionResponse
+	(*Step)(nil),                   // 15: lrsbridge.sink.v1.Step
+	(*CloseRequest)(nil),           // 16: lrsbridge.sink.v1.CloseRequest
+	(*CloseResponse)(nil),          // 17: lrsbridge.sink.v1.CloseResponse
+	(*ErrorDetail)(nil),            // 18: lrsbridge.sink.v1.ErrorDetail
+	(*FieldError)(nil),             // 19: lrsbridge.sink.v1.FieldError
+	(*SpanBatch)(nil),              // 20: lrsbridge.sink.v1.SpanBatch
+	(*Span)(nil),                   // 21: lrsbridge.sink.v1.Span
+	(*SpanAttribute)(nil),          // 22: lrsbridge.sink.v1.SpanAttribute
+	(*SpanEvent)(nil),              // 23: lrsbridge.sink.v1.SpanEvent
 }
 var file_sink_v1_sink_proto_depIdxs = []int32{
-	5,  // 0: lrsbridge.sink.v1.ConfigureRequest.egress:type_name -> lrsbridge.sink.v1.EgressPolicy
-	7,  // 1: lrsbridge.sink.v1.ConfigureResponse.capabilities:type_name -> lrsbridge.sink.v1.Capabilities
-	8,  // 2: lrsbridge.sink.v1.DeliverRequest.statements:type_name -> lrsbridge.sink.v1.Statement
-	11, // 3: lrsbridge.sink.v1.DeliverResponse.verdicts:type_name -> lrsbridge.sink.v1.Verdict
-	0,  // 4: lrsbridge.sink.v1.Verdict.error_class:type_name -> lrsbridge.sink.v1.ErrorClass
-	14, // 5: lrsbridge.sink.v1.TestConnectionResponse.steps:type_name -> lrsbridge.sink.v1.Step
-	1,  // 6: lrsbridge.sink.v1.Step.status:type_name -> lrsbridge.sink.v1.StepStatus
-	0,  // 7: lrsbridge.sink.v1.ErrorDetail.error_class:type_name -> lrsbridge.sink.v1.ErrorClass
-	18, // 8: lrsbridge.sink.v1.ErrorDetail.field_errors:type_name -> lrsbridge.sink.v1.FieldError
-	2,  // 9: lrsbridge.sink.v1.ErrorDetail.condition:type_name -> lrsbridge.sink.v1.Condition
-	20, // 10: lrsbridge.sink.v1.SpanBatch.spans:type_name -> lrsbridge.sink.v1.Span
-	3,  // 11: lrsbridge.sink.v1.Span.kind:type_name -> lrsbridge.sink.v1.SpanKind
-	21, // 12: lrsbridge.sink.v1.Span.attributes:type_name -> lrsbridge.sink.v1.SpanAttribute
-	22, // 13: lrsbridge.sink.v1.Span.events:type_name -> lrsbridge.sink.v1.SpanEvent
-	21, // 14: lrsbridge.sink.v1.SpanEvent.attributes:type_name -> lrsbridge.sink.v1.SpanAttribute
-	4,  // 15: lrsbridge.sink.v1.SinkService.Configure:input_type -> lrsbridge.sink.v1.ConfigureRequest
-	9,  // 16: lrsbridge.sink.v1.SinkService.Deliver:input_type -> lrsbridge.sink.v1.DeliverRequest
-	12, // 17: lrsbridge.sink.v1.SinkService.TestConnection:input_type -> lrsbridge.sink.v1.TestConnectionRequest
-	15, // 18: lrsbridge.sink.v1.SinkService.Close:input_type -> lrsbridge.sink.v1.CloseRequest
-	6,  // 19: lrsbridge.sink.v1.SinkService.Configure:output_type -> lrsbridge.sink.v1.ConfigureResponse
-	10, // 20: lrsbridge.sink.v1.SinkService.Deliver:output_type -> lrsbridge.sink.v1.DeliverResponse
-	13, // 21: lrsbridge.sink.v1.SinkService.TestConnection:output_type -> lrsbridge.sink.v1.TestConnectionResponse
-	16, // 22: lrsbridge.sink.v1.SinkService.Close:output_type -> lrsbridge.sink.v1.CloseResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	6,  // 0: lrsbridge.sink.v1.ConfigureRequest.egress:type_name -> lrsbridge.sink.v1.EgressPolicy
+	8,  // 1: lrsbridge.sink.v1.ConfigureResponse.capabilities:type_name -> lrsbridge.sink.v1.Capabilities
+	0,  // 2: lrsbridge.sink.v1.Statement.encoded_for:type_name -> lrsbridge.sink.v1.XAPIVersion
+	9,  // 3: lrsbridge.sink.v1.DeliverRequest.statements:type_name -> lrsbridge.sink.v1.Statement
+	12, // 4: lrsbridge.sink.v1.DeliverResponse.verdicts:type_name -> lrsbridge.sink.v1.Verdict
+	1,  // 5: lrsbridge.sink.v1.Verdict.error_class:type_name -> lrsbridge.sink.v1.ErrorClass
+	15, // 6: lrsbridge.sink.v1.TestConnectionResponse.steps:type_name -> lrsbridge.sink.v1.Step
+	2,  // 7: lrsbridge.sink.v1.Step.status:type_name -> lrsbridge.sink.v1.StepStatus
+	1,  // 8: lrsbridge.sink.v1.ErrorDetail.error_class:type_name -> lrsbridge.sink.v1.ErrorClass
+	19, // 9: lrsbridge.sink.v1.ErrorDetail.field_errors:type_name -> lrsbridge.sink.v1.FieldError
+	3,  // 10: lrsbridge.sink.v1.ErrorDetail.condition:type_name -> lrsbridge.sink.v1.Condition
+	21, // 11: lrsbridge.sink.v1.SpanBatch.spans:type_name -> lrsbridge.sink.v1.Span
+	4,  // 12: lrsbridge.sink.v1.Span.kind:type_name -> lrsbridge.sink.v1.SpanKind
+	22, // 13: lrsbridge.sink.v1.Span.attributes:type_name -> lrsbridge.sink.v1.SpanAttribute
+	23, // 14: lrsbridge.sink.v1.Span.events:type_name -> lrsbridge.sink.v1.SpanEvent
+	22, // 15: lrsbridge.sink.v1.SpanEvent.attributes:type_name -> lrsbridge.sink.v1.SpanAttribute
+	5,  // 16: lrsbridge.sink.v1.SinkService.Configure:input_type -> lrsbridge.sink.v1.ConfigureRequest
+	10, // 17: lrsbridge.sink.v1.SinkService.Deliver:input_type -> lrsbridge.sink.v1.DeliverRequest
+	13, // 18: lrsbridge.sink.v1.SinkService.TestConnection:input_type -> lrsbridge.sink.v1.TestConnectionRequest
+	16, // 19: lrsbridge.sink.v1.SinkService.Close:input_type -> lrsbridge.sink.v1.CloseRequest
+	7,  // 20: lrsbridge.sink.v1.SinkService.Configure:output_type -> lrsbridge.sink.v1.ConfigureResponse
+	11, // 21: lrsbridge.sink.v1.SinkService.Deliver:output_type -> lrsbridge.sink.v1.DeliverResponse
+	14, // 22: lrsbridge.sink.v1.SinkService.TestConnection:output_type -> lrsbridge.sink.v1.TestConnectionResponse
+	17, // 23: lrsbridge.sink.v1.SinkService.Close:output_type -> lrsbridge.sink.v1.CloseResponse
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_sink_v1_sink_proto_init() }
@@ -1783,7 +1859,7 @@ func file_sink_v1_sink_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sink_v1_sink_proto_rawDesc), len(file_sink_v1_sink_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
