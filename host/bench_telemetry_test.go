@@ -3,7 +3,12 @@ package host
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +21,11 @@ import (
 // telemetryModes are the sides of the telemetry benchmarks: "off" is the
 // default (OpenTelemetry's global providers, no-ops until an application
 // sets them); "control" is a second host with telemetry off, whose cost
-// against "off" shows how far the machine's noise alone moves a figure; "metrics" is the SDK recording every metric, without traces;
-// "sampled" is the SDK recording every metric and sampling 1 % of traces
+// against "off" shows how far the machine's noise alone moves a figure;
+// "metrics" is the SDK recording every metric, without traces; "sampled"
+// is the SDK recording every metric and sampling 1 % of traces
 // (parent-based), as busy services do; "on" samples every span, the worst
-// case. Spans go to a no-op exporter.
+// case. Spans go to a batching span processor with a no-op exporter.
 var telemetryModes = []struct {
 	name string
 	opts func(b *testing.B) []Option
@@ -57,48 +63,133 @@ type side struct {
 	h           *Host
 }
 
-// pairedRounds runs one host per telemetry mode and, b.N times, a round
-// that times run once on each host in turn, so that every mode sees the
-// same machine load. It reports each mode's wall time and CPU time (the
-// test process's and the host's plugin processes') per statement, and the
-// cost of the others relative to "off" in percent of both.
+// pairedRounds runs one host per telemetry mode, warms each up with one
+// untimed round, then runs b.N rounds: in each, every host in turn runs
+// once and settles (the first host changes from round to round), so that
+// the hosts of a round see the same machine load. Per mode it reports:
+//
+//   - ns/stmt: the wall time of run, per statement (mean of the rounds);
+//   - cpu-ns/stmt: the CPU time of run and settle, in the test process and
+//     the host's plugin processes, per statement: what recording and
+//     delivering a statement costs, whether delivery overlapped run or not;
+//   - plugin-cpu-ns/stmt: the plugin processes' part of it;
+//   - B/stmt: the bytes the test process allocated in run and settle;
+//   - cost-% and cpu-cost-% (every mode but "off"): the median over the
+//     rounds of the mode's time divided by "off"'s time in the same round,
+//     less one, in percent. A median of paired ratios is what a busy
+//     machine moves least: a round in which another process took the CPU
+//     is an outlier, not a shift of the sum. "control" shows what is left
+//     of the noise.
 func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Option) side) {
 	sides := make([]side, len(telemetryModes))
 	for i, m := range telemetryModes {
 		sides[i] = setup(b, m.opts(b))
 	}
-	cpuOf := func(s side) float64 {
-		c := selfCPU()
+	for _, s := range sides {
+		s.run()
+		s.settle()
+	}
+	pluginCPU := func(s side) (c float64) {
 		for _, pid := range s.h.sup.Running() {
-			c += procCPU(pid)
+			c += threadsCPU(pid)
 		}
 		return c
 	}
-	wall := make([]time.Duration, len(sides))
-	cpu := make([]float64, len(sides))
+	wall := make([][]float64, len(sides))
+	cpu := make([][]float64, len(sides))
+	alloc := make([]float64, len(sides))
+	plug := make([]float64, len(sides))
 	b.ResetTimer()
 	for round := range b.N {
 		for k := range sides {
 			i := (round + k) % len(sides) // vary who goes first
-			c0, began := cpuOf(sides[i]), time.Now()
-			sides[i].run()
-			wall[i] += time.Since(began)
-			cpu[i] += cpuOf(sides[i]) - c0
+			s := sides[i]
+			p0 := pluginCPU(s)
+			c0, a0, began := selfCPU()+p0, allocatedBytes(), time.Now()
+			s.run()
+			w := time.Since(began)
 			b.StopTimer()
-			sides[i].settle()
+			s.settle()
+			p1 := pluginCPU(s)
+			cpu[i] = append(cpu[i], selfCPU()+p1-c0)
+			plug[i] += p1 - p0
+			alloc[i] += float64(allocatedBytes() - a0)
+			wall[i] = append(wall[i], float64(w))
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
 	n := float64(b.N * perRound)
+	sum := func(v []float64) (s float64) {
+		for _, x := range v {
+			s += x
+		}
+		return s
+	}
 	for i, m := range telemetryModes {
-		b.ReportMetric(float64(wall[i].Nanoseconds())/n, m.name+"-ns/stmt")
-		b.ReportMetric(cpu[i]*1e9/n, m.name+"-cpu-ns/stmt")
+		b.ReportMetric(sum(wall[i])/n, m.name+"-ns/stmt")
+		b.ReportMetric(sum(cpu[i])*1e9/n, m.name+"-cpu-ns/stmt")
+		b.ReportMetric(alloc[i]/n, m.name+"-B/stmt")
+		b.ReportMetric(plug[i]*1e9/n, m.name+"-plugin-cpu-ns/stmt")
 		if i > 0 {
-			b.ReportMetric(100*(float64(wall[i])/float64(wall[0])-1), m.name+"-cost-%")
-			b.ReportMetric(100*(cpu[i]/cpu[0]-1), m.name+"-cpu-cost-%")
+			b.ReportMetric(100*(medianRatio(wall[i], wall[0])-1), m.name+"-cost-%")
+			b.ReportMetric(100*(medianRatio(cpu[i], cpu[0])-1), m.name+"-cpu-cost-%")
 		}
 	}
+}
+
+// medianRatio returns the median of a[r]/b[r] over the rounds r.
+func medianRatio(a, b []float64) float64 {
+	r := make([]float64, 0, len(a))
+	for k := range a {
+		if b[k] > 0 {
+			r = append(r, a[k]/b[k])
+		}
+	}
+	if len(r) == 0 {
+		return 1
+	}
+	slices.Sort(r)
+	if len(r)%2 == 1 {
+		return r[len(r)/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
+}
+
+// threadsCPU returns the CPU seconds the live threads of a process have
+// run, in nanoseconds of precision (Linux schedstat; procCPU's clock ticks
+// are too coarse for one round). It returns 0 where that is not available.
+func threadsCPU(pid int) float64 {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var ns float64
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[0], 64)
+		ns += v
+	}
+	return ns / 1e9
+}
+
+// allocatedBytes returns the bytes the process has allocated on the heap
+// since it started.
+func allocatedBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // BenchmarkTelemetryRecord measures Record, one statement per call, with
