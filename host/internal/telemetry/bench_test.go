@@ -74,7 +74,7 @@ func BenchmarkRecordPath(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				_, rec := tel.StartRecord(ctx, "acme", "quiz.completed")
-				in.Recorded(ctx, 2)
+				in.Recorded(2)
 				for range 2 {
 					buf = telemetry.AppendSpanContext(buf[:0], rec.SpanContext())
 				}
@@ -137,7 +137,7 @@ func BenchmarkSeriesMemory(b *testing.B) {
 					org := fmt.Sprintf("org-%05d", i)
 					in := tel.Integration(org, org+"/lrs", "lrs")
 					_, rec := tel.StartRecord(ctx, org, "")
-					in.Recorded(ctx, 1)
+					in.Recorded(1)
 					rec.End(1, nil)
 					_, batch := in.StartBatch(ctx, 1, nil)
 					in.Delivered(ctx, 1, 1)
