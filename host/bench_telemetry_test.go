@@ -3,8 +3,11 @@ package host
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -65,8 +68,11 @@ type side struct {
 
 // pairedRounds runs one host per telemetry mode, warms each up with one
 // untimed round, then runs b.N rounds: in each, every host in turn runs
-// once and settles (the first host changes from round to round), so that
-// the hosts of a round see the same machine load. Per mode it reports:
+// once and settles, in an order shuffled from round to round (so that no
+// host always follows the same one), so that the hosts of a round see the
+// same machine load. The heap is collected between rounds, outside the
+// measured time, and rarely otherwise (GOGC 400), so that no host pays
+// for another's garbage; B/stmt shows each mode's. Per mode it reports:
 //
 //   - ns/stmt: the wall time of run, per statement (mean of the rounds);
 //   - cpu-ns/stmt: the CPU time of run and settle, in the test process and
@@ -99,10 +105,22 @@ func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Op
 	cpu := make([][]float64, len(sides))
 	alloc := make([]float64, len(sides))
 	plug := make([]float64, len(sides))
+	// Collect garbage between rounds only: a collection that starts in
+	// one host's time is mostly the others' garbage, the largest noise of
+	// a per-round figure. The garbage each mode makes is B/stmt.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	order := make([]int, len(sides))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(1, 2)) // the same orders in every run
 	b.ResetTimer()
-	for round := range b.N {
-		for k := range sides {
-			i := (round + k) % len(sides) // vary who goes first
+	for range b.N {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		b.StopTimer()
+		runtime.GC()
+		b.StartTimer()
+		for _, i := range order {
 			s := sides[i]
 			p0 := pluginCPU(s)
 			c0, a0, began := selfCPU()+p0, allocatedBytes(), time.Now()
@@ -225,7 +243,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 					}
 					wg.Wait()
 				}
-				return side{run: run, settle: func() { waitIdle(b, h, time.Minute) }, h: h}
+				return side{run: run, settle: func() { waitDelivered(b, h) }, h: h}
 			})
 		})
 	}
@@ -266,6 +284,18 @@ func BenchmarkTelemetryEndToEnd(b *testing.B) {
 				time.Sleep(time.Millisecond)
 			}
 		}
-		return side{run: run, settle: func() { waitIdle(b, h, time.Minute) }, h: h}
+		return side{run: run, settle: func() { waitDelivered(b, h) }, h: h}
 	})
+}
+
+// waitDelivered waits until h's queues are empty. It looks every
+// millisecond (WaitIdle every 20), so that a round is not mostly waiting.
+func waitDelivered(b *testing.B, h *Host) {
+	deadline := time.Now().Add(time.Minute)
+	for h.pending() > 0 {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d statements still queued after a minute", h.pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
