@@ -19,6 +19,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // telemetryModes are the sides of the telemetry benchmarks: "off" is the
@@ -80,13 +81,18 @@ type side struct {
 //     delivering a statement costs, whether delivery overlapped run or not;
 //   - plugin-cpu-ns/stmt: the plugin processes' part of it;
 //   - B/stmt: the bytes the test process allocated in run and settle;
+//   - span-cpu-ns/span and span-share-% (with floor): the CPU time of one
+//     bare span of an SDK tracer provider, measured in every round, and the
+//     median over the rounds of that time per statement of the round
+//     divided by "off"'s CPU time: the part of a statement's cost that one
+//     sampled span takes, whatever the host does around it;
 //   - cost-% and cpu-cost-% (every mode but "off"): the median over the
 //     rounds of the mode's time divided by "off"'s time in the same round,
 //     less one, in percent. A median of paired ratios is what a busy
 //     machine moves least: a round in which another process took the CPU
 //     is an outlier, not a shift of the sum. "control" shows what is left
 //     of the noise.
-func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Option) side) {
+func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.B, opts []Option) side) {
 	sides := make([]side, len(telemetryModes))
 	for i, m := range telemetryModes {
 		sides[i] = setup(b, m.opts(b))
@@ -114,6 +120,8 @@ func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Op
 		order[i] = i
 	}
 	rng := rand.New(rand.NewPCG(1, 2)) // the same orders in every run
+	spans := newSpanFloor(b)
+	var spanCPU []float64
 	b.ResetTimer()
 	for range b.N {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -135,6 +143,11 @@ func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Op
 			wall[i] = append(wall[i], float64(w))
 			b.StartTimer()
 		}
+		if floor {
+			b.StopTimer()
+			spanCPU = append(spanCPU, spans.cpu(perRound))
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
 	n := float64(b.N * perRound)
@@ -154,6 +167,36 @@ func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Op
 			b.ReportMetric(100*(medianRatio(cpu[i], cpu[0])-1), m.name+"-cpu-cost-%")
 		}
 	}
+	if floor {
+		b.ReportMetric(sum(spanCPU)*1e9/n, "span-cpu-ns/span")
+		b.ReportMetric(100*medianRatio(spanCPU, cpu[0]), "span-share-%")
+	}
+}
+
+// spanFloor measures the least a traced call can cost: bare spans of an
+// SDK tracer provider set up as the "on" mode's, started and ended, then
+// flushed to the no-op exporter, in the CPU time of the test process.
+type spanFloor struct {
+	tp     *sdktrace.TracerProvider
+	tracer trace.Tracer
+}
+
+func newSpanFloor(b *testing.B) spanFloor {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return spanFloor{tp: tp, tracer: tp.Tracer("lrsbridge.bench")}
+}
+
+// cpu returns the CPU seconds n spans took.
+func (f spanFloor) cpu(n int) float64 {
+	ctx := context.Background()
+	c0 := selfCPU()
+	for range n {
+		_, span := f.tracer.Start(ctx, "span")
+		span.End()
+	}
+	_ = f.tp.ForceFlush(ctx)
+	return selfCPU() - c0
 }
 
 // medianRatio returns the median of a[r]/b[r] over the rounds r.
@@ -223,7 +266,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 	}{{SyncNone, 1}, {SyncNone, 8}, {SyncAlways, 8}} {
 		b.Run(fmt.Sprintf("sync=%s/producers=%d", bc.sync, bc.producers), func(b *testing.B) {
 			producers := bc.producers
-			pairedRounds(b, perRound, func(b *testing.B, opts []Option) side {
+			pairedRounds(b, perRound, true, func(b *testing.B, opts []Option) side {
 				cfg := testConfig(b)
 				cfg.Queue.Sync = bc.sync
 				addOrg(&cfg, "acme", mockSink("mock", filepath.Join(b.TempDir(), "r.ndjson"), nil))
@@ -256,7 +299,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 // plugin's spans travel back to the host too.
 func BenchmarkTelemetryEndToEnd(b *testing.B) {
 	const batch, calls = 100, 10
-	pairedRounds(b, batch*calls, func(b *testing.B, opts []Option) side {
+	pairedRounds(b, batch*calls, false, func(b *testing.B, opts []Option) side {
 		store, endpoint := newLRS(b)
 		cfg := testConfig(b)
 		cfg.Queue.Sync = SyncAlways
