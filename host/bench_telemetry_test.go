@@ -17,9 +17,12 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 )
 
 // telemetryModes are the sides of the telemetry benchmarks: "off" is the
@@ -32,31 +35,59 @@ import (
 // case. Spans go to a batching span processor with a no-op exporter.
 var telemetryModes = []struct {
 	name string
-	opts func(b *testing.B) []Option
+	opts func(b *testing.B) ([]Option, *sdkmetric.ManualReader)
 }{
-	{"off", func(*testing.B) []Option { return nil }},
-	{"control", func(*testing.B) []Option { return nil }},
-	{"metrics", func(b *testing.B) []Option {
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	{"off", func(*testing.B) ([]Option, *sdkmetric.ManualReader) { return nil, nil }},
+	{"control", func(*testing.B) ([]Option, *sdkmetric.ManualReader) { return nil, nil }},
+	{"metrics", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-		return []Option{WithMeterProvider(mp)}
+		return []Option{WithMeterProvider(mp)}, reader
 	}},
-	{"sampled", func(b *testing.B) []Option {
+	{"sampled", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) {
 		return traced(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 	}},
-	{"on", func(b *testing.B) []Option { return traced(b, sdktrace.AlwaysSample()) }},
+	{"on", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) { return traced(b, sdktrace.AlwaysSample()) }},
 }
 
 // traced returns the options of an SDK meter provider and a tracer
-// provider with sampler, exporting to a no-op exporter.
-func traced(b *testing.B, sampler sdktrace.Sampler) []Option {
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+// provider with sampler, exporting to a no-op exporter, and the meter
+// provider's reader.
+func traced(b *testing.B, sampler sdktrace.Sampler) ([]Option, *sdkmetric.ManualReader) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}
+	return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}, reader
+}
+
+// batchSize returns the mean size of the delivery calls reader has seen
+// (lrsbridge.delivery.batch.size), or 0 if it has seen none.
+func batchSize(b *testing.B, reader *sdkmetric.ManualReader) float64 {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		b.Fatal(err)
+	}
+	var count uint64
+	var sum int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == telemetry.MetricBatchSize {
+				for _, dp := range h.DataPoints {
+					count += dp.Count
+					sum += dp.Sum
+				}
+			}
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return float64(sum) / float64(count)
 }
 
 // side is one host of a paired benchmark: run is timed, settle (for
@@ -81,6 +112,9 @@ type side struct {
 //     delivering a statement costs, whether delivery overlapped run or not;
 //   - plugin-cpu-ns/stmt: the plugin processes' part of it;
 //   - B/stmt: the bytes the test process allocated in run and settle;
+//   - stmt/batch (modes that measure): the mean size of a delivery call,
+//     the warm-up round included: smaller batches cost more per
+//     statement, whatever telemetry does in each;
 //   - span-cpu-ns/span and span-share-% (with floor): the CPU time of one
 //     bare span of an SDK tracer provider, measured in every round, and the
 //     median over the rounds of that time per statement of the round
@@ -94,8 +128,10 @@ type side struct {
 //     of the noise.
 func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.B, opts []Option) side) {
 	sides := make([]side, len(telemetryModes))
+	readers := make([]*sdkmetric.ManualReader, len(telemetryModes))
 	for i, m := range telemetryModes {
-		sides[i] = setup(b, m.opts(b))
+		opts, reader := m.opts(b)
+		sides[i], readers[i] = setup(b, opts), reader
 	}
 	for _, s := range sides {
 		s.run()
@@ -162,6 +198,9 @@ func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.
 		b.ReportMetric(sum(cpu[i])*1e9/n, m.name+"-cpu-ns/stmt")
 		b.ReportMetric(alloc[i]/n, m.name+"-B/stmt")
 		b.ReportMetric(plug[i]*1e9/n, m.name+"-plugin-cpu-ns/stmt")
+		if readers[i] != nil {
+			b.ReportMetric(batchSize(b, readers[i]), m.name+"-stmt/batch")
+		}
 		if i > 0 {
 			b.ReportMetric(100*(medianRatio(wall[i], wall[0])-1), m.name+"-cost-%")
 			b.ReportMetric(100*(medianRatio(cpu[i], cpu[0])-1), m.name+"-cpu-cost-%")
