@@ -33,11 +33,9 @@ import (
 // is the SDK recording every metric and sampling 1 % of traces
 // (parent-based), as busy services do; "on" samples every span, the worst
 // case. Spans go to a batching span processor with a no-op exporter, as
-// an application exports them; "on-sync" is "on" with a synchronous span
-// processor instead (sdktrace.WithSyncer): the difference between the two
-// is the batching processor's hand-off of every span to its goroutine,
-// which wakes that goroutine when the process is otherwise idle (waiting
-// for an fsync).
+// an application exports them. (A synchronous span processor instead,
+// sdktrace.WithSyncer, cost the same in these benchmarks: the batching
+// processor's hand-off of each span is not where tracing's cost lies.)
 var telemetryModes = []struct {
 	name string
 	opts func(b *testing.B) ([]Option, *sdkmetric.ManualReader)
@@ -54,23 +52,15 @@ var telemetryModes = []struct {
 		return traced(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 	}},
 	{"on", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) { return traced(b, sdktrace.AlwaysSample()) }},
-	{"on-sync", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) {
-		return tracedWith(b, sdktrace.AlwaysSample(), sdktrace.WithSyncer(tracetest.NewNoopExporter()))
-	}},
 }
 
 // traced returns the options of an SDK meter provider and a tracer
 // provider with sampler, exporting to a no-op exporter through a batching
 // span processor, and the meter provider's reader.
 func traced(b *testing.B, sampler sdktrace.Sampler) ([]Option, *sdkmetric.ManualReader) {
-	return tracedWith(b, sampler, sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-}
-
-// tracedWith is traced with the span processor of processor.
-func tracedWith(b *testing.B, sampler sdktrace.Sampler, processor sdktrace.TracerProviderOption) ([]Option, *sdkmetric.ManualReader) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), processor)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
