@@ -3,50 +3,94 @@ package host
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 )
 
 // telemetryModes are the sides of the telemetry benchmarks: "off" is the
 // default (OpenTelemetry's global providers, no-ops until an application
 // sets them); "control" is a second host with telemetry off, whose cost
-// against "off" shows how far the machine's noise alone moves a figure; "metrics" is the SDK recording every metric, without traces;
-// "sampled" is the SDK recording every metric and sampling 1 % of traces
+// against "off" shows how far the machine's noise alone moves a figure;
+// "metrics" is the SDK recording every metric, without traces; "sampled"
+// is the SDK recording every metric and sampling 1 % of traces
 // (parent-based), as busy services do; "on" samples every span, the worst
-// case. Spans go to a no-op exporter.
+// case. Spans go to a batching span processor with a no-op exporter, as
+// an application exports them. (A synchronous span processor instead,
+// sdktrace.WithSyncer, cost the same in these benchmarks: the batching
+// processor's hand-off of each span is not where tracing's cost lies.)
 var telemetryModes = []struct {
 	name string
-	opts func(b *testing.B) []Option
+	opts func(b *testing.B) ([]Option, *sdkmetric.ManualReader)
 }{
-	{"off", func(*testing.B) []Option { return nil }},
-	{"control", func(*testing.B) []Option { return nil }},
-	{"metrics", func(b *testing.B) []Option {
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	{"off", func(*testing.B) ([]Option, *sdkmetric.ManualReader) { return nil, nil }},
+	{"control", func(*testing.B) ([]Option, *sdkmetric.ManualReader) { return nil, nil }},
+	{"metrics", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-		return []Option{WithMeterProvider(mp)}
+		return []Option{WithMeterProvider(mp)}, reader
 	}},
-	{"sampled", func(b *testing.B) []Option {
+	{"sampled", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) {
 		return traced(b, sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01)))
 	}},
-	{"on", func(b *testing.B) []Option { return traced(b, sdktrace.AlwaysSample()) }},
+	{"on", func(b *testing.B) ([]Option, *sdkmetric.ManualReader) { return traced(b, sdktrace.AlwaysSample()) }},
 }
 
 // traced returns the options of an SDK meter provider and a tracer
-// provider with sampler, exporting to a no-op exporter.
-func traced(b *testing.B, sampler sdktrace.Sampler) []Option {
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+// provider with sampler, exporting to a no-op exporter through a batching
+// span processor, and the meter provider's reader.
+func traced(b *testing.B, sampler sdktrace.Sampler) ([]Option, *sdkmetric.ManualReader) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}
+	return []Option{WithMeterProvider(mp), WithTracerProvider(tp)}, reader
+}
+
+// batchSize returns the mean size of the delivery calls reader has seen
+// (lrsbridge.delivery.batch.size), or 0 if it has seen none.
+func batchSize(b *testing.B, reader *sdkmetric.ManualReader) float64 {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		b.Fatal(err)
+	}
+	var count uint64
+	var sum int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == telemetry.MetricBatchSize {
+				for _, dp := range h.DataPoints {
+					count += dp.Count
+					sum += dp.Sum
+				}
+			}
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return float64(sum) / float64(count)
 }
 
 // side is one host of a paired benchmark: run is timed, settle (for
@@ -57,48 +101,198 @@ type side struct {
 	h           *Host
 }
 
-// pairedRounds runs one host per telemetry mode and, b.N times, a round
-// that times run once on each host in turn, so that every mode sees the
-// same machine load. It reports each mode's wall time and CPU time (the
-// test process's and the host's plugin processes') per statement, and the
-// cost of the others relative to "off" in percent of both.
-func pairedRounds(b *testing.B, perRound int, setup func(b *testing.B, opts []Option) side) {
+// pairedRounds runs one host per telemetry mode, warms each up with one
+// untimed round, then runs b.N rounds: in each, every host in turn runs
+// once and settles, in an order shuffled from round to round (so that no
+// host always follows the same one), so that the hosts of a round see the
+// same machine load. The heap is collected between rounds, outside the
+// measured time, and rarely otherwise (GOGC 400), so that no host pays
+// for another's garbage; B/stmt shows each mode's. Per mode it reports:
+//
+//   - ns/stmt: the wall time of run, per statement (mean of the rounds);
+//   - cpu-ns/stmt: the CPU time of run and settle, in the test process and
+//     the host's plugin processes, per statement: what recording and
+//     delivering a statement costs, whether delivery overlapped run or not;
+//   - plugin-cpu-ns/stmt: the plugin processes' part of it;
+//   - B/stmt: the bytes the test process allocated in run and settle;
+//   - stmt/batch (modes that measure): the mean size of a delivery call,
+//     the warm-up round included: smaller batches cost more per
+//     statement, whatever telemetry does in each;
+//   - span-cpu-ns/span and span-share-% (with floor): the CPU time of one
+//     bare span of an SDK tracer provider, measured in every round, and the
+//     median over the rounds of that time per statement of the round
+//     divided by "off"'s CPU time: the part of a statement's cost that one
+//     sampled span takes, whatever the host does around it;
+//   - cost-% and cpu-cost-% (every mode but "off"): the median over the
+//     rounds of the mode's time divided by "off"'s time in the same round,
+//     less one, in percent. A median of paired ratios is what a busy
+//     machine moves least: a round in which another process took the CPU
+//     is an outlier, not a shift of the sum. "control" shows what is left
+//     of the noise.
+func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.B, opts []Option) side) {
 	sides := make([]side, len(telemetryModes))
+	readers := make([]*sdkmetric.ManualReader, len(telemetryModes))
 	for i, m := range telemetryModes {
-		sides[i] = setup(b, m.opts(b))
+		opts, reader := m.opts(b)
+		sides[i], readers[i] = setup(b, opts), reader
 	}
-	cpuOf := func(s side) float64 {
-		c := selfCPU()
+	for _, s := range sides {
+		s.run()
+		s.settle()
+	}
+	pluginCPU := func(s side) (c float64) {
 		for _, pid := range s.h.sup.Running() {
-			c += procCPU(pid)
+			c += threadsCPU(pid)
 		}
 		return c
 	}
-	wall := make([]time.Duration, len(sides))
-	cpu := make([]float64, len(sides))
+	wall := make([][]float64, len(sides))
+	cpu := make([][]float64, len(sides))
+	alloc := make([]float64, len(sides))
+	plug := make([]float64, len(sides))
+	// Collect garbage between rounds only: a collection that starts in
+	// one host's time is mostly the others' garbage, the largest noise of
+	// a per-round figure. The garbage each mode makes is B/stmt.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	order := make([]int, len(sides))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(1, 2)) // the same orders in every run
+	spans := newSpanFloor(b)
+	var spanCPU []float64
 	b.ResetTimer()
-	for round := range b.N {
-		for k := range sides {
-			i := (round + k) % len(sides) // vary who goes first
-			c0, began := cpuOf(sides[i]), time.Now()
-			sides[i].run()
-			wall[i] += time.Since(began)
-			cpu[i] += cpuOf(sides[i]) - c0
+	for range b.N {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		b.StopTimer()
+		runtime.GC()
+		b.StartTimer()
+		for _, i := range order {
+			s := sides[i]
+			p0 := pluginCPU(s)
+			c0, a0, began := selfCPU()+p0, allocatedBytes(), time.Now()
+			s.run()
+			w := time.Since(began)
 			b.StopTimer()
-			sides[i].settle()
+			s.settle()
+			p1 := pluginCPU(s)
+			cpu[i] = append(cpu[i], selfCPU()+p1-c0)
+			plug[i] += p1 - p0
+			alloc[i] += float64(allocatedBytes() - a0)
+			wall[i] = append(wall[i], float64(w))
+			b.StartTimer()
+		}
+		if floor {
+			b.StopTimer()
+			spanCPU = append(spanCPU, spans.cpu(perRound))
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
 	n := float64(b.N * perRound)
+	sum := func(v []float64) (s float64) {
+		for _, x := range v {
+			s += x
+		}
+		return s
+	}
 	for i, m := range telemetryModes {
-		b.ReportMetric(float64(wall[i].Nanoseconds())/n, m.name+"-ns/stmt")
-		b.ReportMetric(cpu[i]*1e9/n, m.name+"-cpu-ns/stmt")
+		b.ReportMetric(sum(wall[i])/n, m.name+"-ns/stmt")
+		b.ReportMetric(sum(cpu[i])*1e9/n, m.name+"-cpu-ns/stmt")
+		b.ReportMetric(alloc[i]/n, m.name+"-B/stmt")
+		b.ReportMetric(plug[i]*1e9/n, m.name+"-plugin-cpu-ns/stmt")
+		if readers[i] != nil {
+			b.ReportMetric(batchSize(b, readers[i]), m.name+"-stmt/batch")
+		}
 		if i > 0 {
-			b.ReportMetric(100*(float64(wall[i])/float64(wall[0])-1), m.name+"-cost-%")
-			b.ReportMetric(100*(cpu[i]/cpu[0]-1), m.name+"-cpu-cost-%")
+			b.ReportMetric(100*(medianRatio(wall[i], wall[0])-1), m.name+"-cost-%")
+			b.ReportMetric(100*(medianRatio(cpu[i], cpu[0])-1), m.name+"-cpu-cost-%")
 		}
 	}
+	if floor {
+		b.ReportMetric(sum(spanCPU)*1e9/n, "span-cpu-ns/span")
+		b.ReportMetric(100*medianRatio(spanCPU, cpu[0]), "span-share-%")
+	}
+}
+
+// spanFloor measures the least a traced call can cost: bare spans of an
+// SDK tracer provider set up as the "on" mode's, started and ended, then
+// flushed to the no-op exporter, in the CPU time of the test process.
+type spanFloor struct {
+	tp     *sdktrace.TracerProvider
+	tracer trace.Tracer
+}
+
+func newSpanFloor(b *testing.B) spanFloor {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return spanFloor{tp: tp, tracer: tp.Tracer("lrsbridge.bench")}
+}
+
+// cpu returns the CPU seconds n spans took.
+func (f spanFloor) cpu(n int) float64 {
+	ctx := context.Background()
+	c0 := selfCPU()
+	for range n {
+		_, span := f.tracer.Start(ctx, "span")
+		span.End()
+	}
+	_ = f.tp.ForceFlush(ctx)
+	return selfCPU() - c0
+}
+
+// medianRatio returns the median of a[r]/b[r] over the rounds r.
+func medianRatio(a, b []float64) float64 {
+	r := make([]float64, 0, len(a))
+	for k := range a {
+		if b[k] > 0 {
+			r = append(r, a[k]/b[k])
+		}
+	}
+	if len(r) == 0 {
+		return 1
+	}
+	slices.Sort(r)
+	if len(r)%2 == 1 {
+		return r[len(r)/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
+}
+
+// threadsCPU returns the CPU seconds the live threads of a process have
+// run, in nanoseconds of precision (Linux schedstat; procCPU's clock ticks
+// are too coarse for one round). It returns 0 where that is not available.
+func threadsCPU(pid int) float64 {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var ns float64
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[0], 64)
+		ns += v
+	}
+	return ns / 1e9
+}
+
+// allocatedBytes returns the bytes the process has allocated on the heap
+// since it started.
+func allocatedBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // BenchmarkTelemetryRecord measures Record, one statement per call, with
@@ -114,7 +308,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 	}{{SyncNone, 1}, {SyncNone, 8}, {SyncAlways, 8}} {
 		b.Run(fmt.Sprintf("sync=%s/producers=%d", bc.sync, bc.producers), func(b *testing.B) {
 			producers := bc.producers
-			pairedRounds(b, perRound, func(b *testing.B, opts []Option) side {
+			pairedRounds(b, perRound, true, func(b *testing.B, opts []Option) side {
 				cfg := testConfig(b)
 				cfg.Queue.Sync = bc.sync
 				addOrg(&cfg, "acme", mockSink("mock", filepath.Join(b.TempDir(), "r.ndjson"), nil))
@@ -134,7 +328,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 					}
 					wg.Wait()
 				}
-				return side{run: run, settle: func() { waitIdle(b, h, time.Minute) }, h: h}
+				return side{run: run, settle: func() { waitDelivered(b, h) }, h: h}
 			})
 		})
 	}
@@ -147,7 +341,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 // plugin's spans travel back to the host too.
 func BenchmarkTelemetryEndToEnd(b *testing.B) {
 	const batch, calls = 100, 10
-	pairedRounds(b, batch*calls, func(b *testing.B, opts []Option) side {
+	pairedRounds(b, batch*calls, false, func(b *testing.B, opts []Option) side {
 		store, endpoint := newLRS(b)
 		cfg := testConfig(b)
 		cfg.Queue.Sync = SyncAlways
@@ -175,6 +369,18 @@ func BenchmarkTelemetryEndToEnd(b *testing.B) {
 				time.Sleep(time.Millisecond)
 			}
 		}
-		return side{run: run, settle: func() { waitIdle(b, h, time.Minute) }, h: h}
+		return side{run: run, settle: func() { waitDelivered(b, h) }, h: h}
 	})
+}
+
+// waitDelivered waits until h's queues are empty. It looks every
+// millisecond (WaitIdle every 20), so that a round is not mostly waiting.
+func waitDelivered(b *testing.B, h *Host) {
+	deadline := time.Now().Add(time.Minute)
+	for h.pending() > 0 {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d statements still queued after a minute", h.pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/telemetry"
@@ -66,13 +68,9 @@ func (h *Host) Record(ctx context.Context, orgID string, statements ...*xapi.Sta
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
-	items, bad, encErr := encodeItems(buf, statements)
+	items, bad, encErr := encodeTraced(buf, rec.SpanContext(), statements)
 	if encErr != nil {
 		return &RecordError{Org: orgID, Index: bad, Problems: xapi.Problems{{Rule: xapi.RuleJSONType, Message: encErr.Error()}}}
-	}
-	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
-	for i := range items {
-		items[i].Trace = tc
 	}
 	if err := h.enqueue(ctx, orgID, items); err != nil {
 		return err
@@ -99,15 +97,40 @@ func putBuffer(b *[]byte) {
 	}
 }
 
+// encodeTraced is encodeItems for the statements of one call whose span
+// context is sc: sc is encoded once, at the start of *buf, and every item
+// shares those bytes (none when sc is not to be stored), so that tracing
+// allocates nothing per call here.
+func encodeTraced(buf *[]byte, sc trace.SpanContext, statements []*xapi.Statement) ([]queue.Item, int, error) {
+	*buf = telemetry.AppendSpanContext((*buf)[:0], sc)
+	n := len(*buf)
+	tc := (*buf)[:n:n]
+	items, bad, err := appendItems(buf, statements)
+	if err != nil || n == 0 {
+		return items, bad, err
+	}
+	for i := range items {
+		items[i].Trace = tc
+	}
+	return items, 0, nil
+}
+
 // encodeItems encodes statements in their canonical 2.0.0 form, one after
 // the other into *buf, as queue items tagged with the one xAPI version
 // check (delivery.StatementTag, from the fields: no scan) their delivery
-// relies on. The items alias
-// *buf. On an error it returns the index of the statement that failed.
+// relies on. The items alias *buf. On an error it returns the index of the
+// statement that failed.
 func encodeItems(buf *[]byte, statements []*xapi.Statement) ([]queue.Item, int, error) {
+	*buf = (*buf)[:0]
+	return appendItems(buf, statements)
+}
+
+// appendItems is encodeItems after what *buf holds.
+func appendItems(buf *[]byte, statements []*xapi.Statement) ([]queue.Item, int, error) {
 	items := make([]queue.Item, len(statements))
 	ends := make([]int, len(statements))
-	b := (*buf)[:0]
+	b := *buf
+	start := len(b)
 	for i, st := range statements {
 		var err error
 		if b, err = xapi.Append(b, st, xapi.V200); err != nil {
@@ -117,7 +140,6 @@ func encodeItems(buf *[]byte, statements []*xapi.Statement) ([]queue.Item, int, 
 		ends[i] = len(b)
 	}
 	*buf = b
-	start := 0
 	for i, st := range statements {
 		data := b[start:ends[i]:ends[i]]
 		items[i] = queue.Item{ID: st.ID, Data: data, Tag: delivery.StatementTag(st)}
@@ -176,7 +198,7 @@ func (h *Host) appendTo(ctx context.Context, orgID string, it *integration, item
 	if err := it.append(ctx, items); err != nil {
 		return fmt.Errorf("org %s, integration %s: %w", orgID, it.in.ID, err)
 	}
-	it.tel.Recorded(ctx, len(items))
+	it.tel.Recorded(len(items))
 	return nil
 }
 
@@ -227,15 +249,11 @@ func (h *Host) RecordEvent(ctx context.Context, ev Event) (stmts []*xapi.Stateme
 	out := prep.Statements
 	buf := getBuffer()
 	defer putBuffer(buf)
-	items, _, err := encodeItems(buf, out)
+	items, _, err := encodeTraced(buf, rec.SpanContext(), out)
 	if err != nil {
 		prep.Abort()
 		h.countRefused(ctx, ev.Org, ev.Kind, EventInvalid.reason())
 		return nil, &EventError{EventID: ev.ID, Kind: EventInvalid, Err: err}
-	}
-	tc := telemetry.AppendSpanContext(nil, rec.SpanContext())
-	for i := range items {
-		items[i].Trace = tc
 	}
 	if err := h.enqueue(ctx, ev.Org, items); err != nil {
 		prep.Abort() // the attempt stays as it was: a re-sent call yields these statements again

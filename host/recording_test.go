@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/learningflow/lrsbridge/host/internal/delivery"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -45,6 +47,54 @@ func TestEncodeItemsTagsAndSeparatesStatements(t *testing.T) {
 		if cap(it.Data) != len(it.Data) {
 			t.Errorf("item %d: capacity %d beyond its length %d", i, cap(it.Data), len(it.Data))
 		}
+	}
+}
+
+// TestEncodeTracedSharesOneSpanContext checks that the statements of one
+// call carry the call's span context, encoded once and shared, even when
+// the buffer grows while the statements are encoded, and carry none when
+// the call has none to store.
+func TestEncodeTracedSharesOneSpanContext(t *testing.T) {
+	t.Parallel()
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled,
+	})
+	sts := statements("acme", 0, 50) // far more than a fresh buffer holds
+	for _, tt := range []struct {
+		name string
+		sc   trace.SpanContext
+		want []byte
+	}{
+		{"sampled", sc, telemetry.AppendSpanContext(nil, sc)},
+		{"none", trace.SpanContext{}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			wantBuf, gotBuf := new([]byte), new([]byte)
+			want, _, err := encodeItems(wantBuf, sts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				want[i].Trace = tt.want
+			}
+			*gotBuf = append(*gotBuf, "left over from an earlier call"...)
+			got, _, err := encodeTraced(gotBuf, tt.sc, sts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("items (-want +got):\n%s", diff)
+			}
+			for i, it := range got {
+				if cap(it.Trace) != len(it.Trace) {
+					t.Errorf("item %d: trace capacity %d beyond its length %d", i, cap(it.Trace), len(it.Trace))
+				}
+				if len(it.Trace) > 0 && &it.Trace[0] != &got[0].Trace[0] {
+					t.Errorf("item %d: its trace bytes are a copy; want the call's one encoding", i)
+				}
+			}
+		})
 	}
 }
 

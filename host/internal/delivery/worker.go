@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -726,12 +727,22 @@ func (t *tally) deadLettered(n int, class string) {
 	t.res.DeadLettered += n
 }
 
-// spanContexts parses the span contexts stored with entries; one that
-// does not parse is left out (the batch is delivered all the same).
+// spanContexts parses the span contexts stored with entries, one per run
+// of entries that share it (the statements of one Record call are stored
+// together, with one encoded context); one that does not parse is left
+// out (the batch is delivered all the same).
 func spanContexts(entries []queue.Entry) []trace.SpanContext {
 	var out []trace.SpanContext
+	var last []byte
 	for _, e := range entries {
+		if len(e.Trace) == 0 || bytes.Equal(e.Trace, last) {
+			continue
+		}
+		last = e.Trace
 		if sc, err := telemetry.ParseSpanContext(e.Trace); err == nil && sc.IsValid() {
+			if out == nil {
+				out = make([]trace.SpanContext, 0, len(entries))
+			}
 			out = append(out, sc)
 		}
 	}

@@ -53,7 +53,7 @@ func TestBridgeForwardsToReceiver(t *testing.T) {
 	ctx := context.Background()
 	in := tel.Integration("acme", "acme/lrs-1", "lrs")
 	_, rec := tel.StartRecord(ctx, "acme", "")
-	in.Recorded(ctx, 2)
+	in.Recorded(2)
 	rec.End(2, nil)
 	_, b := in.StartBatch(ctx, 2, nil)
 	in.Delivered(ctx, 2, 0)

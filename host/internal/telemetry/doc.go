@@ -17,10 +17,13 @@
 // not aggregated, so they cost nothing per organization.
 //
 // Traces: [Telemetry.StartRecord] starts the span of one Record or
-// RecordEvent call; its span context is stored with each queued statement
-// ([AppendSpanContext], 26 bytes) and handed back to
-// [Integration.StartBatch], whose span is a child of the first statement's
-// record span and linked to all of them.
+// RecordEvent call; when it is sampled, its span context is stored with
+// each queued statement ([AppendSpanContext], 26 bytes, encoded once per
+// call) and handed back to [Integration.StartBatch], whose span is a child
+// of the first sampled record span of the batch and linked to all of them.
+// Spans get their attributes when they end, in one call, and measurements
+// made once per Record call offer no exemplars except the record duration:
+// see BenchmarkRecordPath for what a traced call costs.
 //
 // All methods are safe for concurrent use.
 package telemetry

@@ -46,7 +46,7 @@ func Example() {
 	// RecordEvent: a span, the statements queued with its span context.
 	_, rec := tel.StartRecord(ctx, "acme", "quiz.completed")
 	queued := [][]byte{telemetry.AppendSpanContext(nil, rec.SpanContext())}
-	in.Recorded(ctx, len(queued))
+	in.Recorded(len(queued))
 	rec.End(len(queued), nil)
 
 	// The worker delivers a batch: the span contexts come back from the

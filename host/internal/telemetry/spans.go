@@ -31,7 +31,9 @@ type Record struct {
 	t     *Telemetry
 	ctx   context.Context
 	span  trace.Span
-	org   string
+	org   string // on metrics: Other once the organization is unknown
+	sent  string // on the span: the organization as sent
+	kind  string
 	began time.Time
 }
 
@@ -40,21 +42,17 @@ type Record struct {
 // and the event kind, never the event's content. End it with
 // [Record.End]; store [Record.SpanContext] with each queued statement.
 //
-// The attributes are set once the span is known to record, so that
-// telemetry turned off costs next to nothing here.
+// The span's attributes are all set by End, in one call: the SDK then
+// takes its lock and grows the span's attribute list once, and a span
+// that does not record (telemetry off, or not sampled) costs nothing for
+// them.
 func (t *Telemetry) StartRecord(ctx context.Context, org, kind string) (context.Context, Record) {
 	name := SpanRecord
 	if kind != "" {
 		name = SpanRecordEvent
 	}
 	ctx, span := t.tracer.Start(ctx, name, producer...)
-	if span.IsRecording() {
-		span.SetAttributes(KeyOrg.String(org))
-		if kind != "" {
-			span.SetAttributes(KeyEventKind.String(kind))
-		}
-	}
-	return ctx, Record{t: t, ctx: ctx, span: span, org: org, began: time.Now()}
+	return ctx, Record{t: t, ctx: ctx, span: span, org: org, sent: org, kind: kind, began: time.Now()}
 }
 
 // UnknownOrg marks the call's organization as one the host does not know:
@@ -67,8 +65,20 @@ func (r *Record) UnknownOrg() { r.org = Other }
 var producer = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // SpanContext returns the span context to store with the statements the
-// call queues.
-func (r Record) SpanContext() trace.SpanContext { return r.span.SpanContext() }
+// call queues: the zero SpanContext, which [AppendSpanContext] encodes in
+// no bytes, unless the span is sampled. An unsampled span is not exported,
+// so its id would only cost queue space and leave the statements' delivery
+// outside any recorded trace.
+func (r Record) SpanContext() trace.SpanContext { return sampled(r.span) }
+
+// sampled returns the span context of span if it is sampled, the zero
+// SpanContext otherwise.
+func sampled(span trace.Span) trace.SpanContext {
+	if sc := span.SpanContext(); sc.IsSampled() {
+		return sc
+	}
+	return trace.SpanContext{}
+}
 
 // End ends the span with the number of statements queued and the call's
 // error, and records the call's duration. Call it once.
@@ -84,11 +94,17 @@ func (r Record) End(statements int, err error) {
 		r.span.End()
 		return
 	}
-	r.span.SetAttributes(KeyStatementCount.Int(statements))
-	if err != nil {
-		r.span.SetStatus(codes.Error, recordErrorType(err))
-		r.span.SetAttributes(KeyErrorType.String(recordErrorType(err)))
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, KeyOrg.String(r.sent), KeyStatementCount.Int(statements))
+	if r.kind != "" {
+		attrs = append(attrs, KeyEventKind.String(r.kind))
 	}
+	if err != nil {
+		et := recordErrorType(err)
+		attrs = append(attrs, KeyErrorType.String(et))
+		r.span.SetStatus(codes.Error, et)
+	}
+	r.span.SetAttributes(attrs...)
 	r.span.End()
 }
 
@@ -120,8 +136,9 @@ func (t *Telemetry) StartReplay(ctx context.Context, org string) (context.Contex
 }
 
 // SpanContext returns the span context to store with the statements the
-// replay queues.
-func (r Replay) SpanContext() trace.SpanContext { return r.span.SpanContext() }
+// replay queues: the zero SpanContext unless the span is sampled, as for
+// [Record.SpanContext].
+func (r Replay) SpanContext() trace.SpanContext { return sampled(r.span) }
 
 // End ends the span with the number of dead letters queued again and the
 // call's error. Call it once.
@@ -147,36 +164,50 @@ type Batch struct {
 }
 
 // StartBatch starts the span of a delivery call of size statements whose
-// record spans are records (the span contexts stored with them; invalid
-// ones are skipped). The span is a child of the first valid record span, so
-// that a batch of one record's statements is in that record's trace, and
-// links to every distinct record span (up to 128). Pass the returned
+// record spans are records (the span contexts stored with them; unsampled
+// or invalid ones are skipped). The span is a child of the first sampled
+// record span, so that a batch of one record's statements is in that
+// record's trace, and links to every distinct sampled record span (up to
+// 128); a batch with none is a root, sampled on its own. Pass the returned
 // context to the sink: the plugin connection carries it on.
+//
+// The span's attributes are set by [Batch.End], in one call.
 func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.SpanContext) (context.Context, *Batch) {
 	for _, sc := range records {
-		if sc.IsValid() {
+		if sc.IsSampled() && sc.IsValid() {
 			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 			break
 		}
 	}
-	ctx, span := i.t.tracer.Start(ctx, SpanDeliver, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(with(i.spanAttrs, KeyStatementCount.Int(size))...))
+	ctx, span := i.t.tracer.Start(ctx, SpanDeliver, client...)
 	if span.IsRecording() {
 		// Links are added after the start so that an unsampled batch
-		// does not pay for them.
-		linked := make(map[trace.SpanID]bool, min(len(records), maxLinks))
+		// does not pay for them. Statements of one record are usually
+		// next to each other: comparing with the last one linked skips
+		// most repeats before the set is asked.
+		linked := make(map[trace.SpanID]struct{}, min(len(records), maxLinks))
+		var last trace.SpanID
 		for _, sc := range records {
 			if len(linked) == maxLinks {
 				break
 			}
-			if sc.IsValid() && !linked[sc.SpanID()] {
-				linked[sc.SpanID()] = true
-				span.AddLink(trace.Link{SpanContext: sc})
+			id := sc.SpanID()
+			if id == last || !sc.IsSampled() || !sc.IsValid() {
+				continue
 			}
+			last = id
+			if _, dup := linked[id]; dup {
+				continue
+			}
+			linked[id] = struct{}{}
+			span.AddLink(trace.Link{SpanContext: sc})
 		}
 	}
 	return ctx, &Batch{i: i, ctx: ctx, span: span, size: size, began: time.Now()}
 }
+
+// client holds the start option of batch spans, made once.
+var client = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 // BatchResult is the outcome of a delivery call, per statement.
 type BatchResult struct {
@@ -201,7 +232,10 @@ func (b *Batch) End(err error, res BatchResult) {
 		b.span.End()
 		return
 	}
-	b.span.SetAttributes(
+	attrs := make([]attribute.KeyValue, 0, len(b.i.spanAttrs)+6)
+	attrs = append(attrs, b.i.spanAttrs...)
+	attrs = append(attrs,
+		KeyStatementCount.Int(b.size),
 		attribute.Int("lrsbridge.statements.delivered", res.Delivered),
 		attribute.Int("lrsbridge.statements.already_stored", res.AlreadyStored),
 		attribute.Int("lrsbridge.statements.retried", res.Retried),
@@ -209,8 +243,9 @@ func (b *Batch) End(err error, res BatchResult) {
 	)
 	if err != nil {
 		et := ErrorType(err)
-		b.span.SetAttributes(KeyErrorType.String(et))
+		attrs = append(attrs, KeyErrorType.String(et))
 		b.span.SetStatus(codes.Error, et)
 	}
+	b.span.SetAttributes(attrs...)
 	b.span.End()
 }

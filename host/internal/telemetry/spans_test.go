@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/learningflow/lrsbridge/host/internal/telemetry"
@@ -226,3 +229,71 @@ func FuzzParseSpanContext(f *testing.F) {
 		}
 	})
 }
+
+// TestUnsampledRecordsStoreNothing checks that a record span the sampler
+// drops hands out no span context to store, and that a batch links only
+// the sampled records it carries and is a child of the first of them,
+// whatever comes before it.
+func TestUnsampledRecordsStoreNothing(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	// Sample the record spans of "acme" only; batch spans follow their
+	// parent, or are sampled when they have none.
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sdktrace.ParentBased(&sampleFirst{n: 1})))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tel, err := telemetry.New(telemetry.Options{TracerProvider: tp, MeterProvider: metricnoop.NewMeterProvider()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, kept := tel.StartRecord(ctx, "acme", "")
+	_, dropped := tel.StartRecord(ctx, "acme", "")
+	if !kept.SpanContext().IsSampled() {
+		t.Fatalf("the sampled record's span context = %v; want it sampled", kept.SpanContext())
+	}
+	if sc := dropped.SpanContext(); sc.IsValid() {
+		t.Errorf("the unsampled record's span context = %v; want the zero SpanContext", sc)
+	}
+	if b := telemetry.AppendSpanContext(nil, dropped.SpanContext()); len(b) != 0 {
+		t.Errorf("the unsampled record stores %d bytes; want none", len(b))
+	}
+	unsampled := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{9}, SpanID: trace.SpanID{9}})
+	in := tel.Integration("acme", "acme/lrs-1", "lrs")
+	records := []trace.SpanContext{unsampled, kept.SpanContext(), kept.SpanContext(), unsampled, kept.SpanContext()}
+	_, b := in.StartBatch(ctx, len(records), records)
+	b.End(nil, telemetry.BatchResult{Delivered: len(records)})
+	kept.End(3, nil)
+	dropped.End(0, nil)
+
+	batches := spanNamed(t, rec.Ended(), telemetry.SpanDeliver)
+	if len(batches) != 1 {
+		t.Fatalf("%d batch spans; want 1", len(batches))
+	}
+	bs := batches[0]
+	if bs.Parent().SpanID() != kept.SpanContext().SpanID() {
+		t.Errorf("batch span parent = %s; want the sampled record %s", bs.Parent().SpanID(), kept.SpanContext().SpanID())
+	}
+	var linked []trace.SpanID
+	for _, l := range bs.Links() {
+		linked = append(linked, l.SpanContext.SpanID())
+	}
+	if diff := cmp.Diff([]trace.SpanID{kept.SpanContext().SpanID()}, linked); diff != "" {
+		t.Errorf("batch span links (-want +got):\n%s", diff)
+	}
+}
+
+// sampleFirst samples the first n root spans it is asked about and drops
+// the others.
+type sampleFirst struct {
+	n    int32
+	seen atomic.Int32
+}
+
+func (s *sampleFirst) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	d := sdktrace.Drop
+	if s.seen.Add(1) <= s.n {
+		d = sdktrace.RecordAndSample
+	}
+	return sdktrace.SamplingResult{Decision: d, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+}
+
+func (s *sampleFirst) Description() string { return "sampleFirst" }

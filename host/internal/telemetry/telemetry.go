@@ -248,9 +248,13 @@ type Integration struct {
 	spanAttrs         []attribute.KeyValue
 }
 
-// Recorded counts n statements queued for the integration.
-func (i *Integration) Recorded(ctx context.Context, n int) {
-	i.t.recorded.Add(ctx, int64(n), i.add...)
+// Recorded counts n statements queued for the integration. It takes no
+// context: a count made once per Record call offers no exemplar (the
+// SDK's default exemplar filter would sample one from every call in a
+// sampled trace, under a lock per series); the record duration histogram
+// carries the call's trace instead.
+func (i *Integration) Recorded(n int) {
+	i.t.recorded.Add(context.Background(), int64(n), i.add...)
 }
 
 // Delivered counts n statements the sink reported delivered, of which

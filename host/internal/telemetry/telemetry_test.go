@@ -33,7 +33,7 @@ func TestEveryInstrumentMoves(t *testing.T) {
 	in := e.tel.Integration("acme", "acme/lrs-1", "lrs")
 
 	_, rec := e.tel.StartRecord(ctx, "acme", "lesson_completed")
-	in.Recorded(ctx, 3)
+	in.Recorded(3)
 	rec.End(3, nil)
 
 	_, b := in.StartBatch(ctx, 3, []trace.SpanContext{rec.SpanContext()})
@@ -102,7 +102,7 @@ func useEveryOrgInstrument(t *testing.T, tel *telemetry.Telemetry, orgs ...strin
 		id := org + "/lrs"
 		in := tel.Integration(org, id, "lrs")
 		_, rec := tel.StartRecord(ctx, org, "")
-		in.Recorded(ctx, 1)
+		in.Recorded(1)
 		rec.End(1, nil)
 		_, b := in.StartBatch(ctx, 1, []trace.SpanContext{rec.SpanContext()})
 		in.Delivered(ctx, 1, 1)
@@ -356,7 +356,7 @@ func TestConcurrentUse(t *testing.T) {
 			in := e.tel.Integration(org, org+"/lrs", "lrs")
 			for range each {
 				ctx, rec := e.tel.StartRecord(context.Background(), org, "quiz.completed")
-				in.Recorded(ctx, 1)
+				in.Recorded(1)
 				rec.End(1, nil)
 				_, b := in.StartBatch(ctx, 1, []trace.SpanContext{rec.SpanContext()})
 				in.Delivered(ctx, 1, 0)
