@@ -2,7 +2,9 @@ package jsstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,5 +123,119 @@ func TestAckWithoutLeader(t *testing.T) {
 	}
 	if err := q.Ack(entrySeqs(es)...); !errors.Is(err, jsstore.ErrNoLeader) {
 		t.Errorf("Ack with no consumer leader = %v, want an error wrapping %v", err, jsstore.ErrNoLeader)
+	}
+}
+
+// TestLeaderStepDown moves a consumer's leader to another server while two
+// instances deliver it. The next leader knows no pin and drops every pull
+// request (answering 409 Leadership Change): the instances pull again at
+// once rather than after a pull interval (4 s with this pinned_ttl), so
+// statements recorded after the move are delivered within a second or so
+// (the bound allows 2 s for a loaded machine). Nothing was in flight, so
+// every statement is delivered once, in recording order.
+func TestLeaderStepDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	c := jstest.RunCluster(t, 3, jstest.Options{})
+	cfg := testConfig(c.URL())
+	cfg.Replicas = 3
+	cfg.PinnedTTL = 30 * time.Second
+	cfg.AckWait = time.Minute
+	a, b := openStore(t, cfg), openStore(t, cfg)
+	type delivered struct {
+		id string
+		at time.Time
+	}
+	var (
+		mu   sync.Mutex
+		got  []delivered
+		cond = sync.NewCond(&mu)
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range []*jsstore.Store{a, b} {
+		q, err := s.Queue("acme", "lrs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				es, err := q.Next(ctx, 5, 0)
+				if err != nil {
+					return
+				}
+				if err := q.Ack(entrySeqs(es)...); err != nil {
+					t.Errorf("Ack: %v", err)
+				}
+				mu.Lock()
+				for _, e := range es {
+					got = append(got, delivered{e.ID, time.Now()})
+				}
+				cond.Broadcast()
+				mu.Unlock()
+			}
+		}()
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	waitDelivered := func(n int) {
+		t.Helper()
+		stop := time.AfterFunc(time.Minute, func() {
+			mu.Lock()
+			cancel() // ends a broken test instead of hanging
+			cond.Broadcast()
+			mu.Unlock()
+		})
+		defer stop.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		for len(got) < n && ctx.Err() == nil {
+			cond.Wait()
+		}
+		if len(got) < n {
+			t.Fatalf("%d statements delivered, want %d", len(got), n)
+		}
+	}
+	qa, err := a.Queue("acme", "lrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, qa, ids("s", 0, 20))
+	waitDelivered(20)
+
+	nc, err := nats.Connect(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	resp, err := nc.Request("$JS.API.CONSUMER.LEADER.STEPDOWN."+cfg.Stream+"."+jsstore.ConsumerName("acme", "lrs"), nil, 10*time.Second)
+	if err != nil {
+		t.Fatalf("step down the consumer's leader: %v", err)
+	}
+	var sd struct{ Success bool }
+	if err := json.Unmarshal(resp.Data, &sd); err != nil || !sd.Success {
+		t.Fatalf("step down the consumer's leader: %s", resp.Data)
+	}
+	moved := time.Now()
+	appendAll(t, qa, ids("s", 20, 40))
+	waitDelivered(40)
+
+	mu.Lock()
+	defer mu.Unlock()
+	var order []string
+	for _, d := range got {
+		order = append(order, d.id)
+	}
+	if diff := cmp.Diff(ids("s", 0, 40), order); diff != "" {
+		t.Errorf("delivered, in order, each once (-want +got):\n%s", diff)
+	}
+	t.Logf("resumed %v after the move", got[20].at.Sub(moved))
+	if d := got[20].at.Sub(moved); d > 2*time.Second {
+		t.Errorf("first delivery %v after the leader moved, want within 2s (not after a pull interval of %v)", d, jsstore.PollEvery(cfg.PinnedTTL))
 	}
 }
