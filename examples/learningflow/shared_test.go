@@ -48,7 +48,7 @@ const (
 	// notes a send when it answers; the acknowledgement follows).
 	sharedAckSlack = 2 * time.Second
 	// natsMaxElection is nats-server's longest raft election timeout: a
-	// consumer whose leader died has a new one within it.
+	// consumer whose leader died has a new one within one or two of them.
 	natsMaxElection = 9 * time.Second
 )
 
@@ -72,8 +72,8 @@ var sharedOrgs = []string{"acme", "beacon", "cobalt"}
 // (delivery.parallel 1), that every statement sent more than once was in
 // flight at one of the kills (see jsstore's package doc), that delivery
 // resumes on another instance within pinned_ttl + 5 s after A's kill, and
-// that after the server's kill no statement waits longer than the
-// servers' longest leader election (9 s) + 5 s. Last, a dead letter made
+// that after the server's kill no statement waits longer than two of the
+// servers' leader election rounds (9 s each at most) + 5 s. Last, a dead letter made
 // by the instance delivering acme is listed and replayed from the other.
 func TestSharedInstancesSurviveKills(t *testing.T) {
 	if testing.Short() {
@@ -233,11 +233,12 @@ func TestSharedInstancesSurviveKills(t *testing.T) {
 
 	// After the nats-server's kill, an integration whose consumer leader
 	// was on it waits for the servers to elect the next leader: a raft
-	// election, which nats-server starts 4 to 9 s after it last heard from
-	// the leader (not configurable). The instances pull again as soon as
-	// the new leader answers, so every statement recorded reaches the LRS
-	// within those 9 s + 5 s of its recording or of the kill, whichever
-	// came later.
+	// election, which a server starts 4 to 9 s after it last heard from the
+	// leader (not configurable), and a second round when the other server
+	// refuses its vote because its log is further ahead (seen: 13.7 s for
+	// an idle stream). The instances pull again as soon as the new leader
+	// answers, so every statement recorded reaches the LRS within two
+	// rounds + 5 s of its recording or of the kill, whichever came later.
 	waited := map[string]time.Duration{}
 	sends := lrs.deliveries()
 	for _, ev := range acked {
@@ -253,14 +254,18 @@ func TestSharedInstancesSurviveKills(t *testing.T) {
 	}
 	for _, org := range sharedOrgs {
 		d := waited[org]
-		t.Logf("%s: longest wait for a first delivery after the nats-server's kill: %v (raft's longest election timeout %v + 5s)", org, d.Round(time.Millisecond), natsMaxElection)
-		if d > natsMaxElection+5*time.Second {
-			t.Errorf("%s: a statement waited %v for its first delivery after the nats-server's kill, want within %v + 5s", org, d, natsMaxElection)
+		t.Logf("%s: longest wait for a first delivery after the nats-server's kill: %v (two election rounds of at most %v + 5s)", org, d.Round(time.Millisecond), natsMaxElection)
+		if d > 2*natsMaxElection+5*time.Second {
+			t.Errorf("%s: a statement waited %v for its first delivery after the nats-server's kill, want within two election rounds of at most %v + 5s", org, d, natsMaxElection)
 		}
 	}
 
 	// A dead letter made by the instance delivering acme (B or C) is
-	// listed and replayed from the other one.
+	// listed and replayed from the other one. The dead-letter stream may
+	// have been led by the killed server: first wait for its next leader
+	// (a dead letter the servers cannot store is not acknowledged, and the
+	// statement is sent again, which the LRS then accepts).
+	waitStreamLeaders(t, natsURL)
 	// The fault below hits the next POST of any organization, so first let
 	// the resends that follow the kills settle: no POST for two seconds.
 	waitFor(t, 30*time.Second, "deliveries to settle after the kills", func() bool {
@@ -473,6 +478,33 @@ cluster {
 		return err == nil
 	})
 	return url, servers
+}
+
+// waitStreamLeaders waits until every stream on the servers has a leader.
+func waitStreamLeaders(t *testing.T, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("connect to the NATS cluster: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every stream to have a leader after the nats-server's kill", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		list := js.ListStreams(ctx)
+		streams, led := 0, 0
+		for info := range list.Info() {
+			streams++
+			if info.Cluster != nil && info.Cluster.Leader != "" {
+				led++
+			}
+		}
+		return list.Err() == nil && streams > 0 && led == streams
+	})
 }
 
 // lrsSecret is the development LRS's secret of org's credentials.

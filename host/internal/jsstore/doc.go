@@ -51,7 +51,8 @@
 //
 // Pins are not replicated: a consumer whose leader went away with its
 // server has no holder under its next leader, elected by the servers 4 to
-// 9 s later (raft's election timeout in nats-server). A holder learns it
+// 9 s later (raft's election timeout in nats-server; twice that when the
+// first candidate's log is behind). A holder learns it
 // from the answers to its pulls and acknowledgements (409 Leadership
 // Change, 503 no responders, 423 pin mismatch): it stops handing out,
 // drops what it buffered, and every instance pulls again as soon as the
