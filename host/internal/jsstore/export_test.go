@@ -24,3 +24,7 @@ func Orphaned(info *jetstream.ConsumerInfo) bool { return orphaned(info) }
 
 // ErrNoLeader is the error of an acknowledgement no consumer leader took.
 var ErrNoLeader = errNoLeader
+
+// ForceReconnect drops the store's connection and connects again, as when
+// its server went away.
+func (s *Store) ForceReconnect() error { return s.nc.ForceReconnect() }

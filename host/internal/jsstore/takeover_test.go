@@ -239,3 +239,66 @@ func TestLeaderStepDown(t *testing.T) {
 		t.Errorf("first delivery %v after the leader moved, want within 2s (not after a pull interval of %v)", d, jsstore.PollEvery(cfg.PinnedTTL))
 	}
 }
+
+// TestReconnectRule loses deliveries as a connection that broke would
+// (another client pulls two statements with the holder's pin), and
+// nothing else is recorded, so no later delivery shows the gap. When the
+// holder's connection comes back it resets the consumer and delivers them,
+// instead of waiting for AckWait (5 minutes here).
+func TestReconnectRule(t *testing.T) {
+	srv := jstest.Run(t, jstest.Options{})
+	cfg := testConfig(srv.URL())
+	cfg.PinnedTTL = 30 * time.Second // a keepalive pull every 4 s at most: none during the theft
+	cfg.AckWait = 5 * time.Minute
+	s := openStore(t, cfg)
+	q, err := s.Queue("acme", "lrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, q, ids("s", 0, 5))
+	if err := q.Ack(entrySeqs(takeN(t, q, 5))...); err != nil {
+		t.Fatal(err)
+	}
+
+	js := testJetStream(t, srv.URL())
+	c, err := js.Consumer(context.Background(), cfg.Stream, jsstore.ConsumerName("acme", "lrs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pin string
+	for _, g := range c.CachedInfo().PriorityGroups {
+		pin = g.PinnedClientID
+	}
+	if pin == "" {
+		t.Fatal("the queue holds no pin after delivering")
+	}
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	stolen, err := nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(map[string]any{"batch": 2, "expires": int64(10 * time.Second), "group": "lrsbridge", "id": pin})
+	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+cfg.Stream+"."+jsstore.ConsumerName("acme", "lrs"), stolen.Subject, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, q, ids("s", 5, 7))
+	for range 2 {
+		if _, err := stolen.NextMsg(30 * time.Second); err != nil {
+			t.Fatalf("the stealing pull got nothing: %v", err)
+		}
+	}
+
+	if err := s.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids("s", 5, 7), entryIDs(takeN(t, q, 2))); diff != "" {
+		t.Errorf("after the reconnection (-want +got):\n%s", diff)
+	}
+}
