@@ -240,6 +240,56 @@ func TestLeaderStepDown(t *testing.T) {
 	}
 }
 
+// stealDeliveries makes the next n deliveries of acme/lrs go to another
+// client, which pulls them with the holder's pin id: what the holder sees
+// when deliveries are lost with a dying server or a broken connection.
+// The caller records statements, then waits for them with waitStolen.
+func stealDeliveries(t *testing.T, url string, cfg jsstore.Config, n int) *nats.Subscription {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.Consumer(context.Background(), cfg.Stream, jsstore.ConsumerName("acme", "lrs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pin string
+	for _, g := range c.CachedInfo().PriorityGroups {
+		pin = g.PinnedClientID
+	}
+	if pin == "" {
+		t.Fatal("the queue holds no pin after delivering")
+	}
+	stolen, err := nc.SubscribeSync(nats.NewInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(map[string]any{"batch": n, "expires": int64(10 * time.Second), "group": "lrsbridge", "id": pin})
+	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+cfg.Stream+"."+jsstore.ConsumerName("acme", "lrs"), stolen.Subject, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return stolen
+}
+
+// waitStolen waits until the stealing pull got n deliveries.
+func waitStolen(t *testing.T, stolen *nats.Subscription, n int) {
+	t.Helper()
+	for range n {
+		if _, err := stolen.NextMsg(30 * time.Second); err != nil {
+			t.Fatalf("the stealing pull got nothing: %v", err)
+		}
+	}
+}
+
 // TestReconnectRule loses deliveries as a connection that broke would
 // (another client pulls two statements with the holder's pin), and
 // nothing else is recorded, so no later delivery shows the gap. When the
@@ -260,40 +310,9 @@ func TestReconnectRule(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	js := testJetStream(t, srv.URL())
-	c, err := js.Consumer(context.Background(), cfg.Stream, jsstore.ConsumerName("acme", "lrs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pin string
-	for _, g := range c.CachedInfo().PriorityGroups {
-		pin = g.PinnedClientID
-	}
-	if pin == "" {
-		t.Fatal("the queue holds no pin after delivering")
-	}
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	stolen, err := nc.SubscribeSync(nats.NewInbox())
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := json.Marshal(map[string]any{"batch": 2, "expires": int64(10 * time.Second), "group": "lrsbridge", "id": pin})
-	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+cfg.Stream+"."+jsstore.ConsumerName("acme", "lrs"), stolen.Subject, req); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	stolen := stealDeliveries(t, srv.URL(), cfg, 2)
 	appendAll(t, q, ids("s", 5, 7))
-	for range 2 {
-		if _, err := stolen.NextMsg(30 * time.Second); err != nil {
-			t.Fatalf("the stealing pull got nothing: %v", err)
-		}
-	}
+	waitStolen(t, stolen, 2)
 
 	if err := s.ForceReconnect(); err != nil {
 		t.Fatal(err)
