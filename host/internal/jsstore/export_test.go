@@ -28,3 +28,7 @@ var ErrNoLeader = errNoLeader
 // ForceReconnect drops the store's connection and connects again, as when
 // its server went away.
 func (s *Store) ForceReconnect() error { return s.nc.ForceReconnect() }
+
+// RetryEvery exposes how soon a pull is repeated while a consumer has no
+// leader.
+func RetryEvery(every time.Duration) time.Duration { return retryEvery(every) }

@@ -321,3 +321,20 @@ func TestReconnectRule(t *testing.T) {
 		t.Errorf("after the reconnection (-want +got):\n%s", diff)
 	}
 }
+
+// TestRetryEvery checks how soon an instance asks again while a
+// consumer has no leader: well within a pull interval, so that delivery
+// resumes right after the election, but not in a tight loop.
+func TestRetryEvery(t *testing.T) {
+	for _, tc := range []struct {
+		every, want time.Duration
+	}{
+		{100 * time.Millisecond, 50 * time.Millisecond},
+		{time.Second, 250 * time.Millisecond},
+		{4 * time.Second, 500 * time.Millisecond}, // the default pinned_ttl's pull interval
+	} {
+		if got := jsstore.RetryEvery(tc.every); got != tc.want {
+			t.Errorf("RetryEvery(%v) = %v, want %v", tc.every, got, tc.want)
+		}
+	}
+}
