@@ -291,7 +291,7 @@ func waitStolen(t *testing.T, stolen *nats.Subscription, n int) {
 }
 
 // TestReconnectRule loses deliveries as a connection that broke would
-// (another client pulls two statements with the holder's pin), and
+// (another client pulls statements with the holder's pin), and
 // nothing else is recorded, so no later delivery shows the gap. When the
 // holder's connection comes back it resets the consumer and delivers them,
 // instead of waiting for AckWait (5 minutes here).
@@ -312,7 +312,9 @@ func TestReconnectRule(t *testing.T) {
 
 	stolen := stealDeliveries(t, srv.URL(), cfg, 2)
 	appendAll(t, q, ids("s", 5, 7))
-	waitStolen(t, stolen, 2)
+	// A pull the holder still had under way may get one of the two; it
+	// is in its buffer then, and the other is lost all the same.
+	waitStolen(t, stolen, 1)
 
 	if err := s.ForceReconnect(); err != nil {
 		t.Fatal(err)
