@@ -34,7 +34,8 @@
 // across takeovers by two rules, see jsQueue: a new holder resets the
 // consumer to its ack floor before handing anything out, and so does a
 // holder that sees a gap in delivery sequences or whose connection came
-// back after it broke. Release keeps entries in the instance's buffer, so
+// back after it broke, and once more when the first delivery after a
+// reset was lost. Release keeps entries in the instance's buffer, so
 // they come again before any later entry. A keepalive pulls for a holder
 // whose worker is not calling Next (backing off, paused) so it keeps its
 // pin, and marks held messages in progress so they are not redelivered

@@ -64,7 +64,9 @@ type jsQueue struct {
 	needReset  bool   // a reset is due before anything is handed out
 	resetting  bool   // a reset request is running
 	resetBuf   []delivery
+	resetAgain bool // the connection broke while a reset ran: another is due
 	awaitFirst bool // after a reset: waiting for delivery sequence 1
+	strays     bool // deliveries were dropped while awaitFirst
 	lastPull   time.Time
 	closed     bool
 	stats      queue.Stats
@@ -210,6 +212,10 @@ func (q *jsQueue) lostPin(why string) {
 func (q *jsQueue) reconnected() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.resetting {
+		q.resetAgain = true
+		return
+	}
 	if q.closed || q.pin == "" || q.needReset {
 		return
 	}
@@ -234,9 +240,10 @@ func (q *jsQueue) acceptLocked(d delivery) {
 		// After a reset the consumer delivers again from delivery
 		// sequence 1; anything else is from before it.
 		if cseq != 1 {
+			q.strays = true
 			return
 		}
-		q.awaitFirst = false
+		q.awaitFirst, q.strays = false, false
 		q.expect = 1
 	}
 	if d.pin != q.pin {
@@ -276,10 +283,17 @@ func (q *jsQueue) acceptLocked(d delivery) {
 func (q *jsQueue) finishResetLocked() {
 	buf := q.resetBuf
 	q.resetBuf = nil
+	if q.resetAgain {
+		// The first deliveries after this reset may have gone with the
+		// broken connection, and awaitFirst would wait for them forever.
+		q.resetAgain, q.resetting = false, false
+		q.signal()
+		return
+	}
 	q.needReset, q.resetting = false, false
 	q.ready = nil
 	q.expect = 0
-	q.awaitFirst = true
+	q.awaitFirst, q.strays = true, false
 	first := -1
 	for i, d := range buf {
 		if d.md.Sequence.Consumer == 1 {
@@ -440,6 +454,7 @@ func (q *jsQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]que
 			// a holder died waits for this check when nothing new is
 			// recorded for the integration.
 			q.adoptOrphans(ctx)
+			q.resetLostFirst()
 		case <-ctx.Done():
 		case <-q.done:
 		}
@@ -499,6 +514,21 @@ func orphaned(info *jetstream.ConsumerInfo) bool {
 		}
 	}
 	return info.NumPending == 0 || (info.Config.MaxAckPending > 0 && info.NumAckPending >= info.Config.MaxAckPending)
+}
+
+// resetLostFirst resets again when, a whole pull interval after a reset,
+// its first delivery has not come but later ones did: it was lost (with a
+// broken connection or a dying server), and the queue would otherwise
+// drop every later delivery until AckWait.
+func (q *jsQueue) resetLostFirst() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.awaitFirst || !q.strays || q.needReset || q.closed {
+		return
+	}
+	q.s.log.Debug("first delivery after a reset lost: reset again", "org", q.key.Org, "sink", q.key.Sink)
+	q.awaitFirst, q.strays = false, false
+	q.markReset()
 }
 
 // linger bounds how many arrivals Next waits for to fill a batch.
