@@ -53,14 +53,42 @@
 // Delivery order with one batch in flight (delivery.parallel 1) holds
 // across takeovers by two rules, see jsQueue: a new holder resets the
 // consumer to its ack floor before handing anything out, and so does a
-// holder that sees a gap in delivery sequences. Release keeps entries in
-// the instance's buffer, so they come again before any later entry. A
-// keepalive pulls for a holder whose worker is not calling Next (backing
-// off, paused) so it keeps its pin, and marks held messages in progress
-// so they are not redelivered after Config.AckWait. A waiting instance
-// that finds a consumer unpinned with statements handed out (its holder
-// died with nothing behind them) resets it, so they are delivered again
-// within about PinnedTTL rather than AckWait.
+// holder that sees a gap in delivery sequences or whose connection came
+// back after it broke, and once more when the first delivery after a
+// reset was lost. Release keeps entries in the instance's buffer, so
+// they come again before any later entry. A keepalive pulls for a holder
+// whose worker is not calling Next (backing off, paused) so it keeps its
+// pin, and marks held messages in progress so they are not redelivered
+// after Config.AckWait.
+//
+// # Takeover
+//
+// A holder that dies loses its pin PinnedTTL after its last pull; the next
+// pull of a waiting instance that finds statements pending gets them with
+// a new pin, so the takeover comes within PinnedTTL plus one pull interval
+// (pollEvery). When nothing else is pending, no pull would get anything
+// before AckWait: only then does a waiting instance reset the consumer
+// (see orphaned), and the first to pull afterwards becomes the holder.
+//
+// Pins are not replicated: a consumer whose leader went away with its
+// server has no holder under its next leader, elected by the servers 4 to
+// 9 s later (raft's election timeout in nats-server; twice that when the
+// first candidate's log is behind). A holder learns it
+// from the answers to its pulls and acknowledgements (409 Leadership
+// Change, 503 no responders, 423 pin mismatch): it stops handing out,
+// drops what it buffered, and every instance pulls again as soon as the
+// new leader answers, so delivery resumes right after the election.
+//
+// Duplicates: a statement is handed out again only if it was handed out
+// and not acknowledged by (1) an instance that died, or (2) the holder of
+// an integration whose consumer leader went away with a server, between
+// shortly before that and the moment the holder learned it (its next
+// acknowledgement, pull or reconnection), when the next leader pins
+// another instance. A waiting instance's reset never resends a live
+// holder's batch: it happens only in the state above, and an instance
+// that gets back a statement it acknowledged (its acknowledgement did not
+// take, after a reset or a leader change) acknowledges it again instead
+// of handing it out.
 //
 // Delivery: a message becomes as many queue entries as it holds
 // statements. Next hands out whole messages while they fit its limits and

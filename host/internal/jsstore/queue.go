@@ -12,6 +12,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // priorityGroup is the pinned consumers' priority group.
@@ -46,7 +47,11 @@ type msgAck struct {
 // before anything is handed out, so the statements a previous holder had
 // not acknowledged come first. Gap rule: when a delivery sequence is not
 // the one after the last (a delivery was lost, for example when a server
-// died), the same.
+// died), the same. Reconnect rule: when the connection comes back after it
+// broke, a holder does the same (deliveries may have been lost with it,
+// and no later delivery may come to show the gap). Acknowledged rule: a
+// statement acknowledged through this queue and delivered again (the
+// acknowledgement did not take) is acknowledged again, not handed out.
 type jsQueue struct {
 	s        *Store
 	key      queue.Key
@@ -66,7 +71,9 @@ type jsQueue struct {
 	needReset  bool   // a reset is due before anything is handed out
 	resetting  bool   // a reset request is running
 	resetBuf   []delivery
+	resetAgain bool // the connection broke while a reset ran: another is due
 	awaitFirst bool // after a reset: waiting for delivery sequence 1
+	strays     bool // deliveries were dropped while awaitFirst
 	lastPull   time.Time
 	closed     bool
 	stats      queue.Stats
@@ -138,16 +145,8 @@ type delivery struct {
 
 // onMsg receives everything pulled for this queue.
 func (q *jsQueue) onMsg(m *nats.Msg) {
-	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-		if m.Header.Get("Status") == "423" {
-			// Pin id mismatch: another instance holds the integration
-			// now. What this one buffered goes to the new holder.
-			q.mu.Lock()
-			q.pin = ""
-			q.ready = nil
-			q.expect = 0
-			q.mu.Unlock()
-		}
+	if status := m.Header.Get("Status"); len(m.Data) == 0 && status != "" {
+		q.onStatus(status, m.Header.Get("Description"))
 		return
 	}
 	md, err := m.Metadata()
@@ -173,6 +172,71 @@ func (q *jsQueue) onMsg(m *nats.Msg) {
 	q.acceptLocked(d)
 }
 
+// onStatus handles a status answer to a pull request.
+//
+// 423 (pin id mismatch): another instance holds the integration now, or
+// the consumer's leader changed and does not know this instance's pin.
+// 409 "Leadership Change": the consumer has a new leader, which dropped
+// every pull request and pin (pins are not replicated). 503 (no
+// responders): the consumer has no leader for now, its server went away.
+// In each case a pin this instance had is gone: what it buffered goes to
+// whichever instance pulls first, and it stops handing it out. It pulls
+// again at once after a leadership change, and soon (retryEvery) while
+// there is no leader, rather than after a whole pull interval, so that
+// delivery resumes as soon as the new leader is elected.
+func (q *jsQueue) onStatus(status, desc string) {
+	switch {
+	case status == "423":
+		q.lostPin("another instance holds it, or its consumer's leader changed")
+	case status == "409" && desc == "Leadership Change":
+		q.lostPin("its consumer's leader changed")
+		q.signal()
+	case status == "503":
+		q.lostPin("its consumer has no leader")
+		time.AfterFunc(retryEvery(q.every), q.signal)
+	}
+}
+
+// lostPin forgets this instance's pin and drops what it buffered, which
+// the servers hand to the next holder (or to this instance again, after a
+// reset by the pin rule). Entries handed out stay handed out: their
+// acknowledgement still counts, and if it does not take, they may come
+// again.
+func (q *jsQueue) lostPin(why string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pin != "" {
+		q.s.log.Debug("integration no longer held by this instance: "+why, "org", q.key.Org, "sink", q.key.Sink, "dropped", len(q.ready))
+	}
+	q.pin = ""
+	q.ready = nil
+	q.expect = 0
+}
+
+// reconnected marks a reset when this instance holds the integration and
+// its connection broke: deliveries may have been lost with it (the
+// reconnect rule, see Store.reconnected).
+func (q *jsQueue) reconnected() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.resetting {
+		q.resetAgain = true
+		return
+	}
+	if q.closed || q.pin == "" || q.needReset {
+		return
+	}
+	q.s.log.Debug("connection to NATS restored: reset to the acknowledged floor", "org", q.key.Org, "sink", q.key.Sink)
+	q.markReset()
+}
+
+// retryEvery is how soon a pull is repeated after the servers answered
+// that the consumer has no leader: a quarter of the pull interval, between
+// 50 ms and 500 ms.
+func retryEvery(every time.Duration) time.Duration {
+	return min(max(every/4, 50*time.Millisecond), 500*time.Millisecond)
+}
+
 // acceptLocked applies the pin and gap rules to a delivery and buffers it.
 func (q *jsQueue) acceptLocked(d delivery) {
 	if q.needReset {
@@ -183,17 +247,20 @@ func (q *jsQueue) acceptLocked(d delivery) {
 		// After a reset the consumer delivers again from delivery
 		// sequence 1; anything else is from before it.
 		if cseq != 1 {
+			q.strays = true
 			return
 		}
-		q.awaitFirst = false
+		q.awaitFirst, q.strays = false, false
 		q.expect = 1
 	}
 	if d.pin != q.pin {
+		q.s.log.Debug("integration held by this instance: reset to its acknowledged floor", "org", q.key.Org, "sink", q.key.Sink)
 		q.pin = d.pin
 		q.markReset()
 		return
 	}
 	if q.expect != 0 && cseq != q.expect {
+		q.s.log.Debug("gap in deliveries: reset to the acknowledged floor", "org", q.key.Org, "sink", q.key.Sink, "expected", q.expect, "got", cseq)
 		q.markReset()
 		return
 	}
@@ -232,10 +299,17 @@ func (q *jsQueue) acceptLocked(d delivery) {
 func (q *jsQueue) finishResetLocked() {
 	buf := q.resetBuf
 	q.resetBuf = nil
+	if q.resetAgain {
+		// The first deliveries after this reset may have gone with the
+		// broken connection, and awaitFirst would wait for them forever.
+		q.resetAgain, q.resetting = false, false
+		q.signal()
+		return
+	}
 	q.needReset, q.resetting = false, false
 	q.ready = nil
 	q.expect = 0
-	q.awaitFirst = true
+	q.awaitFirst, q.strays = true, false
 	first := -1
 	for i, d := range buf {
 		if d.md.Sequence.Consumer == 1 {
@@ -395,18 +469,22 @@ func (q *jsQueue) Next(ctx context.Context, maxItems int, maxBytes int64) ([]que
 			// a holder died waits for this check when nothing new is
 			// recorded for the integration.
 			q.adoptOrphans(ctx)
+			q.resetLostFirst()
 		case <-ctx.Done():
 		case <-q.done:
 		}
 	}
 }
 
-// adoptOrphans handles statements handed to an instance that died: the
-// servers pin a new holder only when they deliver, so if nothing new is
-// appended, statements the dead holder had not acknowledged would wait for
-// AckWait. A waiting instance that finds the consumer unpinned with
-// statements handed out resets it, and they are delivered again at once.
-// A live holder keeps its pin by pulling, so it is never disturbed.
+// adoptOrphans handles statements handed to an instance that died when no
+// pull can get anything: the servers pin a new holder only when they
+// deliver, so if nothing new is pending, statements the dead holder had not
+// acknowledged would wait for AckWait. A waiting instance that finds the
+// consumer in that state (see orphaned) resets it, and they are delivered
+// again at once, to the first instance that pulls, which becomes the
+// holder. When statements are pending, the next pull gets them and its
+// instance resets the consumer by the pin rule: waiting instances leave it
+// alone. A live holder keeps its pin by pulling, so it is never disturbed.
 func (q *jsQueue) adoptOrphans(ctx context.Context) {
 	q.mu.Lock()
 	holding := q.pin != ""
@@ -421,21 +499,51 @@ func (q *jsQueue) adoptOrphans(ctx context.Context) {
 		return
 	}
 	info := c.CachedInfo()
-	if info.NumAckPending == 0 {
+	if !orphaned(info) {
 		return
-	}
-	for _, g := range info.PriorityGroups {
-		if g.PinnedClientID != "" {
-			return
-		}
 	}
 	q.mu.Lock()
 	if q.needReset || q.closed {
 		q.mu.Unlock()
 		return
 	}
+	q.s.log.Debug("integration left by an instance: reset to its acknowledged floor", "org", q.key.Org, "sink", q.key.Sink, "handed_out", info.NumAckPending)
 	q.markReset()
 	q.mu.Unlock()
+}
+
+// orphaned reports whether a consumer needs a waiting instance's reset to
+// be delivered before AckWait: no instance holds it, statements are
+// handed out, and a pull would get nothing, because nothing else is
+// pending or MaxAckPending statements are handed out already. In any
+// other state waiting instances leave it alone: with statements pending,
+// the next pull's instance becomes the holder and resets it itself, and
+// another reset would only make the holder's batch come again.
+func orphaned(info *jetstream.ConsumerInfo) bool {
+	if info.NumAckPending == 0 {
+		return false
+	}
+	for _, g := range info.PriorityGroups {
+		if g.PinnedClientID != "" {
+			return false
+		}
+	}
+	return info.NumPending == 0 || (info.Config.MaxAckPending > 0 && info.NumAckPending >= info.Config.MaxAckPending)
+}
+
+// resetLostFirst resets again when, a whole pull interval after a reset,
+// its first delivery has not come but later ones did: it was lost (with a
+// broken connection or a dying server), and the queue would otherwise
+// drop every later delivery until AckWait.
+func (q *jsQueue) resetLostFirst() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.awaitFirst || !q.strays || q.needReset || q.closed {
+		return
+	}
+	q.s.log.Debug("first delivery after a reset lost: reset again", "org", q.key.Org, "sink", q.key.Sink)
+	q.awaitFirst, q.strays = false, false
+	q.markReset()
 }
 
 // linger bounds how many arrivals Next waits for to fill a batch.
@@ -587,6 +695,9 @@ func (q *jsQueue) Ack(seqs ...uint64) error {
 	var err error
 	if len(replies) > 0 {
 		if aerr := q.s.ackAll(replies); aerr != nil {
+			if errors.Is(aerr, errNoLeader) {
+				q.lostPin("its consumer has no leader")
+			}
 			err = fmt.Errorf("acknowledge statements of %s/%s: %w (they may be delivered again)", q.key.Org, q.key.Sink, aerr)
 		}
 	}

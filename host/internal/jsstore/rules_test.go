@@ -2,15 +2,11 @@ package jsstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/learningflow/lrsbridge/host/internal/jsstore"
 	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestGapRule loses deliveries on purpose: another client pulls two
@@ -31,43 +27,9 @@ func TestGapRule(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := js.Consumer(context.Background(), cfg.Stream, jsstore.ConsumerName("acme", "lrs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pin string
-	for _, g := range c.CachedInfo().PriorityGroups {
-		pin = g.PinnedClientID
-	}
-	if pin == "" {
-		t.Fatal("the queue holds no pin after delivering")
-	}
-	stolen, err := nc.SubscribeSync(nats.NewInbox())
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := json.Marshal(map[string]any{"batch": 2, "expires": int64(10 * time.Second), "group": "lrsbridge", "id": pin})
-	if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+cfg.Stream+"."+jsstore.ConsumerName("acme", "lrs"), stolen.Subject, req); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	stolen := stealDeliveries(t, srv.URL(), cfg, 2)
 	appendAll(t, q, ids("s", 5, 10))
-	for range 2 { // wait until the two deliveries were taken away
-		if _, err := stolen.NextMsg(30 * time.Second); err != nil {
-			t.Fatalf("the stealing pull got nothing: %v", err)
-		}
-	}
+	waitStolen(t, stolen, 2)
 	rest := takeN(t, q, 5)
 	if diff := cmp.Diff(ids("s", 5, 10), entryIDs(rest)); diff != "" {
 		t.Errorf("after lost deliveries (-want +got):\n%s", diff)

@@ -86,7 +86,25 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		o.log.Warn("queue stream has fewer than 3 replicas: losing its server loses queued statements", "stream", cfg.Stream, "replicas", cfg.Replicas)
 	}
 	s.pub = newPublisher(nc, cfg.PublishTimeout, cfg.GroupCommit, cfg.GroupWindow)
+	nc.SetReconnectHandler(s.reconnected)
 	return s, nil
+}
+
+// reconnected runs when the connection is back after it broke (its server
+// went away): what the servers delivered to this instance meanwhile is
+// lost, and would come again only after AckWait, or once a later delivery
+// shows the gap. Every queue this instance holds goes back to its
+// acknowledged floor at once instead.
+func (s *Store) reconnected(*nats.Conn) {
+	s.mu.Lock()
+	qs := make([]*jsQueue, 0, len(s.queues))
+	for _, q := range s.queues {
+		qs = append(qs, q)
+	}
+	s.mu.Unlock()
+	for _, q := range qs {
+		q.reconnected()
+	}
 }
 
 func (s *Store) queueStreamConfig() jetstream.StreamConfig {
@@ -393,15 +411,26 @@ func (s *Store) ackAll(replies []string) error {
 	}
 	t := time.NewTimer(ackTimeout)
 	defer t.Stop()
+	refused := 0
 	for got := 0; got < len(replies); got++ {
 		select {
-		case <-ch:
+		case m := <-ch:
+			if m.Header.Get("Status") != "" {
+				refused++ // 503: no consumer leader took it
+			}
 		case <-t.C:
 			return fmt.Errorf("%d of %d acknowledgements unconfirmed: %w", len(replies)-got, len(replies), nats.ErrTimeout)
 		}
 	}
+	if refused > 0 {
+		return fmt.Errorf("%d of %d acknowledgements not applied: %w", refused, len(replies), errNoLeader)
+	}
 	return nil
 }
+
+// errNoLeader is an acknowledgement's answer when the consumer has no
+// leader (its server went away and the next one is not elected yet).
+var errNoLeader = errors.New("the integration's consumer has no leader for now (a NATS server went away)")
 
 // clusterForming reports whether err is a JetStream answer that a cluster
 // still forming gives (no peers to place a stream on, no cluster leader
