@@ -22,12 +22,13 @@ import (
 // delivery counts of each integration to the bucket <stream>_counts, one
 // value per organization, integration and instance (jsstore.Counts), on
 // the schedule of the file backend's counts.json (every countsEvery and
-// at shutdown), and watches the values of every instance. Status adds,
-// for every other instance, the larger of its saved counts and those of
-// its live status record (an instance's counts only grow): the counts of
-// an instance that died stay in the sums after its status record
-// expired, and an instance that starts again under the same id goes on
-// from its saved counts instead of being counted twice.
+// at shutdown) and before each status record it publishes (so they are
+// never below those of its last record), and watches the values of every
+// instance. Status adds, for every other instance, the larger of its
+// saved counts and those of its live status record (an instance's counts
+// only grow): the counts of an instance that died stay in the sums when
+// its status record expires, and an instance that starts again under the
+// same id goes on from its saved counts instead of being counted twice.
 //
 // The id is stable across restarts: queue.nats.instance when set, else an
 // id made at the first start and kept in data_dir/instance-id. So the
@@ -86,6 +87,10 @@ type sharedCounts struct {
 	c        *jsstore.Counts
 	instance string
 
+	// saveMu serializes writes of this instance's counts (SaveCounts
+	// and save from the status exchange), so that an older value is never
+	// written after a newer one.
+	saveMu  sync.Mutex
 	mu      sync.Mutex
 	byKey   map[string]countRecord                  // every instance's values, by bucket key
 	byRef   map[countRef]map[string]registry.Totals // the same, by integration and instance
@@ -133,27 +138,35 @@ func (s *sharedCounts) SaveCounts(ctx context.Context, counts map[string]map[str
 	var errs []error
 	for orgID, m := range counts {
 		for id, t := range m {
-			ref := countRef{orgID, id}
-			s.mu.Lock()
-			last, ok := s.written[ref]
-			s.mu.Unlock()
-			if last == t && (ok || t == (registry.Totals{})) {
-				continue
-			}
-			b, err := json.Marshal(countRecord{Org: orgID, Integration: id, Instance: s.instance, Totals: t})
-			if err != nil {
-				return fmt.Errorf("encode delivery counts: %w", err)
-			}
-			if err := s.c.Save(ctx, orgID, id, s.instance, b); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.mu.Lock()
-			s.written[ref] = t
-			s.mu.Unlock()
+			errs = append(errs, s.save(ctx, orgID, id, t))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// save writes this instance's counts of one integration unless they are
+// those it wrote last (or zero and never written).
+func (s *sharedCounts) save(ctx context.Context, orgID, id string, t registry.Totals) error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	ref := countRef{orgID, id}
+	s.mu.Lock()
+	last, ok := s.written[ref]
+	s.mu.Unlock()
+	if last == t && (ok || t == (registry.Totals{})) {
+		return nil
+	}
+	b, err := json.Marshal(countRecord{Org: orgID, Integration: id, Instance: s.instance, Totals: t})
+	if err != nil {
+		return fmt.Errorf("encode delivery counts: %w", err)
+	}
+	if err := s.c.Save(ctx, orgID, id, s.instance, b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.written[ref] = t
+	s.mu.Unlock()
+	return nil
 }
 
 // remove deletes the counts of an integration (of every integration of
@@ -265,6 +278,8 @@ func (h *Host) forgetCounts(ctx context.Context, orgID string, ids []string, who
 	}
 	h.countsMu.Lock()
 	defer h.countsMu.Unlock()
+	h.peers.pubMu.Lock() // the status exchange saves counts too
+	defer h.peers.pubMu.Unlock()
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
 	if wholeOrg {

@@ -92,12 +92,15 @@ func TestSharedCountsSurviveAKill(t *testing.T) {
 		addOrg(&cfg, "beacon", mockSink("mock", rec, nil))
 		return cfg
 	}
+	// A saves its counts only with its status records (its schedule is
+	// too slow to matter), B on a short schedule too.
+	slow := func(h *Host) { h.countsEvery = time.Hour }
 	fast := func(h *Host) { h.countsEvery = 50 * time.Millisecond }
 	ctx := context.Background()
 	cfgA, cfgB := config(), config()
 	delivered := func(h *Host, org string) int64 { return sinkStatus(t, h, org, "mock").Delivered }
 
-	a := newHost(t, cfgA, fast)
+	a := newHost(t, cfgA, slow)
 	aID := a.shCounts.instance
 	for _, org := range []string{"acme", "beacon"} {
 		if err := a.Record(ctx, org, statements(org, 0, 30)...); err != nil {
@@ -105,13 +108,13 @@ func TestSharedCountsSurviveAKill(t *testing.T) {
 		}
 	}
 	waitIdle(t, a, 30*time.Second)
-	eventually(t, 30*time.Second, "A to save its counts", func() bool {
-		return savedBy(a, "acme", "mock")[aID].Delivered == 30 && savedBy(a, "beacon", "mock")[aID].Delivered == 30
-	})
-	eventually(t, 30*time.Second, "A to publish its status record", func() bool {
+	eventually(t, 30*time.Second, "A to publish its status records", func() bool {
 		a.peers.mu.Lock()
 		defer a.peers.mu.Unlock()
-		return a.peers.mine["acme/mock"].Delivered == 30
+		return a.peers.mine["acme/mock"].Delivered == 30 && a.peers.mine["beacon/mock"].Delivered == 30
+	})
+	eventually(t, 30*time.Second, "A's counts saved with its status records to come back through its watch", func() bool {
+		return savedBy(a, "acme", "mock")[aID].Delivered == 30 && savedBy(a, "beacon", "mock")[aID].Delivered == 30
 	})
 	killCounts(t, a)
 
@@ -155,7 +158,7 @@ func TestSharedCountsSurviveAKill(t *testing.T) {
 	})
 
 	// A starts again under its id, from its saved counts.
-	a2 := newHost(t, cfgA, fast)
+	a2 := newHost(t, cfgA, slow)
 	if a2.shCounts.instance != aID {
 		t.Fatalf("A started again as %q, want its former id %q", a2.shCounts.instance, aID)
 	}

@@ -138,6 +138,11 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 		if err != nil {
 			continue
 		}
+		// The counts are saved first, so that they are never below those
+		// of a record that expires.
+		if err := h.shCounts.save(ctx, p.it.org, p.it.in.ID, totals(p.it.counters)); err != nil {
+			h.log.Debug("save delivery counts", "key", p.key, "error", err)
+		}
 		if err := s.b.Save(ctx, p.key+"/"+s.instance, b); err != nil {
 			h.log.Debug("publish integration status", "key", p.key, "error", err)
 			continue
@@ -223,10 +228,8 @@ func (s *sharedStatus) merge(orgID string, st SinkStatus, saved map[string]regis
 // forget drops the records of a removed integration: this instance's, and
 // the others' known here when everyone is set (the instance that removes
 // it), from the bucket too, so that an integration created again with the
-// same id starts from zero everywhere.
+// same id starts from zero everywhere. s.pubMu is held.
 func (s *sharedStatus) forget(ctx context.Context, orgID, id string, everyone bool) error {
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
 	key := orgID + "/" + id
 	s.mu.Lock()
 	delete(s.mine, key)
