@@ -245,12 +245,21 @@ func (s *sharedCounts) others(orgID, id string) map[string]registry.Totals {
 
 // run keeps the values of every instance until ctx ends.
 func (s *sharedCounts) run(ctx context.Context, h *Host) {
+	h.watchAgain(ctx, "the delivery counts of other instances", func(ctx context.Context) error {
+		return s.c.Watch(ctx, s.apply)
+	})
+}
+
+// watchAgain runs watch until ctx ends, starting it again a second after
+// it stopped early (the connection was lost); what names what it
+// watches.
+func (h *Host) watchAgain(ctx context.Context, what string, watch func(context.Context) error) {
 	for ctx.Err() == nil {
-		err := s.c.Watch(ctx, s.apply)
+		err := watch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		h.log.Warn("watching the delivery counts of other instances stopped; watching again", "error", err)
+		h.log.Warn("watching "+what+" stopped; watching again", "error", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):

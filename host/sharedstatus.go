@@ -128,6 +128,12 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 	now := time.Now().UTC()
 	for _, p := range todo {
 		p.rec = p.it.record(s.instance, now)
+		// The counts are saved first, so that they are never below those
+		// of a record that expires. One that failed is saved at the next
+		// tick; one that did not change is not written again.
+		if err := h.shCounts.save(ctx, p.it.org, p.it.in.ID, totals(p.it.counters)); err != nil {
+			h.log.Debug("save delivery counts", "key", p.key, "error", err)
+		}
 		s.mu.Lock()
 		last, ok := s.mine[p.key]
 		s.mu.Unlock()
@@ -137,11 +143,6 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 		b, err := json.Marshal(p.rec)
 		if err != nil {
 			continue
-		}
-		// The counts are saved first, so that they are never below those
-		// of a record that expires.
-		if err := h.shCounts.save(ctx, p.it.org, p.it.in.ID, totals(p.it.counters)); err != nil {
-			h.log.Debug("save delivery counts", "key", p.key, "error", err)
 		}
 		if err := s.b.Save(ctx, p.key+"/"+s.instance, b); err != nil {
 			h.log.Debug("publish integration status", "key", p.key, "error", err)
@@ -265,17 +266,9 @@ func (s *sharedStatus) run(ctx context.Context, h *Host) {
 		}
 	})
 	wg.Go(func() {
-		for ctx.Err() == nil {
-			err := s.b.Watch(ctx, s.receive)
-			if ctx.Err() != nil {
-				return
-			}
-			h.log.Warn("watching the status of other instances stopped; watching again", "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
+		h.watchAgain(ctx, "the status of other instances", func(ctx context.Context) error {
+			return s.b.Watch(ctx, s.receive)
+		})
 	})
 	wg.Wait()
 }
