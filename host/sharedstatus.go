@@ -128,11 +128,13 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 	now := time.Now().UTC()
 	for _, p := range todo {
 		p.rec = p.it.record(s.instance, now)
-		// The counts are saved first, so that they are never below those
-		// of a record that expires. One that failed is saved at the next
-		// tick; one that did not change is not written again.
+		// The counts are saved first, and the record only once they are,
+		// so that the saved counts are never below those of a record that
+		// expires. Both are tried again at the next tick; counts that did
+		// not change are not written again.
 		if err := h.shCounts.save(ctx, p.it.org, p.it.in.ID, totals(p.it.counters)); err != nil {
 			h.log.Debug("save delivery counts", "key", p.key, "error", err)
+			continue
 		}
 		s.mu.Lock()
 		last, ok := s.mine[p.key]
