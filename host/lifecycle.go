@@ -79,6 +79,12 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
 	}
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
+		if h.shCounts != nil {
+			// Counting from zero would overwrite this instance's saved
+			// counts on the servers with lower ones.
+			_ = h.queues.Close()
+			return nil, fmt.Errorf("read this instance's delivery counts from the jetstream backend (queue.nats); check that the NATS servers answer and start again: %w", err)
+		}
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
 	h.norm = normalize.New(h.state, func() time.Time { return h.now() })

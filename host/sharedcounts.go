@@ -104,9 +104,14 @@ func newSharedCounts(c *jsstore.Counts, instance string) *sharedCounts {
 		byRef: map[countRef]map[string]registry.Totals{}, written: map[countRef]registry.Totals{}}
 }
 
+// loadCountsTimeout bounds reading the counts at start.
+const loadCountsTimeout = 30 * time.Second
+
 // LoadCounts reads the values of every instance and returns this
 // instance's counts.
 func (s *sharedCounts) LoadCounts(ctx context.Context) (map[string]map[string]registry.Totals, error) {
+	ctx, cancel := context.WithTimeout(ctx, loadCountsTimeout)
+	defer cancel()
 	all, err := s.c.List(ctx)
 	if err != nil {
 		return nil, err
