@@ -158,10 +158,21 @@ func (h *Host) openBackend(ctx context.Context, box *secret.Box) error {
 		_ = s.Close()
 		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
 	}
+	counts, err := s.Bucket(ctx, jsstore.BucketCounts, 0)
+	if err != nil {
+		_ = s.Close()
+		return fmt.Errorf("open the jetstream backend (queue.nats): %w", err)
+	}
+	instance, err := instanceID(cfg)
+	if err != nil {
+		_ = s.Close()
+		return err
+	}
 	h.queues = s
 	h.dead = sharedDeadLetters{dl}
 	h.reg = &sharedRegistry{b: settings, box: box}
-	h.peers = newSharedStatus(status, cfg.Queue.NATS.Instance)
+	h.peers = newSharedStatus(status, instance)
+	h.shCounts = newSharedCounts(counts.Counts(), instance)
 	h.state = sharedState{state.OrgState()}
 	return nil
 }
@@ -170,16 +181,21 @@ func (h *Host) openBackend(ctx context.Context, box *secret.Box) error {
 // and exchange the status of integrations with them.
 func (h *Host) startWatch() {
 	ctx, cancel := context.WithCancel(context.Background())
-	done, statusDone := make(chan struct{}), make(chan struct{})
+	done, statusDone, countsDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go h.watchShared(ctx, h.reg.(*sharedRegistry), done)
 	go func() {
 		defer close(statusDone)
 		h.peers.run(ctx, h)
 	}()
+	go func() {
+		defer close(countsDone)
+		h.shCounts.run(ctx, h)
+	}()
 	h.stopWatch = func() {
 		cancel()
 		<-done
 		<-statusDone
+		<-countsDone
 	}
 }
 

@@ -135,8 +135,12 @@ type Host struct {
 	// stopCounts and countsDone end the goroutine that saves them.
 	savedCounts map[string]map[string]registry.Totals
 	countsMu    sync.Mutex
-	stopCounts  chan struct{}
-	countsDone  chan struct{}
+	countsEvery time.Duration // countsEvery; tests make it shorter
+	// shCounts is the count store of the jetstream backend (h.counts
+	// too), nil with the file backend.
+	shCounts   *sharedCounts
+	stopCounts chan struct{}
+	countsDone chan struct{}
 	// stopHeal and healDone end the goroutine that resumes integrations
 	// paused for an unusable plugin once it is usable again.
 	stopHeal, healDone chan struct{}

@@ -346,6 +346,7 @@ func (h *Host) RemoveIntegration(ctx context.Context, orgID, id string) error {
 	h.mu.Unlock()
 	delete(h.savedCounts[orgID], id) // a new integration with this id counts from zero
 	h.admin.Unlock()
+	h.forgetCounts(ctx, orgID, []string{id}, false, true)
 	// The slow part (waiting for appends in progress, stopping the worker,
 	// closing the sink, draining the queue) runs without a lock.
 	h.retire(ctx, orgID, it, done)

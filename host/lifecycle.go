@@ -37,6 +37,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		removingOrgs: map[string]chan struct{}{},
 		replay:       replayChunk,
 		healEvery:    healEvery,
+		countsEvery:  countsEvery,
 	}
 	for _, o := range opts {
 		o(h)
@@ -72,8 +73,18 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		_ = h.queues.Close()
 		return nil, err
 	}
-	h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
+	if h.shCounts != nil {
+		h.counts = h.shCounts
+	} else {
+		h.counts = registry.NewCountsFile(filepath.Join(cfg.DataDir, "counts.json"))
+	}
 	if h.savedCounts, err = h.counts.LoadCounts(ctx); err != nil {
+		if h.shCounts != nil {
+			// Counting from zero would overwrite this instance's saved
+			// counts on the servers with lower ones.
+			_ = h.queues.Close()
+			return nil, fmt.Errorf("read this instance's delivery counts from the jetstream backend (queue.nats); check that the NATS servers answer and start again: %w", err)
+		}
 		h.log.Warn("delivery counts of the previous run cannot be read; counting from zero", "error", err)
 	}
 	h.norm = normalize.New(h.state, func() time.Time { return h.now() })
@@ -90,7 +101,7 @@ func New(cfg Config, opts ...Option) (*Host, error) {
 		h.orgs[r.ID] = o
 	}
 	h.stopCounts, h.countsDone = make(chan struct{}), make(chan struct{})
-	go h.saveCountsEvery(countsEvery, h.stopCounts, h.countsDone)
+	go h.saveCountsEvery(h.countsEvery, h.stopCounts, h.countsDone)
 	if h.unobserve, err = h.tel.ObserveIntegrations(h.snapshots); err != nil {
 		h.log.Warn("the meter provider refused the queue and state gauges; they are left out", "error", err)
 	}

@@ -81,8 +81,11 @@ type NATSConfig struct {
 	// it. Default 0: only recordings already waiting join, and a lone
 	// recording is stored at once; at most 1s.
 	GroupWindow time.Duration `koanf:"group_window"`
-	// Instance names this instance in status and in its connection name.
-	// Default <hostname>-<pid>.
+	// Instance names this instance in status, in the delivery counts it
+	// saves and in its connection name; it must differ between instances
+	// and stay the same across restarts of one. Default: an id made at the
+	// first start and kept in data_dir/instance-id (the connection is then
+	// named <hostname>-<pid>).
 	Instance string `koanf:"instance"`
 	// ConnectTimeout bounds connecting at start. Default 10s.
 	ConnectTimeout time.Duration `koanf:"connect_timeout"`

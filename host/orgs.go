@@ -199,6 +199,11 @@ func (h *Host) RemoveOrg(ctx context.Context, id string) error {
 	delete(h.savedCounts, id)
 	h.refusedEvents.Delete(id)
 	h.admin.Unlock()
+	ids := make([]string, len(o.list))
+	for i, it := range o.list {
+		ids[i] = it.in.ID
+	}
+	h.forgetCounts(ctx, id, ids, true, true)
 	for i, it := range o.list {
 		h.retire(ctx, id, it, dones[i])
 	}

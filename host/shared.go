@@ -299,13 +299,22 @@ func (h *Host) reconcileOrg(ctx context.Context, orgID string, next registry.Sta
 		h.orgs[orgID] = &org{id: orgID, settings: OrgSettings(want.Settings), list: list}
 	}
 	h.mu.Unlock()
+	var gone []string
 	for _, it := range stop {
 		it.appends.Wait()
 		it.stop()
-		if it.q != nil && (want == nil || (&org{list: list}).find(it.in.ID) == nil) {
+		if want != nil && (&org{list: list}).find(it.in.ID) != nil {
+			continue
+		}
+		if it.q != nil {
 			_ = it.q.Close() // let go of a queue this instance no longer delivers
 		}
+		// Removed: an integration created again with its id counts from
+		// zero, here too.
+		delete(h.savedCounts[orgID], it.in.ID)
+		gone = append(gone, it.in.ID)
 	}
+	h.forgetCounts(ctx, orgID, gone, false, false)
 }
 
 func containsIntegration(list []*integration, it *integration) bool {

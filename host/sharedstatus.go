@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/jsstore"
+	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/secret"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -20,7 +22,8 @@ import (
 // others publish, so that Status shows the same whichever instance
 // answers: counters summed over the instances, and the state, in-flight
 // count and last error of the instance that worked on the integration
-// last.
+// last. The counts an instance saved (sharedcounts.go) keep it in the sums
+// once its record expired.
 
 const (
 	// statusEvery is how often an instance publishes what changed.
@@ -72,6 +75,9 @@ type sharedStatus struct {
 	b        *jsstore.Bucket
 	instance string
 
+	// pubMu is held by publish and forget, so that a record being
+	// published is not written again after forget deleted it.
+	pubMu  sync.Mutex
 	mu     sync.Mutex
 	others map[string]map[string]statusRecord // "<org>/<id>" -> instance -> record
 	mine   map[string]statusRecord            // last published, by "<org>/<id>"
@@ -108,6 +114,8 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 		rec statusRecord
 	}
 	var todo []pending
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	h.mu.RLock()
 	for orgID, o := range h.orgs {
 		for _, it := range o.list {
@@ -120,6 +128,14 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 	now := time.Now().UTC()
 	for _, p := range todo {
 		p.rec = p.it.record(s.instance, now)
+		// The counts are saved first, and the record only once they are,
+		// so that the saved counts are never below those of a record that
+		// expires. Both are tried again at the next tick; counts that did
+		// not change are not written again.
+		if err := h.shCounts.save(ctx, p.it.org, p.it.in.ID, totals(p.it.counters)); err != nil {
+			h.log.Debug("save delivery counts", "key", p.key, "error", err)
+			continue
+		}
 		s.mu.Lock()
 		last, ok := s.mine[p.key]
 		s.mu.Unlock()
@@ -143,7 +159,18 @@ func (s *sharedStatus) publish(ctx context.Context, h *Host) {
 // receive keeps a record published by another instance.
 func (s *sharedStatus) receive(c jsstore.Change) {
 	i := strings.LastIndexByte(c.Key, '/')
-	if i < 0 || c.Value == nil {
+	if i < 0 {
+		return
+	}
+	if c.Value == nil { // a removed integration's record
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if m := s.others[c.Key[:i]]; m != nil {
+			delete(m, c.Key[i+1:])
+			if len(m) == 0 {
+				delete(s.others, c.Key[:i])
+			}
+		}
 		return
 	}
 	var r statusRecord
@@ -159,9 +186,11 @@ func (s *sharedStatus) receive(c jsstore.Change) {
 	s.others[key][r.Instance] = r
 }
 
-// merge adds the fresh records of other instances to this instance's
-// status of an integration.
-func (s *sharedStatus) merge(orgID string, st SinkStatus) SinkStatus {
+// merge adds to this instance's status of an integration the counts of
+// every other instance, the larger of those saved (by instance; nil
+// without them) and those of its fresh record, and the state of the
+// instance that worked on the integration last.
+func (s *sharedStatus) merge(orgID string, st SinkStatus, saved map[string]registry.Totals) SinkStatus {
 	if st.State == StateQueueError {
 		return st
 	}
@@ -171,22 +200,55 @@ func (s *sharedStatus) merge(orgID string, st SinkStatus) SinkStatus {
 	latest := statusRecord{State: st.State, InFlight: st.InFlight, LastSuccess: st.LastSuccess,
 		LastError: st.LastError, LastErrorTime: st.LastErrorTime}
 	latestWorked := st.Delivered+st.AlreadyStored+st.Retried+st.DeadLettered > 0 || st.State != StateActive
+	counts := make(map[string]registry.Totals, len(saved))
+	for inst, t := range saved {
+		if inst != s.instance {
+			counts[inst] = t
+		}
+	}
 	for inst, r := range s.others[orgID+"/"+st.ID] {
 		if now.Sub(r.At) > statusTTL {
 			delete(s.others[orgID+"/"+st.ID], inst)
 			continue
 		}
-		st.Delivered += r.Delivered
-		st.AlreadyStored += r.AlreadyStored
-		st.Retried += r.Retried
-		st.DeadLettered += r.DeadLettered
+		counts[inst] = larger(counts[inst], registry.Totals{Delivered: r.Delivered,
+			AlreadyStored: r.AlreadyStored, Retried: r.Retried, DeadLettered: r.DeadLettered})
 		if !latestWorked || r.activity().After(latest.activity()) {
 			latest, latestWorked = r, true
 		}
 	}
+	for _, t := range counts {
+		st.Delivered += t.Delivered
+		st.AlreadyStored += t.AlreadyStored
+		st.Retried += t.Retried
+		st.DeadLettered += t.DeadLettered
+	}
 	st.State, st.InFlight = latest.State, latest.InFlight
 	st.LastSuccess, st.LastError, st.LastErrorTime = latest.LastSuccess, latest.LastError, latest.LastErrorTime
 	return st
+}
+
+// forget drops the records of a removed integration: this instance's, and
+// the others' known here when everyone is set (the instance that removes
+// it), from the bucket too, so that an integration created again with the
+// same id starts from zero everywhere. s.pubMu is held.
+func (s *sharedStatus) forget(ctx context.Context, orgID, id string, everyone bool) error {
+	key := orgID + "/" + id
+	s.mu.Lock()
+	delete(s.mine, key)
+	insts := []string{s.instance}
+	if everyone {
+		for inst := range s.others[key] {
+			insts = append(insts, inst)
+		}
+		delete(s.others, key)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, inst := range insts {
+		errs = append(errs, s.b.Delete(ctx, key+"/"+inst))
+	}
+	return errors.Join(errs...)
 }
 
 // run publishes every statusEvery and watches the others' records until
@@ -206,17 +268,9 @@ func (s *sharedStatus) run(ctx context.Context, h *Host) {
 		}
 	})
 	wg.Go(func() {
-		for ctx.Err() == nil {
-			err := s.b.Watch(ctx, s.receive)
-			if ctx.Err() != nil {
-				return
-			}
-			h.log.Warn("watching the status of other instances stopped; watching again", "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
+		h.watchAgain(ctx, "the status of other instances", func(ctx context.Context) error {
+			return s.b.Watch(ctx, s.receive)
+		})
 	})
 	wg.Wait()
 }

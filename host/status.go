@@ -106,7 +106,7 @@ func (h *Host) Status(orgID string) (OrgStatus, error) {
 	for _, it := range o.list {
 		s := it.status()
 		if h.peers != nil {
-			s = h.peers.merge(orgID, s)
+			s = h.peers.merge(orgID, s, h.shCounts.others(orgID, it.in.ID))
 		}
 		s.DeadLetters = counts[it.in.ID]
 		out.Sinks = append(out.Sinks, s)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -127,6 +128,7 @@ func TestSharedInstancesSurviveKills(t *testing.T) {
 	total := sharedPosts * len(sharedOrgs)
 	wait := p.runAll(1, sharedPosts/2)
 	p.waitPosts(t, total/3)
+	countedBefore := deliveredCounts(t, p.hosts[1])
 	hostKill := time.Now()
 	a.kill()
 	wait()
@@ -326,6 +328,52 @@ func TestSharedInstancesSurviveKills(t *testing.T) {
 	if code, _ := call(t, ctx, http.MethodGet, made.url+"api/orgs/acme/deadletters", "", nil, &dls); code != http.StatusOK || dls.Total != 0 {
 		t.Errorf("%s lists %d dead letters after the replay on %s, want 0", made.name, dls.Total, other.name)
 	}
+	checkCountsKept(t, countedBefore, hostKill, p.hosts[1], p.hosts[2])
+}
+
+// deliveredCounts returns the delivered counts of every organization's
+// integrations that h's status shows.
+func deliveredCounts(t *testing.T, h *demoProcess) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, org := range sharedOrgs {
+		var st httpapi.StatusView
+		if code, body := call(t, context.Background(), http.MethodGet, h.url+"api/orgs/"+org+"/status", "", nil, &st); code != http.StatusOK {
+			t.Fatalf("status of %s on %s = %d %s", org, h.name, code, body)
+		}
+		for _, in := range st.Integrations {
+			out[org] += in.Delivered
+		}
+	}
+	return out
+}
+
+// checkCountsKept checks that the delivered counts the instances left
+// show, once the killed instance's live status record expired (30 s
+// after its kill), are the same on each and not below what they showed
+// before the kill: the killed instance's counts stay in the sums.
+func checkCountsKept(t *testing.T, before map[string]int64, kill time.Time, hosts ...*demoProcess) {
+	t.Helper()
+	time.Sleep(time.Until(kill.Add(35 * time.Second)))
+	var counts []map[string]int64
+	waitFor(t, 30*time.Second, "the instances left to show the same delivered counts", func() bool {
+		counts = counts[:0]
+		for _, h := range hosts {
+			counts = append(counts, deliveredCounts(t, h))
+		}
+		for _, c := range counts[1:] {
+			if !maps.Equal(c, counts[0]) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, org := range sharedOrgs {
+		if counts[0][org] < before[org] {
+			t.Errorf("%s: %d delivered after instance A's kill, below the %d shown before it", org, counts[0][org], before[org])
+		}
+	}
+	t.Logf("delivered counts before instance A's kill %v, after %v", before, counts[0])
 }
 
 // sharedBinaries are the programs the shared test runs.

@@ -119,8 +119,9 @@
 // per dead letter; Bucket is a key-value bucket with Watch, used for
 // saved organizations and integrations (BucketConfig), normalizer state
 // (BucketState, through [Bucket.OrgState], keyed per organization so that
-// removing one deletes its state) and live status (BucketStatus, with a
-// TTL). The small
+// removing one deletes its state), live status (BucketStatus, with a
+// TTL) and every instance's delivery counts (BucketCounts, through
+// [Bucket.Counts], keyed per organization, integration and instance). The small
 // interfaces in interfaces.go say what the host needs of each; adapting
 // the host's own seams to them is meant to be a thin layer.
 //

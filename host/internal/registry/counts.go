@@ -22,12 +22,15 @@ type Totals struct {
 
 // CountStore persists Totals by organization and integration, so that
 // they survive restarts. A shared backend for several hosts can implement
-// it.
+// it (the host's jetstream backend keeps one value per integration and
+// instance).
 //
 // LoadCounts is called once, at start. SaveCounts is called from time to
 // time and at shutdown, never concurrently, with the totals of every
-// integration in effect (integrations left out are gone); it must replace
-// what was saved before, atomically.
+// integration in effect (integrations left out are gone); a file store
+// replaces what was saved before, atomically. A shared store may keep
+// the counts of integrations left out, which another host may still
+// deliver, if the host deletes those of removed integrations itself.
 type CountStore interface {
 	LoadCounts(ctx context.Context) (map[string]map[string]Totals, error)
 	SaveCounts(ctx context.Context, counts map[string]map[string]Totals) error
