@@ -211,6 +211,13 @@ func (q *jsQueue) lostPin(why string) {
 	q.pin = ""
 	q.ready = nil
 	q.expect = 0
+	// A reset this instance wanted as holder is moot now, and done later
+	// (once the servers answer again) it would disturb the next holder:
+	// its batch in flight would be sent again. A running reset gives up at
+	// its next retry. Whoever holds the integration next resets it by the
+	// pin rule.
+	q.needReset, q.resetAgain = false, false
+	q.awaitFirst, q.strays = false, false
 }
 
 // reconnected marks a reset when this instance holds the integration and
@@ -602,7 +609,8 @@ func (q *jsQueue) reset(ctx context.Context) {
 		_, err := q.s.js.ResetConsumer(rctx, q.s.cfg.Stream, q.cname)
 		cancel()
 		q.mu.Lock()
-		if err == nil || q.closed || ctx.Err() != nil {
+		if err == nil || q.closed || ctx.Err() != nil || !q.needReset {
+			abandoned := !q.needReset
 			if err == nil {
 				q.finishResetLocked()
 			} else {
@@ -610,7 +618,10 @@ func (q *jsQueue) reset(ctx context.Context) {
 				q.resetBuf = nil
 			}
 			q.mu.Unlock()
-			if err != nil {
+			switch {
+			case err != nil && abandoned:
+				q.s.log.Debug("reset given up: the integration is no longer held by this instance", "org", q.key.Org, "sink", q.key.Sink, "err", err)
+			case err != nil:
 				q.s.log.Warn("reset consumer", "org", q.key.Org, "sink", q.key.Sink, "err", err)
 			}
 			return
