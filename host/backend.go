@@ -329,15 +329,49 @@ func (s sharedDeadLetters) Replay(ctx context.Context, org string, f deadletter.
 }
 
 // sharedState is the normalizer state in the shared backend's bucket.
-// Removing an organization deletes its state: the servers keep no
-// archive, and the instance that removes it may not be the one an
-// operator would look at.
 type sharedState struct{ *jsstore.OrgState }
 
-// Archive deletes every state of org; dir is not used.
-func (s sharedState) Archive(ctx context.Context, org, _ string) (bool, error) {
-	n, err := s.RemoveOrg(context.WithoutCancel(ctx), org)
-	return n > 0, err
+// archivedState is one line of the state.ndjson archive of a removed
+// organization: the bucket key and the state (JSON as the normalizer
+// saved it, or its bytes in base64 when they are not JSON).
+type archivedState struct {
+	Key    string          `json:"key"`
+	State  json.RawMessage `json:"state,omitempty"`
+	Base64 []byte          `json:"state_base64,omitempty"`
+}
+
+// Archive copies every state of org into dir/state.ndjson on this
+// instance's disk, as dead letters are archived, then deletes them from
+// the shared bucket, so that an organization created later with the same
+// id starts its attempts from scratch.
+func (s sharedState) Archive(ctx context.Context, org, dir string) (bool, error) {
+	ctx = context.WithoutCancel(ctx)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	n := 0
+	err := s.Export(ctx, org, func(key string, value []byte) error {
+		line := archivedState{Key: key}
+		if json.Valid(value) {
+			line.State = value
+		} else {
+			line.Base64 = value
+		}
+		n++
+		return enc.Encode(line)
+	})
+	if err != nil {
+		return false, fmt.Errorf("archive scorm state of %s: %w", org, err)
+	}
+	if n > 0 {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return false, fmt.Errorf("archive scorm state of %s: %w", org, err)
+		}
+		if err := atomicfile.Write(filepath.Join(dir, "state.ndjson"), buf.Bytes(), 0o600); err != nil {
+			return false, fmt.Errorf("archive scorm state of %s: %w", org, err)
+		}
+	}
+	removed, err := s.RemoveOrg(ctx, org)
+	return n > 0 || removed > 0, err
 }
 
 // Archive moves every dead letter of org out of the shared store into

@@ -159,8 +159,9 @@ func (h *Host) PutOrg(ctx context.Context, id string, s OrgSettings) error {
 // integrations are removed (their queued statements move to its dead
 // letters), its dead letters and SCORM attempt state are archived under
 // data_dir/removed-orgs/ (a directory named by the organization and the
-// time, for an operator to read or delete; with the jetstream backend the
-// SCORM state is deleted), its delivery counts are dropped, and recording
+// time, for an operator to read or delete; with the jetstream backend on
+// the disk of the instance that removes it), its delivery counts are
+// dropped, and recording
 // for it fails with ErrOrgUnknown. An organization created later with the same id
 // starts empty. Removing an organization of the configuration file
 // persists the removal. RecordEvent calls for the organization already in

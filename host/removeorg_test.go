@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -166,6 +167,36 @@ func TestRemovedOrganizationStartsSCORMFromScratch(t *testing.T) {
 				archived, err := filepath.Glob(filepath.Join(cfg.DataDir, removedDir, "newco-*", "state"))
 				if err != nil || len(archived) != 1 {
 					t.Errorf("archived state = %v, %v; want one directory", archived, err)
+				}
+			}
+			if backend == BackendJetStream {
+				archived, err := filepath.Glob(filepath.Join(cfg.DataDir, removedDir, "newco-*", "state.ndjson"))
+				if err != nil || len(archived) != 1 {
+					t.Fatalf("archived state = %v, %v; want one file", archived, err)
+				}
+				data, err := os.ReadFile(archived[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var lines []archivedState
+				dec := json.NewDecoder(bytes.NewReader(data))
+				for dec.More() {
+					var l archivedState
+					if err := dec.Decode(&l); err != nil {
+						t.Fatalf("archived state line %d: %v", len(lines)+1, err)
+					}
+					lines = append(lines, l)
+				}
+				if len(lines) == 0 {
+					t.Fatal("the archive of newco's SCORM state is empty")
+				}
+				for _, l := range lines {
+					if l.Key == "" || (len(l.State) == 0 && len(l.Base64) == 0) {
+						t.Errorf("archived state line without key or state: %+v", l)
+					}
+				}
+				if !bytes.Contains(data, []byte(`"completed":true`)) {
+					t.Errorf("the archived state is not the completed attempt:\n%s", data)
 				}
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -83,20 +84,54 @@ func (s *OrgState) Save(ctx context.Context, org, key string, value []byte) erro
 	return err
 }
 
+// Export calls fn with the bucket key and the value of every state of org
+// (not legacy state kept under the key alone), in key order, so that an
+// instance can archive them before RemoveOrg; it stops at fn's first
+// error and returns it.
+func (s *OrgState) Export(ctx context.Context, org string, fn func(key string, value []byte) error) error {
+	keys, err := s.orgKeys(ctx, org)
+	if err != nil {
+		return fmt.Errorf("read scorm state of %s: %w", org, err)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, found, err := s.get(ctx, k)
+		if err != nil {
+			return fmt.Errorf("read scorm state of %s: %w", org, err)
+		}
+		if !found {
+			continue // deleted meanwhile
+		}
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orgKeys lists the bucket keys of org's states.
+func (s *OrgState) orgKeys(ctx context.Context, org string) ([]string, error) {
+	l, err := s.b.kv.ListKeysFiltered(ctx, "o"+keyPart(org)+".>")
+	if err != nil {
+		return nil, err
+	}
+	defer l.Stop()
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // RemoveOrg deletes every state of org and marks org so that legacy state
 // is no longer read for it; it returns how many states it deleted.
 func (s *OrgState) RemoveOrg(ctx context.Context, org string) (int, error) {
 	if _, err := s.b.kv.Put(ctx, freshKey(org), []byte{1}); err != nil {
 		return 0, fmt.Errorf("remove scorm state of %s: %w", org, err)
 	}
-	l, err := s.b.kv.ListKeysFiltered(ctx, "o"+keyPart(org)+".>")
+	keys, err := s.orgKeys(ctx, org)
 	if err != nil {
 		return 0, fmt.Errorf("remove scorm state of %s: %w", org, err)
-	}
-	defer l.Stop()
-	var keys []string
-	for k := range l.Keys() {
-		keys = append(keys, k)
 	}
 	n := 0
 	for _, k := range keys {
