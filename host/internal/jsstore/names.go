@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/learningflow/lrsbridge/host/internal/filename"
 )
 
 // maxTokenLen bounds one escaped org or sink token in a subject. NATS has
@@ -17,26 +19,12 @@ const maxTokenLen = 400
 // maxConsumerLen bounds durable consumer names; the server allows 255.
 const maxConsumerLen = 200
 
-// escape maps s to a subject token: lower-case ASCII letters, digits and
-// '-' are kept, every other byte becomes '_' and two lower-case hex digits.
-// The mapping is injective, never yields '.', '*', '>' or whitespace, and
-// never yields two '_' in a row followed by '_' (so "__" can join tokens).
-func escape(s string) string {
-	const hexd = "0123456789abcdef"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('_')
-			b.WriteByte(hexd[c>>4])
-			b.WriteByte(hexd[c&15])
-		}
-	}
-	return b.String()
-}
+// escape maps s to a subject token with the queue store's escaping
+// (filename.Escape): lower-case ASCII letters, digits and '-' are kept,
+// every other byte becomes '_' and two lower-case hex digits. The mapping
+// is injective, never yields '.', '*', '>' or whitespace, and never yields
+// two '_' in a row followed by '_' (so "__" can join tokens).
+func escape(s string) string { return filename.Escape(s) }
 
 // unescape reverses escape.
 func unescape(s string) (string, error) {

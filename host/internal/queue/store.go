@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/learningflow/lrsbridge/host/internal/filename"
 )
 
 // SyncPolicy says when Append returns relative to fsync.
@@ -452,9 +454,9 @@ const maxNameLen = 160
 // open.
 func dirName(org, sink string) string {
 	var b strings.Builder
-	escapeName(&b, org)
+	b.WriteString(filename.Escape(org))
 	b.WriteByte('.')
-	escapeName(&b, sink)
+	b.WriteString(filename.Escape(sink))
 	n := b.String()
 	if len(n) <= maxNameLen {
 		return n
@@ -463,19 +465,4 @@ func dirName(org, sink string) string {
 	fmt.Fprintf(h, "%d:%s%d:%s", len(org), org, len(sink), sink)
 	sum := hex.EncodeToString(h.Sum(nil))
 	return n[:maxNameLen-1-len(sum)] + "~" + sum
-}
-
-func escapeName(b *strings.Builder, s string) {
-	const hexd = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('_')
-			b.WriteByte(hexd[c>>4])
-			b.WriteByte(hexd[c&15])
-		}
-	}
 }
