@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
+
+	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 )
 
 // compactGarbage is how many bytes of the journal must be superseded (old
@@ -264,23 +266,13 @@ func (s *fileStore) rewrite(state iter.Seq[lrsserver.Change]) error {
 	old := s.f
 	s.f, s.size, s.live, s.retryAt = tmp, size, live, 0
 	_ = old.Close()
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		// The rename may not survive a crash: the old journal would come
 		// back without what is appended from now on. Refuse changes.
 		s.broken = fmt.Errorf("launch store: the journal was rewritten but its directory could not be synced (%v); restart the host", err)
 		return s.broken
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory, so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Close closes the journal.

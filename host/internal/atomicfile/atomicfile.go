@@ -21,7 +21,9 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	})
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs the directory dir, so that a rename or removal in it
+// survives a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -63,5 +65,5 @@ func WriteFrom(path string, perm os.FileMode, write func(w io.Writer) error) err
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }

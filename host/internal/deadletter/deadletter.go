@@ -137,7 +137,7 @@ func (d *Dir) merge(from, to string) error {
 		if err := os.Rename(from, to); err != nil {
 			return err
 		}
-		return syncDir(d.dir)
+		return atomicfile.SyncDir(d.dir)
 	}
 	data, err := os.ReadFile(from)
 	if err != nil {
@@ -543,10 +543,10 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 	if err := os.Rename(d.file(org), filepath.Join(dir, "deadletter"+ext)); err != nil {
 		return false, fmt.Errorf("archive dead letters of %s: %w", org, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return true, err
 	}
-	return true, syncDir(d.dir)
+	return true, atomicfile.SyncDir(d.dir)
 }
 
 // Counts returns the number of dead letters of org per integration.
@@ -576,13 +576,4 @@ func (d *Dir) Counts(_ context.Context, org string) (map[string]int, error) {
 		d.counted[org] = c
 	}
 	return maps.Clone(c), nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

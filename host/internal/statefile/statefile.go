@@ -83,10 +83,10 @@ func (s *Dir) Migrate() error {
 		moved = true
 	}
 	if moved {
-		if err := syncDir(filepath.Join(s.dir, legacyDir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Join(s.dir, legacyDir)); err != nil {
 			return fmt.Errorf("migrate scorm state: %w", err)
 		}
-		return syncDir(s.dir)
+		return atomicfile.SyncDir(s.dir)
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (s *Dir) Load(_ context.Context, org, key string) ([]byte, bool, error) {
 	if err := os.Rename(old, p); err != nil {
 		return nil, false, err
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(p)); err != nil {
 		return nil, false, err
 	}
 	data, err = os.ReadFile(p)
@@ -181,7 +181,7 @@ func (s *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 		if err := os.Rename(from, filepath.Join(dir, "state")); err != nil {
 			return false, fmt.Errorf("archive scorm state of %s: %w", org, err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return true, fmt.Errorf("archive scorm state of %s: %w", org, err)
 		}
 		moved = true
@@ -195,13 +195,4 @@ func (s *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 		}
 	}
 	return moved, nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
