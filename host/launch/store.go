@@ -76,8 +76,7 @@ func (l *liveBytes) account(c lrsserver.Change, n int64) {
 		}
 	case c.DeleteSet != nil:
 		for k, old := range l.docs {
-			if k.NS == c.DeleteSet.NS && k.Kind == c.DeleteSet.Kind && k.ActivityID == c.DeleteSet.ActivityID &&
-				k.Agent == c.DeleteSet.Agent && k.Registration == c.DeleteSet.Registration {
+			if k.Set() == c.DeleteSet.Set() {
 				l.total -= old
 				delete(l.docs, k)
 			}

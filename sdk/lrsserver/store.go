@@ -95,7 +95,9 @@ type DocKey struct {
 	ID string
 }
 
-func (k DocKey) set() DocKey { k.ID = ""; return k }
+// Set returns the key of the set k belongs to: k without its ID. The
+// documents of a set are listed and deleted together.
+func (k DocKey) Set() DocKey { k.ID = ""; return k }
 
 // Document is a stored document.
 type Document struct {
@@ -117,10 +119,10 @@ type DocumentStore interface {
 	UpdateDocument(ctx context.Context, key DocKey, fn func(cur *Document) (*Document, error)) error
 	// Document returns the document at key.
 	Document(ctx context.Context, key DocKey) (Document, bool, error)
-	// DocumentIDs lists the ids of the documents of the set key.set()
+	// DocumentIDs lists the ids of the documents of the set key.Set()
 	// updated after since (any time when since is zero), sorted.
 	DocumentIDs(ctx context.Context, key DocKey, since time.Time) ([]string, error)
-	// DeleteDocuments deletes every document of the set key.set().
+	// DeleteDocuments deletes every document of the set key.Set().
 	DeleteDocuments(ctx context.Context, key DocKey) error
 }
 
@@ -188,7 +190,7 @@ func (m *MemoryStore) apply(c Change) {
 		}
 	case c.DeleteSet != nil:
 		for k := range m.docs {
-			if k.set() == c.DeleteSet.set() {
+			if k.Set() == c.DeleteSet.Set() {
 				delete(m.docs, k)
 			}
 		}
@@ -371,10 +373,10 @@ func (m *MemoryStore) Document(_ context.Context, key DocKey) (Document, bool, e
 func (m *MemoryStore) DocumentIDs(_ context.Context, key DocKey, since time.Time) ([]string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	set := key.set()
+	set := key.Set()
 	ids := []string{}
 	for k, d := range m.docs {
-		if k.set() == set && (since.IsZero() || d.Updated.After(since)) {
+		if k.Set() == set && (since.IsZero() || d.Updated.After(since)) {
 			ids = append(ids, k.ID)
 		}
 	}
@@ -386,6 +388,6 @@ func (m *MemoryStore) DocumentIDs(_ context.Context, key DocKey, since time.Time
 func (m *MemoryStore) DeleteDocuments(_ context.Context, key DocKey) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	set := key.set()
+	set := key.Set()
 	return m.change(Change{DeleteSet: &set})
 }
