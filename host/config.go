@@ -22,6 +22,7 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/host/internal/registry"
 	"github.com/learningflow/lrsbridge/host/internal/supervise"
+	"github.com/learningflow/lrsbridge/internal/procnice"
 )
 
 // Config is the host configuration. Build it in code, starting from
@@ -68,6 +69,14 @@ type PluginsConfig struct {
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// StartTimeout bounds a plugin's start and handshake. Default 30s.
 	StartTimeout time.Duration `koanf:"start_timeout"`
+	// Nice lowers the CPU priority of plugin processes by this much, 0 (the
+	// host's priority) to 19 (the lowest). Default 10: when the machine is
+	// busy, the host's threads (LearningFlow's Record calls, woken when the
+	// disk has synced their statements) run before delivery in the
+	// plugins, which catches up as soon as the CPU is free. Linux lowers
+	// every thread of a plugin; other Unix systems lower the process once
+	// started; elsewhere it has no effect.
+	Nice int `koanf:"nice"`
 	// Env lists extra environment variables ("KEY=value") for plugin
 	// processes. The host passes only proxy and TLS trust variables
 	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR) of its
@@ -204,7 +213,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "./data",
 		Plugins: PluginsConfig{
-			Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second,
+			Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second, Nice: 10,
 			AllowRuntime:       []string{"lrs"},
 			ConfigOnlySettings: map[string][]string{"*": {"*_file", "*dir", "*path"}},
 		},
@@ -299,6 +308,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Plugins.Dir == "" {
 		add("plugins.dir", "is required")
+	}
+	if err := procnice.Check(c.Plugins.Nice); err != nil {
+		add("plugins.nice", "%v", err)
 	}
 	for name, sum := range c.Plugins.SHA256 {
 		if b, err := hex.DecodeString(strings.TrimSpace(sum)); err != nil || len(b) != 32 {
@@ -483,7 +495,7 @@ func (p SyncPolicy) policy() queue.SyncPolicy {
 func (c PluginsConfig) supervisorOptions(log *slog.Logger, onStart func(org, plugin string, restart bool), onExit func(org, plugin string, stopped bool)) supervise.Options {
 	o := supervise.Options{
 		Dir: c.Dir, SHA256: map[string][]byte{}, PerOrg: map[string]bool{},
-		IdleTimeout: c.IdleTimeout, StartTimeout: c.StartTimeout, Env: c.Env,
+		IdleTimeout: c.IdleTimeout, StartTimeout: c.StartTimeout, Env: c.Env, Nice: c.Nice,
 		Logger: log, OnStart: onStart, OnExit: onExit,
 	}
 	for name, sum := range c.SHA256 {

@@ -58,6 +58,16 @@ func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 			want: []ConfigProblem{{"plugins.process.mock", `is "isolated", want "shared" or "per_org"`}},
 		},
 		{
+			name: "plugin priority above the host's",
+			yaml: "plugins:\n  nice: -5\n",
+			want: []ConfigProblem{{"plugins.nice", "nice is -5, want 0 (the host's priority) to 19 (the lowest)"}},
+		},
+		{
+			name:    "plugin priority past the lowest",
+			environ: []string{"LRSBRIDGE_PLUGINS__NICE=25"},
+			want:    []ConfigProblem{{"plugins.nice", "nice is 25, want 0 (the host's priority) to 19 (the lowest)"}},
+		},
+		{
 			name: "telemetry attribute mode",
 			yaml: "telemetry:\n  attributes: {mode: everything}\n",
 			want: []ConfigProblem{{"telemetry.attributes.mode", `is "everything", want "off", "limited" or "all"`}},

@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/learningflow/lrsbridge/internal/procnice"
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
@@ -141,6 +144,51 @@ func TestUnusablePluginPausesAndHeals(t *testing.T) {
 			// Paused, it did not retry (and log) again and again.
 			if n := logs.count("sink instance paused"); n != 1 {
 				t.Errorf("the pause was logged %d times at ERROR, want once", n)
+			}
+		})
+	}
+}
+
+// TestPluginsRunAtLowerPriority checks that the host starts its plugin
+// processes plugins.nice below its own priority, every thread of them, so
+// that a plugin delivering a backlog gives way to the host's Record calls.
+func TestPluginsRunAtLowerPriority(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a plugin process")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("every thread is lowered from its start on Linux only")
+	}
+	for _, nice := range []int{DefaultConfig().Plugins.Nice, 0} {
+		t.Run(strconv.Itoa(nice), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Plugins.Nice = nice
+			addOrg(&cfg, "acme", mockSink("mock", filepath.Join(t.TempDir(), "r.ndjson"), nil))
+			h := newHost(t, cfg)
+			if err := h.Record(context.Background(), "acme", statement("acme", 0)); err != nil {
+				t.Fatal(err)
+			}
+			waitIdle(t, h, time.Minute)
+			running := h.sup.Running()
+			if len(running) != 1 {
+				t.Fatalf("plugin processes %v run, want 1", running)
+			}
+			var pid int
+			for _, pid = range running {
+			}
+			own, err := procnice.Threads(os.Getpid())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := min(own[0]+nice, procnice.Max)
+			nices, err := procnice.Threads(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range nices {
+				if got != want {
+					t.Errorf("plugin thread %d runs at nice %d, want %d (the host's %d + plugins.nice %d)", i, got, want, own[0], nice)
+				}
 			}
 		})
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+
+	"github.com/learningflow/lrsbridge/internal/procnice"
 )
 
 // ErrChecksumMismatch reports that a plugin binary does not have the
@@ -48,6 +50,13 @@ type LaunchConfig struct {
 	// LogLimit bounds the rate of the plugin's log lines; see [LogLimit]
 	// for the defaults.
 	LogLimit LogLimit
+	// Nice lowers the plugin process's CPU priority by this much (0 to
+	// 19; 0 runs it at the host's priority): under load the host's own
+	// threads, Record calls waiting on the disk among them, then run
+	// before the plugin's. On Linux every thread of the process runs at
+	// the lower priority from its start; on other Unix systems the
+	// process is lowered once started; elsewhere Nice is ignored.
+	Nice int
 	// Reattach, if set, attaches to a plugin already serving (in test or
 	// debug mode, see [WithTestMode] and [WithDebug]) instead of starting
 	// one.
@@ -173,6 +182,9 @@ func (l *Launcher) Launch(ctx context.Context, cfg LaunchConfig) (*Process, erro
 		if cfg.Path == "" {
 			return nil, errors.New("sdk: launch: no plugin path")
 		}
+		if err := procnice.Check(cfg.Nice); err != nil {
+			return nil, fmt.Errorf("sdk: launch plugin %s: %w", cfg.Path, err)
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("sdk: launch plugin: %w", err)
 		}
@@ -195,6 +207,7 @@ func (l *Launcher) Launch(ctx context.Context, cfg LaunchConfig) (*Process, erro
 			env:  append(append([]string(nil), cfg.Env...), logLevelEnv+"="+levelString(logger), "PLUGIN_CLIENT_CERT="+string(mtls.cert)),
 			exe:  exe,
 			tls:  mtls,
+			nice: cfg.Nice,
 		}
 		cc.RunnerFunc = func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
 			return run.bind(cmd, socketDir), nil

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/learningflow/lrsbridge/internal/procnice"
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/internal/scripted"
 	"github.com/learningflow/lrsbridge/sdk/sinktest"
@@ -678,5 +679,46 @@ func TestLauncher_reusesVerifiedCopy(t *testing.T) {
 	// Launch keeps nothing between calls.
 	if a, b := exe(sdk.Launch), exe(sdk.Launch); os.SameFile(a, b) {
 		t.Error("two calls of Launch ran the same copy; want each to verify its own")
+	}
+}
+
+// TestLaunch_niceLowersEveryThread launches a real plugin with Nice and
+// checks the priority of each of its threads, and that an out-of-range
+// Nice is refused before anything starts.
+func TestLaunch_niceLowersEveryThread(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("every thread is lowered from its start on Linux only")
+	}
+	own, err := procnice.Threads(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := own[0]
+	proc, err := sdk.Launch(testCtx(t), sdk.LaunchConfig{Path: pluginPath, Nice: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Kill()
+	nices, err := procnice.Threads(proc.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nices) < 2 {
+		t.Fatalf("plugin has %d threads, want several", len(nices))
+	}
+	for i, got := range nices {
+		if got != min(base+6, 19) {
+			t.Errorf("plugin thread %d runs at nice %d, want %d", i, got, min(base+6, 19))
+		}
+	}
+
+	for _, nice := range []int{-1, 20} {
+		p, err := sdk.Launch(testCtx(t), sdk.LaunchConfig{Path: pluginPath, Nice: nice})
+		if err == nil {
+			p.Kill()
+			t.Errorf("Launch with Nice %d started a plugin, want an error", nice)
+		} else if !strings.Contains(err.Error(), fmt.Sprintf("nice is %d", nice)) {
+			t.Errorf("Launch with Nice %d: %v, want it to name the value", nice, err)
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-plugin/runner"
+
+	"github.com/learningflow/lrsbridge/internal/procnice"
 )
 
 // Environment variables the host sets for a plugin it starts.
@@ -38,6 +40,7 @@ type procRunner struct {
 	env  []string
 	exe  *executable
 	tls  *launchTLS // gives the first line written to the plugin's standard input
+	nice int        // lowers the process's CPU priority (procnice)
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
@@ -85,7 +88,7 @@ func (r *procRunner) Start(context.Context) (err error) {
 		r.stderr, err = r.cmd.StderrPipe()
 	}
 	if err == nil {
-		err = r.cmd.Start()
+		err = procnice.Start(r.cmd, r.nice)
 	}
 	if err != nil {
 		pw.Close()

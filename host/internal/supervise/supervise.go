@@ -39,6 +39,8 @@ type Options struct {
 	StartTimeout time.Duration
 	// Env lists extra environment variables for plugin processes.
 	Env []string
+	// Nice lowers the CPU priority of plugin processes (sdk.LaunchConfig.Nice).
+	Nice int
 	// Logger receives process events and the plugins' log lines.
 	Logger *slog.Logger
 	// OnStart, when set, is called for every process start; restart says
@@ -290,6 +292,7 @@ func (s *Supervisor) start(ctx context.Context, key procKey) (*sdk.Process, erro
 		SHA256:       s.opts.SHA256[key.plugin],
 		Logger:       s.log.With("plugin", key.String()),
 		StartTimeout: s.opts.StartTimeout,
+		Nice:         s.opts.Nice,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start plugin %q: %w", key.plugin, err)
