@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/learningflow/lrsbridge/internal/procnice"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
 
@@ -34,7 +37,26 @@ func runLRSChild() int {
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, lrs.Len())
 	})
-	mux.Handle("/", lrs)
+	// POST /hold returns once the requests being served are answered,
+	// and makes later ones wait until POST /release: a benchmark stops and
+	// restarts delivery without touching the host.
+	var gate sync.RWMutex
+	var held atomic.Bool
+	mux.HandleFunc("POST /hold", func(w http.ResponseWriter, _ *http.Request) {
+		if held.CompareAndSwap(false, true) {
+			gate.Lock()
+		}
+	})
+	mux.HandleFunc("POST /release", func(w http.ResponseWriter, _ *http.Request) {
+		if held.CompareAndSwap(true, false) {
+			gate.Unlock()
+		}
+	})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gate.RLock()
+		defer gate.RUnlock()
+		lrs.ServeHTTP(w, r)
+	}))
 	go func() { _ = http.Serve(ln, mux) }()
 	fmt.Printf("http://%s%s\n", ln.Addr(), lrs.BasePath())
 	_, _ = io.Copy(io.Discard, os.Stdin)
@@ -50,6 +72,13 @@ type lrsProcess struct {
 // newLRSProcess starts an LRS process that stops when the test ends.
 func newLRSProcess(t testing.TB) *lrsProcess {
 	t.Helper()
+	return startLRSProcess(t, 0)
+}
+
+// startLRSProcess starts an LRS process, with its CPU priority lowered by
+// nice (procnice), that stops when the test ends.
+func startLRSProcess(t testing.TB, nice int) *lrsProcess {
+	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), lrsChildEnv+"=1")
 	cmd.Stderr = os.Stderr
@@ -61,7 +90,7 @@ func newLRSProcess(t testing.TB) *lrsProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := procnice.Start(cmd, nice); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -94,4 +123,25 @@ func (p *lrsProcess) count(t testing.TB) int {
 		t.Fatalf("LRS process count %q: %v", b, err)
 	}
 	return n
+}
+
+// hold makes the LRS answer nothing until release: delivery to it
+// stops, with at most one call per sink instance waiting. It returns once
+// the requests being served are answered.
+func (p *lrsProcess) hold(t testing.TB) { p.post(t, "/hold") }
+
+// release makes the LRS answer again.
+func (p *lrsProcess) release(t testing.TB) { p.post(t, "/release") }
+
+// post sends an empty POST to path of the LRS process.
+func (p *lrsProcess) post(t testing.TB, path string) {
+	t.Helper()
+	resp, err := http.Post(p.base+path, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("LRS process %s: %s", path, resp.Status)
+	}
 }
