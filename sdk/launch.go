@@ -164,7 +164,7 @@ func (l *Launcher) Launch(ctx context.Context, cfg LaunchConfig) (*Process, erro
 		StartTimeout:     cfg.StartTimeout,
 		SyncStdout:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stdout", limit: limit},
 		SyncStderr:       &lineLogger{l: logger, level: slog.LevelInfo, stream: "stderr", limit: limit},
-		GRPCDialOptions:  traceDialOptions(),
+		GRPCDialOptions:  dialOptions(),
 	}
 	var run *procRunner
 	if cfg.Reattach != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 )
 
 // ReattachConfig tells a host how to attach to a plugin that it did not
@@ -109,7 +110,7 @@ func Serve(p Provider, opts ...ServeOption) {
 		HandshakeConfig:  handshake,
 		VersionedPlugins: pluginSets(srv),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessageSize), tracing.serverOption())...)
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxMessageSize), grpc.ForceServerCodecV2(batchCodec{}), experimental.BufferPool(bufferPool), tracing.serverOption())...)
 		},
 		Logger: newHCLogger(cfg.logger, "go-plugin"),
 	}

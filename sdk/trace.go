@@ -86,9 +86,10 @@ func (c metadataCarrier) Keys() []string {
 	return keys
 }
 
-// traceDialOptions are the host side's options for the plugin connection.
-func traceDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(traceClientInterceptor)}
+// dialOptions are the host side's options for the plugin connection:
+// tracing, the codec and the buffer pool.
+func dialOptions() []grpc.DialOption {
+	return append(connOptions(), grpc.WithChainUnaryInterceptor(traceClientInterceptor))
 }
 
 // traceClientInterceptor sends the trace context of ctx with the call and
