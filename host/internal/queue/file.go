@@ -110,6 +110,9 @@ type fileQueue struct {
 	// beforeRemove, when set (by tests), runs before retired segments
 	// are deleted.
 	beforeRemove func()
+	// beforeRead, when set (by tests), runs before Next reads records
+	// from a segment.
+	beforeRead func()
 
 	// retired are segments wholly behind the cursor, in order, that
 	// removeAcked deletes; rmMu serializes removeAcked. Lock order: rmMu,
@@ -119,6 +122,22 @@ type fileQueue struct {
 
 	// quotaBytes is guarded by Store.quotaMu.
 	quotaBytes int64
+
+	// lastRead is the record of many items Next read last, checked, while
+	// some of its items are still to be handed out: the next batch reads
+	// them from it instead of reading and checking the whole record again
+	// (a Record call of a thousand statements is one record, delivered
+	// in batches of a hundred). It is dropped when its last item is handed
+	// out and when statements are released (a delivery that does not go
+	// on), so an idle or stalled queue keeps no record in memory.
+	lastRead atomic.Pointer[readRecord]
+}
+
+// readRecord is a record read and checked by Next.
+type readRecord struct {
+	rec  recMeta
+	b    []byte // the record; entries handed out alias it
+	head recordHead
 }
 
 var _ Queue = (*fileQueue)(nil)

@@ -141,12 +141,20 @@ func (q *fileQueue) pick(maxItems int, maxBytes int64) ([]pick, int) {
 // read reads the picked records, coalescing neighbours in one segment into
 // one read, and returns the n wanted entries. The entries' Data share the
 // read buffers (one per run of neighbouring records, nothing is copied per
-// entry) and their IDs share one string.
+// entry) and their IDs share one string. A record of which items remain
+// after this batch is kept in q.lastRead for the next.
 func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 	out := make([]Entry, 0, n)
 	var idBuf []byte // every ID, back to back; one string at the end
 	idEnd := make([]int, 0, n)
 	for i := 0; i < len(picks); {
+		if kept := q.lastRead.Load(); kept != nil && kept.rec.first == picks[i].rec.first &&
+			kept.rec.seg == picks[i].rec.seg && kept.rec.off == picks[i].rec.off {
+			out, idBuf, idEnd = appendItems(out, idBuf, idEnd, kept.b, kept.head, picks[i].seqs)
+			q.keep(picks[i], kept)
+			i++
+			continue
+		}
 		j := i + 1
 		for j < len(picks) && picks[j].rec.seg == picks[i].rec.seg &&
 			picks[j].rec.off == picks[j-1].rec.off+int64(picks[j-1].rec.length) {
@@ -155,6 +163,9 @@ func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 		seg := picks[i].rec.seg
 		start := picks[i].rec.off
 		buf := make([]byte, picks[j-1].rec.off+int64(picks[j-1].rec.length)-start)
+		if q.beforeRead != nil {
+			q.beforeRead()
+		}
 		f, err := q.s.files.get(seg.h)
 		if err == nil {
 			_, err = f.ReadAt(buf, start)
@@ -168,14 +179,16 @@ func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 		}
 		for _, p := range picks[i:j] {
 			b := buf[p.rec.off-start:]
-			var h recordHead
-			out, idBuf, idEnd, h, err = appendEntries(out, idBuf, idEnd, b[:p.rec.length], p.seqs)
+			b = b[:p.rec.length:p.rec.length]
+			h, err := checkRecord(b)
 			if err == nil && (h.first != p.rec.first || h.count != p.rec.count) {
 				err = errors.New("record moved")
 			}
 			if err != nil {
 				return nil, q.corrupt(segName(seg.first), p.rec.off, err.Error())
 			}
+			out, idBuf, idEnd = appendItems(out, idBuf, idEnd, b, h, p.seqs)
+			q.keep(p, &readRecord{rec: p.rec, b: b, head: h})
 		}
 		i = j
 	}
@@ -186,6 +199,18 @@ func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 		prev = idEnd[k]
 	}
 	return out, nil
+}
+
+// keep makes r, just read for p, q.lastRead if items of it may remain to
+// be handed out after p's, and drops it once p handed out its last item.
+func (q *fileQueue) keep(p pick, r *readRecord) {
+	if p.seqs[len(p.seqs)-1] == p.rec.first+uint64(p.rec.count)-1 {
+		if kept := q.lastRead.Load(); kept != nil && kept.rec.first == p.rec.first {
+			q.lastRead.CompareAndSwap(kept, nil)
+		}
+		return
+	}
+	q.lastRead.Store(r)
 }
 
 // Ack implements Queue.
@@ -323,6 +348,7 @@ func (q *fileQueue) removeAcked() error {
 
 // Release implements Queue.
 func (q *fileQueue) Release(seqs ...uint64) {
+	q.lastRead.Store(nil)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	woke := false

@@ -200,15 +200,11 @@ func checkRecord(b []byte) (recordHead, error) {
 	return h, nil
 }
 
-// appendEntries checks the record at the start of b and appends to out the
-// entries whose sequence numbers are in seqs (sorted), their Data aliasing
-// b. Their IDs are appended to ids, and where each ends to idEnd, for the
-// caller to turn into one string.
-func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64) ([]Entry, []byte, []int, recordHead, error) {
-	h, err := checkRecord(b)
-	if err != nil {
-		return out, ids, idEnd, h, err
-	}
+// appendItems appends to out the entries of the checked record b (whose
+// head is h) whose sequence numbers are in seqs (sorted), their Data
+// aliasing b. Their IDs are appended to ids, and where each ends to idEnd,
+// for the caller to turn into one string.
+func appendItems(out []Entry, ids []byte, idEnd []int, b []byte, h recordHead, seqs []uint64) ([]Entry, []byte, []int) {
 	at := time.Unix(0, h.appended)
 	walkItems(b, h, func(i int, id []byte, tag byte, data, trace []byte) {
 		seq := h.first + uint64(i)
@@ -220,7 +216,7 @@ func appendEntries(out []Entry, ids []byte, idEnd []int, b []byte, seqs []uint64
 		idEnd = append(idEnd, len(ids))
 		out = append(out, Entry{Seq: seq, Data: data, Tag: tag, Appended: at, Trace: trace})
 	})
-	return out, ids, idEnd, h, nil
+	return out, ids, idEnd
 }
 
 // walkItems calls f with the index, id, tag, data and span context (nil
