@@ -138,6 +138,7 @@ type readRecord struct {
 	rec  recMeta
 	b    []byte // the record; entries handed out alias it
 	head recordHead
+	offs []int32 // where each item starts in the record's body
 }
 
 var _ Queue = (*fileQueue)(nil)

@@ -150,7 +150,7 @@ func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 	for i := 0; i < len(picks); {
 		if kept := q.lastRead.Load(); kept != nil && kept.rec.first == picks[i].rec.first &&
 			kept.rec.seg == picks[i].rec.seg && kept.rec.off == picks[i].rec.off {
-			out, idBuf, idEnd = appendItems(out, idBuf, idEnd, kept.b, kept.head, picks[i].seqs)
+			out, idBuf, idEnd = appendAt(out, idBuf, idEnd, kept.b, kept.head, kept.offs, picks[i].seqs)
 			q.keep(picks[i], kept)
 			i++
 			continue
@@ -187,8 +187,16 @@ func (q *fileQueue) read(picks []pick, n int) ([]Entry, error) {
 			if err != nil {
 				return nil, q.corrupt(segName(seg.first), p.rec.off, err.Error())
 			}
-			out, idBuf, idEnd = appendItems(out, idBuf, idEnd, b, h, p.seqs)
-			q.keep(p, &readRecord{rec: p.rec, b: b, head: h})
+			if p.seqs[len(p.seqs)-1] == p.rec.first+uint64(p.rec.count)-1 {
+				// Nothing of the record is left to hand out after
+				// this batch: nothing to keep.
+				out, idBuf, idEnd = appendItems(out, idBuf, idEnd, b, h, p.seqs)
+				q.keep(p, nil)
+				continue
+			}
+			r := &readRecord{rec: p.rec, b: b, head: h, offs: itemOffsets(b, h)}
+			out, idBuf, idEnd = appendAt(out, idBuf, idEnd, b, h, r.offs, p.seqs)
+			q.keep(p, r)
 		}
 		i = j
 	}

@@ -227,30 +227,65 @@ func walkItems(b []byte, h recordHead, f func(i int, id []byte, tag byte, data, 
 	_, k := binary.Uvarint(body[bodyFixedLen:])
 	p := bodyFixedLen + k
 	for i := range h.count {
-		l, k := binary.Uvarint(body[p:])
-		p += k
-		id := body[p : p+int(l)]
-		p += int(l)
+		var id, data, trace []byte
 		var tag byte
-		if h.extended {
-			tag = body[p]
-			p++
-		}
-		l, k = binary.Uvarint(body[p:])
-		p += k
-		data := body[p : p+int(l) : p+int(l)]
-		p += int(l)
-		var trace []byte
-		if h.extended {
-			l, k = binary.Uvarint(body[p:])
-			p += k
-			if l > 0 {
-				trace = body[p : p+int(l) : p+int(l)]
-			}
-			p += int(l)
-		}
+		id, tag, data, trace, p = itemAt(body, p, h.extended)
 		f(i, id, tag, data, trace)
 	}
+}
+
+// itemAt decodes the item at p of a checked record's body and returns
+// where the next one starts.
+func itemAt(body []byte, p int, extended bool) (id []byte, tag byte, data, trace []byte, next int) {
+	l, k := binary.Uvarint(body[p:])
+	p += k
+	id = body[p : p+int(l)]
+	p += int(l)
+	if extended {
+		tag = body[p]
+		p++
+	}
+	l, k = binary.Uvarint(body[p:])
+	p += k
+	data = body[p : p+int(l) : p+int(l)]
+	p += int(l)
+	if extended {
+		l, k = binary.Uvarint(body[p:])
+		p += k
+		if l > 0 {
+			trace = body[p : p+int(l) : p+int(l)]
+		}
+		p += int(l)
+	}
+	return id, tag, data, trace, p
+}
+
+// itemOffsets returns where each item of a checked record starts in its
+// body.
+func itemOffsets(b []byte, h recordHead) []int32 {
+	body := b[recordHeaderLen:h.length]
+	_, k := binary.Uvarint(body[bodyFixedLen:])
+	p := bodyFixedLen + k
+	offs := make([]int32, h.count)
+	for i := range offs {
+		offs[i] = int32(p)
+		_, _, _, _, p = itemAt(body, p, h.extended)
+	}
+	return offs
+}
+
+// appendAt is appendItems for a record whose item offsets are known: it
+// decodes only the items in seqs.
+func appendAt(out []Entry, ids []byte, idEnd []int, b []byte, h recordHead, offs []int32, seqs []uint64) ([]Entry, []byte, []int) {
+	at := time.Unix(0, h.appended)
+	body := b[recordHeaderLen:h.length]
+	for _, seq := range seqs {
+		id, tag, data, trace, _ := itemAt(body, int(offs[seq-h.first]), h.extended)
+		ids = append(ids, id...)
+		idEnd = append(idEnd, len(ids))
+		out = append(out, Entry{Seq: seq, Data: data, Tag: tag, Appended: at, Trace: trace})
+	}
+	return out, ids, idEnd
 }
 
 // itemSizes returns len(ID)+len(Data) of each item of a checked record.
