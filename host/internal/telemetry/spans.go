@@ -82,19 +82,35 @@ func sampled(span trace.Span) trace.SpanContext {
 
 // End ends the span with the number of statements queued and the call's
 // error, and records the call's duration. Call it once.
+//
+// The duration offers the call's trace as an exemplar only when the call
+// failed or took at least [RecordExemplarAbove]: see there why.
 func (r Record) End(statements int, err error) {
 	d := time.Since(r.began)
+	ctx := context.Background()
+	if err != nil || d >= RecordExemplarAbove {
+		ctx = r.ctx
+	}
 	if err == nil {
-		r.t.recordDuration.Record(r.ctx, d.Seconds(), r.t.fold.orgOption(r.org)...)
+		r.t.recordDuration.Record(ctx, d.Seconds(), r.t.fold.orgOption(r.org)...)
 	} else {
 		attrs := with(r.t.fold.org(r.org), KeyErrorType.String(recordErrorType(err)))
-		r.t.recordDuration.Record(r.ctx, d.Seconds(), metric.WithAttributes(attrs...))
+		r.t.recordDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	}
 	if !r.span.IsRecording() {
 		r.span.End()
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
+	// Exactly the attributes the span gets: the SDK copies them, so
+	// this slice is garbage as soon as SetAttributes returns.
+	n := 2
+	if r.kind != "" {
+		n++
+	}
+	if err != nil {
+		n++
+	}
+	attrs := make([]attribute.KeyValue, 0, n)
 	attrs = append(attrs, KeyOrg.String(r.sent), KeyStatementCount.Int(statements))
 	if r.kind != "" {
 		attrs = append(attrs, KeyEventKind.String(r.kind))
@@ -107,6 +123,18 @@ func (r Record) End(statements int, err error) {
 	r.span.SetAttributes(attrs...)
 	r.span.End()
 }
+
+// RecordExemplarAbove is the shortest Record or RecordEvent call whose
+// duration offers its trace as an exemplar (the SDK keeps one per
+// histogram bucket, if its exemplar filter lets it: by default, calls in
+// a sampled trace). Failed calls always offer theirs. Offering one costs a
+// lookup of the span in the context, a clock read and a lock of the
+// bucket's reservoir, about a tenth of a traced call's own cost
+// (BenchmarkRecordPath): a price worth paying on a call that took a
+// millisecond, of which it is under a thousandth, and for the trace of a
+// slow or failed call, the one an operator looks for; not on every fast
+// call of a busy host, whose buckets have no exemplars.
+const RecordExemplarAbove = time.Millisecond
 
 // recordErrorType classifies the error of a Record call. The error text
 // may hold the event's content, so it stays out of the span.
