@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -213,10 +214,11 @@ func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.
 		// does not pay for them. Statements of one record are usually
 		// next to each other: comparing with the last one linked skips
 		// most repeats before the set is asked.
-		linked := make(map[trace.SpanID]struct{}, min(len(records), maxLinks))
+		var linked linkSet
+		n := 0
 		var last trace.SpanID
 		for _, sc := range records {
-			if len(linked) == maxLinks {
+			if n == maxLinks {
 				break
 			}
 			id := sc.SpanID()
@@ -224,14 +226,36 @@ func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.
 				continue
 			}
 			last = id
-			if _, dup := linked[id]; dup {
+			if !linked.add(id) {
 				continue
 			}
-			linked[id] = struct{}{}
+			n++
 			span.AddLink(trace.Link{SpanContext: sc})
 		}
 	}
 	return ctx, &Batch{i: i, ctx: ctx, span: span, size: size, began: time.Now()}
+}
+
+// linkSet is the set of span ids a batch span links to, kept on the
+// stack (a map cost the batch three allocations): open addressing over
+// twice maxLinks slots, indexed by the id's last bytes (span ids are
+// random), the zero id marking a free slot (a valid span id is never
+// zero). Holding at most maxLinks ids, it always has a free slot.
+type linkSet [2 * maxLinks]trace.SpanID
+
+// add adds id, a valid span id, and reports whether it was not there.
+func (s *linkSet) add(id trace.SpanID) bool {
+	i := int(binary.BigEndian.Uint16(id[6:])) % len(s)
+	for {
+		switch s[i] {
+		case id:
+			return false
+		case trace.SpanID{}:
+			s[i] = id
+			return true
+		}
+		i = (i + 1) % len(s)
+	}
 }
 
 // client holds the start option of batch spans, made once.
