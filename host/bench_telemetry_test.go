@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,7 +137,13 @@ func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.
 		opts, reader := m.opts(b)
 		sides[i], readers[i] = setup(b, opts), reader
 	}
-	for _, s := range sides {
+	// Each host runs under a profiler label naming its mode, which the
+	// goroutines it starts inherit (delivery workers start from Record), so
+	// that a CPU profile (-cpuprofile) splits by mode:
+	// go tool pprof -tagfocus telemetry=metrics ...
+	for i, s := range sides {
+		s.run, s.settle = labeled(telemetryModes[i].name, s.run), labeled(telemetryModes[i].name, s.settle)
+		sides[i] = s
 		s.run()
 		s.settle()
 	}
@@ -213,6 +220,12 @@ func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.
 		b.ReportMetric(sum(spanCPU)*1e9/n, "span-cpu-ns/span")
 		b.ReportMetric(100*medianRatio(spanCPU, cpu[0]), "span-share-%")
 	}
+}
+
+// labeled returns f run under the profiler label telemetry=mode.
+func labeled(mode string, f func()) func() {
+	labels := pprof.Labels("telemetry", mode)
+	return func() { pprof.Do(context.Background(), labels, func(context.Context) { f() }) }
 }
 
 // spanFloor measures the least a traced call can cost: bare spans of an

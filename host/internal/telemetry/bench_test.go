@@ -19,25 +19,44 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/telemetry"
 )
 
-// benchTelemetry returns a Telemetry with telemetry off (the no-op
-// providers the host gets when the application sets none) or on (the SDK,
-// every span sampled, a batching span processor and a periodic metric
-// reader, both with exporters that discard).
-func benchTelemetry(b *testing.B, on bool, attrs telemetry.Attributes) *telemetry.Telemetry {
+// benchMode is one side of the telemetry micro-benchmarks.
+type benchMode struct {
+	name    string
+	metrics bool             // an SDK meter provider instead of the no-op one
+	sampler sdktrace.Sampler // an SDK tracer provider with this sampler; nil: the no-op one
+}
+
+// benchModes are the sides of the micro-benchmarks, as the host's
+// telemetry benchmarks have them: "off" (the no-op providers the host gets
+// when the application sets none), "metrics" (the SDK meter, no tracing),
+// "sampled" (the SDK meter and 1 % of traces, parent-based) and "on"
+// (every span sampled).
+var benchModes = []benchMode{
+	{name: "off"},
+	{name: "metrics", metrics: true},
+	{name: "sampled", metrics: true, sampler: sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))},
+	{name: "on", metrics: true, sampler: sdktrace.AlwaysSample()},
+}
+
+// benchTelemetry returns a Telemetry of mode m: the SDK providers, where
+// the mode has them, with a batching span processor and a periodic metric
+// reader, both with exporters that discard.
+func benchTelemetry(b *testing.B, m benchMode, attrs telemetry.Attributes) *telemetry.Telemetry {
 	b.Helper()
 	opts := telemetry.Options{
 		MeterProvider:  metricnoop.NewMeterProvider(),
 		TracerProvider: tracenoop.NewTracerProvider(),
 		Attributes:     attrs,
 	}
-	if on {
+	if m.metrics {
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(discardMetrics{})))
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-		b.Cleanup(func() {
-			_ = mp.Shutdown(context.Background())
-			_ = tp.Shutdown(context.Background())
-		})
-		opts.MeterProvider, opts.TracerProvider = mp, tp
+		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		opts.MeterProvider = mp
+	}
+	if m.sampler != nil {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(m.sampler), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		opts.TracerProvider = tp
 	}
 	tel, err := telemetry.New(opts)
 	if err != nil {
@@ -62,24 +81,44 @@ func (discardMetrics) Shutdown(context.Context) error                           
 // BenchmarkRecordPath measures what telemetry adds to one RecordEvent call
 // that queues 2 statements for one integration: the record span, the
 // recorded counter, the span context stored with the statements (encoded
-// once per call) and the record duration. Compare off and on in the same
-// run, and both with the host's BenchmarkRecord. "span" is the floor of
-// "on": one bare span of the same SDK tracer provider, started and ended,
-// which nothing in the host can make cheaper.
+// once per call) and the record duration, in each of benchModes, from one
+// goroutine and from 8 at once (parallel=8, as the host's benchmarks
+// record). Compare the modes in the same run, and with the host's
+// BenchmarkTelemetryRecord. "span" is the floor of "on": one bare span of
+// the same SDK tracer provider, started and ended, which nothing in the
+// host can make cheaper.
 func BenchmarkRecordPath(b *testing.B) {
 	ctx := context.Background()
-	for _, on := range []bool{false, true} {
-		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
-			tel := benchTelemetry(b, on, telemetry.Attributes{})
+	record := func(tel *telemetry.Telemetry, in *telemetry.Integration, buf []byte) []byte {
+		_, rec := tel.StartRecord(ctx, "acme", "quiz.completed")
+		buf = telemetry.AppendSpanContext(buf[:0], rec.SpanContext())
+		in.Recorded(2)
+		rec.End(2, nil)
+		return buf
+	}
+	for _, m := range benchModes {
+		b.Run(m.name, func(b *testing.B) {
+			tel := benchTelemetry(b, m, telemetry.Attributes{})
 			in := tel.Integration("acme", "acme/lrs-1", "lrs")
 			var buf []byte
 			b.ReportAllocs()
 			for b.Loop() {
-				_, rec := tel.StartRecord(ctx, "acme", "quiz.completed")
-				buf = telemetry.AppendSpanContext(buf[:0], rec.SpanContext())
-				in.Recorded(2)
-				rec.End(2, nil)
+				buf = record(tel, in, buf)
 			}
+		})
+	}
+	for _, m := range benchModes {
+		b.Run(m.name+"/parallel=8", func(b *testing.B) {
+			tel := benchTelemetry(b, m, telemetry.Attributes{})
+			in := tel.Integration("acme", "acme/lrs-1", "lrs")
+			b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var buf []byte
+				for pb.Next() {
+					buf = record(tel, in, buf)
+				}
+			})
 		})
 	}
 	b.Run("span", func(b *testing.B) {
@@ -98,9 +137,9 @@ func BenchmarkRecordPath(b *testing.B) {
 // 50 statements from 50 records: parsing the stored span contexts, the batch
 // span with its links, the batch metrics and the delivered counter.
 func BenchmarkDeliveryPath(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
-			tel := benchTelemetry(b, on, telemetry.Attributes{})
+	for _, m := range benchModes {
+		b.Run(m.name, func(b *testing.B) {
+			tel := benchTelemetry(b, m, telemetry.Attributes{})
 			in := tel.Integration("acme", "acme/lrs-1", "lrs")
 			ctx := context.Background()
 			stored := make([][]byte, 50)

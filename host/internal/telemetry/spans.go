@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -82,19 +83,35 @@ func sampled(span trace.Span) trace.SpanContext {
 
 // End ends the span with the number of statements queued and the call's
 // error, and records the call's duration. Call it once.
+//
+// The duration offers the call's trace as an exemplar only when the call
+// failed or took at least [RecordExemplarAbove]: see there why.
 func (r Record) End(statements int, err error) {
 	d := time.Since(r.began)
+	ctx := context.Background()
+	if err != nil || d >= RecordExemplarAbove {
+		ctx = r.ctx
+	}
 	if err == nil {
-		r.t.recordDuration.Record(r.ctx, d.Seconds(), r.t.fold.orgOption(r.org)...)
+		r.t.recordDuration.Record(ctx, d.Seconds(), r.t.fold.orgOption(r.org)...)
 	} else {
 		attrs := with(r.t.fold.org(r.org), KeyErrorType.String(recordErrorType(err)))
-		r.t.recordDuration.Record(r.ctx, d.Seconds(), metric.WithAttributes(attrs...))
+		r.t.recordDuration.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
 	}
 	if !r.span.IsRecording() {
 		r.span.End()
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
+	// Exactly the attributes the span gets: the SDK copies them, so
+	// this slice is garbage as soon as SetAttributes returns.
+	n := 2
+	if r.kind != "" {
+		n++
+	}
+	if err != nil {
+		n++
+	}
+	attrs := make([]attribute.KeyValue, 0, n)
 	attrs = append(attrs, KeyOrg.String(r.sent), KeyStatementCount.Int(statements))
 	if r.kind != "" {
 		attrs = append(attrs, KeyEventKind.String(r.kind))
@@ -107,6 +124,18 @@ func (r Record) End(statements int, err error) {
 	r.span.SetAttributes(attrs...)
 	r.span.End()
 }
+
+// RecordExemplarAbove is the shortest Record or RecordEvent call whose
+// duration offers its trace as an exemplar (the SDK keeps one per
+// histogram bucket, if its exemplar filter lets it: by default, calls in
+// a sampled trace). Failed calls always offer theirs. Offering one costs a
+// lookup of the span in the context, a clock read and a lock of the
+// bucket's reservoir, about a tenth of a traced call's own cost
+// (BenchmarkRecordPath): a price worth paying on a call that took a
+// millisecond, of which it is under a thousandth, and for the trace of a
+// slow or failed call, the one an operator looks for; not on every fast
+// call of a busy host, whose buckets have no exemplars.
+const RecordExemplarAbove = time.Millisecond
 
 // recordErrorType classifies the error of a Record call. The error text
 // may hold the event's content, so it stays out of the span.
@@ -185,10 +214,11 @@ func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.
 		// does not pay for them. Statements of one record are usually
 		// next to each other: comparing with the last one linked skips
 		// most repeats before the set is asked.
-		linked := make(map[trace.SpanID]struct{}, min(len(records), maxLinks))
+		var linked linkSet
+		n := 0
 		var last trace.SpanID
 		for _, sc := range records {
-			if len(linked) == maxLinks {
+			if n == maxLinks {
 				break
 			}
 			id := sc.SpanID()
@@ -196,14 +226,36 @@ func (i *Integration) StartBatch(ctx context.Context, size int, records []trace.
 				continue
 			}
 			last = id
-			if _, dup := linked[id]; dup {
+			if !linked.add(id) {
 				continue
 			}
-			linked[id] = struct{}{}
+			n++
 			span.AddLink(trace.Link{SpanContext: sc})
 		}
 	}
 	return ctx, &Batch{i: i, ctx: ctx, span: span, size: size, began: time.Now()}
+}
+
+// linkSet is the set of span ids a batch span links to, kept on the
+// stack (a map cost the batch three allocations): open addressing over
+// twice maxLinks slots, indexed by the id's last bytes (span ids are
+// random), the zero id marking a free slot (a valid span id is never
+// zero). Holding at most maxLinks ids, it always has a free slot.
+type linkSet [2 * maxLinks]trace.SpanID
+
+// add adds id, a valid span id, and reports whether it was not there.
+func (s *linkSet) add(id trace.SpanID) bool {
+	i := int(binary.BigEndian.Uint16(id[6:])) % len(s)
+	for {
+		switch s[i] {
+		case id:
+			return false
+		case trace.SpanID{}:
+			s[i] = id
+			return true
+		}
+		i = (i + 1) % len(s)
+	}
 }
 
 // client holds the start option of batch spans, made once.

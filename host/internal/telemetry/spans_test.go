@@ -6,11 +6,13 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -297,3 +299,127 @@ func (s *sampleFirst) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sampl
 }
 
 func (s *sampleFirst) Description() string { return "sampleFirst" }
+
+// TestRecordDurationExemplars checks which Record calls offer their trace
+// as an exemplar of lrsbridge.record.duration: a failed one does, with its
+// own trace id; a successful one shorter than RecordExemplarAbove does
+// not. The recorded counter never offers one.
+func TestRecordDurationExemplars(t *testing.T) {
+	exemplars := func(t *testing.T, e *env) map[string][]trace.TraceID {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := e.reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatalf("Collect = %v", err)
+		}
+		out := map[string][]trace.TraceID{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				switch d := m.Data.(type) {
+				case metricdata.Histogram[float64]:
+					for _, dp := range d.DataPoints {
+						for _, ex := range dp.Exemplars {
+							out[m.Name] = append(out[m.Name], trace.TraceID(ex.TraceID))
+						}
+					}
+				case metricdata.Sum[int64]:
+					for _, dp := range d.DataPoints {
+						for _, ex := range dp.Exemplars {
+							out[m.Name] = append(out[m.Name], trace.TraceID(ex.TraceID))
+						}
+					}
+				}
+			}
+		}
+		return out
+	}
+
+	t.Run("failed", func(t *testing.T) {
+		e := newEnv(t, telemetry.Attributes{})
+		in := e.tel.Integration("acme", "acme/lrs-1", "lrs")
+		_, rec := e.tel.StartRecord(context.Background(), "acme", "")
+		tid := rec.SpanContext().TraceID()
+		in.Recorded(1)
+		rec.End(0, errors.New("queue full"))
+		want := map[string][]trace.TraceID{telemetry.MetricRecordDuration: {tid}}
+		if diff := cmp.Diff(want, exemplars(t, e)); diff != "" {
+			t.Errorf("exemplars (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("fast", func(t *testing.T) {
+		// Only a call the test saw end within RecordExemplarAbove is
+		// known to be fast; on a busy machine one may take longer, so
+		// try a few.
+		for range 20 {
+			e := newEnv(t, telemetry.Attributes{})
+			in := e.tel.Integration("acme", "acme/lrs-1", "lrs")
+			began := time.Now()
+			_, rec := e.tel.StartRecord(context.Background(), "acme", "")
+			in.Recorded(1)
+			rec.End(1, nil)
+			if time.Since(began) >= telemetry.RecordExemplarAbove {
+				continue
+			}
+			if got := exemplars(t, e); len(got) != 0 {
+				t.Errorf("exemplars of a fast call = %v; want none", got)
+			}
+			return
+		}
+		t.Fatalf("no Record call of 20 took less than %v", telemetry.RecordExemplarAbove)
+	})
+}
+
+// TestBatchSpanLinksEachRecordOnce checks the links of a batch span over
+// record span contexts in the orders a queue can hold them: each distinct
+// sampled record once, in the order first seen, repeats skipped whether
+// next to each other or not, unsampled ones left out, at most 128.
+func TestBatchSpanLinksEachRecordOnce(t *testing.T) {
+	sc := func(id trace.SpanID, sampled bool) trace.SpanContext {
+		cfg := trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: id, Remote: true}
+		if sampled {
+			cfg.TraceFlags = trace.FlagsSampled
+		}
+		return trace.NewSpanContext(cfg)
+	}
+	// Ids that differ in their first byte only fall on the same slot of
+	// the link set.
+	a, b, c := trace.SpanID{1, 0, 0, 0, 0, 0, 0, 9}, trace.SpanID{2, 0, 0, 0, 0, 0, 0, 9}, trace.SpanID{3}
+	many := func(n int) (records []trace.SpanContext, ids []trace.SpanID) {
+		for i := range n {
+			id := trace.SpanID{0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i + 1)}
+			records = append(records, sc(id, true))
+			ids = append(ids, id)
+		}
+		return records, ids
+	}
+	twoHundred, twoHundredIDs := many(200)
+	tests := []struct {
+		name    string
+		records []trace.SpanContext
+		want    []trace.SpanID
+	}{
+		{name: "repeats next to each other", records: []trace.SpanContext{sc(a, true), sc(a, true), sc(b, true), sc(b, true)}, want: []trace.SpanID{a, b}},
+		{name: "repeats apart", records: []trace.SpanContext{sc(a, true), sc(b, true), sc(a, true), sc(c, true), sc(b, true)}, want: []trace.SpanID{a, b, c}},
+		{name: "unsampled left out", records: []trace.SpanContext{sc(a, false), sc(b, true), sc(c, false)}, want: []trace.SpanID{b}},
+		{name: "at most 128", records: append(twoHundred, twoHundred...), want: twoHundredIDs[:128]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, telemetry.Attributes{})
+			in := e.tel.Integration("acme", "acme/lrs-1", "lrs")
+			_, batch := in.StartBatch(context.Background(), len(tt.records), tt.records)
+			batch.End(nil, telemetry.BatchResult{Delivered: len(tt.records)})
+			spans := spanNamed(t, e.spans.Ended(), telemetry.SpanDeliver)
+			if len(spans) != 1 {
+				t.Fatalf("%d batch spans; want 1", len(spans))
+			}
+			var got []trace.SpanID
+			for _, l := range spans[0].Links() {
+				got = append(got, l.SpanContext.SpanID())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("links (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

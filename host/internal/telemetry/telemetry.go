@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -85,13 +87,21 @@ type Telemetry struct {
 	fold   *folder
 	kinds  *valueLimit
 
-	recorded, delivered, alreadyStored, retried, deadLettered metric.Int64Counter
-	refused                                                   metric.Int64Counter
-	pluginStarts, pluginRestarts, pluginExits                 metric.Int64Counter
-	batchDuration, recordDuration                             metric.Float64Histogram
-	batchSize                                                 metric.Int64Histogram
-	queueDepth, breakers, integrations                        metric.Int64ObservableGauge
-	queueAge                                                  metric.Float64ObservableGauge
+	// recorded is lrsbridge.statements.recorded for a push meter (the
+	// Bridge), which has no collection to observe at; recordedObs is the
+	// same metric for every other meter, read from recordedSets.
+	recorded     metric.Int64Counter
+	recordedObs  metric.Int64ObservableCounter
+	recordedMu   sync.Mutex
+	recordedSets map[attribute.Distinct]*recordedSeries
+
+	delivered, alreadyStored, retried, deadLettered metric.Int64Counter
+	refused                                         metric.Int64Counter
+	pluginStarts, pluginRestarts, pluginExits       metric.Int64Counter
+	batchDuration, recordDuration                   metric.Float64Histogram
+	batchSize                                       metric.Int64Histogram
+	queueDepth, breakers, integrations              metric.Int64ObservableGauge
+	queueAge                                        metric.Float64ObservableGauge
 }
 
 // New creates the instruments. It fails only if the attribute options are
@@ -120,7 +130,21 @@ func New(opts Options) (*Telemetry, error) {
 		*dst, err = m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 		errs = append(errs, err)
 	}
-	counter(&t.recorded, MetricRecorded, "{statement}", "Statements accepted by Record and RecordEvent, once per integration they were queued for.")
+	const recordedDesc = "Statements accepted by Record and RecordEvent, once per integration they were queued for."
+	if _, push := mp.(bridgeProvider); push {
+		counter(&t.recorded, MetricRecorded, "{statement}", recordedDesc)
+	} else {
+		var err error
+		t.recordedObs, err = m.Int64ObservableCounter(MetricRecorded, metric.WithUnit("{statement}"), metric.WithDescription(recordedDesc))
+		errs = append(errs, err)
+		if err == nil {
+			t.recordedSets = make(map[attribute.Distinct]*recordedSeries)
+			// Never unregistered: like a synchronous counter's, the
+			// totals outlive the host that counted them.
+			_, err = m.RegisterCallback(t.observeRecorded, t.recordedObs)
+			errs = append(errs, err)
+		}
+	}
 	counter(&t.delivered, MetricDelivered, "{statement}", "Statements a sink reported delivered, including those already stored.")
 	counter(&t.alreadyStored, MetricAlreadyStored, "{statement}", "Statements a sink reported already stored (an LRS answered 409 Conflict).")
 	counter(&t.retried, MetricRetried, "{statement}", "Statements handed back to the queue for a later attempt after a delivery attempt that did not settle them; batches the circuit breaker refused are not counted.")
@@ -170,6 +194,7 @@ func (t *Telemetry) Integration(org, id, sink string) *Integration {
 	set := attribute.NewSet(attrs...)
 	return &Integration{
 		t:         t,
+		recorded:  t.recordedSeries(set),
 		org:       org,
 		id:        id,
 		sink:      sink,
@@ -234,10 +259,51 @@ func (t *Telemetry) pluginAttrs(plugin, org string) []attribute.KeyValue {
 	return attrs
 }
 
+// recordedSeries counts the statements recorded under one attribute set
+// of lrsbridge.statements.recorded, for the observable counter: an
+// atomic add per Record call instead of a synchronous counter's
+// measurement (about half a microsecond of the SDK's work, see
+// BenchmarkRecordPath), and the same sums at collection. Integrations
+// folded into one set share it.
+type recordedSeries struct {
+	n   atomic.Int64
+	opt []metric.ObserveOption
+}
+
+// recordedSeries returns the series of set, made on first use; nil with a
+// push meter. A series is kept for the life of the Telemetry, as the
+// SDK keeps a synchronous counter's: an integration that goes and comes
+// back, or a delivery worker made again, counts on from its total, and
+// a folded total never goes down.
+func (t *Telemetry) recordedSeries(set attribute.Set) *recordedSeries {
+	if t.recordedObs == nil {
+		return nil
+	}
+	t.recordedMu.Lock()
+	defer t.recordedMu.Unlock()
+	s := t.recordedSets[set.Equivalent()]
+	if s == nil {
+		s = &recordedSeries{opt: []metric.ObserveOption{metric.WithAttributeSet(set)}}
+		t.recordedSets[set.Equivalent()] = s
+	}
+	return s
+}
+
+// observeRecorded reports every recorded series at a collection.
+func (t *Telemetry) observeRecorded(_ context.Context, o metric.Observer) error {
+	t.recordedMu.Lock()
+	defer t.recordedMu.Unlock()
+	for _, s := range t.recordedSets {
+		o.ObserveInt64(t.recordedObs, s.n.Load(), s.opt...)
+	}
+	return nil
+}
+
 // Integration records the metrics and spans of one integration. Its
 // methods do not allocate on the metric path.
 type Integration struct {
 	t             *Telemetry
+	recorded      *recordedSeries // nil with a push meter
 	org, id, sink string
 	attrs         []attribute.KeyValue
 	// The measurement options are kept as slices: passing a slice on
@@ -248,12 +314,14 @@ type Integration struct {
 	spanAttrs         []attribute.KeyValue
 }
 
-// Recorded counts n statements queued for the integration. It takes no
-// context: a count made once per Record call offers no exemplar (the
-// SDK's default exemplar filter would sample one from every call in a
-// sampled trace, under a lock per series); the record duration histogram
-// carries the call's trace instead.
+// Recorded counts n statements queued for the integration: an atomic
+// add, which the meter reads at collection (see recordedSeries). It takes
+// no context: a count made once per Record call offers no exemplar.
 func (i *Integration) Recorded(n int) {
+	if i.recorded != nil {
+		i.recorded.n.Add(int64(n))
+		return
+	}
 	i.t.recorded.Add(context.Background(), int64(n), i.add...)
 }
 

@@ -386,3 +386,40 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("organizations on the recorded counter: %v; want 3 and _other", orgs)
 	}
 }
+
+// TestRecordedCountsAddUp checks the sums of lrsbridge.statements.recorded,
+// which the host counts itself and the meter reads at collection:
+// integrations folded into one series add up, a second handle of the same
+// integration (a delivery worker made again) counts on from its total, and
+// every collection reports the total so far.
+func TestRecordedCountsAddUp(t *testing.T) {
+	recorded := func(points []point) map[string]float64 {
+		out := map[string]float64{}
+		for _, p := range points {
+			if p.Metric == telemetry.MetricRecorded {
+				out[p.Attrs] = p.Value
+			}
+		}
+		return out
+	}
+	e := newEnv(t, telemetry.Attributes{Mode: telemetry.ModeLimited, Limit: 1})
+	e.tel.Integration("first", "first/lrs", "lrs").Recorded(2)
+	e.tel.Integration("second", "second/lrs", "lrs").Recorded(3)
+	e.tel.Integration("third", "third/archive", "archive").Recorded(4)
+	e.tel.Integration("fourth", "fourth/lrs", "lrs").Recorded(5)
+	want := map[string]float64{
+		"lrsbridge.integration=first/lrs,lrsbridge.org=first,lrsbridge.sink=lrs":   2,
+		"lrsbridge.integration=_other,lrsbridge.org=_other,lrsbridge.sink=lrs":     8,
+		"lrsbridge.integration=_other,lrsbridge.org=_other,lrsbridge.sink=archive": 4,
+	}
+	if diff := cmp.Diff(want, recorded(e.collect(t))); diff != "" {
+		t.Errorf("first collection (-want +got):\n%s", diff)
+	}
+	e.tel.Integration("first", "first/lrs", "lrs").Recorded(1)
+	e.tel.Integration("fifth", "fifth/lrs", "lrs").Recorded(1)
+	want["lrsbridge.integration=first/lrs,lrsbridge.org=first,lrsbridge.sink=lrs"] = 3
+	want["lrsbridge.integration=_other,lrsbridge.org=_other,lrsbridge.sink=lrs"] = 9
+	if diff := cmp.Diff(want, recorded(e.collect(t))); diff != "" {
+		t.Errorf("second collection (-want +got):\n%s", diff)
+	}
+}
