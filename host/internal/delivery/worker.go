@@ -232,10 +232,14 @@ func isConfigError(err error) bool {
 }
 
 func (w *Worker) pause(state string, err error) {
+	msg := w.redact(err)
+	// The state and its error change together: a status read between
+	// them would show the pause without saying why.
 	w.mu.Lock()
 	w.paused = state
+	w.lastError = msg
+	w.lastErrorAt = time.Now()
 	w.mu.Unlock()
-	w.noteError(err)
 	level := slog.LevelWarn
 	if state == StatePausedPlugin { // only an operator can fix it
 		level = slog.LevelError
