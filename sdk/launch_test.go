@@ -472,14 +472,17 @@ func BenchmarkLaunch(b *testing.B) {
 	sum := fileSum(b, pluginPath)
 	l := sdk.NewLauncher()
 	b.Cleanup(func() { _ = l.Close() })
-	launch := func(launch func(context.Context, sdk.LaunchConfig) (*sdk.Process, error), sum []byte) func() (func(), error) {
+	launchNice := func(launch func(context.Context, sdk.LaunchConfig) (*sdk.Process, error), sum []byte, nice int) func() (func(), error) {
 		return func() (func(), error) {
-			p, err := launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: logger, SHA256: sum})
+			p, err := launch(ctx, sdk.LaunchConfig{Path: pluginPath, Logger: logger, SHA256: sum, Nice: nice})
 			if err != nil {
 				return nil, err
 			}
 			return p.Kill, nil
 		}
+	}
+	launch := func(launch func(context.Context, sdk.LaunchConfig) (*sdk.Process, error), sum []byte) func() (func(), error) {
+		return launchNice(launch, sum, 0)
 	}
 	ed25519Launch := func(ctx context.Context, cfg sdk.LaunchConfig) (*sdk.Process, error) {
 		l := sdk.NewEd25519Launcher()
@@ -490,6 +493,8 @@ func BenchmarkLaunch(b *testing.B) {
 		{"p256/launch", launch(sdk.Launch, nil)},
 		{"p256/launcher", launch(l.Launch, nil)},
 		{"p256/launcher/sha256", launch(l.Launch, sum)},
+		// What the host does by default (plugins.nice 10).
+		{"p256/launcher/nice10", launchNice(l.Launch, nil, 10)},
 		{"ed25519/launch", launch(ed25519Launch, nil)},
 		{"auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
 		{"floor", func() (func(), error) {
