@@ -31,12 +31,13 @@ func Check(nice int) error {
 // niceness (0 starts it as cmd.Start does). nice must pass [Check].
 //
 // On Linux every thread of the new process runs at the lower priority from
-// its first instruction: cmd is started from an operating-system thread of
-// its own whose niceness is raised first, and a new process inherits the
-// niceness of the thread that starts it; that thread ends with the call,
-// so no other goroutine ever runs on it. Elsewhere on Unix the niceness is
-// set once the process started, and threads it made before then may keep
-// the host's. On other systems nice is ignored.
+// its first instruction: cmd is started from an operating-system thread
+// whose niceness was raised (a new process inherits the niceness of the
+// thread that starts it). There is one such thread per nice value, made
+// at the first Start with it; it lives as long as the process and runs
+// nothing but Start calls. Elsewhere on Unix the niceness is set once the
+// process started, and threads it made before then may keep the host's.
+// On other systems nice is ignored.
 func Start(cmd *exec.Cmd, nice int) error {
 	if err := Check(nice); err != nil {
 		return err
