@@ -1,13 +1,12 @@
 package sdk
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/learningflow/lrsbridge/sdk/internal/sinkpb"
 )
@@ -33,7 +32,7 @@ func TestBatchCodecMatchesProto(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := data.Materialize()
-		if !cmp.Equal(want, got) {
+		if !bytes.Equal(want, got) {
 			t.Fatalf("%d statements: batchCodec wrote %d bytes unlike proto.Marshal's %d", n, len(got), len(want))
 		}
 		var back sinkpb.DeliverRequest
@@ -41,8 +40,10 @@ func TestBatchCodecMatchesProto(t *testing.T) {
 			t.Fatal(err)
 		}
 		data.Free()
-		if diff := cmp.Diff(req, &back, protocmp.Transform()); diff != "" {
-			t.Fatalf("%d statements: read back (-want +got):\n%s", n, diff)
+		// proto.Equal: cmp with protocmp takes seconds over 2,000
+		// statements of 700 bytes.
+		if !proto.Equal(req, &back) {
+			t.Fatalf("%d statements: read back a different request", n)
 		}
 	}
 	if _, err := (batchCodec{}).Marshal("not a message"); err == nil {
