@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
 func TestListAfterATornAppend(t *testing.T) {
@@ -219,5 +221,30 @@ func TestFilesUseEscapedNames(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Globex.ndjson")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the old file is still there: %v", err)
+	}
+}
+
+// TestEntryID checks that a dead letter's id is a version 5 UUID that
+// depends on the organization, the integration, the entry's sequence
+// number and the statement, and on nothing else.
+func TestEntryID(t *testing.T) {
+	base := EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001")
+	if base != EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001") {
+		t.Fatal("EntryID differs between two calls with the same entry")
+	}
+	if !xapi.IsUUID(base) || base[14] != '5' {
+		t.Errorf("EntryID = %q, want a version 5 UUID", base)
+	}
+	for _, other := range []string{
+		EntryID("acme2", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
+		EntryID("acme", "lrs2", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
+		EntryID("acme", "lrs", 8, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
+		EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000002"),
+		// The separator keeps fields from running into each other.
+		EntryID("acm", "elrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
+	} {
+		if other == base {
+			t.Errorf("EntryID of another entry = %s, the same as %s", other, base)
+		}
 	}
 }

@@ -117,6 +117,10 @@ func TestVerdictMix(t *testing.T) {
 	letters := r.letters(t)
 	if len(letters) != 1 || letters[0].StatementID != "s2" || letters[0].Class != deadletter.ClassRejected || letters[0].Reason != "statement refused: bad verb" {
 		t.Errorf("dead letters = %+v, want s2 rejected with the sink's reason", letters)
+	} else if want := deadletter.EntryID("acme", "lrs", 3, "s2"); letters[0].ID != want {
+		// The id comes from the entry, so that another instance
+		// dead-lettering it again (after a takeover) makes the same one.
+		t.Errorf("dead letter id = %s, want %s, the id of entry 3 of acme/lrs", letters[0].ID, want)
 	}
 	if calls := sink.recorded(); len(calls) != 2 || !cmp.Equal(calls[1].ids, []string{"s3"}) {
 		t.Errorf("calls = %+v, want the transient failure s3 retried alone", calls)

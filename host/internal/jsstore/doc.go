@@ -110,8 +110,10 @@
 // or dies holding a message of which it acknowledged some statements
 // (because Next split it, or the host acknowledged part of a batch), the
 // next holder gets the whole message again, those statements included;
-// the LRS recognises them by their ids (a statement it refused may be
-// dead-lettered a second time).
+// the LRS recognises them by their ids. A statement it refused is
+// refused again; the host derives the dead letter's id from the entry
+// (deadletter.EntryID), so DeadLetters stores it once within the duplicate
+// window.
 //
 // # Shared state
 //
