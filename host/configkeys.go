@@ -81,17 +81,34 @@ func isListKey(key string) bool {
 
 // splitList splits the value of an LRSBRIDGE_ variable that sets a list:
 // elements are separated by commas, with the spaces around them trimmed,
-// and a value of only spaces is the empty list. An empty element is an
-// error saying which; an element cannot itself hold a comma.
+// and a value of only spaces is the empty list. A comma inside an element
+// is written \, and a backslash before a comma or another backslash as
+// \\ (NO_PROXY=a\,b for one element of plugins.env); any other backslash
+// is itself. An empty element is an error saying which.
 func splitList(value string) ([]string, error) {
 	if strings.TrimSpace(value) == "" {
 		return []string{}, nil
 	}
-	list := strings.Split(value, ",")
+	var list []string
+	var cur strings.Builder
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		switch {
+		case c == '\\' && i+1 < len(value) && (value[i+1] == ',' || value[i+1] == '\\'):
+			i++
+			cur.WriteByte(value[i])
+		case c == ',':
+			list = append(list, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	list = append(list, cur.String())
 	for i, v := range list {
 		list[i] = strings.TrimSpace(v)
 		if list[i] == "" {
-			return nil, fmt.Errorf("element %d of %d of the comma-separated list is empty; separate the elements with single commas, with none at either end (an empty value sets an empty list)", i+1, len(list))
+			return nil, fmt.Errorf("element %d of %d of the comma-separated list is empty; separate the elements with single commas, with none at either end (an empty value sets an empty list; write a comma inside an element as \\,)", i+1, len(list))
 		}
 	}
 	return list, nil

@@ -142,17 +142,18 @@ func TestLoadConfigListsFromEnv(t *testing.T) {
 		"LRSBRIDGE_PLUGINS__ALLOW_RUNTIME=lrs, archive",
 		"LRSBRIDGE_EGRESS__ALLOW_CIDRS=127.0.0.0/8,::1/128",
 		"LRSBRIDGE_PLUGINS__CONFIG_ONLY_SETTINGS__LRS=ca_file",
+		`LRSBRIDGE_PLUGINS__ENV=NO_PROXY=localhost\,.corp.example, TZ=UTC`,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := [][]string{cfg.Plugins.AllowRuntime, cfg.Egress.AllowCIDRs, cfg.Plugins.ConfigOnlySettings["lrs"]}
-	want := [][]string{{"lrs", "archive"}, {"127.0.0.0/8", "::1/128"}, {"ca_file"}}
+	got := [][]string{cfg.Plugins.AllowRuntime, cfg.Egress.AllowCIDRs, cfg.Plugins.ConfigOnlySettings["lrs"], cfg.Plugins.Env}
+	want := [][]string{{"lrs", "archive"}, {"127.0.0.0/8", "::1/128"}, {"ca_file"}, {"NO_PROXY=localhost,.corp.example", "TZ=UTC"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lists (-want +got):\n%s", diff)
 	}
 
-	const advice = "; separate the elements with single commas, with none at either end (an empty value sets an empty list)"
+	const advice = "; separate the elements with single commas, with none at either end (an empty value sets an empty list; write a comma inside an element as \\,)"
 	for _, tc := range []struct {
 		name    string
 		environ []string
@@ -186,11 +187,45 @@ func TestLoadConfigListsFromEnv(t *testing.T) {
 	}
 }
 
-// FuzzSplitList checks that a split list has no empty, untrimmed or
-// comma-holding element and one element per comma-separated part, and
-// that joining it again splits to the same list.
+// joinList is the inverse of splitList for elements without spaces at
+// their ends: it escapes backslashes and commas and joins with commas.
+func joinList(list []string) string {
+	esc := strings.NewReplacer(`\`, `\\`, `,`, `\,`)
+	parts := make([]string, len(list))
+	for i, v := range list {
+		parts[i] = esc.Replace(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func TestSplitListEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  []string
+	}{
+		{`NO_PROXY=a\,b, HTTP_PROXY=http://proxy:3128`, []string{"NO_PROXY=a,b", "HTTP_PROXY=http://proxy:3128"}},
+		{`a\\,b`, []string{`a\`, "b"}},
+		{`c:\dir,d`, []string{`c:\dir`, "d"}},
+		{`\,`, []string{","}},
+		{`x\`, []string{`x\`}},
+	} {
+		got, err := splitList(tc.value)
+		if err != nil {
+			t.Errorf("splitList(%q): %v", tc.value, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("splitList(%q) (-want +got):\n%s", tc.value, diff)
+		}
+	}
+}
+
+// FuzzSplitList checks that a split list has no empty or untrimmed
+// element, that a value without backslashes has one element per
+// comma-separated part and none holding a comma, and that joining the list
+// again (escaping commas and backslashes) splits to the same list.
 func FuzzSplitList(f *testing.F) {
-	for _, s := range []string{"", " ", "lrs,archive", " a , b ", "a,,b", ",", "a,", "\t\n", "x\u00a0,y"} {
+	for _, s := range []string{"", " ", "lrs,archive", " a , b ", "a,,b", ",", "a,", "\t\n", "x\u00a0,y", `a\,b`, `a\\,b`, `c:\d`, `\`, `\\\,`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
@@ -204,15 +239,22 @@ func FuzzSplitList(f *testing.F) {
 			}
 			return
 		}
-		if len(list) != strings.Count(value, ",")+1 {
-			t.Fatalf("splitList(%q) = %q: %d elements for %d commas", value, list, len(list), strings.Count(value, ","))
-		}
 		for _, v := range list {
-			if v == "" || v != strings.TrimSpace(v) || strings.Contains(v, ",") {
+			if v == "" || v != strings.TrimSpace(v) {
 				t.Fatalf("splitList(%q) has element %q", value, v)
 			}
 		}
-		again, err := splitList(strings.Join(list, ","))
+		if !strings.Contains(value, `\`) {
+			if len(list) != strings.Count(value, ",")+1 {
+				t.Fatalf("splitList(%q) = %q: %d elements for %d commas", value, list, len(list), strings.Count(value, ","))
+			}
+			for _, v := range list {
+				if strings.Contains(v, ",") {
+					t.Fatalf("splitList(%q) has element %q, with a comma but no backslash in the value", value, v)
+				}
+			}
+		}
+		again, err := splitList(joinList(list))
 		if err != nil || !reflect.DeepEqual(again, list) {
 			t.Fatalf("splitList of the joined %q = %q, %v", list, again, err)
 		}
