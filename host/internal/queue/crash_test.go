@@ -19,6 +19,9 @@ import (
 const crashDirEnv = "LRSBRIDGE_QUEUE_CRASH_DIR"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(burnEnv) != "" {
+		burn() // BenchmarkFsyncBesideCPU's computing processes
+	}
 	if dir := os.Getenv(crashDirEnv); dir != "" {
 		crashChild(dir, os.Getenv("LRSBRIDGE_QUEUE_CRASH_ROUND"), crashOptions(os.Getenv("LRSBRIDGE_QUEUE_CRASH_ROUND")))
 		os.Exit(0)
