@@ -70,12 +70,13 @@ type PluginsConfig struct {
 	// StartTimeout bounds a plugin's start and handshake. Default 30s.
 	StartTimeout time.Duration `koanf:"start_timeout"`
 	// Nice lowers the CPU priority of plugin processes by this much, 0 (the
-	// host's priority) to 19 (the lowest). Default 10: when the machine is
-	// busy, the host's threads (LearningFlow's Record calls, woken when the
-	// disk has synced their statements) run before delivery in the
-	// plugins, which catches up as soon as the CPU is free. Linux lowers
-	// every thread of a plugin; other Unix systems lower the process once
-	// started; elsewhere it has no effect.
+	// host's priority, the default) to 19 (the lowest). Set, the host's
+	// threads (LearningFlow's Record calls, woken when the disk has synced
+	// their statements) run before delivery in the plugins when the
+	// machine is busy, and delivery gets what CPU is left: on a machine
+	// that LearningFlow keeps busy it slows down, and catches up later.
+	// Linux lowers every thread of a plugin; other Unix systems lower the
+	// process once started; elsewhere it has no effect.
 	Nice int `koanf:"nice"`
 	// Env lists extra environment variables ("KEY=value") for plugin
 	// processes. The host passes only proxy and TLS trust variables
@@ -213,7 +214,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "./data",
 		Plugins: PluginsConfig{
-			Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second, Nice: 10,
+			Dir: "./bin/plugins", IdleTimeout: 5 * time.Minute, StartTimeout: 30 * time.Second,
 			AllowRuntime:       []string{"lrs"},
 			ConfigOnlySettings: map[string][]string{"*": {"*_file", "*dir", "*path"}},
 		},

@@ -159,7 +159,7 @@ func TestPluginsRunAtLowerPriority(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("every thread is lowered from its start on Linux only")
 	}
-	for _, nice := range []int{DefaultConfig().Plugins.Nice, 0} {
+	for _, nice := range []int{10, DefaultConfig().Plugins.Nice} {
 		t.Run(strconv.Itoa(nice), func(t *testing.T) {
 			cfg := testConfig(t)
 			cfg.Plugins.Nice = nice

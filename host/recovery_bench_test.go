@@ -223,8 +223,8 @@ func BenchmarkEndToEndVsPlain(b *testing.B) {
 // whole run; min-backlog-left, what was left at the last loaded round, says
 // it did.
 //
-// The plugin runs at plugins.nice, the default 10. The LRS process runs at
-// the lowest CPU priority: it stands for a server on another machine, and
+// The plugin runs at the host's priority (plugins.nice 0, the default).
+// The LRS process runs at the lowest CPU priority: it stands for a server on another machine, and
 // here, the busiest of the three processes, it would otherwise take a core
 // of the two from the host it serves.
 //
@@ -248,7 +248,6 @@ func recordWhileDelivering(b *testing.B, policy SyncPolicy) {
 	cfg.Queue.Sync = policy
 	cfg.Delivery = DefaultConfig().Delivery
 	cfg.Delivery.BatchSize = batch
-	cfg.Plugins.Nice = DefaultConfig().Plugins.Nice
 	addOrg(&cfg, "acme", lrsSink(lrs.endpoint, "s"))
 	addOrg(&cfg, "busy", lrsSink(lrs.endpoint, "s"))
 	h := newHost(b, cfg)

@@ -493,7 +493,7 @@ func BenchmarkLaunch(b *testing.B) {
 		{"p256/launch", launch(sdk.Launch, nil)},
 		{"p256/launcher", launch(l.Launch, nil)},
 		{"p256/launcher/sha256", launch(l.Launch, sum)},
-		// What the host does by default (plugins.nice 10).
+		// As the host does with plugins.nice 10.
 		{"p256/launcher/nice10", launchNice(l.Launch, nil, 10)},
 		{"ed25519/launch", launch(ed25519Launch, nil)},
 		{"auto-p521", func() (func(), error) { return sdk.LaunchAutoMTLS(ctx, pluginPath) }},
