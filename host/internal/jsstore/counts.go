@@ -82,11 +82,10 @@ func (c *Counts) Remove(ctx context.Context, org, sink string) (int, error) {
 // List returns every value by key, as Watch names the keys.
 func (c *Counts) List(ctx context.Context) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := c.watch(ctx, func(ch Change) bool {
+	err := c.watch(ctx, func(ch Change) {
 		if ch.Value != nil {
 			out[ch.Key] = ch.Value
 		}
-		return true
 	}, true)
 	if err != nil {
 		return nil, fmt.Errorf("read delivery counts: %w", err)
@@ -99,36 +98,15 @@ func (c *Counts) List(ctx context.Context) (map[string][]byte, error) {
 // change of one value; Change.Value is nil when the value was removed. fn
 // runs on one goroutine.
 func (c *Counts) Watch(ctx context.Context, fn func(Change)) error {
-	return c.watch(ctx, func(ch Change) bool { fn(ch); return true }, false)
+	return c.watch(ctx, fn, false)
 }
 
 // watch calls fn with the current values and, unless initialOnly, with
 // every change after them.
-func (c *Counts) watch(ctx context.Context, fn func(Change) bool, initialOnly bool) error {
+func (c *Counts) watch(ctx context.Context, fn func(Change), initialOnly bool) error {
 	w, err := c.b.kv.Watch(ctx, "c.>")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watch ended")
-			}
-			if e == nil {
-				if initialOnly {
-					return nil
-				}
-				continue // end of the current values
-			}
-			ch := Change{Key: e.Key()}
-			if e.Operation() == jetstream.KeyValuePut {
-				ch.Value = e.Value()
-			}
-			fn(ch)
-		}
-	}
+	return watchUpdates(ctx, w, initialOnly, func(k string) (string, bool) { return k, true }, fn)
 }

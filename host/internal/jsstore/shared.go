@@ -266,7 +266,19 @@ func (b *Bucket) Watch(ctx context.Context, fn func(Change)) error {
 	if err != nil {
 		return err
 	}
-	defer w.Stop()
+	return watchUpdates(ctx, w, false, func(k string) (string, bool) {
+		key, err := unescape(k[1:])
+		// Hashed keys cannot be decoded; they are not watched.
+		return key, k[0] == 'k' && err == nil
+	}, fn)
+}
+
+// watchUpdates calls fn with the entries of w, the current values first,
+// as Changes (Value nil for a removal) named by key, skipping those key
+// refuses, until ctx ends; with initialOnly it returns once the current
+// values are done. It stops w.
+func watchUpdates(ctx context.Context, w jetstream.KeyWatcher, initialOnly bool, key func(string) (string, bool), fn func(Change)) error {
+	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -276,13 +288,16 @@ func (b *Bucket) Watch(ctx context.Context, fn func(Change)) error {
 				return errors.New("watch ended")
 			}
 			if e == nil {
-				continue // end of the initial values
+				if initialOnly {
+					return nil
+				}
+				continue // end of the current values
 			}
-			key, err := unescape(e.Key()[1:])
-			if e.Key()[0] != 'k' || err != nil {
-				continue // hashed keys cannot be decoded; they are not watched
+			k, ok := key(e.Key())
+			if !ok {
+				continue
 			}
-			c := Change{Key: key}
+			c := Change{Key: k}
 			if e.Operation() == jetstream.KeyValuePut {
 				c.Value = e.Value()
 			}
