@@ -246,15 +246,8 @@ func TestLeaderStepDown(t *testing.T) {
 // The caller records statements, then waits for them with waitStolen.
 func stealDeliveries(t *testing.T, url string, cfg jsstore.Config, n int) *nats.Subscription {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testJetStream(t, url)
+	nc := js.Conn()
 	c, err := js.Consumer(context.Background(), cfg.Stream, jsstore.ConsumerName("acme", "lrs"))
 	if err != nil {
 		t.Fatal(err)
