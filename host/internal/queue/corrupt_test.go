@@ -195,16 +195,25 @@ func TestRecoverDamage(t *testing.T) {
 			}
 			// The queue takes new records after the recovered ones, and
 			// they survive another reopen.
-			appendIDs(t, q, "new")
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = openStore(t, opts)
-			q = openQueue(t, s, "org", "sink")
-			if diff := cmp.Diff(append(tt.want, "new"), drain(t, q)); diff != "" {
-				t.Errorf("recovered entries (-want +got):\n%s", diff)
-			}
+			reopenTakesNew(t, s, q, opts, tt.want)
 		})
+	}
+}
+
+// reopenTakesNew appends "new" to q, the queue org/sink of s, closes s,
+// opens it again with opts and checks that the queue hands out want, then
+// "new": a recovered queue takes new records after the ones it kept, and
+// they survive another reopen.
+func reopenTakesNew(t *testing.T, s *Store, q Queue, opts Options, want []string) {
+	t.Helper()
+	appendIDs(t, q, "new")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, opts)
+	q = openQueue(t, s, "org", "sink")
+	if diff := cmp.Diff(append(want, "new"), drain(t, q)); diff != "" {
+		t.Errorf("recovered entries (-want +got):\n%s", diff)
 	}
 }
 

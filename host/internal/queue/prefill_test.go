@@ -246,15 +246,7 @@ func TestPrefillAfterCrash(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Queue: %v", err)
 			}
-			appendIDs(t, q, "new")
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = openStore(t, opts)
-			q = openQueue(t, s, "org", "sink")
-			if diff := cmp.Diff(append(tt.want, "new"), drain(t, q)); diff != "" {
-				t.Errorf("recovered entries (-want +got):\n%s", diff)
-			}
+			reopenTakesNew(t, s, q, opts, tt.want)
 		})
 	}
 }
