@@ -81,18 +81,26 @@ func (s *v103Sink) Deliver(_ context.Context, req sdk.DeliverRequest) (sdk.Deliv
 
 func (s *v103Sink) Close(context.Context) error { return nil }
 
-func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
-	t.Parallel()
-	const broken = `{"contextAgents":`
-	plain, agents := canonical(t, plainStatement), canonical(t, agentsStatement)
+// versionFixtures returns the canonical plain statement, the one with 2.0.0
+// contextAgents, and that one encoded for 1.0.3 (without them).
+func versionFixtures(t *testing.T) (plain, agents, agents103 []byte) {
+	t.Helper()
+	plain, agents = canonical(t, plainStatement), canonical(t, agentsStatement)
 	st, err := xapi.Parse(agents)
 	if err != nil {
 		t.Fatal(err)
 	}
-	agents103, err := xapi.Marshal(st, xapi.V103)
+	agents103, err = xapi.Marshal(st, xapi.V103)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return plain, agents, agents103
+}
+
+func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
+	t.Parallel()
+	const broken = `{"contextAgents":`
+	plain, agents, agents103 := versionFixtures(t)
 	if bytes.Equal(agents103, agents) {
 		t.Fatal("the 1.0.3 form of a statement with context agents is its 2.0.0 form")
 	}
@@ -130,15 +138,7 @@ func TestV103InstanceGetsStatementsWithoutV2OnlyProperties(t *testing.T) {
 // version they are marked as checked for, per instance version and tag.
 func TestEncodeMarksTheCheckedVersion(t *testing.T) {
 	t.Parallel()
-	plain, agents := canonical(t, plainStatement), canonical(t, agentsStatement)
-	st, err := xapi.Parse(agents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agents103, err := xapi.Marshal(st, xapi.V103)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, agents, agents103 := versionFixtures(t)
 	broken := []byte(`{"contextAgents":`)
 	for _, tc := range []struct {
 		name    string
