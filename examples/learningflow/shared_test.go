@@ -524,15 +524,8 @@ cluster {
 		servers = append(servers, startProcess(t, fmt.Sprintf("nats-server n%d", i+1), cmd, 10*time.Second))
 	}
 	url := strings.Join(urls, ",")
-	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatalf("connect to the NATS cluster: %v", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAt(t, url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	defer js.Conn().Close()
 	waitFor(t, 60*time.Second, "the NATS cluster to elect its JetStream meta leader", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -542,18 +535,27 @@ cluster {
 	return url, servers
 }
 
-// waitStreamLeaders waits until every stream on the servers has a leader.
-func waitStreamLeaders(t *testing.T, url string) {
+// jetStreamAt connects to the NATS cluster at url with opts; the caller
+// closes the connection (js.Conn()).
+func jetStreamAt(t *testing.T, url string, opts ...nats.Option) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatalf("connect to the NATS cluster: %v", err)
 	}
-	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
+		nc.Close()
 		t.Fatal(err)
 	}
+	return js
+}
+
+// waitStreamLeaders waits until every stream on the servers has a leader.
+func waitStreamLeaders(t *testing.T, url string) {
+	t.Helper()
+	js := jetStreamAt(t, url)
+	defer js.Conn().Close()
 	waitFor(t, 60*time.Second, "every stream to have a leader after the nats-server's kill", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
