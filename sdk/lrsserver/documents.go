@@ -88,6 +88,22 @@ func ETag(body []byte) string {
 // documents answers the state, activity profile and agent profile
 // resources.
 func (s *Server) documents(q *request) error {
+	var body []byte
+	if q.method == http.MethodPut || q.method == http.MethodPost {
+		var err error
+		if body, err = s.readAll(q.w, q.body); err != nil {
+			return err
+		}
+	}
+	if s.opts.AdmitDocument != nil {
+		dr := DocumentRequest{Method: q.method, Resource: q.resource, Params: q.query, Body: body}
+		if body != nil {
+			dr.ContentType = q.header.Get("Content-Type")
+		}
+		if err := s.opts.AdmitDocument(q.p, dr); err != nil {
+			return refusal(err)
+		}
+	}
 	d, err := s.parseDoc(q)
 	if err != nil {
 		return err
@@ -118,10 +134,6 @@ func (s *Server) documents(q *request) error {
 	case http.MethodPut, http.MethodPost:
 		if !d.hasID {
 			return statusErr(http.StatusBadRequest, "%s %s needs the %s parameter", q.method, q.resource, d.idName)
-		}
-		body, err := s.readAll(q.w, q.body)
-		if err != nil {
-			return err
 		}
 		ct := q.header.Get("Content-Type")
 		if ct == "" {

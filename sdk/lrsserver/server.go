@@ -70,6 +70,33 @@ var (
 	ErrForbidden = errors.New("forbidden")
 )
 
+// DocumentRequest is a document request as Options.AdmitDocument sees
+// it.
+type DocumentRequest struct {
+	// Method is the request's method (the alternate request syntax's
+	// method parameter when it uses one).
+	Method string
+	// Resource is ResState, ResActivityProfile or ResAgentProfile.
+	Resource string
+	// Params are the request's parameters (from the query, or the form of
+	// the alternate request syntax), unchecked.
+	Params url.Values
+	// ContentType is the Content-Type of a write's body.
+	ContentType string
+	// Body is the body of a PUT or POST.
+	Body []byte
+}
+
+// refusal makes err, returned by a hook, an error with a status: 403
+// unless it carries one.
+func refusal(err error) error {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	return &StatusError{Status: http.StatusForbidden, Err: err}
+}
+
 // StatusError carries the HTTP status an error is answered with. Recorder
 // errors may wrap one.
 type StatusError struct {
@@ -135,6 +162,22 @@ type Options struct {
 	Authenticate func(r *http.Request) (*Principal, error)
 	// Recorder, when set, sees new statements before they are stored.
 	Recorder Recorder
+	// Admit, when set, is asked about every statement of a write as the
+	// client sent it (raw, its JSON), before the LRS completes it: its ID
+	// is empty when the client sent none (and no statementId parameter),
+	// its Timestamp zero when it had none. An error refuses the whole write before
+	// anything is stored or recorded, with the error's StatusError status
+	// (403 for other errors). It is for rules beyond xAPI's, such as a
+	// profile's (cmi5 requires ids and timestamps from the content).
+	Admit func(p *Principal, st *xapi.Statement, raw []byte) error
+	// AdmitDocument, when set, is asked about every state, activity
+	// profile and agent profile request before it is answered (after
+	// authentication, before the parameters are checked), with the body
+	// of a write. An error refuses the request with the error's
+	// StatusError status (403 for other errors). Like Admit, it is for a
+	// profile's rules (cmi5 protects LMS.LaunchData and checks
+	// cmi5LearnerPreferences).
+	AdmitDocument func(p *Principal, r DocumentRequest) error
 	// AuthorityHomePage is the homePage of the authority account put on
 	// stored statements; "https://lrs.invalid/" when empty.
 	AuthorityHomePage string

@@ -197,7 +197,13 @@ func (s *Server) write(q *request, putID string) ([]string, error) {
 			return nil, statusErr(http.StatusBadRequest, "the statement id %s does not match the statementId parameter %s", st.ID, putID)
 		case putID != "":
 			st.ID = putID
-		case st.ID == "":
+		}
+		if s.opts.Admit != nil {
+			if err := s.opts.Admit(q.p, st, raw); err != nil {
+				return nil, refusal(err)
+			}
+		}
+		if st.ID == "" {
 			st.ID = xapi.NewUUID()
 		}
 		st.ID = strings.ToLower(st.ID)
