@@ -21,5 +21,12 @@
 //
 // For cmi5 launches the Server also answers the fetch URL (a one-time
 // exchange of a token for the authorization value), writes the
-// LMS.LaunchData state document and records the "launched" statement.
+// LMS.LaunchData state document and records the "launched" statement; it
+// refuses (403) statements that break cmi5's section 9 (ids, UTC
+// timestamps, session id, verb order per session and registration,
+// results, categories, masteryScore, launchMode), keeps LMS.LaunchData
+// read-only and the learner preferences in their documented form, ends a
+// session's credential once it terminated, and records "abandoned" for a
+// session that did not terminate when the AU is launched again in the
+// registration. docs/launching-content.md lists the rules.
 package launch

@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +89,9 @@ type Request struct {
 	CMI5 bool
 	// ReturnURL is the cmi5 returnURL in LMS.LaunchData. Optional.
 	ReturnURL string
+	// The AU's settings from the course structure (cmi5.xml), for cmi5
+	// launches; see CMI5Settings.
+	CMI5Settings
 }
 
 // Launch is what a launcher needs to start a package.
@@ -156,6 +162,10 @@ type session struct {
 	reg        string
 	expires    time.Time
 	principal  *lrsserver.Principal
+	cmi5       *cmi5Session // cmi5 launches only
+	// ended is set (under Server.mu) when the cmi5 session terminated or
+	// was abandoned: its credential stops working.
+	ended bool
 }
 
 // Server answers the xAPI requests of launched content. It is an
@@ -174,6 +184,8 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	fetch    map[string]fetchToken // by token hash
+
+	cmi5Locks cmi5Locks
 }
 
 type fetchToken struct {
@@ -201,6 +213,7 @@ func New(h Host, cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{h: h, cfg: cfg, endpoint: u, sessions: make(map[string]*session), fetch: make(map[string]fetchToken)}
+	s.cmi5Locks.seed = maphash.MakeSeed()
 	s.store, s.closer = cfg.Store, func() error { return nil }
 	if s.store == nil {
 		if cfg.Dir == "" {
@@ -223,11 +236,17 @@ func New(h Host, cfg Config) (*Server, error) {
 		}
 		s.store, s.saved = fs, sf
 		s.closer = func() error { return errors.Join(fs.Close(), sf.Close()) }
+		if err := s.restoreEnded(context.Background()); err != nil {
+			_ = s.closer()
+			return nil, err
+		}
 	}
 	s.lrs = lrsserver.New(s.store, lrsserver.Options{
 		BasePath:          u.Path,
 		Authenticate:      s.authenticate,
 		Recorder:          lrsserver.RecorderFunc(s.record),
+		Admit:             s.admitCMI5,
+		AdmitDocument:     s.admitCMI5Document,
 		AuthorityHomePage: u.Scheme + "://" + u.Host + "/",
 		AllowOrigins:      cfg.AllowOrigins,
 		Now:               cfg.Now,
@@ -256,6 +275,11 @@ func (s *Server) Launch(ctx context.Context, r Request) (*Launch, error) {
 		return nil, fmt.Errorf("launch: Registration %q is not a UUID", r.Registration)
 	}
 	r.Registration = strings.ToLower(r.Registration)
+	if r.CMI5 {
+		if err := checkCMI5Request(&r); err != nil {
+			return nil, err
+		}
+	}
 	info, err := s.h.Org(r.Org)
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
@@ -285,7 +309,8 @@ func (s *Server) Launch(ctx context.Context, r Request) (*Launch, error) {
 	}
 	if r.CMI5 {
 		l.SessionID = xapi.NewUUID()
-		if err := s.prepareCMI5(ctx, sess, r, actor, l); err != nil {
+		sess.cmi5 = &cmi5Session{SessionID: l.SessionID, Settings: r.CMI5Settings, Launched: s.cfg.Now().UTC()}
+		if err := s.startCMI5(ctx, sess, r, actor); err != nil {
 			return nil, err
 		}
 		token := randomHex(24)
@@ -335,52 +360,155 @@ const (
 	fetchPath         = "cmi5/fetch"
 )
 
-// prepareCMI5 writes LMS.LaunchData and records the "launched" statement.
-func (s *Server) prepareCMI5(ctx context.Context, sess *session, r Request, actor *xapi.Actor, l *Launch) error {
-	ext := map[string]any{cmi5SessionID: l.SessionID}
+// startCMI5 starts the cmi5 session of sess: it abandons the sessions of
+// the AU and registration that did not terminate, writes LMS.LaunchData,
+// records the "launched" statement and keeps the new session's state.
+func (s *Server) startCMI5(ctx context.Context, sess *session, r Request, actor *xapi.Actor) error {
+	c := sess.cmi5
+	key := cmi5Key(sess)
+	defer s.cmi5Locks.lock(key)()
+	state, err := s.loadCMI5(ctx, sess)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	for _, id := range slices.Sorted(maps.Keys(state.Sessions)) {
+		if ss := state.Sessions[id]; ss.Ended == "" {
+			if err := s.abandon(ctx, sess, actor, id, ss); err != nil {
+				return err
+			}
+		}
+	}
+	set := c.Settings
+	template := map[string]any{
+		"contextActivities": map[string]any{"grouping": []any{map[string]any{"objectType": "Activity", "id": set.PublisherID}}},
+		"extensions":        map[string]any{cmi5SessionID: c.SessionID},
+	}
 	data := map[string]any{
-		"contextTemplate": map[string]any{
-			"contextActivities": map[string]any{"grouping": []any{map[string]any{"objectType": "Activity", "id": r.ActivityID}}},
-			"extensions":        ext,
-		},
-		"launchMode":   "Normal",
-		"launchMethod": "AnyWindow",
-		"moveOn":       "Completed",
+		"contextTemplate": template,
+		"launchMode":      set.LaunchMode,
+		"launchMethod":    "AnyWindow",
+		"moveOn":          set.MoveOn,
 	}
 	if r.ReturnURL != "" {
 		data["returnURL"] = r.ReturnURL
+	}
+	if set.MasteryScore != nil {
+		data["masteryScore"] = *set.MasteryScore
+	}
+	if set.LaunchParameters != "" {
+		data["launchParameters"] = set.LaunchParameters
+	}
+	if set.EntitlementKey != "" {
+		data["entitlementKey"] = map[string]any{"courseStructure": set.EntitlementKey}
 	}
 	body, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	key := lrsserver.DocKey{NS: sess.org, Kind: lrsserver.KindState, ActivityID: r.ActivityID,
+	docKey := lrsserver.DocKey{NS: sess.org, Kind: lrsserver.KindState, ActivityID: r.ActivityID,
 		Agent: lrsserver.AgentKey(actor), Registration: sess.reg, ID: launchDataStateID}
 	now := s.cfg.Now().UTC()
-	err = s.store.UpdateDocument(ctx, key, func(*lrsserver.Document) (*lrsserver.Document, error) {
+	err = s.store.UpdateDocument(ctx, docKey, func(*lrsserver.Document) (*lrsserver.Document, error) {
 		return &lrsserver.Document{ContentType: "application/json", Body: body, Updated: now}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("launch: cannot write LMS.LaunchData: %w", err)
 	}
-	launched := &xapi.Statement{
-		ID:     xapi.MustUUIDv5(xapi.NamespaceStatement, "cmi5-launched:"+sess.org+":"+l.SessionID),
+	ext := xapi.Extensions{
+		cmi5SessionID:  mustJSON(c.SessionID),
+		cmi5LaunchMode: mustJSON(set.LaunchMode),
+		cmi5MoveOn:     mustJSON(set.MoveOn),
+	}
+	if set.LaunchURL != "" {
+		ext[cmi5LaunchURL] = mustJSON(set.LaunchURL)
+	}
+	if set.MasteryScore != nil {
+		ext[cmi5MasteryScore] = mustJSON(*set.MasteryScore)
+	}
+	if set.LaunchParameters != "" {
+		ext[cmi5LaunchParameters] = mustJSON(set.LaunchParameters)
+	}
+	launched := s.lmsStatement(sess, actor, c.SessionID, verbLaunched, "launched", ext, now)
+	launched.ID = xapi.MustUUIDv5(xapi.NamespaceStatement, "cmi5-launched:"+sess.org+":"+c.SessionID)
+	if err := s.h.Record(ctx, sess.org, launched); err != nil {
+		return fmt.Errorf("launch: cannot record the launched statement: %w", err)
+	}
+	state.Sessions[c.SessionID] = &cmi5SessState{Launched: c.Launched, Expires: sess.expires}
+	if err := s.saveCMI5(ctx, sess, state); err != nil {
+		return fmt.Errorf("launch: cannot keep the cmi5 session: %w", err)
+	}
+	return nil
+}
+
+// lmsStatement is a cmi5 defined statement the LMS makes for sess's AU in
+// session sessionID (cmi5 sections 9.6.2.3 and 9.6.3.1).
+func (s *Server) lmsStatement(sess *session, actor *xapi.Actor, sessionID, verb, display string, ext xapi.Extensions, now time.Time) *xapi.Statement {
+	if ext == nil {
+		ext = xapi.Extensions{}
+	}
+	ext[cmi5SessionID] = mustJSON(sessionID)
+	return &xapi.Statement{
 		Actor:  *actor,
-		Verb:   xapi.Verb{ID: verbLaunched, Display: xapi.LanguageMap{"en-US": "launched"}},
-		Object: &xapi.Activity{ID: r.ActivityID},
+		Verb:   xapi.Verb{ID: verb, Display: xapi.LanguageMap{"en-US": display}},
+		Object: &xapi.Activity{ID: sess.activityID},
 		Context: &xapi.Context{
-			Registration:      sess.reg,
-			ContextActivities: &xapi.ContextActivities{Category: []xapi.Activity{{ID: cmi5Category}}},
-			Extensions: xapi.Extensions{
-				cmi5SessionID:  mustJSON(l.SessionID),
-				cmi5LaunchMode: mustJSON("Normal"),
-				cmi5MoveOn:     mustJSON("Completed"),
+			Registration: sess.reg,
+			ContextActivities: &xapi.ContextActivities{
+				Category: []xapi.Activity{{ID: cmi5Category}},
+				Grouping: []xapi.Activity{{ID: sess.cmi5.Settings.PublisherID}},
 			},
+			Extensions: ext,
 		},
 		Timestamp: now.Truncate(time.Millisecond),
 	}
-	if err := s.h.Record(ctx, sess.org, launched); err != nil {
-		return fmt.Errorf("launch: cannot record the launched statement: %w", err)
+}
+
+// abandon records "abandoned" for session id of sess's AU and
+// registration, which did not terminate (cmi5 section 9.3.6), with the
+// time from its launch to its last statement as duration (9.5.4.2), and
+// ends it: its credential stops working. The cmi5 lock is held.
+func (s *Server) abandon(ctx context.Context, sess *session, actor *xapi.Actor, id string, ss *cmi5SessState) error {
+	now := s.cfg.Now().UTC()
+	d := time.Duration(0)
+	if ss.Last.After(ss.Launched) {
+		d = ss.Last.Sub(ss.Launched)
+	}
+	st := s.lmsStatement(sess, actor, id, verbAbandoned, "abandoned", nil, now)
+	st.ID = xapi.MustUUIDv5(xapi.NamespaceStatement, "cmi5-abandoned:"+sess.org+":"+id)
+	dur := xapi.DurationOf(d.Truncate(10 * time.Millisecond))
+	st.Result = &xapi.Result{Duration: &dur}
+	if err := s.h.Record(ctx, sess.org, st); err != nil {
+		return fmt.Errorf("launch: cannot record the abandoned statement of session %s: %w", id, err)
+	}
+	ss.Ended = "abandoned"
+	s.endSession(id)
+	return nil
+}
+
+// endSession stops the credential of the cmi5 session id.
+func (s *Server) endSession(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, other := range s.sessions {
+		if other.cmi5 != nil && other.cmi5.SessionID == id {
+			other.ended = true
+		}
+	}
+}
+
+// restoreEnded marks the restored cmi5 launches whose session ended.
+func (s *Server) restoreEnded(ctx context.Context) error {
+	for _, sess := range s.sessions {
+		if sess.cmi5 == nil {
+			continue
+		}
+		st, err := s.loadCMI5(ctx, sess)
+		if err != nil {
+			return fmt.Errorf("launch: %w", err)
+		}
+		if ss := st.Sessions[sess.cmi5.SessionID]; ss != nil && ss.Ended != "" {
+			sess.ended = true
+		}
 	}
 	return nil
 }
@@ -480,6 +608,12 @@ func (s *Server) authenticate(r *http.Request) (*lrsserver.Principal, error) {
 	if !s.cfg.Now().Before(sess.expires) {
 		return nil, fmt.Errorf("%w: the launch credential expired; launch the content again", lrsserver.ErrUnauthorized)
 	}
+	s.mu.Lock()
+	ended := sess.ended
+	s.mu.Unlock()
+	if ended {
+		return nil, fmt.Errorf("%w: the cmi5 session of this credential ended (terminated or abandoned); launch the content again", lrsserver.ErrUnauthorized)
+	}
 	return sess.principal, nil
 }
 
@@ -496,6 +630,36 @@ func (s *Server) record(ctx context.Context, p *lrsserver.Principal, sts []*xapi
 	if sess == nil {
 		return nil, &lrsserver.StatusError{Status: http.StatusUnauthorized, Err: errors.New("the launch ended; launch the content again")}
 	}
+	if sess.cmi5 == nil {
+		return s.recordEvent(ctx, sess, sts)
+	}
+	// A cmi5 session: the statements must keep section 9's rules, and the
+	// state they leave is kept once they are recorded.
+	defer s.cmi5Locks.lock(cmi5Key(sess))()
+	state, err := s.loadCMI5(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	next, err := checkCMI5(sess, state, sts)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.recordEvent(ctx, sess, sts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.saveCMI5(ctx, sess, next); err != nil {
+		return nil, fmt.Errorf("cannot keep the cmi5 session state: %w", err)
+	}
+	if ss := next.Sessions[sess.cmi5.SessionID]; ss != nil && ss.Ended != "" {
+		s.endSession(sess.cmi5.SessionID)
+	}
+	return out, nil
+}
+
+// recordEvent records the statements of a write of sess through the
+// host's xapi.statement rules.
+func (s *Server) recordEvent(ctx context.Context, sess *session, sts []*xapi.Statement) ([]*xapi.Statement, error) {
 	raws := make([]json.RawMessage, len(sts))
 	ids := make([]string, len(sts))
 	for i, st := range sts {
@@ -575,12 +739,13 @@ func (s *Server) serveFetch(w http.ResponseWriter, r *http.Request) {
 		ok = false // expired
 	}
 	s.mu.Unlock()
+	// Errors are answers too: 200 with the error object (cmi5 section
+	// 8.2.2: "the HTTP status code MUST be 200 for a valid request,
+	// including one that generates an error").
 	switch {
 	case !ok:
-		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write(cmi5Error("2", "unknown or expired fetch URL; launch the content again"))
 	case used:
-		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = w.Write(cmi5Error("1", "this fetch URL was already used; launch the content again"))
 	default:
 		b, _ := json.Marshal(map[string]string{"auth-token": strings.TrimPrefix(t.auth, "Basic ")})

@@ -298,9 +298,10 @@ func TestCMI5(t *testing.T) {
 		t.Fatalf("first fetch = %d %v", status, m)
 	}
 	auth := "Basic " + m["auth-token"]
+	// cmi5 section 8.2.2: an error is a 200 answer with the error object.
 	status, m = fetch()
-	if status == 200 || m["error-code"] != "1" {
-		t.Errorf("second fetch = %d %v, want error-code 1", status, m)
+	if status != 200 || m["error-code"] != "1" || m["auth-token"] != "" {
+		t.Errorf("second fetch = %d %v, want 200 with error-code 1 and no auth-token", status, m)
 	}
 	state := "activities/state?activityId=" + url.QueryEscape(l.ActivityID) + "&agent=" + url.QueryEscape(l.Actor) + "&registration=" + l.Registration + "&stateId=LMS.LaunchData"
 	body := mustStatus(t, l.Endpoint, call{method: "GET", path: state, auth: auth}, 200)

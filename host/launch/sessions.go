@@ -28,6 +28,7 @@ type savedSession struct {
 	ActivityID   string           `json:"activity_id"`
 	Registration string           `json:"registration"`
 	Expires      time.Time        `json:"expires"`
+	CMI5         *cmi5Session     `json:"cmi5,omitempty"`
 }
 
 // sessionFile keeps the launches that have not expired, so that launched
@@ -112,7 +113,7 @@ func (sf *sessionFile) Close() error {
 func (s *session) saved() savedSession {
 	return savedSession{
 		ID: s.id, SecretSHA256: hex.EncodeToString(s.secretHash[:]), Org: s.org, User: s.user, Course: s.course,
-		Assignment: s.assignment, ActivityID: s.activityID, Registration: s.reg, Expires: s.expires,
+		Assignment: s.assignment, ActivityID: s.activityID, Registration: s.reg, Expires: s.expires, CMI5: s.cmi5,
 	}
 }
 
@@ -124,7 +125,7 @@ func restore(v savedSession, learnerOf func(org string, u host.User) (*xapi.Acto
 		return nil, errors.New("bad secret hash")
 	}
 	sess := &session{id: v.ID, org: v.Org, user: v.User, course: v.Course, assignment: v.Assignment,
-		activityID: v.ActivityID, reg: v.Registration, expires: v.Expires}
+		activityID: v.ActivityID, reg: v.Registration, expires: v.Expires, cmi5: v.CMI5}
 	copy(sess.secretHash[:], sum)
 	a, err := learnerOf(v.Org, v.User)
 	if err != nil {
