@@ -59,6 +59,10 @@ type CMI5Settings struct {
 	// LaunchMode is "Normal" (when empty), "Browse" or "Review". In Browse
 	// and Review the AU may not send completed, passed or failed.
 	LaunchMode string
+	// LaunchMethod is the AU's launchMethod: "AnyWindow" (when empty) or
+	// "OwnWindow" (LearningFlow must then open the AU in a window of its
+	// own or in the learner's window, not in a frame).
+	LaunchMethod string
 	// LaunchParameters are the AU's launchParameters, if any.
 	LaunchParameters string
 	// EntitlementKey is the AU's entitlementKey in the course structure,
@@ -94,6 +98,7 @@ const (
 var (
 	moveOnValues  = []string{"Passed", "Completed", "CompletedAndPassed", "CompletedOrPassed", "NotApplicable"}
 	launchModes   = []string{launchModeNormal, "Browse", "Review"}
+	launchMethods = []string{"AnyWindow", "OwnWindow"}
 	lmsOnlyVerbs  = []string{verbLaunched, verbAbandoned, verbWaived, verbSatisfied}
 	verbShortName = map[string]string{
 		verbInitialized: "initialized", verbCompleted: "completed", verbPassed: "passed",
@@ -123,6 +128,10 @@ func checkCMI5Request(r *Request) error {
 	c.LaunchMode = cmp.Or(c.LaunchMode, launchModeNormal)
 	if !slices.Contains(launchModes, c.LaunchMode) {
 		return fmt.Errorf("launch: LaunchMode %q is not one of %s", c.LaunchMode, strings.Join(launchModes, ", "))
+	}
+	c.LaunchMethod = cmp.Or(c.LaunchMethod, launchMethods[0])
+	if !slices.Contains(launchMethods, c.LaunchMethod) {
+		return fmt.Errorf("launch: LaunchMethod %q is not one of %s", c.LaunchMethod, strings.Join(launchMethods, ", "))
 	}
 	if m := c.MasteryScore; m != nil && (math.IsNaN(*m) || *m < 0 || *m > 1) {
 		return fmt.Errorf("launch: MasteryScore %v is not between 0 and 1", *m)
@@ -441,10 +450,14 @@ func checkResult(x *xapi.Statement, c CMI5Settings, verb, name string) error {
 	if !judged || c.MasteryScore == nil {
 		return nil
 	}
+	// A judgement by score carries the masteryScore it was made against
+	// ("required, when present and evaluated"); one without a score need
+	// not, but may not carry another.
 	ms := *c.MasteryScore
 	var got float64
-	if x.Context == nil || json.Unmarshal(x.Context.Extensions[cmi5MasteryScore], &got) != nil || got != ms {
-		return cmi5Refusal(x, "9.6.3.2", "%s statements must carry the masteryScore %v of LMS.LaunchData in context.extensions[%s]", name, ms, cmi5MasteryScore)
+	raw, carried := x.Context.Extensions[cmi5MasteryScore]
+	if (carried && (json.Unmarshal(raw, &got) != nil || got != ms)) || (!carried && r.Score != nil) {
+		return cmi5Refusal(x, "9.6.3.2", "a %s statement with a score must carry the masteryScore %v of LMS.LaunchData in context.extensions[%s]", name, ms, cmi5MasteryScore)
 	}
 	if r.Score != nil && r.Score.Scaled != nil {
 		scaled := *r.Score.Scaled

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,7 +241,10 @@ func TestCMI5StatementRules(t *testing.T) {
 		{"terminated with the moveOn category", "terminated", func(st map[string]any) {
 			categories(st)["category"] = []any{map[string]any{"id": cmi5Cat}, map[string]any{"id": moveOnCat}}
 		}},
-		{"passed without the masteryScore", "passed", func(st map[string]any) { delete(ctxOf(st)["extensions"].(map[string]any), masteryExt) }},
+		{"passed by score without the masteryScore", "passed", func(st map[string]any) {
+			resultOf(st)["score"] = map[string]any{"scaled": 0.95}
+			delete(ctxOf(st)["extensions"].(map[string]any), masteryExt)
+		}},
 		{"passed with another masteryScore", "passed", func(st map[string]any) { ctxOf(st)["extensions"].(map[string]any)[masteryExt] = 0.8 }},
 		{"an LMS verb", "experienced", func(st map[string]any) {
 			st["verb"] = map[string]any{"id": "https://w3id.org/xapi/adl/verbs/satisfied"}
@@ -263,7 +267,12 @@ func TestCMI5StatementRules(t *testing.T) {
 	a.mustSend("experienced")
 	a.mustSend("completed")
 	a.mustRefuse("completed twice", a.statement("completed"))
-	a.mustSend("passed")
+	// A passed statement without a score need not carry the masteryScore.
+	passed := a.statement("passed")
+	delete(ctxOf(passed)["extensions"].(map[string]any), masteryExt)
+	if s, b := a.send(passed); s != http.StatusNoContent {
+		t.Fatalf("passed without a score or the masteryScore = %d %s, want it stored", s, b)
+	}
 	a.mustRefuse("passed twice", a.statement("passed"))
 	a.mustRefuse("failed after passed", a.statement("failed"))
 	a.mustSend("terminated")
@@ -387,8 +396,8 @@ func TestCMI5Documents(t *testing.T) {
 // initialized and terminated but not completed, passed or failed.
 func TestCMI5LaunchModes(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	a := startAU(t, e, launch.Request{CMI5Settings: launch.CMI5Settings{LaunchMode: "Browse", MoveOn: "Passed"}}, false)
-	if a.launchData["launchMode"] != "Browse" || a.launchData["moveOn"] != "Passed" {
+	a := startAU(t, e, launch.Request{CMI5Settings: launch.CMI5Settings{LaunchMode: "Browse", MoveOn: "Passed", LaunchMethod: "OwnWindow"}}, false)
+	if a.launchData["launchMode"] != "Browse" || a.launchData["moveOn"] != "Passed" || a.launchData["launchMethod"] != "OwnWindow" {
 		t.Errorf("LMS.LaunchData = %v", a.launchData)
 	}
 	a.mustSend("initialized")
@@ -434,7 +443,7 @@ func TestCMI5Launched(t *testing.T) {
 		t.Errorf("LMS.LaunchData = %v", a.launchData)
 	}
 	bad := 1.5
-	for _, s := range []launch.CMI5Settings{{MoveOn: "Whenever"}, {LaunchMode: "Preview"}, {MasteryScore: &bad}, {PublisherID: "not an iri"}} {
+	for _, s := range []launch.CMI5Settings{{MoveOn: "Whenever"}, {LaunchMode: "Preview"}, {LaunchMethod: "Popup"}, {MasteryScore: &bad}, {PublisherID: "not an iri"}} {
 		if _, err := e.srv.Launch(t.Context(), launch.Request{Org: "acme", User: host.User{ID: "u-1"}, ActivityID: "https://example.com/au", CMI5: true, CMI5Settings: s}); err == nil {
 			t.Errorf("Launch with %+v succeeded, want an error", s)
 		}
@@ -482,4 +491,37 @@ func TestCMI5StateSurvivesRestart(t *testing.T) {
 	a.mustSend("terminated")
 	done.mustRefuse("a statement of a session terminated before the restart", done.statement("experienced"))
 	left.mustRefuse("a statement of a session abandoned before the restart", left.statement("experienced"))
+}
+
+// TestCMI5ConcurrentWrites checks that the rules hold when an AU sends
+// statements at once (content often does not wait for one answer before
+// the next): of several completed statements sent together exactly one is
+// stored, and allowed statements sent meanwhile all are.
+func TestCMI5ConcurrentWrites(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	a := startAU(t, e, launch.Request{}, false)
+	a.mustSend("initialized")
+	const n = 8
+	sts := make([]map[string]any, 0, 2*n)
+	for range n {
+		sts = append(sts, a.statement("completed"), a.statement("experienced"))
+	}
+	codes := make([]int, len(sts))
+	var wg sync.WaitGroup
+	for i, st := range sts {
+		wg.Go(func() { codes[i], _ = a.send(st) })
+	}
+	wg.Wait()
+	stored := map[string]int{}
+	for i, c := range codes {
+		if c == http.StatusNoContent {
+			stored[sts[i]["verb"].(map[string]any)["id"].(string)]++
+		} else if c != http.StatusForbidden {
+			t.Errorf("statement %d: status %d, want 204 or 403", i, c)
+		}
+	}
+	if stored[verbs+"completed"] != 1 || stored[verbs+"experienced"] != n {
+		t.Errorf("stored %v, want 1 completed and %d experienced", stored, n)
+	}
+	a.mustSend("terminated")
 }

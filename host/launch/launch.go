@@ -386,7 +386,7 @@ func (s *Server) startCMI5(ctx context.Context, sess *session, r Request, actor 
 	data := map[string]any{
 		"contextTemplate": template,
 		"launchMode":      set.LaunchMode,
-		"launchMethod":    "AnyWindow",
+		"launchMethod":    set.LaunchMethod,
 		"moveOn":          set.MoveOn,
 	}
 	if r.ReturnURL != "" {
