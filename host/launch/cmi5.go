@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/learningflow/lrsbridge/host"
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
@@ -80,6 +81,7 @@ const (
 	cmi5MasteryScore     = "https://w3id.org/xapi/cmi5/context/extensions/masteryscore"
 	cmi5LaunchURL        = "https://w3id.org/xapi/cmi5/context/extensions/launchurl"
 	cmi5LaunchParameters = "https://w3id.org/xapi/cmi5/context/extensions/launchparameters"
+	cmi5Reason           = "https://w3id.org/xapi/cmi5/result/extensions/reason"
 	learnerPrefsID       = "cmi5LearnerPreferences"
 
 	verbInitialized = "http://adlnet.gov/expapi/verbs/initialized"
@@ -144,6 +146,7 @@ func checkCMI5Request(r *Request) error {
 type cmi5State struct {
 	Completed bool                      `json:"completed,omitempty"`
 	Passed    bool                      `json:"passed,omitempty"`
+	Waived    bool                      `json:"waived,omitempty"`
 	Sessions  map[string]*cmi5SessState `json:"sessions,omitempty"`
 }
 
@@ -562,4 +565,133 @@ func (s *Server) markPrefsRead(sess *session) error {
 	}
 	ss.PrefsRead = true
 	return s.saveCMI5(ctx, sess, st)
+}
+
+// openSessions returns the cmi5 launches of sess's learner and
+// registration for other AUs whose session is open.
+func (s *Server) openSessions(sess *session) []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*session
+	me := lrsserver.AgentKey(sess.principal.Learner)
+	for _, o := range s.sessions {
+		if o.cmi5 != nil && !o.ended && o.org == sess.org && o.reg == sess.reg && o.activityID != sess.activityID &&
+			lrsserver.AgentKey(o.principal.Learner) == me {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// abandonSession abandons the cmi5 session of launch sess unless it ended.
+func (s *Server) abandonSession(ctx context.Context, sess *session) error {
+	defer s.cmi5Locks.lock(cmi5Key(sess))()
+	st, err := s.loadCMI5(ctx, sess)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	ss := st.Sessions[sess.cmi5.SessionID]
+	if ss == nil {
+		ss = &cmi5SessState{Launched: sess.cmi5.Launched, Expires: sess.expires}
+		st.Sessions[sess.cmi5.SessionID] = ss
+	}
+	if ss.Ended != "" {
+		s.endSession(sess.cmi5.SessionID)
+		return nil
+	}
+	if err := s.abandon(ctx, sess, sess.principal.Learner, sess.cmi5.SessionID, ss); err != nil {
+		return err
+	}
+	if err := s.saveCMI5(ctx, sess, st); err != nil {
+		return fmt.Errorf("launch: cannot keep the cmi5 session state: %w", err)
+	}
+	return nil
+}
+
+// ErrNoSession is returned by Abandon for an id that names no cmi5 launch
+// the Server knows (unknown, expired, or a Tin Can launch).
+var ErrNoSession = errors.New("launch: no cmi5 session with this launch id")
+
+// Abandon ends the cmi5 session of the launch with id (Launch.ID) as
+// abandoned, when LearningFlow knows it ended abnormally (the learner
+// closed the course, an administrator resets a stuck attempt): the Server
+// records the "abandoned" statement, with the time from the launch to the
+// session's last statement as duration, and the credential stops working
+// (cmi5 9.3.6). A session that already ended is left as it is.
+func (s *Server) Abandon(ctx context.Context, id string) error {
+	s.mu.Lock()
+	sess := s.sessions[id]
+	s.mu.Unlock()
+	if sess == nil || sess.cmi5 == nil {
+		return ErrNoSession
+	}
+	return s.abandonSession(ctx, sess)
+}
+
+// Waiver asks to waive an AU for a learner's registration.
+type Waiver struct {
+	// Org, User, ActivityID and Registration name the AU and the attempt,
+	// as in a Request. Required.
+	Org          string
+	User         host.User
+	ActivityID   string
+	Registration string
+	// PublisherID is the AU's id in the course structure; empty means
+	// ActivityID.
+	PublisherID string
+	// Reason is why: "Tested Out", "Equivalent AU", "Equivalent Outside
+	// Activity" or "Administrative" (cmi5 9.5.5.2).
+	Reason string
+}
+
+// waiveReasons are the reasons cmi5 lists.
+var waiveReasons = []string{"Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"}
+
+// ErrWaived is returned by Waive for an AU already waived in the
+// registration: cmi5 waives once per registration.
+var ErrWaived = errors.New("launch: the AU is already waived in this registration")
+
+// Waive records that the AU's requirements were met by other means than
+// the AU (cmi5 9.3.7): a "waived" statement with success and completion,
+// the reason, and a session id of its own. Once per AU and registration.
+func (s *Server) Waive(ctx context.Context, w Waiver) error {
+	if w.Org == "" || w.User.ID == "" || w.ActivityID == "" || !xapi.IsUUID(w.Registration) {
+		return errors.New("launch: Org, User.ID, ActivityID and a UUID Registration are required to waive an AU")
+	}
+	if !slices.Contains(waiveReasons, w.Reason) {
+		return fmt.Errorf("launch: Reason %q is not one of %s", w.Reason, strings.Join(waiveReasons, ", "))
+	}
+	actor, err := s.learnerOf(w.Org, w.User)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	r := Request{ActivityID: w.ActivityID, CMI5Settings: CMI5Settings{PublisherID: w.PublisherID}}
+	if err := checkCMI5Request(&r); err != nil {
+		return err
+	}
+	sess := &session{org: w.Org, activityID: w.ActivityID, reg: strings.ToLower(w.Registration),
+		principal: &lrsserver.Principal{Learner: actor},
+		cmi5:      &cmi5Session{SessionID: xapi.NewUUID(), Settings: r.CMI5Settings}}
+	defer s.cmi5Locks.lock(cmi5Key(sess))()
+	st, err := s.loadCMI5(ctx, sess)
+	if err != nil {
+		return fmt.Errorf("launch: %w", err)
+	}
+	if st.Waived {
+		return ErrWaived
+	}
+	now := s.cfg.Now().UTC()
+	x := s.lmsStatement(sess, actor, sess.cmi5.SessionID, verbWaived, "waived", nil, now)
+	x.ID = xapi.MustUUIDv5(xapi.NamespaceStatement, "cmi5-waived:"+w.Org+":"+sess.reg+":"+w.ActivityID+":"+lrsserver.AgentKey(actor))
+	x.Context.ContextActivities.Category = append(x.Context.ContextActivities.Category, xapi.Activity{ID: cmi5MoveOnCategory})
+	yes := true
+	x.Result = &xapi.Result{Success: &yes, Completion: &yes, Extensions: xapi.Extensions{cmi5Reason: mustJSON(w.Reason)}}
+	if err := s.h.Record(ctx, w.Org, x); err != nil {
+		return fmt.Errorf("launch: cannot record the waived statement: %w", err)
+	}
+	st.Waived = true
+	if err := s.saveCMI5(ctx, sess, st); err != nil {
+		return fmt.Errorf("launch: cannot keep the cmi5 state: %w", err)
+	}
+	return nil
 }

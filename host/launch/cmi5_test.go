@@ -2,6 +2,7 @@ package launch_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -524,4 +525,73 @@ func TestCMI5ConcurrentWrites(t *testing.T) {
 		t.Errorf("stored %v, want 1 completed and %d experienced", stored, n)
 	}
 	a.mustSend("terminated")
+}
+
+// TestCMI5AbandonAndWaive checks the LMS's own cmi5 verbs: Abandon ends a
+// session on LearningFlow's word, a launch of another AU of the
+// registration abandons the open session of the first, and Waive records
+// a waived AU once per registration.
+func TestCMI5AbandonAndWaive(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := t.Context()
+	a := startAU(t, e, launch.Request{}, false)
+	a.mustSend("initialized")
+	if err := e.srv.Abandon(ctx, a.l.ID); err != nil {
+		t.Fatalf("Abandon: %v", err)
+	}
+	a.mustRefuse("a statement after Abandon", a.statement("experienced"))
+	if err := e.srv.Abandon(ctx, a.l.ID); err != nil {
+		t.Errorf("Abandon of an ended session = %v, want nil (nothing to do)", err)
+	}
+	if err := e.srv.Abandon(ctx, "no-such-launch"); !errors.Is(err, launch.ErrNoSession) {
+		t.Errorf("Abandon of an unknown launch = %v, want ErrNoSession", err)
+	}
+
+	first := startAU(t, e, launch.Request{}, false)
+	first.mustSend("initialized")
+	second := startAU(t, e, launch.Request{Registration: first.l.Registration, User: userOf(t, first)}, false)
+	first.mustRefuse("a statement of an AU left for another of the registration", first.statement("experienced"))
+	second.mustSend("initialized")
+
+	w := launch.Waiver{Org: "acme", User: userOf(t, second), ActivityID: "https://acme.example/au/3", Registration: second.l.Registration,
+		PublisherID: "https://publisher.example/au/3", Reason: "Tested Out"}
+	if err := e.srv.Waive(ctx, w); err != nil {
+		t.Fatalf("Waive: %v", err)
+	}
+	if err := e.srv.Waive(ctx, w); !errors.Is(err, launch.ErrWaived) {
+		t.Errorf("second Waive = %v, want ErrWaived", err)
+	}
+	bad := w
+	bad.Reason = "Because"
+	if err := e.srv.Waive(ctx, bad); err == nil || !strings.Contains(err.Error(), "Tested Out") {
+		t.Errorf("Waive with reason %q = %v, want an error listing the reasons", bad.Reason, err)
+	}
+
+	abandoned := map[string]bool{}
+	var waived []map[string]any
+	for _, raw := range e.delivered(t) {
+		var st map[string]any
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		ext, _ := ctxOf(st)["extensions"].(map[string]any)
+		switch st["verb"].(map[string]any)["id"] {
+		case "https://w3id.org/xapi/adl/verbs/abandoned":
+			abandoned[ext[sessionExt].(string)] = true
+		case "https://w3id.org/xapi/adl/verbs/waived":
+			waived = append(waived, st)
+		}
+	}
+	if len(abandoned) != 2 || !abandoned[a.l.SessionID] || !abandoned[first.l.SessionID] {
+		t.Errorf("abandoned sessions %v, want the two left open (%s, %s)", abandoned, a.l.SessionID, first.l.SessionID)
+	}
+	if len(waived) != 1 {
+		t.Fatalf("%d waived statements, want 1", len(waived))
+	}
+	r := resultOf(waived[0])
+	ext := ctxOf(waived[0])["extensions"].(map[string]any)
+	if r["success"] != true || r["completion"] != true || r["extensions"].(map[string]any)["https://w3id.org/xapi/cmi5/result/extensions/reason"] != "Tested Out" ||
+		ext[sessionExt] == "" || ext[sessionExt] == second.l.SessionID || !strings.Contains(string(mustJSONOf(t, categories(waived[0]))), moveOnCat) {
+		t.Errorf("waived statement %v", waived[0])
+	}
 }

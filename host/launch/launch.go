@@ -364,6 +364,15 @@ const (
 // the AU and registration that did not terminate, writes LMS.LaunchData,
 // records the "launched" statement and keeps the new session's state.
 func (s *Server) startCMI5(ctx context.Context, sess *session, r Request, actor *xapi.Actor) error {
+	// A launch of another AU of the registration abandons the open
+	// sessions of the others (cmi5 9.3.6: the LMS watches for requests of
+	// the registration for a different AU). One lock at a time: the
+	// locks are striped.
+	for _, other := range s.openSessions(sess) {
+		if err := s.abandonSession(ctx, other); err != nil {
+			return err
+		}
+	}
 	c := sess.cmi5
 	key := cmi5Key(sess)
 	defer s.cmi5Locks.lock(key)()
