@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/host"
+	"github.com/learningflow/lrsbridge/internal/nodetest"
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/sinktest"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
@@ -41,23 +42,11 @@ var loopback = sdk.EgressPolicy{
 // CI is set (CI installs both).
 func plugin(t *testing.T) (dir, name string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node is not installed; .ci/run installs Debian's nodejs")
-		}
-		t.Skip("node is not installed")
-	}
 	src, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(src, "node_modules", "@grpc", "grpc-js")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the npm dependencies are not installed: run npm ci in examples/node-sink")
-		}
-		t.Skip("npm dependencies not installed (npm ci in examples/node-sink)")
-	}
+	node := nodetest.Node(t, src, "@grpc/grpc-js")
 	dir = t.TempDir()
 	name = "lrs-node"
 	script := fmt.Sprintf("#!/bin/sh\nexec %s %s \"$@\"\n", strconv.Quote(node), strconv.Quote(filepath.Join(src, "lrs-sink.js")))

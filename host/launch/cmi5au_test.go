@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/launch"
+	"github.com/learningflow/lrsbridge/internal/nodetest"
 )
 
 // TestCMI5ThirdPartyAU runs an assignable unit built on a third-party
@@ -23,20 +23,8 @@ import (
 // terminated must be refused. Without node or the installed npm
 // dependencies the test is skipped, unless CI is set (CI installs both).
 func TestCMI5ThirdPartyAU(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node is not installed; .ci/run installs Debian's nodejs")
-		}
-		t.Skip("node is not installed")
-	}
 	dir := filepath.Join("testdata", "cmi5au")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@xapi", "cmi5")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the npm dependencies are not installed: run npm ci in host/launch/testdata/cmi5au")
-		}
-		t.Skip("npm dependencies not installed (npm ci in host/launch/testdata/cmi5au)")
-	}
+	node := nodetest.Node(t, dir, "@xapi/cmi5")
 	e := newEnv(t, envOptions{})
 	mastery := 0.8
 	l := newLaunch(t, e, launch.Request{CMI5: true, CMI5Settings: launch.CMI5Settings{PublisherID: "https://publisher.example/au/quiz", MasteryScore: &mastery, MoveOn: "CompletedAndPassed"}})
