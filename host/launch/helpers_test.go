@@ -2,11 +2,13 @@ package launch_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/learningflow/lrsbridge/host"
 	"github.com/learningflow/lrsbridge/host/hosttest"
 	"github.com/learningflow/lrsbridge/host/launch"
+	"github.com/learningflow/lrsbridge/internal/nodetest"
 )
 
 // testPlugins are the plugins of this test binary.
@@ -111,4 +114,45 @@ func (e *env) delivered(t testing.TB) map[string]json.RawMessage {
 		out[st.ID] = body
 	}
 	return out
+}
+
+// contentStep is one step a Node.js content program of testdata reports:
+// a JSON line {"step", "ok", "status", "value", "error"}.
+type contentStep struct {
+	Step   string `json:"step"`
+	OK     bool   `json:"ok"`
+	Status int    `json:"status"`
+	Value  any    `json:"value"`
+	Error  string `json:"error"`
+}
+
+// runContent runs script of testdata/dir (whose npm package module must
+// be installed) with node and the launch URL, and returns the steps it
+// reported, by name, in order.
+func runContent(t *testing.T, dir, module, script, launchURL string) (map[string]contentStep, []string) {
+	t.Helper()
+	dir = filepath.Join("testdata", dir)
+	node := nodetest.Node(t, dir, module)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, launchURL)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s failed: %v\n%s%s", script, err, out, stderr.Bytes())
+	}
+	steps := map[string]contentStep{}
+	var order []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var s contentStep
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			t.Fatalf("%s output line %q: %v", script, sc.Text(), err)
+		}
+		steps[s.Step] = s
+		order = append(order, s.Step)
+	}
+	return steps, order
 }
