@@ -118,10 +118,13 @@ type cmi5Session struct {
 // checkCMI5Request validates and completes the cmi5 settings of r.
 func checkCMI5Request(r *Request) error {
 	c := &r.CMI5Settings
-	if c.PublisherID == "" {
+	switch {
+	case c.PublisherID == "":
 		c.PublisherID = r.ActivityID
-	} else if !xapi.IsIRI(c.PublisherID) {
+	case !xapi.IsIRI(c.PublisherID):
 		return fmt.Errorf("launch: PublisherID %q is not an absolute IRI", c.PublisherID)
+	case c.PublisherID == r.ActivityID:
+		return fmt.Errorf("launch: ActivityID %q is the AU's PublisherID; cmi5 (8.1.5) has the LMS generate an activity id of its own for the AU, the same on every launch", r.ActivityID)
 	}
 	c.MoveOn = cmp.Or(c.MoveOn, moveOnDefault)
 	if !slices.Contains(moveOnValues, c.MoveOn) {

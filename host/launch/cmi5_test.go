@@ -444,7 +444,7 @@ func TestCMI5Launched(t *testing.T) {
 		t.Errorf("LMS.LaunchData = %v", a.launchData)
 	}
 	bad := 1.5
-	for _, s := range []launch.CMI5Settings{{MoveOn: "Whenever"}, {LaunchMode: "Preview"}, {LaunchMethod: "Popup"}, {MasteryScore: &bad}, {PublisherID: "not an iri"}} {
+	for _, s := range []launch.CMI5Settings{{MoveOn: "Whenever"}, {LaunchMode: "Preview"}, {LaunchMethod: "Popup"}, {MasteryScore: &bad}, {PublisherID: "not an iri"}, {PublisherID: "https://example.com/au"}} {
 		if _, err := e.srv.Launch(t.Context(), launch.Request{Org: "acme", User: host.User{ID: "u-1"}, ActivityID: "https://example.com/au", CMI5: true, CMI5Settings: s}); err == nil {
 			t.Errorf("Launch with %+v succeeded, want an error", s)
 		}
