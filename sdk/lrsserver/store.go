@@ -144,6 +144,9 @@ type Change struct {
 	Doc *Document `json:"doc,omitempty"`
 	// DeleteSet: every document of a set deleted.
 	DeleteSet *DocKey `json:"deleteSet,omitempty"`
+	// ForgetBefore: the statements of every namespace stored before this
+	// time forgotten (ForgetStatements).
+	ForgetBefore *time.Time `json:"forgetBefore,omitempty"`
 }
 
 // MemoryStore is a Store in memory. With a journal it can be made durable:
@@ -193,6 +196,28 @@ func (m *MemoryStore) apply(c Change) {
 			if k.Set() == c.DeleteSet.Set() {
 				delete(m.docs, k)
 			}
+		}
+	case c.ForgetBefore != nil:
+		for name, n := range m.ns {
+			keep := make([]*Record, 0, len(n.list))
+			for _, r := range n.list {
+				if !r.Stored.Before(*c.ForgetBefore) {
+					keep = append(keep, r)
+				}
+			}
+			if len(keep) == len(n.list) {
+				continue
+			}
+			if len(keep) == 0 {
+				delete(m.ns, name)
+				continue
+			}
+			// A new list and index: readers may hold the old list.
+			n2 := &memNS{list: keep, byID: make(map[string]int, len(keep)), seq: n.seq}
+			for i, r := range keep {
+				n2.byID[r.ID] = i
+			}
+			m.ns[name] = n2
 		}
 	default:
 		n := m.ns[c.NS]
@@ -275,6 +300,32 @@ func (m *MemoryStore) Statements(_ context.Context, ns string, fn func(*Record) 
 		}
 	}
 	return nil
+}
+
+// ForgetStatements forgets the statements of every namespace stored
+// before t and returns how many it forgot. It is journaled (as a
+// ForgetBefore change) only when it forgets some. A forgotten statement is
+// gone: reads miss it, and a statement sent again under its id is stored
+// as new. Documents are kept.
+func (m *MemoryStore) ForgetStatements(t time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, ns := range m.ns {
+		for _, r := range ns.list {
+			if r.Stored.Before(t) {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	t = t.UTC()
+	if err := m.change(Change{ForgetBefore: &t}); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // Len returns the number of statements stored in ns.
