@@ -41,7 +41,8 @@ type envOptions struct {
 	sync     string // queue.sync; "none" when empty
 	dir      string // launch store directory; a temp dir when empty
 	now      func() time.Time
-	identity string // the org's identity policy; account when empty
+	keep     time.Duration // Config.KeepStatements
+	identity string        // the org's identity policy; account when empty
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -66,7 +67,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		dir = filepath.Join(cfg.DataDir, "launch")
 	}
 	var err error
-	ls, err = launch.New(h, launch.Config{Dir: dir, Endpoint: e.endpoint, AllowOrigins: []string{"*"}, NoSync: o.sync == "", Now: o.now})
+	ls, err = launch.New(h, launch.Config{Dir: dir, Endpoint: e.endpoint, AllowOrigins: []string{"*"}, NoSync: o.sync == "", Now: o.now, KeepStatements: o.keep})
 	if err != nil {
 		t.Fatalf("launch.New: %v", err)
 	}

@@ -29,6 +29,10 @@ import (
 // Request.Lifetime is zero.
 const DefaultLifetime = 8 * time.Hour
 
+// DefaultKeepStatements is how long the store keeps statements when
+// Config.KeepStatements is zero.
+const DefaultKeepStatements = 30 * 24 * time.Hour
+
 // Host is what the Server needs of the host; *host.Host implements it.
 type Host interface {
 	// RecordEvent normalizes and records an event.
@@ -58,6 +62,12 @@ type Config struct {
 	// AllowOrigins are the origins content may be served from when it is
 	// not the endpoint's own (CORS); "*" allows any.
 	AllowOrigins []string
+	// KeepStatements is how long the store keeps a statement after it was
+	// stored, for content to read back; DefaultKeepStatements when zero,
+	// for ever when negative. Statements are the organizations' LRSs' to
+	// keep: the host recorded them for delivery before they were stored
+	// here. Documents (bookmarks, suspend data, LMS.LaunchData) are kept.
+	KeepStatements time.Duration
 	// NoSync turns off the fsync of every store write (tests only).
 	NoSync bool
 	// Now returns the current time; time.Now when nil.
@@ -186,6 +196,10 @@ type Server struct {
 	fetch    map[string]fetchToken // by token hash
 
 	cmi5Locks cmi5Locks
+
+	quit      chan struct{} // closed by Close: stops the sweeper
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 type fetchToken struct {
@@ -252,11 +266,63 @@ func New(h Host, cfg Config) (*Server, error) {
 		Now:               cfg.Now,
 		MaxStatements:     500,
 	})
+	if cfg.KeepStatements == 0 {
+		s.cfg.KeepStatements = DefaultKeepStatements
+	}
+	s.quit = make(chan struct{})
+	if f, ok := s.store.(forgetter); ok && s.cfg.KeepStatements > 0 {
+		if err := s.forgetOld(f); err != nil {
+			_ = s.closer()
+			return nil, err
+		}
+		s.wg.Add(1)
+		go s.sweep(f)
+	}
 	return s, nil
 }
 
+// forgetter is a store that can forget old statements, as the file store
+// and lrsserver.MemoryStore can.
+type forgetter interface {
+	ForgetStatements(before time.Time) (int, error)
+}
+
+// forgetOld forgets the statements older than Config.KeepStatements.
+func (s *Server) forgetOld(f forgetter) error {
+	if _, err := f.ForgetStatements(s.cfg.Now().Add(-s.cfg.KeepStatements)); err != nil {
+		return fmt.Errorf("launch: cannot forget the statements older than %v: %w", s.cfg.KeepStatements, err)
+	}
+	return nil
+}
+
+// sweepEvery is how often the sweeper forgets old statements: a 24th of
+// the keeping time, from a second to an hour.
+func sweepEvery(keep time.Duration) time.Duration {
+	return min(max(keep/24, time.Second), time.Hour)
+}
+
+// sweep forgets old statements every sweepEvery until Close. A failure is
+// tried again at the next turn: the statements stay meanwhile.
+func (s *Server) sweep(f forgetter) {
+	defer s.wg.Done()
+	t := time.NewTicker(sweepEvery(s.cfg.KeepStatements))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			_ = s.forgetOld(f)
+		}
+	}
+}
+
 // Close closes the store. Requests after Close fail.
-func (s *Server) Close() error { return s.closer() }
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.quit) })
+	s.wg.Wait()
+	return s.closer()
+}
 
 // Launch issues the credential of one launch and returns what the launcher
 // needs. For a cmi5 launch it also writes LMS.LaunchData and records the

@@ -383,3 +383,60 @@ func TestIdentityPolicies(t *testing.T) {
 // servers closing in parallel tests close http.DefaultTransport's idle
 // connections, which fails a POST that was about to reuse one.
 var testClient = &http.Client{Transport: &http.Transport{}}
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestStatementsAreKeptForKeepStatements checks that the store forgets a
+// statement once it is older than Config.KeepStatements, while it runs and
+// across a restart, and keeps the documents and the newer statements.
+func TestStatementsAreKeptForKeepStatements(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	const keep = 12 * time.Second // swept every sweepEvery(keep): a second
+	e := newEnv(t, envOptions{dir: dir, now: clock.Now, keep: keep})
+	l := newLaunch(t, e, launch.Request{Lifetime: 24 * time.Hour})
+	old := xapi.NewUUID()
+	mustStatus(t, l.Endpoint, call{method: "POST", path: "statements", body: storylineStatement(old, l.Actor, l.ActivityID, "experienced"), auth: l.Authorization}, 200)
+	state := "activities/state?activityId=" + url.QueryEscape(l.ActivityID) + "&agent=" + url.QueryEscape(l.Actor) + "&registration=" + l.Registration + "&stateId=bookmark"
+	mustStatus(t, l.Endpoint, call{method: "PUT", path: state, body: "slide-4", ct: "text/plain", auth: l.Authorization}, 204)
+	clock.Add(keep + time.Minute)
+	recent := xapi.NewUUID()
+	mustStatus(t, l.Endpoint, call{method: "POST", path: "statements", body: storylineStatement(recent, l.Actor, l.ActivityID, "experienced"), auth: l.Authorization}, 200)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s, _ := do(t, l.Endpoint, call{method: "GET", path: "statements?statementId=" + old, auth: l.Authorization})
+		if s == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a statement older than KeepStatements is still there after a minute (%d)", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustStatus(t, l.Endpoint, call{method: "GET", path: "statements?statementId=" + recent, auth: l.Authorization}, 200)
+	mustStatus(t, l.Endpoint, call{method: "GET", path: state, auth: l.Authorization}, 200)
+	_ = e.srv.Close()
+
+	e2 := newEnv(t, envOptions{dir: dir, now: clock.Now, keep: keep})
+	mustStatus(t, e2.endpoint, call{method: "GET", path: "statements?statementId=" + old, auth: l.Authorization}, 404)
+	mustStatus(t, e2.endpoint, call{method: "GET", path: "statements?statementId=" + recent, auth: l.Authorization}, 200)
+	if body := mustStatus(t, e2.endpoint, call{method: "GET", path: state, auth: l.Authorization}, 200); string(body) != "slide-4" {
+		t.Errorf("bookmark after restart = %q", body)
+	}
+}

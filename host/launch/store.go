@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 
@@ -57,6 +58,16 @@ type liveBytes struct {
 	stmts int64
 	docs  map[lrsserver.DocKey]int64
 	total int64
+	// shares are, per namespace in journal order, each statement's share
+	// of its line (a line's bytes split evenly among its statements), so
+	// that forgetting statements knows the bytes it frees.
+	shares map[string][]stmtShare
+}
+
+// stmtShare is one statement's part of the journal.
+type stmtShare struct {
+	stored time.Time
+	bytes  int64
 }
 
 // account notes that change c took n bytes of the journal.
@@ -81,9 +92,42 @@ func (l *liveBytes) account(c lrsserver.Change, n int64) {
 				delete(l.docs, k)
 			}
 		}
+	case c.ForgetBefore != nil:
+		// The line itself is garbage from the start; what it forgets is
+		// garbage from now on.
+		for ns, list := range l.shares {
+			keep := list[:0]
+			for _, sh := range list {
+				if sh.stored.Before(*c.ForgetBefore) {
+					l.stmts -= sh.bytes
+					l.total -= sh.bytes
+				} else {
+					keep = append(keep, sh)
+				}
+			}
+			if len(keep) == 0 {
+				delete(l.shares, ns)
+			} else {
+				l.shares[ns] = keep
+			}
+		}
 	default:
 		l.stmts += n
 		l.total += n
+		if len(c.Records) == 0 {
+			return
+		}
+		if l.shares == nil {
+			l.shares = make(map[string][]stmtShare)
+		}
+		each := n / int64(len(c.Records))
+		for i, r := range c.Records {
+			b := each
+			if i == 0 {
+				b += n - each*int64(len(c.Records)) // the remainder
+			}
+			l.shares[c.NS] = append(l.shares[c.NS], stmtShare{stored: r.Stored, bytes: b})
+		}
 	}
 }
 
@@ -180,6 +224,15 @@ func (s *fileStore) UpdateDocument(ctx context.Context, key lrsserver.DocKey, fn
 	err := s.MemoryStore.UpdateDocument(ctx, key, fn)
 	s.maybeCompact()
 	return err
+}
+
+// ForgetStatements forgets the statements stored before t (see
+// lrsserver.MemoryStore.ForgetStatements); the journal sheds them at its
+// next rewrite.
+func (s *fileStore) ForgetStatements(t time.Time) (int, error) {
+	n, err := s.MemoryStore.ForgetStatements(t)
+	s.maybeCompact()
+	return n, err
 }
 
 // DeleteDocuments implements lrsserver.DocumentStore.

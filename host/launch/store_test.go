@@ -265,3 +265,62 @@ func TestFileStoreRemovesLeftoverRewrite(t *testing.T) {
 		t.Errorf("leftover rewrite file still there (%v)", err)
 	}
 }
+
+// TestFileStoreForgetsStatements checks that forgetting old statements
+// frees their part of the journal: the journal is rewritten without them,
+// and a reopen finds only the statements kept and the documents.
+func TestFileStoreForgetsStatements(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lrs.jsonl")
+	s, err := openFileStore(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.minGarbage = 16 << 10
+	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	full := []byte(`{"data":"` + strings.Repeat("x", 400) + `"}`)
+	for i := range 400 {
+		recs := []lrsserver.Record{
+			{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", 2*i), Stored: base.Add(time.Duration(i) * time.Hour), Full: full},
+			{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", 2*i+1), Stored: base.Add(time.Duration(i) * time.Hour), Full: full},
+		}
+		if err := s.AddStatements(ctx, "acme", recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := lrsserver.DocKey{NS: "acme", Kind: lrsserver.KindState, ActivityID: "https://courses.learningflow.example/c1", Agent: "mbox:a@acme.example", ID: "bookmark"}
+	if err := s.UpdateDocument(ctx, key, func(*lrsserver.Document) (*lrsserver.Document, error) {
+		return &lrsserver.Document{ContentType: "text/plain", Body: []byte("slide-9"), Updated: base}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.ForgetStatements(base.Add(390 * time.Hour))
+	if err != nil || n != 780 {
+		t.Fatalf("ForgetStatements = %d, %v; want 780", n, err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() > before.Size()/10 {
+		t.Errorf("journal %d bytes after forgetting 780 of 800 statements, %d before: it was not rewritten", after.Size(), before.Size())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := openFileStore(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Len("acme"); got != 20 {
+		t.Errorf("statements after reopen = %d, want the 20 kept", got)
+	}
+	if d, ok, _ := r.Document(ctx, key); !ok || string(d.Body) != "slide-9" {
+		t.Errorf("the bookmark after reopen = %q (found %v)", d.Body, ok)
+	}
+}
