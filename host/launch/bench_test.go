@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -147,4 +148,32 @@ func BenchmarkState(b *testing.B) {
 		b.ReportMetric(float64(m.d[len(m.d)/2].Microseconds()), m.name+"-p50-µs")
 		b.ReportMetric(float64(m.d[len(m.d)*99/100].Microseconds()), m.name+"-p99-µs")
 	}
+}
+
+// BenchmarkStoreMemory measures the heap the launch store keeps per
+// statement content sent (Storyline-sized statements, 100 per request),
+// the figure to size Config.KeepStatements by: heap-B/stmt is the live
+// heap after a collection, per statement stored, once the host delivered
+// them. Run with -benchtime=20000x (b.N statements).
+func BenchmarkStoreMemory(b *testing.B) {
+	e := newEnv(b, envOptions{})
+	l := newLaunch(b, e, launch.Request{})
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	b.ResetTimer()
+	for sent := 0; sent < b.N; sent += 100 {
+		sts := make([]string, min(100, b.N-sent))
+		for j := range sts {
+			sts[j] = storylineStatement(xapi.NewUUID(), l.Actor, l.ActivityID, "experienced")
+		}
+		mustStatus(b, l.Endpoint, call{method: "POST", path: "statements", body: "[" + strings.Join(sts, ",") + "]", auth: l.Authorization}, 200)
+	}
+	b.StopTimer()
+	_ = e.delivered(b) // the host's queue empty
+	b.ReportMetric(float64(int64(heap())-int64(before))/float64(b.N), "heap-B/stmt")
 }
