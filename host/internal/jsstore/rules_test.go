@@ -29,7 +29,7 @@ func TestGapRule(t *testing.T) {
 
 	stolen := stealDeliveries(t, srv.URL(), cfg, 2)
 	appendAll(t, q, ids("s", 5, 10))
-	waitStolen(t, stolen, 2)
+	stolen.wait(t, 2)
 	rest := takeN(t, q, 5)
 	if diff := cmp.Diff(ids("s", 5, 10), entryIDs(rest)); diff != "" {
 		t.Errorf("after lost deliveries (-want +got):\n%s", diff)
