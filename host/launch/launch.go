@@ -31,7 +31,7 @@ const DefaultLifetime = 8 * time.Hour
 
 // DefaultKeepStatements is how long the store keeps statements when
 // Config.KeepStatements is zero.
-const DefaultKeepStatements = 30 * 24 * time.Hour
+const DefaultKeepStatements = 7 * 24 * time.Hour
 
 // Host is what the Server needs of the host; *host.Host implements it.
 type Host interface {
