@@ -595,3 +595,61 @@ func TestCMI5AbandonAndWaive(t *testing.T) {
 		t.Errorf("waived statement %v", waived[0])
 	}
 }
+
+// TestCMI5Satisfy checks the satisfied statements LearningFlow asks for:
+// a block satisfied in an AU's session carries that session's id, the
+// course satisfied outside any session one of its own, each once per
+// registration.
+func TestCMI5Satisfy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := t.Context()
+	a := startAU(t, e, launch.Request{}, false)
+	a.mustSend("initialized")
+	a.mustSend("completed")
+	block := launch.Satisfaction{Org: "acme", User: userOf(t, a), Registration: a.l.Registration,
+		ObjectID: "https://learn.acme.example/courses/c1/blocks/1", PublisherID: "https://publisher.example/blocks/1", LaunchID: a.l.ID}
+	if err := e.srv.Satisfy(ctx, block); err != nil {
+		t.Fatalf("Satisfy block: %v", err)
+	}
+	if err := e.srv.Satisfy(ctx, block); !errors.Is(err, launch.ErrSatisfied) {
+		t.Errorf("second Satisfy = %v, want ErrSatisfied", err)
+	}
+	course := launch.Satisfaction{Org: "acme", User: userOf(t, a), Registration: a.l.Registration,
+		ObjectID: "https://learn.acme.example/courses/c1", Course: true}
+	if err := e.srv.Satisfy(ctx, course); err != nil {
+		t.Fatalf("Satisfy course: %v", err)
+	}
+	wrong := block
+	wrong.ObjectID, wrong.Registration = "https://learn.acme.example/courses/c1/blocks/2", xapi.NewUUID()
+	if err := e.srv.Satisfy(ctx, wrong); !errors.Is(err, launch.ErrNoSession) {
+		t.Errorf("Satisfy naming a launch of another registration = %v, want ErrNoSession", err)
+	}
+	got := map[string]map[string]any{}
+	for _, raw := range e.delivered(t) {
+		var st map[string]any
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st["verb"].(map[string]any)["id"] == "https://w3id.org/xapi/adl/verbs/satisfied" {
+			got[st["object"].(map[string]any)["id"].(string)] = st
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d satisfied statements, want 2 (block and course)", len(got))
+	}
+	b, c := got[block.ObjectID], got[course.ObjectID]
+	typeOf := func(st map[string]any) any {
+		return st["object"].(map[string]any)["definition"].(map[string]any)["type"]
+	}
+	sid := func(st map[string]any) any { return ctxOf(st)["extensions"].(map[string]any)[sessionExt] }
+	if typeOf(b) != "https://w3id.org/xapi/cmi5/activitytype/block" || sid(b) != a.l.SessionID ||
+		!strings.Contains(string(mustJSONOf(t, categories(b)["grouping"])), block.PublisherID) {
+		t.Errorf("block satisfied statement %v", b)
+	}
+	if typeOf(c) != "https://w3id.org/xapi/cmi5/activitytype/course" || sid(c) == a.l.SessionID || sid(c) == "" {
+		t.Errorf("course satisfied statement %v: want the course type and a session id of its own", c)
+	}
+	if !strings.Contains(string(mustJSONOf(t, categories(c)["category"])), cmi5Cat) {
+		t.Errorf("course satisfied statement lacks the cmi5 category: %v", c)
+	}
+}

@@ -28,5 +28,6 @@
 // read-only and the learner preferences in their documented form, ends a
 // session's credential once it terminated, and records "abandoned" for a
 // session that did not terminate when the AU is launched again in the
-// registration. docs/launching-content.md lists the rules.
+// registration. Abandon, Waive and Satisfy record the LMS's other cmi5
+// verbs on LearningFlow's word. docs/launching-content.md lists the rules.
 package launch
