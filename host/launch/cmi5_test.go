@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -651,5 +653,56 @@ func TestCMI5Satisfy(t *testing.T) {
 	}
 	if !strings.Contains(string(mustJSONOf(t, categories(c)["category"])), cmi5Cat) {
 		t.Errorf("course satisfied statement lacks the cmi5 category: %v", c)
+	}
+}
+
+// TestCMI5FetchSurvivesRestart checks that the fetch URL of a cmi5 launch
+// works across a restart, once: fetched after a restart it gives a working
+// credential; fetched again, before or after another restart, it answers
+// error-code 1.
+func TestCMI5FetchSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, envOptions{dir: dir, sync: "always"})
+	l := newLaunch(t, e, launch.Request{CMI5: true})
+	_ = e.srv.Close()
+
+	fetch := func(endpoint string) map[string]string {
+		t.Helper()
+		u := strings.Replace(l.FetchURL, l.Endpoint, endpoint, 1)
+		resp, err := testClient.Post(u, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]string
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("fetch = %d %v %v", resp.StatusCode, m, err)
+		}
+		return m
+	}
+	e2 := newEnv(t, envOptions{dir: dir, sync: "always"})
+	m := fetch(e2.endpoint)
+	if m["auth-token"] == "" {
+		t.Fatalf("fetch after a restart = %v, want an auth-token", m)
+	}
+	auth := "Basic " + m["auth-token"]
+	path := "activities/state?stateId=LMS.LaunchData&activityId=" + url.QueryEscape(l.ActivityID) + "&agent=" + url.QueryEscape(l.Actor) + "&registration=" + l.Registration
+	mustStatus(t, e2.endpoint, call{method: "GET", path: path, auth: auth}, 200)
+	if m := fetch(e2.endpoint); m["error-code"] != "1" {
+		t.Errorf("second fetch = %v, want error-code 1", m)
+	}
+	_ = e2.srv.Close()
+
+	e3 := newEnv(t, envOptions{dir: dir, sync: "always"})
+	if m := fetch(e3.endpoint); m["error-code"] != "1" || m["auth-token"] != "" {
+		t.Errorf("fetch after a second restart = %v, want error-code 1", m)
+	}
+	mustStatus(t, e3.endpoint, call{method: "GET", path: path, auth: auth}, 200)
+	data, err := os.ReadFile(filepath.Join(dir, "launches.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"id":"`+l.ID+`"`); n != 1 {
+		t.Errorf("the sessions file holds %d lines of the launch after a restart, want its last one only", n)
 	}
 }

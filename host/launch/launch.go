@@ -176,6 +176,11 @@ type session struct {
 	// ended is set (under Server.mu) when the cmi5 session terminated or
 	// was abandoned: its credential stops working.
 	ended bool
+	// fetchHash is the SHA-256 of a cmi5 launch's fetch token, and
+	// fetchUsed whether it was fetched: the sessions file keeps both, so
+	// that the fetch URL works across a restart, once.
+	fetchHash string
+	fetchUsed bool
 }
 
 // Server answers the xAPI requests of launched content. It is an
@@ -246,6 +251,11 @@ func New(h Host, cfg Config) (*Server, error) {
 			// A launch of an organization that is gone stays unusable.
 			if sess, err := restore(v, s.learnerOf); err == nil {
 				s.sessions[sess.id] = sess
+				if v.FetchSHA256 != "" {
+					// The token's credential is minted again when it is
+					// fetched: only the secret's hash was kept.
+					s.fetch[v.FetchSHA256] = fetchToken{sessionID: sess.id, used: v.FetchUsed, expires: sess.expires}
+				}
 			}
 		}
 		s.store, s.saved = fs, sf
@@ -382,7 +392,8 @@ func (s *Server) Launch(ctx context.Context, r Request) (*Launch, error) {
 		token := randomHex(24)
 		l.FetchURL = s.endpoint.String() + fetchPath + "?token=" + token
 		s.mu.Lock()
-		s.fetch[hashHex(token)] = fetchToken{sessionID: id, auth: auth, expires: sess.expires}
+		sess.fetchHash = hashHex(token)
+		s.fetch[sess.fetchHash] = fetchToken{sessionID: id, auth: auth, expires: sess.expires}
 		s.mu.Unlock()
 		l.Authorization = "" // the package fetches it
 	}
@@ -675,9 +686,13 @@ func (s *Server) authenticate(r *http.Request) (*lrsserver.Principal, error) {
 	}
 	s.mu.Lock()
 	sess := s.sessions[key]
+	var want [32]byte
+	if sess != nil {
+		want = sess.secretHash // a cmi5 fetch after a restart replaces it
+	}
 	s.mu.Unlock()
 	sum := sha256.Sum256([]byte(secret))
-	if sess == nil || subtle.ConstantTimeCompare(sum[:], sess.secretHash[:]) != 1 {
+	if sess == nil || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 		return nil, fmt.Errorf("%w: unknown launch credential; launch the content again", lrsserver.ErrUnauthorized)
 	}
 	if !s.cfg.Now().Before(sess.expires) {
@@ -814,6 +829,13 @@ func (s *Server) serveFetch(w http.ResponseWriter, r *http.Request) {
 		ok = false // expired
 	}
 	s.mu.Unlock()
+	if ok && !used {
+		var err error
+		if t.auth, err = s.fetched(t); err != nil {
+			_, _ = w.Write(cmi5Error("3", "the launch could not be kept; launch the content again"))
+			return
+		}
+	}
 	// Errors are answers too: 200 with the error object (cmi5 section
 	// 8.2.2: "the HTTP status code MUST be 200 for a valid request,
 	// including one that generates an error").
@@ -826,6 +848,38 @@ func (s *Server) serveFetch(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(map[string]string{"auth-token": strings.TrimPrefix(t.auth, "Basic ")})
 		_, _ = w.Write(b)
 	}
+}
+
+// fetched notes that the fetch token t was used, in the sessions file,
+// and returns the authorization value to answer: t's, or, for a token
+// kept across a restart (the secret was not kept), a new credential of
+// the launch.
+func (s *Server) fetched(t fetchToken) (string, error) {
+	s.mu.Lock()
+	sess := s.sessions[t.sessionID]
+	auth := t.auth
+	var saved savedSession
+	if sess != nil {
+		if auth == "" {
+			secret := randomHex(24)
+			sess.secretHash = sha256.Sum256([]byte(secret))
+			auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(sess.id+":"+secret))
+		}
+		sess.fetchUsed = true
+		saved = sess.saved()
+	}
+	s.mu.Unlock()
+	switch {
+	case sess == nil:
+		return "", errors.New("the launch is gone")
+	case s.saved == nil:
+		return auth, nil
+	}
+	if err := s.saved.add(saved); err != nil && t.auth == "" {
+		// The new secret would not survive a restart.
+		return "", err
+	}
+	return auth, nil
 }
 
 func cmi5Error(code, text string) []byte {

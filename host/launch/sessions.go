@@ -29,6 +29,8 @@ type savedSession struct {
 	Registration string           `json:"registration"`
 	Expires      time.Time        `json:"expires"`
 	CMI5         *cmi5Session     `json:"cmi5,omitempty"`
+	FetchSHA256  string           `json:"fetch_sha256,omitempty"`
+	FetchUsed    bool             `json:"fetch_used,omitempty"`
 }
 
 // sessionFile keeps the launches that have not expired, so that launched
@@ -59,6 +61,18 @@ func openSessionFile(path string, now time.Time, syncWrites bool) (*sessionFile,
 			keep = append(keep, s)
 		}
 	}
+	// A launch saved again (its fetch token used) has its last line kept.
+	last := make(map[string]int, len(keep))
+	for i, s := range keep {
+		last[s.ID] = i
+	}
+	out := keep[:0]
+	for i, s := range keep {
+		if last[s.ID] == i {
+			out = append(out, s)
+		}
+	}
+	keep = out
 	var buf bytes.Buffer
 	for _, s := range keep {
 		b, _ := json.Marshal(s)
@@ -114,6 +128,7 @@ func (s *session) saved() savedSession {
 	return savedSession{
 		ID: s.id, SecretSHA256: hex.EncodeToString(s.secretHash[:]), Org: s.org, User: s.user, Course: s.course,
 		Assignment: s.assignment, ActivityID: s.activityID, Registration: s.reg, Expires: s.expires, CMI5: s.cmi5,
+		FetchSHA256: s.fetchHash, FetchUsed: s.fetchUsed,
 	}
 }
 
@@ -125,7 +140,8 @@ func restore(v savedSession, learnerOf func(org string, u host.User) (*xapi.Acto
 		return nil, errors.New("bad secret hash")
 	}
 	sess := &session{id: v.ID, org: v.Org, user: v.User, course: v.Course, assignment: v.Assignment,
-		activityID: v.ActivityID, reg: v.Registration, expires: v.Expires, cmi5: v.CMI5}
+		activityID: v.ActivityID, reg: v.Registration, expires: v.Expires, cmi5: v.CMI5,
+		fetchHash: v.FetchSHA256, fetchUsed: v.FetchUsed}
 	copy(sess.secretHash[:], sum)
 	a, err := learnerOf(v.Org, v.User)
 	if err != nil {
