@@ -34,9 +34,11 @@ import (
 //     statements that pass (so it survives a restart).
 //   - After terminated, the session's credential stops working (401), as
 //     its token is "limited to the duration of the session".
-//   - A new launch of the AU in the registration abandons the sessions
-//     before it that did not terminate: the Server records "abandoned" for
-//     each (with the session's duration) and their credentials stop.
+//   - A new launch in the registration abandons the learner's sessions of
+//     it (this AU's and other AUs') that did not terminate: the Server
+//     records "abandoned" for each (with the session's duration) and their
+//     credentials stop. Abandon, Waive and Satisfy record the LMS's verbs
+//     on LearningFlow's word.
 //   - The AU may only read LMS.LaunchData; cmi5LearnerPreferences must be
 //     read before initialized and written only in its documented form.
 
