@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,24 +37,7 @@ type courseState struct {
 func TestBrowserLaunchedCourse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
-	endpoint := lrs.Endpoint
-	var logs syncBuffer
-	var dataDir string
-	h := testHost(t, map[string]host.OrgConfig{
-		"acme": {
-			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
-			Sinks: []host.SinkConfig{{ID: "lrs", Label: "Acme LRS", Plugin: "lrs",
-				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": endpoint, "key": hosttest.LRSKey, "secret": hosttest.LRSSecret}}},
-		},
-	}, &logs, func(c *host.Config) { dataDir = c.DataDir })
-	srv := httptest.NewUnstartedServer(nil)
-	full, closeLaunched := withLaunchedContent(http.NotFoundHandler(), h, dataDir, "http://"+srv.Listener.Addr().String()+"/", io.Discard)
-	t.Cleanup(closeLaunched)
-	srv.Config.Handler = full
-	srv.Start()
-	t.Cleanup(srv.Close)
-	page := paneltest.Start(t, ctx)
+	lrs, h, srv, page := launchedDemo(t, ctx)
 
 	read := func() courseState {
 		t.Helper()
@@ -109,9 +94,86 @@ func TestBrowserLaunchedCourse(t *testing.T) {
 	}
 }
 
+// launchedDemo starts what the browser tests of launched content need: a
+// loopback LRS, a host whose organization "acme" delivers to it, the
+// demo's launched-content routes on a test server, and a browser page.
+func launchedDemo(t *testing.T, ctx context.Context) (*hosttest.LRS, *host.Host, *httptest.Server, *paneltest.Page) {
+	t.Helper()
+	lrs := hosttest.StartLRS(t, hosttest.LRSOptions{})
+	var dataDir string
+	h := testHost(t, map[string]host.OrgConfig{
+		"acme": {
+			OrgSettings: host.OrgSettings{BaseIRI: "https://acme.learningflow.example"},
+			Sinks: []host.SinkConfig{{ID: "lrs", Label: "Acme LRS", Plugin: "lrs",
+				Config: map[string]any{"xapi_version": "1.0.3", "endpoint": lrs.Endpoint, "key": hosttest.LRSKey, "secret": hosttest.LRSSecret}}},
+		},
+	}, &syncBuffer{}, func(c *host.Config) { dataDir = c.DataDir })
+	srv := httptest.NewUnstartedServer(nil)
+	full, closeLaunched := withLaunchedContent(http.NotFoundHandler(), h, dataDir, "http://"+srv.Listener.Addr().String()+"/", io.Discard)
+	t.Cleanup(closeLaunched)
+	srv.Config.Handler = full
+	srv.Start()
+	t.Cleanup(srv.Close)
+	page := paneltest.Start(t, ctx)
+	return lrs, h, srv, page
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBrowserLaunchedCMI5 launches the sample cmi5 quiz in headless
+// Chromium through the demo's cmi5 route and answers it: the AU's session
+// (fetch, LMS.LaunchData, learner preferences, initialized, passed with
+// the masteryScore, completed, terminated) must pass the launch endpoint's
+// cmi5 rules and reach the organization's LRS with the LMS's launched
+// statement, all with one session id.
+func TestBrowserLaunchedCMI5(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lrs, h, srv, page := launchedDemo(t, ctx)
+
+	must(t, page.Call(ctx, "Page.navigate", map[string]any{"url": srv.URL + "/launch/cmi5-sample?org=acme&user=u-7"}, nil))
+	page.WaitFor(t, ctx, "the AU to start", `window.au && (window.au.ready || window.au.errors.length > 0)`)
+	var errs []string
+	must(t, page.Eval(ctx, `window.au.errors`, &errs))
+	if len(errs) > 0 {
+		t.Fatalf("the AU did not start: %v", errs)
+	}
+	must(t, page.Eval(ctx, `document.querySelector('button.answer[data-correct]').click(), true`, nil))
+	page.WaitFor(t, ctx, "the session to end", `window.au.sent.includes("terminated") || window.au.errors.length > 0`)
+	var sent []string
+	must(t, page.Eval(ctx, `window.au.sent`, &sent))
+	must(t, page.Eval(ctx, `window.au.errors`, &errs))
+	if diff := cmp.Diff([]string{"initialized", "passed", "completed", "terminated"}, sent); diff != "" || len(errs) > 0 {
+		t.Fatalf("the AU sent (-want +got):\n%s\nerrors: %v", diff, errs)
+	}
+
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := h.WaitIdle(wctx); err != nil {
+		t.Fatal(err)
+	}
+	sessions := map[string]bool{}
+	var verbs []string
+	for _, raw := range lrs.Statements() {
+		st, err := xapi.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verbs = append(verbs, st.Verb.ID[strings.LastIndex(st.Verb.ID, "/")+1:])
+		if st.Context != nil {
+			sessions[string(st.Context.Extensions["https://w3id.org/xapi/cmi5/context/extensions/sessionid"])] = true
+		}
+	}
+	slices.Sort(verbs)
+	if diff := cmp.Diff([]string{"completed", "initialized", "launched", "passed", "terminated"}, verbs); diff != "" {
+		t.Errorf("statements at the LRS by verb (-want +got):\n%s", diff)
+	}
+	if len(sessions) != 1 {
+		t.Errorf("the statements carry %d session ids, want the session's one", len(sessions))
 	}
 }
