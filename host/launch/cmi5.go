@@ -149,11 +149,13 @@ func checkCMI5Request(r *Request) error {
 // cmi5State is the cmi5 state of one AU in one registration of one
 // learner: the registration's facts and each session's.
 type cmi5State struct {
-	Completed bool                      `json:"completed,omitempty"`
-	Passed    bool                      `json:"passed,omitempty"`
-	Waived    bool                      `json:"waived,omitempty"`
-	Satisfied bool                      `json:"satisfied,omitempty"`
-	Sessions  map[string]*cmi5SessState `json:"sessions,omitempty"`
+	Completed bool `json:"completed,omitempty"`
+	Passed    bool `json:"passed,omitempty"`
+	Waived    bool `json:"waived,omitempty"`
+	Satisfied bool `json:"satisfied,omitempty"`
+	// MoveOn is the AU's moveOn at its last launch.
+	MoveOn   string                    `json:"moveOn,omitempty"`
+	Sessions map[string]*cmi5SessState `json:"sessions,omitempty"`
 }
 
 // cmi5SessState is the state of one session.
@@ -778,4 +780,49 @@ func (s *Server) Satisfy(ctx context.Context, w Satisfaction) error {
 		}
 		return x
 	})
+}
+
+// AUProgress is where a learner stands with an AU in a registration, as
+// the statements the launch endpoint accepted and recorded say.
+type AUProgress struct {
+	// Completed, Passed and Waived: the registration has a completed,
+	// passed or waived statement for the AU.
+	Completed, Passed, Waived bool
+	// MoveOn is the AU's moveOn at its last launch ("" before any).
+	MoveOn string
+	// MoveOnMet reports whether the AU's moveOn criteria are met (cmi5
+	// 13.1.4): Completed needs completed, Passed passed,
+	// CompletedAndPassed both, CompletedOrPassed either, NotApplicable
+	// nothing; a waived AU meets any. LearningFlow judges a block or the
+	// course from its AUs' and then calls Satisfy.
+	MoveOnMet bool
+}
+
+// Progress returns where user stands with the AU activityID (the id
+// LearningFlow launches it with) in registration.
+func (s *Server) Progress(ctx context.Context, org string, user host.User, activityID, registration string) (AUProgress, error) {
+	actor, err := s.learnerOf(org, user)
+	if err != nil {
+		return AUProgress{}, fmt.Errorf("launch: %w", err)
+	}
+	sess := &session{org: org, activityID: activityID, reg: strings.ToLower(registration), principal: &lrsserver.Principal{Learner: actor}}
+	st, err := s.loadCMI5(ctx, sess)
+	if err != nil {
+		return AUProgress{}, fmt.Errorf("launch: %w", err)
+	}
+	p := AUProgress{Completed: st.Completed, Passed: st.Passed, Waived: st.Waived, MoveOn: st.MoveOn}
+	switch st.MoveOn {
+	case "Completed":
+		p.MoveOnMet = st.Completed
+	case "Passed":
+		p.MoveOnMet = st.Passed
+	case "CompletedAndPassed":
+		p.MoveOnMet = st.Completed && st.Passed
+	case "CompletedOrPassed":
+		p.MoveOnMet = st.Completed || st.Passed
+	case "NotApplicable":
+		p.MoveOnMet = true
+	}
+	p.MoveOnMet = p.MoveOnMet || st.Waived
+	return p, nil
 }

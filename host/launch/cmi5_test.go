@@ -706,3 +706,42 @@ func TestCMI5FetchSurvivesRestart(t *testing.T) {
 		t.Errorf("the sessions file holds %d lines of the launch after a restart, want its last one only", n)
 	}
 }
+
+// TestCMI5Progress checks what Progress reports of an AU in a
+// registration as the session goes, for LearningFlow's moveOn judgement.
+func TestCMI5Progress(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := t.Context()
+	a := startAU(t, e, launch.Request{CMI5Settings: launch.CMI5Settings{MoveOn: "CompletedAndPassed"}}, false)
+	progress := func() launch.AUProgress {
+		t.Helper()
+		p, err := e.srv.Progress(ctx, "acme", userOf(t, a), a.l.ActivityID, a.l.Registration)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := progress(); p.MoveOn != "CompletedAndPassed" || p.MoveOnMet || p.Completed || p.Passed {
+		t.Errorf("after the launch: %+v", p)
+	}
+	a.mustSend("initialized")
+	a.mustSend("completed")
+	if p := progress(); !p.Completed || p.MoveOnMet {
+		t.Errorf("after completed: %+v, want completed and moveOn not met (passed is missing)", p)
+	}
+	a.mustSend("passed")
+	if p := progress(); !p.Completed || !p.Passed || !p.MoveOnMet {
+		t.Errorf("after passed: %+v, want moveOn met", p)
+	}
+	other, err := e.srv.Progress(ctx, "acme", userOf(t, a), "https://acme.example/au/never-launched", a.l.Registration)
+	if err != nil || other.MoveOnMet || other.MoveOn != "" {
+		t.Errorf("an AU never launched: %+v, %v", other, err)
+	}
+	if err := e.srv.Waive(ctx, launch.Waiver{Org: "acme", User: userOf(t, a), ActivityID: "https://acme.example/au/never-launched",
+		Registration: a.l.Registration, Reason: "Administrative"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := e.srv.Progress(ctx, "acme", userOf(t, a), "https://acme.example/au/never-launched", a.l.Registration); !p.Waived || !p.MoveOnMet {
+		t.Errorf("a waived AU: %+v, want moveOn met", p)
+	}
+}

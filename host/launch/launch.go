@@ -520,6 +520,7 @@ func (s *Server) startCMI5(ctx context.Context, sess *session, r Request, actor 
 		return fmt.Errorf("launch: cannot record the launched statement: %w", err)
 	}
 	state.Sessions[c.SessionID] = &cmi5SessState{Launched: c.Launched, Expires: sess.expires}
+	state.MoveOn = set.MoveOn
 	if err := s.saveCMI5(ctx, sess, state); err != nil {
 		return fmt.Errorf("launch: cannot keep the cmi5 session: %w", err)
 	}
