@@ -62,6 +62,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -307,6 +308,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(a.stdout, "settings panel: %s (no login: keep it on loopback; Ctrl-C stops)\n", rn.panelURL)
+	if demo != nil { // the demo's organizations include acme
+		base := strings.TrimSuffix(rn.panelURL, "/")
+		fmt.Fprintf(a.stdout, "launched content: %s%s?org=acme&user=u-1 (Tin Can course), %s%s?org=acme&user=u-1 (cmi5 quiz)\n",
+			base, sampleLaunchPath, base, cmi5LaunchPath)
+	}
 	stopProgress := a.reportProgress(rn, o.statusEvery)
 
 	genDone := make(chan struct{})

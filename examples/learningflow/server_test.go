@@ -113,6 +113,17 @@ func TestDemoServesPanelAndAPI(t *testing.T) {
 	if code, _ := call(t, ctx, http.MethodGet, rn.panelURL+"api/openapi.yaml", "", nil, nil); code != http.StatusOK {
 		t.Errorf("GET /api/openapi.yaml = %d", code)
 	}
+	// The banner names the launched-content routes; the cmi5 one leads to
+	// the quiz with its launch parameters.
+	quiz := rn.panelURL + strings.TrimPrefix(cmi5LaunchPath, "/") + "?org=acme&user=u-1"
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(stdout.String(), quiz); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the banner does not name %s:\n%s", quiz, stdout.String())
+		}
+	}
+	if code, page := call(t, ctx, http.MethodGet, quiz, "", nil, nil); code != http.StatusOK || !strings.Contains(page, "Cell quiz") {
+		t.Errorf("GET %s = %d, want the cmi5 quiz after the launch's redirect", quiz, code)
+	}
 }
 
 // TestSlowBodyIsCutOff sends the headers of POST /api/events and a part of
