@@ -172,6 +172,17 @@ type cmi5SessState struct {
 	Last time.Time `json:"last,omitzero"`
 }
 
+// session returns the state of sess's cmi5 session, starting it when
+// there is none (a new launch, or one made before the state was kept).
+func (st *cmi5State) session(sess *session) *cmi5SessState {
+	ss := st.Sessions[sess.cmi5.SessionID]
+	if ss == nil {
+		ss = &cmi5SessState{Launched: sess.cmi5.Launched, Expires: sess.expires}
+		st.Sessions[sess.cmi5.SessionID] = ss
+	}
+	return ss
+}
+
 func (st *cmi5State) clone() *cmi5State {
 	c := *st
 	c.Sessions = make(map[string]*cmi5SessState, len(st.Sessions))
@@ -301,12 +312,7 @@ func inUTC(ts string) bool {
 // nothing).
 func checkCMI5(sess *session, st *cmi5State, sts []*xapi.Statement) (*cmi5State, error) {
 	next := st.clone()
-	ss := next.Sessions[sess.cmi5.SessionID]
-	if ss == nil {
-		// A launch made before the state was kept: start it now.
-		ss = &cmi5SessState{Launched: sess.cmi5.Launched, Expires: sess.expires}
-		next.Sessions[sess.cmi5.SessionID] = ss
-	}
+	ss := next.session(sess)
 	order := make([]*xapi.Statement, len(sts))
 	copy(order, sts)
 	slices.SortStableFunc(order, func(a, b *xapi.Statement) int { return a.Timestamp.Compare(b.Timestamp) })
@@ -563,11 +569,7 @@ func (s *Server) markPrefsRead(sess *session) error {
 	if err != nil {
 		return err
 	}
-	ss := st.Sessions[sess.cmi5.SessionID]
-	if ss == nil {
-		ss = &cmi5SessState{Launched: sess.cmi5.Launched, Expires: sess.expires}
-		st.Sessions[sess.cmi5.SessionID] = ss
-	}
+	ss := st.session(sess)
 	if ss.PrefsRead {
 		return nil
 	}
@@ -598,11 +600,7 @@ func (s *Server) abandonSession(ctx context.Context, sess *session) error {
 	if err != nil {
 		return fmt.Errorf("launch: %w", err)
 	}
-	ss := st.Sessions[sess.cmi5.SessionID]
-	if ss == nil {
-		ss = &cmi5SessState{Launched: sess.cmi5.Launched, Expires: sess.expires}
-		st.Sessions[sess.cmi5.SessionID] = ss
-	}
+	ss := st.session(sess)
 	if ss.Ended != "" {
 		s.endSession(sess.cmi5.SessionID)
 		return nil

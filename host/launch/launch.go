@@ -519,7 +519,7 @@ func (s *Server) startCMI5(ctx context.Context, sess *session, r Request, actor 
 	if err := s.h.Record(ctx, sess.org, launched); err != nil {
 		return fmt.Errorf("launch: cannot record the launched statement: %w", err)
 	}
-	state.Sessions[c.SessionID] = &cmi5SessState{Launched: c.Launched, Expires: sess.expires}
+	state.session(sess) // the new session, open
 	state.MoveOn = set.MoveOn
 	if err := s.saveCMI5(ctx, sess, state); err != nil {
 		return fmt.Errorf("launch: cannot keep the cmi5 session: %w", err)
