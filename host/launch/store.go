@@ -55,7 +55,6 @@ type fileStore struct {
 // liveBytes counts the journal bytes the store's content still needs:
 // every statement line, and the last line of every document still there.
 type liveBytes struct {
-	stmts int64
 	docs  map[lrsserver.DocKey]int64
 	total int64
 	// shares are, per namespace in journal order, each statement's share
@@ -99,7 +98,6 @@ func (l *liveBytes) account(c lrsserver.Change, n int64) {
 			keep := list[:0]
 			for _, sh := range list {
 				if sh.stored.Before(*c.ForgetBefore) {
-					l.stmts -= sh.bytes
 					l.total -= sh.bytes
 				} else {
 					keep = append(keep, sh)
@@ -112,7 +110,6 @@ func (l *liveBytes) account(c lrsserver.Change, n int64) {
 			}
 		}
 	default:
-		l.stmts += n
 		l.total += n
 		if len(c.Records) == 0 {
 			return
