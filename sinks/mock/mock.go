@@ -136,7 +136,7 @@ func (s *Sink) Deliver(ctx context.Context, req sdk.DeliverRequest) (sdk.Deliver
 		return sdk.DeliverResponse{}, err
 	}
 	if s.cfg.CrashOnBatch > 0 && n == int64(s.cfg.CrashOnBatch) && s.claimCrash() {
-		s.crash()
+		s.crashWhole()
 	}
 	switch s.cfg.AuthFail {
 	case AuthUnauthenticated:
@@ -198,6 +198,20 @@ func (s *Sink) rejects(raw []byte) (*Rule, int) {
 		}
 	}
 	return nil, -1
+}
+
+// crashWhole crashes with no batch half recorded: the recording stands
+// for what an LRS stored, whole statements. A process killed while another
+// batch's write is under way could cut it between pages (the kernel stops
+// a write to a file at a page when the process is killed), and the next
+// process would append after the torn line. So the crash waits for a
+// write under way and keeps the recording until the process is gone.
+func (s *Sink) crashWhole() {
+	if s.rec != nil {
+		s.rec.mu.Lock()
+		defer s.rec.mu.Unlock() // for a crash function that returns (tests)
+	}
+	s.crash()
 }
 
 // claimCrash reports whether this process should crash now: always without
