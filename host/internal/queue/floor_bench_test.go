@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/learningflow/lrsbridge/internal/procnice"
 )
 
@@ -105,4 +107,80 @@ func fsyncBesideCPU(b *testing.B, nice int) {
 	b.ReportMetric(float64(pi.Microseconds()), "idle-p99-µs")
 	b.ReportMetric(float64(pl.Microseconds()), "loaded-p99-µs")
 	b.ReportMetric(float64(pl)/float64(pi), "x-idle-p99")
+}
+
+// BenchmarkFsyncByCPU measures the same bare write and fdatasync as
+// BenchmarkFsyncBesideCPU on an otherwise idle machine, from a thread
+// bound to one CPU at a time (cpu=N). A virtual machine's disk signals
+// completion on one CPU; where waking a thread on another CPU is slow (up
+// to a scheduler tick on some hypervisors), the p99 differs by CPU even
+// with nothing else running, and a busy machine, which can no longer wake
+// the thread where the disk signals, pays that tick: the floor under
+// BenchmarkFsyncBesideCPU's loaded figures. x-best-p99 is this CPU's p99
+// divided by the best CPU's in the same run (reported on the last CPU's
+// line, so that all CPUs are measured first).
+func BenchmarkFsyncByCPU(b *testing.B) {
+	p99s := make([]time.Duration, runtime.NumCPU())
+	for cpu := range p99s {
+		b.Run(fmt.Sprintf("cpu=%d", cpu), func(b *testing.B) {
+			p99s[cpu] = fsyncOnCPU(b, cpu)
+			b.ReportMetric(float64(p99s[cpu].Microseconds()), "p99-µs")
+			if cpu == len(p99s)-1 {
+				best := slices.Min(p99s)
+				for c, p := range p99s {
+					b.ReportMetric(float64(p)/float64(best), fmt.Sprintf("cpu%d-x-best-p99", c))
+				}
+			}
+		})
+	}
+}
+
+// fsyncOnCPU runs b.N commits from the calling goroutine's thread bound to
+// cpu and returns their p99 (and reports their p50).
+func fsyncOnCPU(b *testing.B, cpu int) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var was, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		b.Fatal(err)
+	}
+	if !was.IsSet(cpu) {
+		b.Skipf("CPU %d is not available to this process", cpu)
+	}
+	one.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := unix.SchedSetaffinity(0, &was); err != nil {
+			b.Error(err)
+		}
+	}()
+	f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(make([]byte, int64(b.N*len(benchStatement))+1<<20), 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := datasync(f); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		began := time.Now()
+		if _, err := f.WriteAt(benchStatement, int64(i*len(benchStatement))); err != nil {
+			b.Fatal(err)
+		}
+		if err := datasync(f); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(began))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	return lat[min(len(lat)-1, len(lat)*99/100)]
 }
