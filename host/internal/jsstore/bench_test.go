@@ -75,14 +75,29 @@ func BenchmarkRecord(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/producers=%d/per-call=%d", be.name, producers, per), func(b *testing.B) {
 					s := be.open(b)
 					defer s.Close()
-					benchRecord(b, s, producers, per)
+					benchRecord(b, s, producers, per, true)
 				})
 			}
 		}
 	}
 }
 
-func benchRecord(b *testing.B, s queuetestStore, producers, per int) {
+// BenchmarkRecordUndrained is BenchmarkRecord's 8 producers of one
+// statement with nothing consuming the queue, on the file store and on
+// one JetStream server syncing every write: recording alone, without the
+// servers' removal of acknowledged messages (a tombstone written and
+// synced per message) competing for the disk.
+func BenchmarkRecordUndrained(b *testing.B) {
+	for _, be := range benchBackends()[:2] {
+		b.Run(be.name, func(b *testing.B) {
+			s := be.open(b)
+			defer s.Close()
+			benchRecord(b, s, 8, 1, false)
+		})
+	}
+}
+
+func benchRecord(b *testing.B, s queuetestStore, producers, per int, drain bool) {
 	q, err := s.Queue("acme", "lrs")
 	if err != nil {
 		b.Fatal(err)
@@ -91,7 +106,7 @@ func benchRecord(b *testing.B, s queuetestStore, producers, per int) {
 	consumerDone := make(chan struct{})
 	go func() {
 		defer close(consumerDone)
-		for {
+		for drain {
 			es, err := q.Next(ctx, 256, 0)
 			if err != nil {
 				return
