@@ -3,7 +3,14 @@ package sdk_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/internal/scripted"
@@ -12,16 +19,24 @@ import (
 
 // BenchmarkDeliver compares delivering through a real plugin process with
 // calling the same sink directly, per batch size. The sink does no work, so
-// the plugin figures are the cost of the protocol.
+// the plugin figures are the cost of the protocol. plugin-traced calls
+// under a sampled span of an SDK tracer provider (no-op exporter): the
+// trace context goes with the call and the plugin's server span comes
+// back in the trailer. plugin-cpu-ns/op is the plugin process's CPU time
+// per call (Linux; clock ticks, so use a -benchtime of thousands).
 func BenchmarkDeliver(b *testing.B) {
 	proc := launch(b, nil)
 	cfg := map[string]any{"mode": scripted.ModeDeliver}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	targets := []struct {
 		name     string
 		provider sdk.Provider
+		traced   bool
 	}{
-		{"direct", scripted.Provider()},
-		{"plugin", proc.Provider()},
+		{"direct", scripted.Provider(), false},
+		{"plugin", proc.Provider(), false},
+		{"plugin-traced", proc.Provider(), true},
 	}
 	for _, n := range []int{1, 10, 100, 500} {
 		sts := sinktest.Statements(n)
@@ -29,17 +44,36 @@ func BenchmarkDeliver(b *testing.B) {
 			b.Run(fmt.Sprintf("batch=%d/%s", n, tg.name), func(b *testing.B) {
 				sink := configure(b, tg.provider, fmt.Sprintf("bench/%d/%s", n, tg.name), cfg)
 				ctx := context.Background()
+				if tg.traced {
+					var span trace.Span
+					ctx, span = tp.Tracer("bench").Start(ctx, "deliver")
+					defer span.End()
+				}
 				req := sdk.DeliverRequest{Statements: sts}
 				b.SetBytes(int64(len(sts[0].JSON) * n))
 				b.ReportAllocs()
 				b.ResetTimer()
+				c0 := procTicks(proc.Pid())
 				for b.Loop() {
 					if _, err := sink.Deliver(ctx, req); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "statements/s")
+				b.ReportMetric(float64(procTicks(proc.Pid())-c0)*1e7/float64(b.N), "plugin-cpu-ns/op")
 			})
 		}
 	}
+}
+
+// procTicks returns the CPU clock ticks (user + system) process pid has used.
+func procTicks(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
 }
