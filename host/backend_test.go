@@ -649,3 +649,62 @@ func TestSharedRegistryIgnoresItsOwnOlderWrites(t *testing.T) {
 		t.Errorf("decoded %+v, want the label of the other instance's write", got)
 	}
 }
+
+// TestBackendDeadLettersOfRecreatedIntegration removes an integration and
+// saves one with the same id: its new queue starts its positions over, and
+// the same statement refused at the same position again is a second dead
+// letter with an id of its own, so that purging the first leaves it.
+func TestBackendDeadLettersOfRecreatedIntegration(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, cfg Config) {
+		rec := filepath.Join(t.TempDir(), "r.ndjson")
+		victim := statement("acme", 1)
+		refusing := Integration{ID: "mock", Label: "Mock", Plugin: "mock", Config: map[string]any{"record_file": rec,
+			"reject": []any{map[string]any{"id": victim.ID, "message": "statement conflicts with stored data"}}}}
+		addOrg(&cfg, "acme")
+		h := newHost(t, cfg)
+		ctx := context.Background()
+		var ids []string
+		for round := range 2 {
+			if _, err := h.SaveIntegration(ctx, "acme", refusing, SaveOptions{}); err != nil {
+				t.Fatalf("round %d: SaveIntegration: %v", round, err)
+			}
+			if err := h.Record(ctx, "acme", victim); err != nil {
+				t.Fatalf("round %d: Record: %v", round, err)
+			}
+			waitIdle(t, h, 30*time.Second)
+			dls, err := h.DeadLetters(ctx, "acme", DeadLetterFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dls) != round+1 {
+				t.Fatalf("round %d: %d dead letters, want %d: %+v", round, len(dls), round+1, dls)
+			}
+			ids = ids[:0]
+			for _, d := range dls {
+				if d.StatementID != victim.ID || d.Class != DeadLetterRejected {
+					t.Errorf("round %d: dead letter %+v, want the victim rejected", round, d)
+				}
+				ids = append(ids, d.ID)
+			}
+			if round == 0 {
+				if err := h.RemoveIntegration(ctx, "acme", "mock"); err != nil {
+					t.Fatalf("RemoveIntegration: %v", err)
+				}
+			}
+		}
+		if ids[0] == ids[1] {
+			t.Fatalf("both dead letters have id %s", ids[0])
+		}
+		n, err := h.PurgeDeadLetters(ctx, "acme", DeadLetterFilter{IDs: ids[:1]})
+		if err != nil || n != 1 {
+			t.Fatalf("PurgeDeadLetters(%s) = %d, %v; want 1", ids[0], n, err)
+		}
+		left, err := h.DeadLetters(ctx, "acme", DeadLetterFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 1 || left[0].ID != ids[1] {
+			t.Errorf("dead letters left = %+v, want the one with id %s", left, ids[1])
+		}
+	})
+}

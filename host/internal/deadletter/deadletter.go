@@ -52,14 +52,20 @@ type Letter struct {
 const entryNamespace = "8d9e9ac2-4d2f-42d7-970e-30c1bc74362c"
 
 // EntryID returns the id of the dead letter made of the queue entry seq of
-// org's integration sink, holding the statement statementID: a name-based
-// UUID, the same wherever and however often it is made. An entry that two
-// instances dead-letter (the second after taking the integration over from
-// the first, which died before acknowledging it) thus gets one id, and a
-// store that deduplicates by id keeps it once; a statement queued again (a
-// replay) is a new entry, and a new dead letter if refused again.
-func EntryID(org, sink string, seq uint64, statementID string) string {
-	id, err := xapi.UUIDv5(entryNamespace, org+"\x00"+sink+"\x00"+strconv.FormatUint(seq, 10)+"\x00"+statementID)
+// org's integration sink, holding the statement statementID and appended
+// at appended: a name-based UUID, the same wherever and however often it
+// is made. An entry that two instances dead-letter (the second after
+// taking the integration over from the first, which died before
+// acknowledging it) thus gets one id, and a store that deduplicates by id
+// keeps it once; a statement queued again (a replay) is a new entry, and a
+// new dead letter if refused again. The time the entry was appended tells
+// apart entries of a queue removed and created again, whose sequence
+// numbers start over: the same statement refused at the same position of
+// the new queue is another dead letter, with an id of its own.
+func EntryID(org, sink string, seq uint64, statementID string, appended time.Time) string {
+	name := org + "\x00" + sink + "\x00" + strconv.FormatUint(seq, 10) + "\x00" + statementID +
+		"\x00" + strconv.FormatInt(appended.UnixNano(), 10)
+	id, err := xapi.UUIDv5(entryNamespace, name)
 	if err != nil {
 		panic("deadletter: " + err.Error()) // the namespace is a valid UUID
 	}

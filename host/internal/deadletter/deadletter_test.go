@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -226,22 +227,27 @@ func TestFilesUseEscapedNames(t *testing.T) {
 
 // TestEntryID checks that a dead letter's id is a version 5 UUID that
 // depends on the organization, the integration, the entry's sequence
-// number and the statement, and on nothing else.
+// number, the statement and the time the entry was appended, and on
+// nothing else.
 func TestEntryID(t *testing.T) {
-	base := EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001")
-	if base != EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001") {
+	const st = "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"
+	at := time.Date(2026, 12, 2, 9, 30, 0, 123456789, time.UTC)
+	base := EntryID("acme", "lrs", 7, st, at)
+	if base != EntryID("acme", "lrs", 7, st, at.In(time.FixedZone("UTC+2", 7200))) {
 		t.Fatal("EntryID differs between two calls with the same entry")
 	}
 	if !xapi.IsUUID(base) || base[14] != '5' {
 		t.Errorf("EntryID = %q, want a version 5 UUID", base)
 	}
 	for _, other := range []string{
-		EntryID("acme2", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
-		EntryID("acme", "lrs2", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
-		EntryID("acme", "lrs", 8, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
-		EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000002"),
+		EntryID("acme2", "lrs", 7, st, at),
+		EntryID("acme", "lrs2", 7, st, at),
+		EntryID("acme", "lrs", 8, st, at),
+		EntryID("acme", "lrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000002", at),
+		// The same entry of a queue removed and created again.
+		EntryID("acme", "lrs", 7, st, at.Add(time.Nanosecond)),
 		// The separator keeps fields from running into each other.
-		EntryID("acm", "elrs", 7, "3c6e0b8a-9c0b-4e1a-8f2d-000000000001"),
+		EntryID("acm", "elrs", 7, st, at),
 	} {
 		if other == base {
 			t.Errorf("EntryID of another entry = %s, the same as %s", other, base)

@@ -884,7 +884,7 @@ func (w *Worker) deadLetterEach(t *tally, entries []queue.Entry, class string, r
 	list := make([]deadletter.Letter, len(entries))
 	for i, e := range entries {
 		list[i] = deadletter.Letter{
-			ID:  deadletter.EntryID(w.p.Org, w.p.ID, e.Seq, e.ID),
+			ID:  deadletter.EntryID(w.p.Org, w.p.ID, e.Seq, e.ID, e.Appended),
 			Org: w.p.Org, Sink: w.p.ID, StatementID: e.ID, Class: class, Reason: reasons[i],
 			Time: now, Recorded: e.Appended.UTC(), Statement: e.Data, // entries are ours to keep
 		}

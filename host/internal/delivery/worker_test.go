@@ -117,7 +117,7 @@ func TestVerdictMix(t *testing.T) {
 	letters := r.letters(t)
 	if len(letters) != 1 || letters[0].StatementID != "s2" || letters[0].Class != deadletter.ClassRejected || letters[0].Reason != "statement refused: bad verb" {
 		t.Errorf("dead letters = %+v, want s2 rejected with the sink's reason", letters)
-	} else if want := deadletter.EntryID("acme", "lrs", 3, "s2"); letters[0].ID != want {
+	} else if want := deadletter.EntryID("acme", "lrs", 3, "s2", letters[0].Recorded); letters[0].ID != want {
 		// The id comes from the entry, so that another instance
 		// dead-lettering it again (after a takeover) makes the same one.
 		t.Errorf("dead letter id = %s, want %s, the id of entry 3 of acme/lrs", letters[0].ID, want)
