@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/learningflow/lrsbridge/internal/proccpu"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 	"github.com/learningflow/lrsbridge/sinks/lrs/lrstest"
 )
@@ -125,7 +126,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		cpu0 := selfCPU()
 		var pcpu0 float64
 		for _, pid := range h.sup.Running() {
-			pcpu0 = procCPU(pid)
+			pcpu0 = proccpu.Seconds(pid)
 		}
 		b.ResetTimer()
 		for i := range b.N {
@@ -140,7 +141,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.ReportMetric(m.mean(MetricBatchSize), "batch")
 		b.ReportMetric((selfCPU()-cpu0)*1e3/float64(b.N), "testproc-cpu-ms/batch")
 		for _, pid := range h.sup.Running() {
-			b.ReportMetric((procCPU(pid)-pcpu0)*1e3/float64(b.N), "plugin-cpu-ms/batch")
+			b.ReportMetric((proccpu.Seconds(pid)-pcpu0)*1e3/float64(b.N), "plugin-cpu-ms/batch")
 		}
 		if lrs.Len() != b.N*batch+1 {
 			b.Fatalf("LRS has %d statements, want %d", lrs.Len(), b.N*batch+1)
@@ -230,19 +231,6 @@ func (m *sumMetrics) mean(name string) float64 {
 		return 0
 	}
 	return m.sum[name] / float64(m.n[name])
-}
-
-// procCPU returns the CPU seconds (user and system) a process has used,
-// from /proc (Linux; 0 elsewhere).
-func procCPU(pid int) float64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	f := strings.Fields(string(data))
-	if err != nil || len(f) < 15 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[13], 64)
-	s, _ := strconv.ParseFloat(f[14], 64)
-	return (u + s) / 100
 }
 
 // selfCPU returns the CPU seconds this process has used.

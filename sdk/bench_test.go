@@ -3,15 +3,13 @@ package sdk_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/learningflow/lrsbridge/internal/proccpu"
 	"github.com/learningflow/lrsbridge/sdk"
 	"github.com/learningflow/lrsbridge/sdk/internal/scripted"
 	"github.com/learningflow/lrsbridge/sdk/sinktest"
@@ -53,27 +51,15 @@ func BenchmarkDeliver(b *testing.B) {
 				b.SetBytes(int64(len(sts[0].JSON) * n))
 				b.ReportAllocs()
 				b.ResetTimer()
-				c0 := procTicks(proc.Pid())
+				c0 := proccpu.Seconds(proc.Pid())
 				for b.Loop() {
 					if _, err := sink.Deliver(ctx, req); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "statements/s")
-				b.ReportMetric(float64(procTicks(proc.Pid())-c0)*1e7/float64(b.N), "plugin-cpu-ns/op")
+				b.ReportMetric((proccpu.Seconds(proc.Pid())-c0)*1e9/float64(b.N), "plugin-cpu-ns/op")
 			})
 		}
 	}
-}
-
-// procTicks returns the CPU clock ticks (user + system) process pid has used.
-func procTicks(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
 }
