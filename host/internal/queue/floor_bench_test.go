@@ -37,18 +37,7 @@ func BenchmarkFsyncBesideCPU(b *testing.B) {
 func fsyncBesideCPU(b *testing.B, nice int) {
 	const per = 50
 	rounds := max(1, b.N/(2*per))
-	f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	size := int64(2*rounds*per*len(benchStatement)) + 1<<20
-	if _, err := f.WriteAt(make([]byte, size), 0); err != nil {
-		b.Fatal(err)
-	}
-	if err := datasync(f); err != nil {
-		b.Fatal(err)
-	}
+	f := zeroedFile(b, 2*rounds*per)
 	burners := make([]*exec.Cmd, runtime.NumCPU())
 	for i := range burners {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -70,20 +59,13 @@ func fsyncBesideCPU(b *testing.B, nice int) {
 		}
 	}
 	signal(syscall.SIGSTOP)
-	var off int64
+	n := 0
 	idle := make([]time.Duration, 0, rounds*per)
 	loaded := make([]time.Duration, 0, rounds*per)
 	commit := func(lat *[]time.Duration) {
 		for range per {
-			began := time.Now()
-			if _, err := f.WriteAt(benchStatement, off); err != nil {
-				b.Fatal(err)
-			}
-			if err := datasync(f); err != nil {
-				b.Fatal(err)
-			}
-			*lat = append(*lat, time.Since(began))
-			off += int64(len(benchStatement))
+			*lat = append(*lat, commitAt(b, f, n))
+			n++
 		}
 	}
 	b.ResetTimer()
@@ -163,31 +145,46 @@ func fsyncOnCPU(b *testing.B, cpu int) time.Duration {
 			b.Error(err)
 		}
 	}()
-	f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(make([]byte, int64(b.N*len(benchStatement))+1<<20), 0); err != nil {
-		b.Fatal(err)
-	}
-	if err := datasync(f); err != nil {
-		b.Fatal(err)
-	}
+	f := zeroedFile(b, b.N)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
-		began := time.Now()
-		if _, err := f.WriteAt(benchStatement, int64(i*len(benchStatement))); err != nil {
-			b.Fatal(err)
-		}
-		if err := datasync(f); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(began))
+		lat = append(lat, commitAt(b, f, i))
 	}
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	return lat[min(len(lat)-1, len(lat)*99/100)]
+}
+
+// zeroedFile returns a file with room for n statements (and 1 MiB more)
+// written as zeros and fdatasynced, as the queue writes its segments
+// ahead, so that a commit over it flushes data only. It is closed when b
+// ends.
+func zeroedFile(b *testing.B, n int) *os.File {
+	f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Close() })
+	if _, err := f.WriteAt(make([]byte, int64(n*len(benchStatement))+1<<20), 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := datasync(f); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// commitAt writes benchStatement as the i-th statement of f and
+// fdatasyncs it, and returns how long that took.
+func commitAt(b *testing.B, f *os.File, i int) time.Duration {
+	began := time.Now()
+	if _, err := f.WriteAt(benchStatement, int64(i*len(benchStatement))); err != nil {
+		b.Fatal(err)
+	}
+	if err := datasync(f); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(began)
 }
