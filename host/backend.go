@@ -218,9 +218,9 @@ func (h *Host) retireShared(ctx context.Context, d queueDrainer, orgID, sink str
 		now := time.Now().UTC()
 		list := make([]deadletter.Letter, len(entries))
 		for i, e := range entries {
-			list[i] = deadletter.Letter{ID: deadletter.EntryID(orgID, sink, e.Seq, e.ID, e.Appended), Org: orgID, Sink: sink, StatementID: e.ID, Class: DeadLetterRemoved,
-				Reason: "the integration was removed before the statement was delivered",
-				Time:   now, Recorded: e.Appended.UTC(), Statement: append([]byte(nil), e.Data...)}
+			e.Data = append([]byte(nil), e.Data...)
+			list[i] = deadletter.FromEntry(orgID, sink, e, DeadLetterRemoved,
+				"the integration was removed before the statement was delivered", now)
 		}
 		if err := h.dead.Add(ctx, orgID, list); err != nil {
 			return err

@@ -31,6 +31,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 	"github.com/learningflow/lrsbridge/host/internal/filename"
+	"github.com/learningflow/lrsbridge/host/internal/queue"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -70,6 +71,17 @@ func EntryID(org, sink string, seq uint64, statementID string, appended time.Tim
 		panic("deadletter: " + err.Error()) // the namespace is a valid UUID
 	}
 	return id
+}
+
+// FromEntry returns the dead letter of queue entry e of org's integration
+// sink, set aside at now for class and reason. Its statement is e.Data,
+// not a copy.
+func FromEntry(org, sink string, e queue.Entry, class, reason string, now time.Time) Letter {
+	return Letter{
+		ID:  EntryID(org, sink, e.Seq, e.ID, e.Appended),
+		Org: org, Sink: sink, StatementID: e.ID, Class: class, Reason: reason,
+		Time: now, Recorded: e.Appended.UTC(), Statement: e.Data,
+	}
 }
 
 // Classes of dead letters.

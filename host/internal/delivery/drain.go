@@ -30,8 +30,7 @@ func Drain(ctx context.Context, q queue.Queue, dl DeadLetters, org, sink, class,
 		list := make([]deadletter.Letter, len(entries))
 		now := time.Now().UTC()
 		for i, e := range entries {
-			list[i] = deadletter.Letter{ID: deadletter.EntryID(org, sink, e.Seq, e.ID, e.Appended), Org: org, Sink: sink, StatementID: e.ID, Class: class, Reason: reason,
-				Time: now, Recorded: e.Appended.UTC(), Statement: e.Data}
+			list[i] = deadletter.FromEntry(org, sink, e, class, reason, now)
 		}
 		if err := dl.Add(ctx, org, list); err != nil {
 			q.Release(seqsOf(entries)...)

@@ -883,11 +883,7 @@ func (w *Worker) deadLetterEach(t *tally, entries []queue.Entry, class string, r
 	now := time.Now().UTC()
 	list := make([]deadletter.Letter, len(entries))
 	for i, e := range entries {
-		list[i] = deadletter.Letter{
-			ID:  deadletter.EntryID(w.p.Org, w.p.ID, e.Seq, e.ID, e.Appended),
-			Org: w.p.Org, Sink: w.p.ID, StatementID: e.ID, Class: class, Reason: reasons[i],
-			Time: now, Recorded: e.Appended.UTC(), Statement: e.Data, // entries are ours to keep
-		}
+		list[i] = deadletter.FromEntry(w.p.Org, w.p.ID, e, class, reasons[i], now) // entries are ours to keep
 	}
 	if err := w.p.DeadLetters.Add(w.ctx, w.p.Org, list); err != nil {
 		w.noteError(err)
