@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/learningflow/lrsbridge/internal/flock"
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
@@ -108,7 +109,7 @@ func (s *store) release() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	err := s.closeActiveFD()
-	if cerr := s.lock.Close(); err == nil {
+	if cerr := flock.Release(s.lock); err == nil {
 		err = cerr
 	}
 	return err
@@ -139,7 +140,7 @@ func (s *store) open(root string) error {
 	s.lock = lock
 	if err := s.load(); err != nil {
 		s.closeActiveFD()
-		lock.Close()
+		flock.Release(lock)
 		return err
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/host/internal/filename"
+	"github.com/learningflow/lrsbridge/internal/flock"
 )
 
 // SyncPolicy says when Append returns relative to fsync.
@@ -148,20 +149,25 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue store: %w", err)
 	}
-	if err := lockFile(lf); err != nil {
+	if err := flock.Lock(lf); err != nil {
 		lf.Close()
+		if errors.Is(err, flock.ErrHeld) {
+			err = ErrLocked
+		} else {
+			err = fmt.Errorf("lock queue directory: %w", err)
+		}
 		return nil, fmt.Errorf("open queue store %s: %w", filepath.Base(opts.Dir), err)
 	}
 	s := &Store{opts: opts, log: log, lockf: lf, files: newFileCache(opts.MaxOpenFiles), queues: map[Key]*fileQueue{}, org: map[string]int64{}}
 	ents, err := os.ReadDir(opts.Dir)
 	if err != nil {
-		lf.Close()
+		flock.Release(lf)
 		return nil, fmt.Errorf("open queue store: %w", err)
 	}
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), trashPrefx) {
 			if err := os.RemoveAll(filepath.Join(opts.Dir, e.Name())); err != nil {
-				lf.Close()
+				flock.Release(lf)
 				return nil, fmt.Errorf("open queue store: clean up: %w", err)
 			}
 		}
@@ -380,7 +386,7 @@ func (s *Store) Close() error {
 		errs = append(errs, q.shutdown())
 		delete(s.queues, k)
 	}
-	errs = append(errs, s.lockf.Close())
+	errs = append(errs, flock.Release(s.lockf))
 	return errors.Join(errs...)
 }
 
