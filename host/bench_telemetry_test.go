@@ -119,18 +119,22 @@ type side struct {
 //   - stmt/batch (modes that measure): the mean size of a delivery call,
 //     the warm-up round included: smaller batches cost more per
 //     statement, whatever telemetry does in each;
-//   - span-cpu-ns/span and span-share-% (with floor): the CPU time of one
-//     bare span of an SDK tracer provider, measured in every round, and the
-//     median over the rounds of that time per statement of the round
-//     divided by "off"'s CPU time: the part of a statement's cost that one
-//     sampled span takes, whatever the host does around it;
+//   - span-cpu-ns/span and span-share-% (with floorProducers > 0): the
+//     CPU time of one span of an SDK tracer provider made as Record must
+//     make it (producer kind, the organization and statement count
+//     attributes), from floorProducers goroutines at once as the callers
+//     of the round, measured in every round, and the median over the
+//     rounds of that time per statement of the round divided by "off"'s
+//     CPU time: the part of a statement's cost that the SDK alone takes
+//     for the span of a traced one-statement call, whatever the host does
+//     around it;
 //   - cost-% and cpu-cost-% (every mode but "off"): the median over the
 //     rounds of the mode's time divided by "off"'s time in the same round,
 //     less one, in percent. A median of paired ratios is what a busy
 //     machine moves least: a round in which another process took the CPU
 //     is an outlier, not a shift of the sum. "control" shows what is left
 //     of the noise.
-func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.B, opts []Option) side) {
+func pairedRounds(b *testing.B, perRound, floorProducers int, setup func(b *testing.B, opts []Option) side) {
 	sides := make([]side, len(telemetryModes))
 	readers := make([]*sdkmetric.ManualReader, len(telemetryModes))
 	for i, m := range telemetryModes {
@@ -189,9 +193,9 @@ func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.
 			wall[i] = append(wall[i], float64(w))
 			b.StartTimer()
 		}
-		if floor {
+		if floorProducers > 0 {
 			b.StopTimer()
-			spanCPU = append(spanCPU, spans.cpu(perRound))
+			spanCPU = append(spanCPU, spans.cpu(perRound, floorProducers))
 			b.StartTimer()
 		}
 	}
@@ -216,7 +220,7 @@ func pairedRounds(b *testing.B, perRound int, floor bool, setup func(b *testing.
 			b.ReportMetric(100*(medianRatio(cpu[i], cpu[0])-1), m.name+"-cpu-cost-%")
 		}
 	}
-	if floor {
+	if floorProducers > 0 {
 		b.ReportMetric(sum(spanCPU)*1e9/n, "span-cpu-ns/span")
 		b.ReportMetric(100*medianRatio(spanCPU, cpu[0]), "span-share-%")
 	}
@@ -228,9 +232,11 @@ func labeled(mode string, f func()) func() {
 	return func() { pprof.Do(context.Background(), labels, func(context.Context) { f() }) }
 }
 
-// spanFloor measures the least a traced call can cost: bare spans of an
-// SDK tracer provider set up as the "on" mode's, started and ended, then
-// flushed to the no-op exporter, in the CPU time of the test process.
+// spanFloor measures the least a traced call can cost: spans of an SDK
+// tracer provider set up as the "on" mode's, made as Record makes its span
+// (producer kind, the organization and the statement count set before the
+// span ends), then flushed to the no-op exporter, in the CPU time of the
+// test process.
 type spanFloor struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
@@ -239,17 +245,26 @@ type spanFloor struct {
 func newSpanFloor(b *testing.B) spanFloor {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return spanFloor{tp: tp, tracer: tp.Tracer("lrsbridge.bench")}
+	return spanFloor{tp: tp, tracer: tp.Tracer(telemetry.ScopeName)}
 }
 
-// cpu returns the CPU seconds n spans took.
-func (f spanFloor) cpu(n int) float64 {
+// cpu returns the CPU seconds n spans took, made by producers goroutines
+// at once, as the callers of a round make theirs.
+func (f spanFloor) cpu(n, producers int) float64 {
 	ctx := context.Background()
+	kind := trace.WithSpanKind(trace.SpanKindProducer)
 	c0 := selfCPU()
-	for range n {
-		_, span := f.tracer.Start(ctx, "span")
-		span.End()
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for i := p; i < n; i += producers {
+				_, span := f.tracer.Start(ctx, telemetry.SpanRecord, kind)
+				span.SetAttributes(telemetry.KeyOrg.String("acme"), telemetry.KeyStatementCount.Int(1))
+				span.End()
+			}
+		})
 	}
+	wg.Wait()
 	_ = f.tp.ForceFlush(ctx)
 	return selfCPU() - c0
 }
@@ -321,7 +336,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 	}{{SyncNone, 1}, {SyncNone, 8}, {SyncAlways, 8}} {
 		b.Run(fmt.Sprintf("sync=%s/producers=%d", bc.sync, bc.producers), func(b *testing.B) {
 			producers := bc.producers
-			pairedRounds(b, perRound, true, func(b *testing.B, opts []Option) side {
+			pairedRounds(b, perRound, producers, func(b *testing.B, opts []Option) side {
 				cfg := testConfig(b)
 				cfg.Queue.Sync = bc.sync
 				addOrg(&cfg, "acme", mockSink("mock", filepath.Join(b.TempDir(), "r.ndjson"), nil))
@@ -354,7 +369,7 @@ func BenchmarkTelemetryRecord(b *testing.B) {
 // plugin's spans travel back to the host too.
 func BenchmarkTelemetryEndToEnd(b *testing.B) {
 	const batch, calls = 100, 10
-	pairedRounds(b, batch*calls, false, func(b *testing.B, opts []Option) side {
+	pairedRounds(b, batch*calls, 0, func(b *testing.B, opts []Option) side {
 		store, endpoint := newLRS(b)
 		cfg := testConfig(b)
 		cfg.Queue.Sync = SyncAlways
