@@ -80,10 +80,23 @@ func (d *DeadLetters) Add(ctx context.Context, org string, list []DeadLetter) er
 }
 
 type storedDL struct {
-	seq uint64
-	dl  DeadLetter
+	seq  uint64
+	dl   DeadLetter
+	dups []uint64 // later copies read could not delete
 }
 
+// read returns the dead letters of org (of one integration when sink is
+// not empty), oldest first, each id once.
+//
+// The message id makes a dead letter added twice within the duplicate
+// window one message, but not later: an instance that takes an
+// integration over after the window, and is refused the same entry again
+// (its predecessor stored the dead letter and died before acknowledging
+// the entry), stores a second copy under the same id. read keeps the
+// oldest copy and deletes the later ones, so that they are listed,
+// replayed and counted once from then on; a copy that cannot be deleted
+// now is noted in dups (Remove deletes it with the oldest) and tried again
+// at the next read.
 func (d *DeadLetters) read(ctx context.Context, org, sink string) ([]storedDL, error) {
 	filter := d.s.cfg.SubjectPrefix + "dl." + escape(org) + ".>"
 	if sink != "" {
@@ -93,6 +106,7 @@ func (d *DeadLetters) read(ctx context.Context, org, sink string) ([]storedDL, e
 		}
 	}
 	var out []storedDL
+	first := map[string]int{} // id -> index in out
 	for seq := uint64(1); ; {
 		m, err := d.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -101,11 +115,20 @@ func (d *DeadLetters) read(ctx context.Context, org, sink string) ([]storedDL, e
 		if err != nil {
 			return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
 		}
-		var dl DeadLetter
-		if err := json.Unmarshal(m.Data, &dl); err == nil {
-			out = append(out, storedDL{seq: m.Sequence, dl: dl})
-		}
 		seq = m.Sequence + 1
+		var dl DeadLetter
+		if err := json.Unmarshal(m.Data, &dl); err != nil {
+			continue
+		}
+		if i, ok := first[dl.ID]; ok {
+			// Another instance may be deleting it too: not found is fine.
+			if err := d.stream.DeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+				out[i].dups = append(out[i].dups, m.Sequence)
+			}
+			continue
+		}
+		first[dl.ID] = len(out)
+		out = append(out, storedDL{seq: m.Sequence, dl: dl})
 	}
 }
 
@@ -140,15 +163,19 @@ func (d *DeadLetters) Remove(ctx context.Context, org, sink string, ids []string
 		if len(ids) > 0 && !slices.Contains(ids, s.dl.ID) {
 			continue
 		}
-		if err := d.stream.DeleteMsg(ctx, s.seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return removed, fmt.Errorf("remove dead letter %s of %s: %w", s.dl.ID, org, err)
+		for _, seq := range append(s.dups, s.seq) { // the oldest last: a failure leaves it listed
+			if err := d.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+				return removed, fmt.Errorf("remove dead letter %s of %s: %w", s.dl.ID, org, err)
+			}
 		}
 		removed = append(removed, s.dl)
 	}
 	return removed, nil
 }
 
-// Counts returns the number of dead letters per integration of org.
+// Counts returns the number of dead letters per integration of org, from
+// the stream's message counts: a second copy of a dead letter (see read)
+// counts until a List or Remove of the org deletes it.
 func (d *DeadLetters) Counts(ctx context.Context, org string) (map[string]int, error) {
 	prefix := d.s.cfg.SubjectPrefix + "dl"
 	info, err := d.stream.Info(ctx, jetstream.WithSubjectFilter(prefix+"."+escape(org)+".>"))

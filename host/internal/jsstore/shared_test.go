@@ -12,20 +12,26 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/jsstore/jstest"
 )
 
+// twoDeadLetterStores returns the dead-letter stores of two instances
+// sharing the servers of cfg.
+func twoDeadLetterStores(t *testing.T, cfg jsstore.Config) (a, b *jsstore.DeadLetters) {
+	t.Helper()
+	var err error
+	if a, err = openStore(t, cfg).DeadLetters(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = openStore(t, cfg).DeadLetters(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
 // TestDeadLettersShared adds dead letters through one instance and lists,
 // counts and removes them through another.
 func TestDeadLettersShared(t *testing.T) {
 	srv := jstest.Run(t, jstest.Options{})
-	cfg := testConfig(srv.URL())
 	ctx := context.Background()
-	a, err := openStore(t, cfg).DeadLetters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := openStore(t, cfg).DeadLetters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := twoDeadLetterStores(t, testConfig(srv.URL()))
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	dl := func(id, sink string) jsstore.DeadLetter {
 		return jsstore.DeadLetter{ID: id, Org: "acme.corp", Sink: sink, StatementID: "st-" + id, Class: "rejected",
@@ -84,6 +90,75 @@ func TestDeadLettersShared(t *testing.T) {
 	}
 	if got, _ := b.List(ctx, "acme.corp", "lrs", 1); len(got) != 1 || got[0].ID != "d3-again" {
 		t.Errorf("newest dead letter = %+v, want d3-again", got)
+	}
+}
+
+// TestDeadLettersCopyAfterWindow: the same dead letter stored again after
+// the duplicate window (an instance that took the integration over late
+// and was refused the same entry) is listed, counted and removed once.
+func TestDeadLettersCopyAfterWindow(t *testing.T) {
+	srv := jstest.Run(t, jstest.Options{})
+	cfg := testConfig(srv.URL())
+	cfg.DuplicateWindow = time.Second
+	cfg.PublishTimeout = 500 * time.Millisecond
+	ctx := context.Background()
+	a, b := twoDeadLetterStores(t, cfg)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	dl := jsstore.DeadLetter{ID: "d1", Org: "acme", Sink: "lrs", StatementID: "st-1", Class: "rejected",
+		Reason: "400 bad statement", Time: now, Recorded: now, Statement: json.RawMessage(`{"id":"st-1"}`)}
+	other := dl
+	other.ID, other.StatementID, other.Statement = "d2", "st-2", json.RawMessage(`{"id":"st-2"}`)
+	// copies adds dl through b until the stream holds want messages for
+	// the integration: the servers forget a message id some time after
+	// the window.
+	copies := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if err := b.Add(ctx, "acme", []jsstore.DeadLetter{dl}); err != nil {
+				t.Fatal(err)
+			}
+			counts, err := b.Counts(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts["lrs"] >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the stream holds %d messages after 20s; want %d", counts["lrs"], want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if err := a.Add(ctx, "acme", []jsstore.DeadLetter{dl, other}); err != nil {
+		t.Fatal(err)
+	}
+	copies(3) // dl twice, other once
+	got, err := a.List(ctx, "acme", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]jsstore.DeadLetter{dl, other}, got); diff != "" {
+		t.Errorf("List with a second copy stored (-want +got):\n%s", diff)
+	}
+	if counts, err := b.Counts(ctx, "acme"); err != nil || counts["lrs"] != 2 {
+		t.Errorf("Counts after List = %v, %v; want lrs: 2 (the copy deleted)", counts, err)
+	}
+	copies(3)
+	removed, err := a.Remove(ctx, "acme", "lrs", []string{"d1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]jsstore.DeadLetter{dl}, removed); diff != "" {
+		t.Errorf("Remove of a dead letter stored twice (-want +got):\n%s", diff)
+	}
+	got, err = b.List(ctx, "acme", "lrs", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]jsstore.DeadLetter{other}, got); diff != "" {
+		t.Errorf("List after Remove (-want +got):\n%s", diff)
 	}
 }
 
