@@ -200,9 +200,15 @@ func (p EgressPolicy) CheckURL(u *url.URL) error {
 // optional zone), or an IPv4 address in the forms inet_aton accepts
 // (decimal, octal and hexadecimal parts, fewer than four parts), with an
 // optional trailing dot. The system resolver accepts those forms, so they
-// must be checked as addresses, not names.
+// must be checked as addresses, not names. A literal is tried as it is
+// before its trailing dot goes: in an IPv6 literal with a zone the dot can
+// be the zone ("::%." is the unspecified address, zone ".").
 func parseAddr(host string) (netip.Addr, bool) {
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	host = strings.Trim(host, "[]")
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a, true
+	}
+	host = strings.TrimSuffix(host, ".")
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a, true
 	}
