@@ -200,11 +200,14 @@ func (p EgressPolicy) CheckURL(u *url.URL) error {
 // optional zone), or an IPv4 address in the forms inet_aton accepts
 // (decimal, octal and hexadecimal parts, fewer than four parts), with an
 // optional trailing dot. The system resolver accepts those forms, so they
-// must be checked as addresses, not names. A literal is tried as it is
-// before its trailing dot goes: in an IPv6 literal with a zone the dot can
-// be the zone ("::%." is the unspecified address, zone ".").
+// must be checked as addresses, not names. Only a pair of brackets around
+// the whole host is taken off, and a literal is tried as it is before its
+// trailing dot goes: the zone of an IPv6 literal may be any text ("::%."
+// and "::%]" are the unspecified address, zones "." and "]").
 func parseAddr(host string) (netip.Addr, bool) {
-	host = strings.Trim(host, "[]")
+	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a, true
 	}
