@@ -90,3 +90,35 @@ func FuzzReplaySpans(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReplaySpans measures re-creating in the host the spans of one
+// traced call of the lrs plugin: its server span and the request span under
+// it, with their attributes, to a batching span processor with a no-op
+// exporter.
+func BenchmarkReplaySpans(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	ctx, host := tp.Tracer("bench").Start(context.Background(), "host batch")
+	defer host.End()
+	tid, root := host.SpanContext().TraceID(), host.SpanContext().SpanID()
+	server, request := trace.SpanID{1, 2, 3}, trace.SpanID{4, 5, 6}
+	attr := func(k, v string) *sinkpb.SpanAttribute {
+		return &sinkpb.SpanAttribute{Key: k, Value: &sinkpb.SpanAttribute_StringValue{StringValue: v}}
+	}
+	data, err := proto.Marshal(&sinkpb.SpanBatch{Spans: []*sinkpb.Span{
+		{Name: "POST", TraceId: tid[:], SpanId: request[:], ParentSpanId: server[:], Kind: sinkpb.SpanKind(trace.SpanKindClient),
+			StartUnixNanos: 2, EndUnixNanos: 3, Scope: "github.com/learningflow/lrsbridge/sinks/lrs",
+			Attributes: []*sinkpb.SpanAttribute{attr("http.request.method", "POST"), attr("server.address", "127.0.0.1"),
+				attr("url.path", "/xapi/statements"), {Key: "http.response.status_code", Value: &sinkpb.SpanAttribute_IntValue{IntValue: 200}}}},
+		{Name: "/lrsbridge.sink.v1.SinkService/Deliver", TraceId: tid[:], SpanId: server[:], ParentSpanId: root[:],
+			Kind: sinkpb.SpanKind(trace.SpanKindServer), StartUnixNanos: 1, EndUnixNanos: 4,
+			Attributes: []*sinkpb.SpanAttribute{attr("rpc.system", "grpc"), attr("rpc.method", "/lrsbridge.sink.v1.SinkService/Deliver")}},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		replaySpans(ctx, host, data)
+	}
+}
