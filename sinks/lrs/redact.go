@@ -56,11 +56,27 @@ func (r *redactor) apply(s string, extra ...string) string {
 		more.add(extra...)
 		needles = more.needles
 	}
-	for _, n := range needles {
-		s = replaceFold(s, n)
+	// The marker beside the text around a secret can spell a secret
+	// again ("]00" in "[redacted]00"): replace until nothing changes, and
+	// give up on a text that still changes after a few passes.
+	for range maxRedactPasses {
+		out := s
+		for _, n := range needles {
+			out = replaceFold(out, n)
+		}
+		if out == s {
+			return s
+		}
+		s = out
 	}
-	return s
+	return redacted
 }
+
+// maxRedactPasses bounds the passes of apply. Each pass that changes the
+// text replaces some of its own characters (a secret spelled with a
+// marker's takes text too, or the secret lies inside the marker, which
+// newRedactor's callers never have): a few passes settle any real text.
+const maxRedactPasses = 8
 
 // replaceFold replaces every occurrence of needle in s, ignoring letter
 // case, with "[redacted]".

@@ -14,12 +14,15 @@ import (
 // and JSON encodings, and any base64 token (standard or URL alphabet,
 // padded or not) whose decoding contains a secret, such as an HTTP Basic
 // credential base64(key:secret) or base64(secret) echoed by a server.
+//
+// Masked beside the text around a secret can spell a secret again ("*abc"
+// in "********abc"): Redact replaces until nothing changes, and returns
+// Masked alone for a message that still changes after a few passes.
 func Redact(msg string, secrets []string) string {
 	if len(secrets) == 0 || msg == "" {
 		return msg
 	}
-	msg = redactBase64(msg, secrets)
-	var alts []string
+	var alts, binary []string
 	seen := map[string]bool{}
 	for _, s := range secrets {
 		for _, f := range forms(s) {
@@ -27,19 +30,38 @@ func Redact(msg string, secrets []string) string {
 			case f == "" || seen[f]:
 			case !utf8.ValidString(f):
 				// Not text: no letter case to ignore.
-				msg = strings.ReplaceAll(msg, f, Masked)
+				binary = append(binary, f)
 			default:
 				seen[f] = true
 				alts = append(alts, regexp.QuoteMeta(f))
 			}
 		}
 	}
-	if len(alts) == 0 {
-		return msg
+	var re *regexp.Regexp
+	if len(alts) > 0 {
+		re = regexp.MustCompile("(?i)" + strings.Join(alts, "|"))
 	}
-	re := regexp.MustCompile("(?i)" + strings.Join(alts, "|"))
-	return re.ReplaceAllLiteralString(msg, Masked)
+	for range maxRedactPasses {
+		out := redactBase64(msg, secrets)
+		for _, f := range binary {
+			out = strings.ReplaceAll(out, f, Masked)
+		}
+		if re != nil {
+			out = re.ReplaceAllLiteralString(out, Masked)
+		}
+		if out == msg {
+			return msg
+		}
+		msg = out
+	}
+	return Masked
 }
+
+// maxRedactPasses bounds the passes of Redact. Each pass that changes the
+// message replaces some of its own characters (a secret spelled with
+// Masked's takes text too, or the secret lies inside Masked): a few
+// passes settle any real message.
+const maxRedactPasses = 8
 
 // forms returns the encodings of s that Redact looks for, besides base64.
 func forms(s string) []string {
