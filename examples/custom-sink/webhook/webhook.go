@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/learningflow/lrsbridge/sdk"
 )
@@ -147,15 +148,12 @@ func (s *Sink) post(ctx context.Context, sts []sdk.Statement) error {
 		return fmt.Errorf("webhook: post: %w", err)
 	}
 	defer resp.Body.Close()
-	// Read a little of the answer for the error message; the receiver's
-	// message helps an admin, its full body is not needed.
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	if s.token != "" {
-		// A receiver may echo the request: keep the token out of errors.
-		msg = bytes.ReplaceAll(msg, []byte(s.token), []byte("[redacted]"))
-	}
+	// The receiver's message helps an admin; a little of it is enough.
+	// It may echo the request: the token is taken out before the message
+	// is cut, so that no piece of it is left at the cut.
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	reason := fmt.Errorf("webhook: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	reason := fmt.Errorf("webhook: %s: %s", resp.Status, excerpt(redact(msg, s.token), 200))
 	code := resp.StatusCode
 	switch {
 	case code >= 200 && code < 300:
@@ -195,4 +193,35 @@ func retryAfter(h string) (time.Duration, bool) {
 func (s *Sink) Close(context.Context) error {
 	s.client.CloseIdleConnections()
 	return nil
+}
+
+// redact replaces token in msg with "[redacted]", again while the marker
+// beside the text around it spells the token anew ("]ab" in
+// "[redacted]ab"), and gives the marker alone for a message that still
+// changes after a few passes.
+func redact(msg []byte, token string) string {
+	if token == "" {
+		return string(msg)
+	}
+	for range 8 {
+		out := bytes.ReplaceAll(msg, []byte(token), []byte("[redacted]"))
+		if bytes.Equal(out, msg) {
+			return string(msg)
+		}
+		msg = out
+	}
+	return "[redacted]"
+}
+
+// excerpt returns at most n bytes of msg, trimmed of spaces, cut at a
+// character boundary.
+func excerpt(msg string, n int) string {
+	msg = strings.TrimSpace(msg)
+	if len(msg) <= n {
+		return msg
+	}
+	for n > 0 && !utf8.RuneStart(msg[n]) {
+		n--
+	}
+	return msg[:n] + "…"
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -74,6 +76,34 @@ func TestDeliver(t *testing.T) {
 	got := []any{gotAuth, gotType, gotLines}
 	if diff := cmp.Diff([]any{"Bearer t0ken", "application/x-ndjson", 3}, got); diff != "" {
 		t.Errorf("request mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestDeliver_errorKeepsTokenOut: a receiver that echoes the request's
+// Authorization header in its error answer does not get the token, or a
+// piece of it, into the error, wherever the echo falls in the answer.
+func TestDeliver_errorKeepsTokenOut(t *testing.T) {
+	const token = "tok-0123456789abcdefghijklmnopqrstuvwxyz"
+	for _, pad := range []int{0, 170, 190, 199, 250} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, strings.Repeat("x", pad)+"echo: "+r.Header.Get("Authorization")+" end")
+		}))
+		sink, err := webhook.Provider().Configure(context.Background(), sdk.ConfigureRequest{
+			Instance: "x", Config: map[string]any{"url": srv.URL, "token": token}, Egress: loopback,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sink.Deliver(context.Background(), sdk.DeliverRequest{Statements: sinktest.Statements(1)})
+		_ = sink.Close(context.Background())
+		srv.Close()
+		if err == nil {
+			t.Fatalf("pad %d: Deliver of a 400 answer = nil; want an error", pad)
+		}
+		if msg := err.Error(); strings.Contains(msg, token[:8]) {
+			t.Errorf("pad %d: error %q holds (a piece of) the token", pad, msg)
+		}
 	}
 }
 
