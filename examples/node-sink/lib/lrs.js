@@ -94,16 +94,22 @@ function parseConfig(raw, egress) {
   };
 }
 
-// redact removes the secret and every form of it the LRS may echo back.
+// redact removes the secret and every form of it the LRS may echo back,
+// in any letter case. The marker beside the text around a secret can spell
+// it again ("]ab" in "[redacted]ab"): it replaces until nothing changes, and
+// gives the marker alone for a text still changing after a few passes.
 function redact(text, cfg) {
-  let out = text;
   const forms = [cfg.auth, cfg.auth.slice(6)];
   for (const s of cfg.secrets) forms.push(s, Buffer.from(s).toString('base64'));
-  for (const f of forms) {
-    if (f) out = out.split(f).join('[redacted]');
-    if (f) out = out.replace(new RegExp(f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '[redacted]');
+  const patterns = forms.filter((f) => f).map((f) => new RegExp(f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'));
+  let out = text;
+  for (let pass = 0; pass < 8; pass++) {
+    let next = out;
+    for (const re of patterns) next = next.replace(re, '[redacted]');
+    if (next === out) return out;
+    out = next;
   }
-  return out;
+  return '[redacted]';
 }
 
 function retryAfterMs(header) {
