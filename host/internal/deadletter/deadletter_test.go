@@ -83,6 +83,76 @@ func TestCountsFollowAddAndRemove(t *testing.T) {
 	}
 }
 
+// TestLetterStoredOnce: the same dead letter added again (a crash after
+// it was stored and before its queue entry was acknowledged, so the entry
+// was refused again after the restart and got the same id) is stored,
+// listed, counted, replayed and removed once; a file that already holds
+// two copies (written by an earlier version) reads as one.
+func TestLetterStoredOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := New(t.TempDir())
+	first := letters("lrs", 0, 2)
+	first[0].ID, first[1].ID = EntryID("acme", "lrs", 1, "st-0", time.Unix(1, 0)), EntryID("acme", "lrs", 2, "st-1", time.Unix(1, 0))
+	if err := d.Add(ctx, "acme", first); err != nil {
+		t.Fatal(err)
+	}
+	again := slices.Clone(first[:1])
+	again[0].Reason = "refused again after a restart"
+	for _, store := range []*Dir{d, New(d.dir)} { // with the cache, and a new process
+		if err := store.Add(ctx, "acme", again); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, want []Letter) {
+		t.Helper()
+		for _, store := range []*Dir{d, New(d.dir)} {
+			got, err := store.List(ctx, "acme", Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s: List (-want +got):\n%s", when, diff)
+			}
+			counts, err := store.Counts(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts["lrs"] != len(want) {
+				t.Errorf("%s: Counts = %v; want lrs: %d", when, counts, len(want))
+			}
+		}
+	}
+	check("added twice", first)
+	// A file with two copies of the first letter, as an earlier version
+	// wrote it.
+	line, err := json.Marshal(again[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(d.file("acme"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d = New(d.dir)
+	check("two copies in the file", first)
+	var put []string
+	n, err := d.Replay(ctx, "acme", Filter{IDs: []string{first[0].ID}}, Chunk{Letters: 10, Bytes: 1 << 20}, func(chunk []Letter) ([]string, error) {
+		for _, l := range chunk {
+			put = append(put, l.ID)
+		}
+		return put, nil
+	})
+	if err != nil || n != 1 || len(put) != 1 {
+		t.Fatalf("Replay of the letter stored twice = %d, %v, put %v; want it put and removed once", n, err, put)
+	}
+	check("after the replay", first[1:])
+}
+
 func letters(sink string, from, n int) []Letter {
 	out := make([]Letter, n)
 	for i := range out {
