@@ -126,59 +126,10 @@ type Dir struct {
 	// mu serializes appends (Add, removal lines) and the swap of a
 	// rewritten file; readers need no lock (they read one open file).
 	mu sync.Mutex
-	// index holds, per organization, what Add and status need to know of
-	// its file: read from it on first use and kept up to date by Add and
-	// removals, so that neither reads the file each time.
-	index map[string]*orgIndex
-}
-
-// orgIndex is what Dir keeps in memory of one organization's dead letters.
-type orgIndex struct {
-	counts map[string]int      // per integration
-	ids    map[string]struct{} // of every dead letter stored
-}
-
-// indexOf returns org's index, reading the file the first time. d.mu is
-// held.
-func (d *Dir) indexOf(org string) (*orgIndex, error) {
-	if x := d.index[org]; x != nil {
-		return x, nil
-	}
-	x := &orgIndex{counts: map[string]int{}, ids: map[string]struct{}{}}
-	s, err := d.open(org)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		err = s.letters(func(l *Letter, _ []byte) error {
-			x.counts[l.Sink]++
-			x.ids[l.ID] = struct{}{}
-			return nil
-		})
-		s.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
-		}
-	}
-	if d.index == nil {
-		d.index = map[string]*orgIndex{}
-	}
-	d.index[org] = x
-	return x, nil
-}
-
-// forget takes letters out of org's index, if it is read. d.mu is held.
-func (d *Dir) forget(org string, removed []Letter) {
-	x := d.index[org]
-	if x == nil {
-		return
-	}
-	for i := range removed {
-		if _, ok := x.ids[removed[i].ID]; ok {
-			delete(x.ids, removed[i].ID)
-			x.counts[removed[i].Sink]--
-		}
-	}
+	// counted holds the number of dead letters per organization and
+	// integration, read from the file on first use and kept up to date by
+	// Add and removals, so that status does not read the file each time.
+	counted map[string]map[string]int
 }
 
 // New returns a store under dir; the directory is created on first Add.
@@ -236,10 +187,7 @@ func (d *Dir) merge(from, to string) error {
 }
 
 // Add appends dead letters of org durably, giving each an id when it has
-// none. When it returns nil they survive a crash. A letter whose id is
-// stored already is not stored again: the host makes a letter's id from
-// its queue entry, and an entry refused again after a crash that came
-// between storing its dead letter and acknowledging it has the same one.
+// none. When it returns nil they survive a crash.
 func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 	if len(list) == 0 {
 		return nil
@@ -249,34 +197,22 @@ func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 			list[i].ID = xapi.NewUUID()
 		}
 	}
+	data, err := encode(list)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	x, err := d.indexOf(org)
-	if err != nil {
-		return err
-	}
-	fresh := make([]Letter, 0, len(list))
-	for _, dl := range list {
-		if _, ok := x.ids[dl.ID]; !ok && !slices.ContainsFunc(fresh, func(f Letter) bool { return f.ID == dl.ID }) {
-			fresh = append(fresh, dl)
-		}
-	}
-	if len(fresh) == 0 {
-		return nil
-	}
-	data, err := encode(fresh)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
 	if err := appendSync(d.file(org), data); err != nil {
 		return fmt.Errorf("write dead letters of %s: %w", org, err)
 	}
-	for _, dl := range fresh {
-		x.counts[dl.Sink]++
-		x.ids[dl.ID] = struct{}{}
+	if c := d.counted[org]; c != nil {
+		for _, dl := range list {
+			c[dl.Sink]++
+		}
 	}
 	return nil
 }
@@ -394,11 +330,8 @@ func (s *snapshot) lines(fn func(line []byte) error) error {
 }
 
 // letters calls fn with every dead letter that is not removed, oldest
-// first, and its line. A torn line (a crash during Add) is skipped, and so
-// is a later copy of a letter (an earlier version could store one twice:
-// see Add), which a rewrite then leaves out.
+// first, and its line. A torn line (a crash during Add) is skipped.
 func (s *snapshot) letters(fn func(l *Letter, line []byte) error) error {
-	seen := map[string]struct{}{}
 	return s.lines(func(line []byte) error {
 		if bytes.HasPrefix(line, goneLine) {
 			return nil
@@ -407,10 +340,6 @@ func (s *snapshot) letters(fn func(l *Letter, line []byte) error) error {
 		if json.Unmarshal(line, &l) != nil || s.gone[l.ID] {
 			return nil
 		}
-		if _, dup := seen[l.ID]; dup {
-			return nil
-		}
-		seen[l.ID] = struct{}{}
 		return fn(&l, line)
 	})
 }
@@ -553,13 +482,17 @@ func (d *Dir) markGone(org string, chunk []Letter, done []string) error {
 	if err := appendSync(d.file(org), append(line, '\n')); err != nil {
 		return fmt.Errorf("remove replayed dead letters of %s: %w", org, err)
 	}
-	removed := make([]Letter, 0, len(done))
-	for i := range chunk {
-		if slices.Contains(done, chunk[i].ID) {
-			removed = append(removed, chunk[i])
+	if cnt := d.counted[org]; cnt != nil {
+		ids := make(map[string]bool, len(done))
+		for _, id := range done {
+			ids[id] = true
+		}
+		for i := range chunk {
+			if ids[chunk[i].ID] {
+				cnt[chunk[i].Sink]--
+			}
 		}
 	}
-	d.forget(org, removed)
 	return nil
 }
 
@@ -577,10 +510,12 @@ func (d *Dir) Remove(_ context.Context, org string, f Filter) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read dead letters of %s: %w", org, err)
 	}
-	var removed []Letter
+	removed := map[string]int{}
+	n := 0
 	err = d.rewrite(org, func(l *Letter) bool {
 		if sel(l) {
-			removed = append(removed, Letter{ID: l.ID, Sink: l.Sink})
+			removed[l.Sink]++
+			n++
 			return true
 		}
 		return false
@@ -589,9 +524,13 @@ func (d *Dir) Remove(_ context.Context, org string, f Filter) (int, error) {
 		return 0, err
 	}
 	d.mu.Lock()
-	d.forget(org, removed)
+	if cnt := d.counted[org]; cnt != nil {
+		for sink, k := range removed {
+			cnt[sink] -= k
+		}
+	}
 	d.mu.Unlock()
-	return len(removed), nil
+	return n, nil
 }
 
 // rewrite replaces org's file, streaming, with its dead letters that are
@@ -631,7 +570,7 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 	defer d.rm.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.index, org)
+	delete(d.counted, org)
 	if _, err := os.Stat(d.file(org)); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -651,9 +590,27 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 func (d *Dir) Counts(_ context.Context, org string) (map[string]int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	x, err := d.indexOf(org)
-	if err != nil {
-		return nil, err
+	c := d.counted[org]
+	if c == nil {
+		s, err := d.open(org)
+		if err != nil {
+			return nil, err
+		}
+		c = map[string]int{}
+		if s != nil {
+			err = s.letters(func(l *Letter, _ []byte) error {
+				c[l.Sink]++
+				return nil
+			})
+			s.Close()
+			if err != nil {
+				return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+			}
+		}
+		if d.counted == nil {
+			d.counted = map[string]map[string]int{}
+		}
+		d.counted[org] = c
 	}
-	return maps.Clone(x.counts), nil
+	return maps.Clone(c), nil
 }
