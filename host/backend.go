@@ -118,6 +118,9 @@ func (h *Host) openBackend(ctx context.Context, box *secret.Box) error {
 		}
 		h.queues = qs
 		dead := deadletter.New(filepath.Join(cfg.DataDir, "deadletter"))
+		// The entries in flight of an integration are the most that a
+		// crash can have dead-lettered without acknowledging them.
+		dead.Window = max(deadletter.DefaultWindow, cfg.Delivery.Parallel*cfg.Delivery.BatchSize)
 		if err := dead.Migrate(); err != nil {
 			_ = qs.Close()
 			return err

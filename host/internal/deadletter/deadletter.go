@@ -15,6 +15,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,10 +131,105 @@ type Dir struct {
 	// integration, read from the file on first use and kept up to date by
 	// Add and removals, so that status does not read the file each time.
 	counted map[string]map[string]int
+	// recent holds, per organization and integration, the ids of its
+	// last Window dead letters (read from the file at the first Add of
+	// the organization), so that Add does not store one of them twice.
+	recent map[string]map[string]*recentIDs
+	// Window is how many of an integration's last dead letters Add
+	// recognises: DefaultWindow unless set before the first Add.
+	Window int
 }
 
+// DefaultWindow is Dir.Window's default: the most entries a delivery
+// worker or a drain hands to Add at once, times a few.
+const DefaultWindow = 1000
+
 // New returns a store under dir; the directory is created on first Add.
-func New(dir string) *Dir { return &Dir{dir: dir} }
+func New(dir string) *Dir { return &Dir{dir: dir, Window: DefaultWindow} }
+
+// idKey identifies a dead letter's id in recentIDs: the first 16 bytes of
+// its SHA-256, so that every id takes the same small room.
+type idKey [16]byte
+
+func keyOf(id string) idKey {
+	sum := sha256.Sum256([]byte(id))
+	return idKey(sum[:16])
+}
+
+// recentIDs holds the keys of an integration's last dead letters, at most
+// a window of them, the oldest replaced first. A removed letter's key is
+// zeroed, which no id's key is.
+type recentIDs struct {
+	keys []idKey
+	next int
+}
+
+func (r *recentIDs) has(k idKey) bool { return slices.Contains(r.keys, k) }
+
+func (r *recentIDs) push(k idKey, window int) {
+	if len(r.keys) < window {
+		r.keys = append(r.keys, k)
+		return
+	}
+	r.keys[r.next] = k
+	r.next = (r.next + 1) % len(r.keys)
+}
+
+func (r *recentIDs) drop(k idKey) {
+	if i := slices.Index(r.keys, k); i >= 0 {
+		r.keys[i] = idKey{}
+	}
+}
+
+// recentOf returns org's recent ids per integration, reading the file the
+// first time: its last letters are those a crash can have left
+// unacknowledged in their queue. d.mu is held.
+func (d *Dir) recentOf(org string) (map[string]*recentIDs, error) {
+	if r := d.recent[org]; r != nil {
+		return r, nil
+	}
+	r := map[string]*recentIDs{}
+	s, err := d.open(org)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
+		err = s.letters(func(l *Letter, _ []byte) error {
+			ringOf(r, l.Sink).push(keyOf(l.ID), d.Window)
+			return nil
+		})
+		s.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
+		}
+	}
+	if d.recent == nil {
+		d.recent = map[string]map[string]*recentIDs{}
+	}
+	d.recent[org] = r
+	return r, nil
+}
+
+// ringOf returns sink's recent ids in r, made when missing.
+func ringOf(r map[string]*recentIDs, sink string) *recentIDs {
+	x := r[sink]
+	if x == nil {
+		x = &recentIDs{}
+		r[sink] = x
+	}
+	return x
+}
+
+// forgetRecent drops removed letters from org's recent ids, so that the
+// same entry refused again is stored again. d.mu is held.
+func (d *Dir) forgetRecent(org string, removed []Letter) {
+	r := d.recent[org]
+	for i := range removed {
+		if x := r[removed[i].Sink]; x != nil {
+			x.drop(keyOf(removed[i].ID))
+		}
+	}
+}
 
 func (d *Dir) file(org string) string {
 	return filepath.Join(d.dir, filename.Escape(org)+ext)
@@ -188,6 +284,13 @@ func (d *Dir) merge(from, to string) error {
 
 // Add appends dead letters of org durably, giving each an id when it has
 // none. When it returns nil they survive a crash.
+//
+// A letter whose id is among its integration's last Window dead letters is
+// not stored again: the host makes a letter's id from its queue entry, and
+// an entry refused again because a crash (or a stopped worker) came
+// between storing its dead letter and acknowledging it has the same id.
+// Ids further back are not remembered, so that memory stays bounded by
+// Window per integration whatever the number of dead letters.
 func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 	if len(list) == 0 {
 		return nil
@@ -197,20 +300,38 @@ func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 			list[i].ID = xapi.NewUUID()
 		}
 	}
-	data, err := encode(list)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	recent, err := d.recentOf(org)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	fresh := make([]Letter, 0, len(list))
+	for _, dl := range list {
+		if x := recent[dl.Sink]; x != nil && x.has(keyOf(dl.ID)) ||
+			slices.ContainsFunc(fresh, func(f Letter) bool { return f.ID == dl.ID }) {
+			continue
+		}
+		fresh = append(fresh, dl)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	data, err := encode(fresh)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
 	if err := appendSync(d.file(org), data); err != nil {
 		return fmt.Errorf("write dead letters of %s: %w", org, err)
 	}
+	for _, dl := range fresh {
+		ringOf(recent, dl.Sink).push(keyOf(dl.ID), d.Window)
+	}
 	if c := d.counted[org]; c != nil {
-		for _, dl := range list {
+		for _, dl := range fresh {
 			c[dl.Sink]++
 		}
 	}
@@ -482,17 +603,22 @@ func (d *Dir) markGone(org string, chunk []Letter, done []string) error {
 	if err := appendSync(d.file(org), append(line, '\n')); err != nil {
 		return fmt.Errorf("remove replayed dead letters of %s: %w", org, err)
 	}
-	if cnt := d.counted[org]; cnt != nil {
-		ids := make(map[string]bool, len(done))
-		for _, id := range done {
-			ids[id] = true
-		}
-		for i := range chunk {
-			if ids[chunk[i].ID] {
-				cnt[chunk[i].Sink]--
-			}
+	ids := make(map[string]bool, len(done))
+	for _, id := range done {
+		ids[id] = true
+	}
+	var removed []Letter
+	for i := range chunk {
+		if ids[chunk[i].ID] {
+			removed = append(removed, Letter{ID: chunk[i].ID, Sink: chunk[i].Sink})
 		}
 	}
+	if cnt := d.counted[org]; cnt != nil {
+		for _, l := range removed {
+			cnt[l.Sink]--
+		}
+	}
+	d.forgetRecent(org, removed)
 	return nil
 }
 
@@ -510,12 +636,10 @@ func (d *Dir) Remove(_ context.Context, org string, f Filter) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read dead letters of %s: %w", org, err)
 	}
-	removed := map[string]int{}
-	n := 0
+	var removed []Letter
 	err = d.rewrite(org, func(l *Letter) bool {
 		if sel(l) {
-			removed[l.Sink]++
-			n++
+			removed = append(removed, Letter{ID: l.ID, Sink: l.Sink})
 			return true
 		}
 		return false
@@ -525,12 +649,13 @@ func (d *Dir) Remove(_ context.Context, org string, f Filter) (int, error) {
 	}
 	d.mu.Lock()
 	if cnt := d.counted[org]; cnt != nil {
-		for sink, k := range removed {
-			cnt[sink] -= k
+		for _, l := range removed {
+			cnt[l.Sink]--
 		}
 	}
+	d.forgetRecent(org, removed)
 	d.mu.Unlock()
-	return n, nil
+	return len(removed), nil
 }
 
 // rewrite replaces org's file, streaming, with its dead letters that are
@@ -571,6 +696,7 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.counted, org)
+	delete(d.recent, org)
 	if _, err := os.Stat(d.file(org)); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -83,6 +83,73 @@ func TestCountsFollowAddAndRemove(t *testing.T) {
 	}
 }
 
+// TestLetterStoredOnce: a dead letter added again with the same id (its
+// entry refused again because a crash came between storing the letter and
+// acknowledging the entry) is stored once, in the same process and after
+// a restart; once replayed, the same id is stored again; and only the last
+// Window letters of an integration are remembered.
+func TestLetterStoredOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := New(t.TempDir())
+	first := letters("lrs", 0, 2)
+	first[0].ID, first[1].ID = EntryID("acme", "lrs", 1, "st-0", time.Unix(1, 0)), EntryID("acme", "lrs", 2, "st-1", time.Unix(1, 0))
+	if err := d.Add(ctx, "acme", first); err != nil {
+		t.Fatal(err)
+	}
+	again := slices.Clone(first[:1])
+	again[0].Reason = "refused again after a restart"
+	for _, store := range []*Dir{d, New(d.dir)} { // this process, and the next
+		if err := store.Add(ctx, "acme", again); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, d *Dir, want []Letter) {
+		t.Helper()
+		for _, store := range []*Dir{d, New(d.dir)} { // the cache and the file
+			got, err := store.List(ctx, "acme", Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(statementIDs(want), statementIDs(got)); diff != "" {
+				t.Errorf("%s: List (-want +got):\n%s", when, diff)
+			}
+			counts, err := store.Counts(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts["lrs"] != len(want) {
+				t.Errorf("%s: Counts = %v; want lrs: %d", when, counts, len(want))
+			}
+		}
+	}
+	check("added again", d, first)
+	// Replayed, the letter leaves the store; refused again, it is stored
+	// again.
+	n, err := d.Replay(ctx, "acme", Filter{IDs: []string{first[0].ID}}, Chunk{Letters: 10, Bytes: 1 << 20}, func(chunk []Letter) ([]string, error) {
+		return []string{chunk[0].ID}, nil
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("Replay = %d, %v; want 1", n, err)
+	}
+	if err := d.Add(ctx, "acme", again); err != nil {
+		t.Fatal(err)
+	}
+	check("added again after a replay", d, []Letter{first[1], first[0]})
+	// The window: with room for 2 letters per integration, the first of 3
+	// is no longer recognised.
+	small := New(t.TempDir())
+	small.Window = 2
+	three := letters("lrs", 10, 3)
+	if err := small.Add(ctx, "acme", three); err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Add(ctx, "acme", three); err != nil {
+		t.Fatal(err)
+	}
+	check("beyond the window", small, append(slices.Clone(three), three[0]))
+}
+
 func letters(sink string, from, n int) []Letter {
 	out := make([]Letter, n)
 	for i := range out {
