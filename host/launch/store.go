@@ -15,7 +15,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/sdk/lrsserver"
 
-	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 // compactGarbage is how many bytes of the journal must be superseded (old
@@ -315,7 +315,7 @@ func (s *fileStore) rewrite(state iter.Seq[lrsserver.Change]) error {
 	old := s.f
 	s.f, s.size, s.live, s.retryAt = tmp, size, live, 0
 	_ = old.Close()
-	if err := atomicfile.SyncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		// The rename may not survive a crash: the old journal would come
 		// back without what is appended from now on. Refuse changes.
 		s.broken = fmt.Errorf("launch store: the journal was rewritten but its directory could not be synced (%v); restart the host", err)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 const (
@@ -104,21 +106,7 @@ func writeManifest(orgDir string, m *Manifest) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return syncDir(orgDir)
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsync.Dir(orgDir)
 }
 
 func parseDay(s string) (time.Time, error) {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/learningflow/lrsbridge/internal/flock"
+	"github.com/learningflow/lrsbridge/internal/fsync"
 	"github.com/learningflow/lrsbridge/sdk"
 )
 
@@ -122,7 +123,7 @@ func (s *store) open(root string) error {
 	}
 	switch err := os.Mkdir(s.dir, 0o750); {
 	case err == nil:
-		if err := syncDir(root); err != nil {
+		if err := fsync.Dir(root); err != nil {
 			return fmt.Errorf("archive dir: %w", err)
 		}
 	case errors.Is(err, fs.ErrExist):
@@ -213,7 +214,7 @@ func (s *store) load() error {
 		unclosed = append(unclosed, f)
 	}
 	if removed {
-		if err := syncDir(s.dir); err != nil {
+		if err := fsync.Dir(s.dir); err != nil {
 			return err
 		}
 	}
@@ -358,7 +359,7 @@ func (s *store) finalize(f dataFile) error {
 		if err := os.Remove(plainPath); err != nil {
 			return fmt.Errorf("close %s: %w", f.name(), err)
 		}
-		if err := syncDir(s.dir); err != nil {
+		if err := fsync.Dir(s.dir); err != nil {
 			return fmt.Errorf("close %s: %w", f.name(), err)
 		}
 	}
@@ -418,7 +419,7 @@ func (s *store) compress(plainPath, gzPath, rawSum string) (fileSum, error) {
 		err = rerr
 	}
 	if err == nil {
-		err = syncDir(s.dir)
+		err = fsync.Dir(s.dir)
 	}
 	if err != nil {
 		return fileSum{}, err
@@ -435,7 +436,7 @@ func (s *store) openNew(day string) error {
 		return fmt.Errorf("create %s: %w", f.name(), err)
 	}
 	s.maxPart[day] = f.Part
-	if err := syncDir(s.dir); err != nil {
+	if err := fsync.Dir(s.dir); err != nil {
 		fh.Close()
 		return fmt.Errorf("create %s: %w", f.name(), err)
 	}

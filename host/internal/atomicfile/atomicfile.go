@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 // Write writes data to a temporary file next to path, fsyncs it, renames
@@ -19,17 +21,6 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		_, err := w.Write(data)
 		return err
 	})
-}
-
-// SyncDir fsyncs the directory dir, so that a rename or removal in it
-// survives a crash.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // WriteFrom is Write for content too large to hold in memory: write
@@ -65,5 +56,5 @@ func WriteFrom(path string, perm os.FileMode, write func(w io.Writer) error) err
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	return SyncDir(dir)
+	return fsync.Dir(dir)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 	"github.com/learningflow/lrsbridge/host/internal/filename"
 	"github.com/learningflow/lrsbridge/host/internal/queue"
+	"github.com/learningflow/lrsbridge/internal/fsync"
 	"github.com/learningflow/lrsbridge/sdk/xapi"
 )
 
@@ -270,7 +271,7 @@ func (d *Dir) merge(from, to string) error {
 		if err := os.Rename(from, to); err != nil {
 			return err
 		}
-		return atomicfile.SyncDir(d.dir)
+		return fsync.Dir(d.dir)
 	}
 	data, err := os.ReadFile(from)
 	if err != nil {
@@ -706,10 +707,10 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 	if err := os.Rename(d.file(org), filepath.Join(dir, "deadletter"+ext)); err != nil {
 		return false, fmt.Errorf("archive dead letters of %s: %w", org, err)
 	}
-	if err := atomicfile.SyncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return true, err
 	}
-	return true, atomicfile.SyncDir(d.dir)
+	return true, fsync.Dir(d.dir)
 }
 
 // Counts returns the number of dead letters of org per integration.

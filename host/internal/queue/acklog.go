@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 // The ack log persists a queue's ack cursor: the lowest sequence number not
@@ -113,7 +115,7 @@ func (a *ackLog) compact(cursor uint64) error {
 		err = os.Rename(tmp, p)
 	}
 	if err == nil && a.sync {
-		err = syncDir(a.dir)
+		err = fsync.Dir(a.dir)
 	}
 	if err != nil {
 		f.Close()

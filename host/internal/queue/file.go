@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 // segment is one segment file of a queue.
@@ -245,7 +247,7 @@ func (q *fileQueue) recover(cursor uint64) error {
 		removed = true
 	}
 	if removed && q.pol != SyncNone {
-		if err := syncDir(q.dir); err != nil {
+		if err := fsync.Dir(q.dir); err != nil {
 			return err
 		}
 	}
@@ -394,7 +396,7 @@ func (q *fileQueue) newSegment(first uint64) (*segment, error) {
 	if err == nil && q.pol != SyncNone {
 		err = datasync(f)
 		if err == nil {
-			err = syncDir(q.dir)
+			err = fsync.Dir(q.dir)
 		}
 	}
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 // find returns the index in q.recs of the record holding seq.
@@ -347,7 +349,7 @@ func (q *fileQueue) removeAcked() error {
 		q.mu.Unlock()
 	}
 	if done > 0 && q.pol != SyncNone {
-		if serr := syncDir(q.dir); serr != nil && !errors.Is(serr, fs.ErrNotExist) {
+		if serr := fsync.Dir(q.dir); serr != nil && !errors.Is(serr, fs.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("ack queue %s: %w", q.name, serr))
 		}
 	}

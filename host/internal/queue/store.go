@@ -19,6 +19,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/filename"
 	"github.com/learningflow/lrsbridge/internal/flock"
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 // SyncPolicy says when Append returns relative to fsync.
@@ -259,7 +260,7 @@ func (s *Store) ensureDir(k Key, name string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fsync.Dir(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -267,7 +268,7 @@ func (s *Store) ensureDir(k Key, name string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	return syncDir(s.opts.Dir)
+	return fsync.Dir(s.opts.Dir)
 }
 
 func readMeta(dir string) (meta, error) {
@@ -330,7 +331,7 @@ func (s *Store) Remove(org, sink string) error {
 	if err := os.Rename(dir, trash); err != nil {
 		return fmt.Errorf("remove queue %s: %w", name, err)
 	}
-	if err := syncDir(s.opts.Dir); err != nil {
+	if err := fsync.Dir(s.opts.Dir); err != nil {
 		return fmt.Errorf("remove queue %s: %w", name, err)
 	}
 	if err := os.RemoveAll(trash); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/learningflow/lrsbridge/host/internal/atomicfile"
 	"github.com/learningflow/lrsbridge/host/internal/filename"
+	"github.com/learningflow/lrsbridge/internal/fsync"
 )
 
 const (
@@ -83,10 +84,10 @@ func (s *Dir) Migrate() error {
 		moved = true
 	}
 	if moved {
-		if err := atomicfile.SyncDir(filepath.Join(s.dir, legacyDir)); err != nil {
+		if err := fsync.Dir(filepath.Join(s.dir, legacyDir)); err != nil {
 			return fmt.Errorf("migrate scorm state: %w", err)
 		}
-		return atomicfile.SyncDir(s.dir)
+		return fsync.Dir(s.dir)
 	}
 	return nil
 }
@@ -146,7 +147,7 @@ func (s *Dir) Load(_ context.Context, org, key string) ([]byte, bool, error) {
 	if err := os.Rename(old, p); err != nil {
 		return nil, false, err
 	}
-	if err := atomicfile.SyncDir(filepath.Dir(p)); err != nil {
+	if err := fsync.Dir(filepath.Dir(p)); err != nil {
 		return nil, false, err
 	}
 	data, err = os.ReadFile(p)
@@ -181,7 +182,7 @@ func (s *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 		if err := os.Rename(from, filepath.Join(dir, "state")); err != nil {
 			return false, fmt.Errorf("archive scorm state of %s: %w", org, err)
 		}
-		if err := atomicfile.SyncDir(dir); err != nil {
+		if err := fsync.Dir(dir); err != nil {
 			return true, fmt.Errorf("archive scorm state of %s: %w", org, err)
 		}
 		moved = true

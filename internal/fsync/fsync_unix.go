@@ -1,12 +1,12 @@
 //go:build unix
 
-package queue
+package fsync
 
 import "os"
 
-// syncDir fsyncs a directory so that the creation, renaming and removal of
-// its entries are durable.
-func syncDir(dir string) error {
+// Dir fsyncs the directory dir, so that the creation, renaming and
+// removal of its entries survive a crash.
+func Dir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
