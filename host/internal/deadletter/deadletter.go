@@ -128,14 +128,10 @@ type Dir struct {
 	// mu serializes appends (Add, removal lines) and the swap of a
 	// rewritten file; readers need no lock (they read one open file).
 	mu sync.Mutex
-	// counted holds the number of dead letters per organization and
-	// integration, read from the file on first use and kept up to date by
-	// Add and removals, so that status does not read the file each time.
-	counted map[string]map[string]int
-	// recent holds, per organization and integration, the ids of its
-	// last Window dead letters (read from the file at the first Add of
-	// the organization), so that Add does not store one of them twice.
-	recent map[string]map[string]*recentIDs
+	// orgs holds what Add and status need to know of an organization's
+	// file, read from it on first use and kept up to date by Add and
+	// removals, so that neither reads the file each time.
+	orgs map[string]*orgState
 	// Window is how many of an integration's last dead letters Add
 	// recognises: DefaultWindow unless set before the first Add.
 	Window int
@@ -182,21 +178,29 @@ func (r *recentIDs) drop(k idKey) {
 	}
 }
 
-// recentOf returns org's recent ids per integration, reading the file the
-// first time: its last letters are those a crash can have left
-// unacknowledged in their queue. d.mu is held.
-func (d *Dir) recentOf(org string) (map[string]*recentIDs, error) {
-	if r := d.recent[org]; r != nil {
-		return r, nil
+// orgState is what Dir keeps in memory of one organization's dead
+// letters, per integration: how many there are, for status, and the ids of
+// the last Window, for Add (a crash can have left those unacknowledged in
+// their queue).
+type orgState struct {
+	counts map[string]int
+	recent map[string]*recentIDs
+}
+
+// stateOf returns org's state, reading the file the first time. d.mu is
+// held.
+func (d *Dir) stateOf(org string) (*orgState, error) {
+	if st := d.orgs[org]; st != nil {
+		return st, nil
 	}
-	r := map[string]*recentIDs{}
+	st := &orgState{counts: map[string]int{}, recent: map[string]*recentIDs{}}
 	s, err := d.open(org)
 	if err != nil {
 		return nil, err
 	}
 	if s != nil {
 		err = s.letters(func(l *Letter, _ []byte) error {
-			ringOf(r, l.Sink).push(keyOf(l.ID), d.Window)
+			st.added(l, d.Window)
 			return nil
 		})
 		s.Close()
@@ -204,30 +208,41 @@ func (d *Dir) recentOf(org string) (map[string]*recentIDs, error) {
 			return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
 		}
 	}
-	if d.recent == nil {
-		d.recent = map[string]map[string]*recentIDs{}
+	if d.orgs == nil {
+		d.orgs = map[string]*orgState{}
 	}
-	d.recent[org] = r
-	return r, nil
+	d.orgs[org] = st
+	return st, nil
 }
 
-// ringOf returns sink's recent ids in r, made when missing.
-func ringOf(r map[string]*recentIDs, sink string) *recentIDs {
-	x := r[sink]
-	if x == nil {
-		x = &recentIDs{}
-		r[sink] = x
+// added notes a letter stored.
+func (st *orgState) added(l *Letter, window int) {
+	st.counts[l.Sink]++
+	r := st.recent[l.Sink]
+	if r == nil {
+		r = &recentIDs{}
+		st.recent[l.Sink] = r
 	}
-	return x
+	r.push(keyOf(l.ID), window)
 }
 
-// forgetRecent drops removed letters from org's recent ids, so that the
-// same entry refused again is stored again. d.mu is held.
-func (d *Dir) forgetRecent(org string, removed []Letter) {
-	r := d.recent[org]
+// isRecent reports whether l's id is among its integration's last letters.
+func (st *orgState) isRecent(l *Letter) bool {
+	r := st.recent[l.Sink]
+	return r != nil && r.has(keyOf(l.ID))
+}
+
+// forget takes removed letters out of org's state, if it is read, so that
+// the same entry refused again is stored again. d.mu is held.
+func (d *Dir) forget(org string, removed []Letter) {
+	st := d.orgs[org]
+	if st == nil {
+		return
+	}
 	for i := range removed {
-		if x := r[removed[i].Sink]; x != nil {
-			x.drop(keyOf(removed[i].ID))
+		st.counts[removed[i].Sink]--
+		if r := st.recent[removed[i].Sink]; r != nil {
+			r.drop(keyOf(removed[i].ID))
 		}
 	}
 }
@@ -303,14 +318,13 @@ func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	recent, err := d.recentOf(org)
+	st, err := d.stateOf(org)
 	if err != nil {
 		return err
 	}
 	fresh := make([]Letter, 0, len(list))
 	for _, dl := range list {
-		if x := recent[dl.Sink]; x != nil && x.has(keyOf(dl.ID)) ||
-			slices.ContainsFunc(fresh, func(f Letter) bool { return f.ID == dl.ID }) {
+		if st.isRecent(&dl) || slices.ContainsFunc(fresh, func(f Letter) bool { return f.ID == dl.ID }) {
 			continue
 		}
 		fresh = append(fresh, dl)
@@ -328,13 +342,8 @@ func (d *Dir) Add(_ context.Context, org string, list []Letter) error {
 	if err := appendSync(d.file(org), data); err != nil {
 		return fmt.Errorf("write dead letters of %s: %w", org, err)
 	}
-	for _, dl := range fresh {
-		ringOf(recent, dl.Sink).push(keyOf(dl.ID), d.Window)
-	}
-	if c := d.counted[org]; c != nil {
-		for _, dl := range fresh {
-			c[dl.Sink]++
-		}
+	for i := range fresh {
+		st.added(&fresh[i], d.Window)
 	}
 	return nil
 }
@@ -614,12 +623,7 @@ func (d *Dir) markGone(org string, chunk []Letter, done []string) error {
 			removed = append(removed, Letter{ID: chunk[i].ID, Sink: chunk[i].Sink})
 		}
 	}
-	if cnt := d.counted[org]; cnt != nil {
-		for _, l := range removed {
-			cnt[l.Sink]--
-		}
-	}
-	d.forgetRecent(org, removed)
+	d.forget(org, removed)
 	return nil
 }
 
@@ -649,12 +653,7 @@ func (d *Dir) Remove(_ context.Context, org string, f Filter) (int, error) {
 		return 0, err
 	}
 	d.mu.Lock()
-	if cnt := d.counted[org]; cnt != nil {
-		for _, l := range removed {
-			cnt[l.Sink]--
-		}
-	}
-	d.forgetRecent(org, removed)
+	d.forget(org, removed)
 	d.mu.Unlock()
 	return len(removed), nil
 }
@@ -696,8 +695,7 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 	defer d.rm.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.counted, org)
-	delete(d.recent, org)
+	delete(d.orgs, org)
 	if _, err := os.Stat(d.file(org)); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -717,27 +715,9 @@ func (d *Dir) Archive(_ context.Context, org, dir string) (bool, error) {
 func (d *Dir) Counts(_ context.Context, org string) (map[string]int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c := d.counted[org]
-	if c == nil {
-		s, err := d.open(org)
-		if err != nil {
-			return nil, err
-		}
-		c = map[string]int{}
-		if s != nil {
-			err = s.letters(func(l *Letter, _ []byte) error {
-				c[l.Sink]++
-				return nil
-			})
-			s.Close()
-			if err != nil {
-				return nil, fmt.Errorf("read dead letters of %s: %w", org, err)
-			}
-		}
-		if d.counted == nil {
-			d.counted = map[string]map[string]int{}
-		}
-		d.counted[org] = c
+	st, err := d.stateOf(org)
+	if err != nil {
+		return nil, err
 	}
-	return maps.Clone(c), nil
+	return maps.Clone(st.counts), nil
 }
